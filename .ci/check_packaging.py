@@ -1,0 +1,75 @@
+"""Build every package under packages/ and prove each wheel installs alone.
+
+For each package: build its sdist and wheel, check what they contain, create
+a fresh virtual environment, install the wheel (sibling wheels such as
+mosaic-core come from the same build directory, everything else from the
+index), import the package and, for mosaic-core, run the `mosaic` command.
+Exits non-zero on the first failure, naming the package and the step.
+
+    python .ci/check_packaging.py OUT_DIR [--build-only]
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tarfile
+import tomllib
+import venv
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(step: str, *cmd: str | Path) -> str:
+    print(f"$ {' '.join(map(str, cmd))}", flush=True)
+    done = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"FAILED: {step} (exit {done.returncode})\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def packages() -> list[tuple[Path, str, str]]:
+    found = []
+    for pyproject in sorted(ROOT.glob("packages/*/pyproject.toml")):
+        meta = tomllib.loads(pyproject.read_text())["project"]
+        src = pyproject.parent / "src"
+        imports = [p.name for p in src.iterdir() if (p / "__init__.py").exists()]
+        found.append((pyproject.parent, meta["name"], imports[0]))
+    return found
+
+
+def main() -> None:
+    out = Path(sys.argv[1]).resolve()
+    build_only = "--build-only" in sys.argv
+    wheels = out / "wheels"
+    for directory, dist, module in packages():
+        run(f"build {dist}", sys.executable, "-m", "build", "--outdir", wheels, directory)
+        norm = dist.replace("-", "_")
+        wheel = max(wheels.glob(f"{norm}-*.whl"), key=lambda p: p.stat().st_mtime)
+        sdist = max(wheels.glob(f"{norm}-*.tar.gz"), key=lambda p: p.stat().st_mtime)
+        names = zipfile.ZipFile(wheel).namelist()
+        for required in (f"{module}/__init__.py", f"{module}/py.typed"):
+            if required not in names:
+                sys.exit(f"FAILED: {wheel.name} lacks {required}")
+        members = tarfile.open(sdist).getnames()
+        if not any("/tests/" in m for m in members):
+            sys.exit(f"FAILED: {sdist.name} ships no tests/")
+        print(f"ok: {wheel.name}, {sdist.name}")
+        if build_only:
+            continue
+        env = out / f"venv-{dist}"
+        venv.EnvBuilder(with_pip=True, clear=True).create(env)
+        python = env / "bin" / "python"
+        run(f"install {wheel.name}", python, "-m", "pip", "install", "-q",
+            "--find-links", wheels, wheel)
+        run(f"import {module}", python, "-c", f"import {module}")
+        if dist == "mosaic-core":
+            print(run("mosaic --version", env / "bin" / "mosaic", "--version").strip())
+            run("mosaic workers", env / "bin" / "mosaic", "workers")
+        print(f"ok: {dist} installs alone into a fresh venv")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""The exceptions MOSAIC raises, one class per kind of mistake.
+
+Every message says what was wrong, the offending value, what was expected
+and, where there is one, the fix. Catch :class:`MosaicError` to handle them
+all; each subclass also derives from the builtin a caller would naturally
+catch (``ValueError`` for bad values, ``ImportError``-free for plugins).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "ManifestError",
+    "MosaicError",
+    "PluginError",
+    "ProtocolError",
+    "RunCancelled",
+    "did_you_mean",
+]
+
+
+class MosaicError(Exception):
+    """Base class of every error MOSAIC raises on purpose."""
+
+
+class ConfigError(MosaicError, ValueError):
+    """A worker config is malformed: bad JSON, a wrong type, a bad value, an unknown key.
+
+    ``field`` names the offending key (dotted for nested values), ``value`` is
+    what was given and ``expected`` says what would have been accepted.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        value: Any = None,
+        expected: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.field = field
+        self.value = value
+        self.expected = expected
+        self.hint = hint
+        super().__init__(message)
+
+    @classmethod
+    def bad_value(
+        cls, field: str, value: Any, expected: str, hint: str | None = None
+    ) -> ConfigError:
+        """The usual shape: ``config field 'lr': got -1 (int); expected a number > 0``."""
+        message = f"config field {field!r}: got {_show(value)}; expected {expected}"
+        if hint:
+            message += f" ({hint})"
+        return cls(message, field=field, value=value, expected=expected, hint=hint)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly view, used in ``run_failed`` payloads and ``--json`` output."""
+        return {
+            "error": str(self),
+            "error_type": type(self).__name__,
+            "field": self.field,
+            "expected": self.expected,
+        }
+
+
+class PluginError(MosaicError):
+    """A worker plugin could not be loaded or registered something invalid."""
+
+    def __init__(self, message: str, *, plugin: str | None = None) -> None:
+        self.plugin = plugin
+        super().__init__(message)
+
+
+class ManifestError(MosaicError, ValueError):
+    """An ``analytics.json`` manifest is missing, malformed or points outside its run."""
+
+
+class ProtocolError(MosaicError):
+    """A party broke a MOSAIC wire protocol: telemetry envelope or operator step protocol.
+
+    Also raised for lifecycle misuse, such as a second terminal event.
+    """
+
+
+class RunCancelled(BaseException):
+    """Raised inside a worker when its run is cancelled (SIGTERM from the supervisor).
+
+    Like ``KeyboardInterrupt`` it derives from ``BaseException``, so a
+    library's ``except Exception`` cannot swallow a cancellation.
+    """
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _show(value: Any) -> str:
+    """A short repr with the type, so ``'5'`` and ``5`` cannot be confused."""
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return f"{text} ({type(value).__name__})"
