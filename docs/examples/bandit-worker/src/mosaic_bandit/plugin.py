@@ -1,0 +1,52 @@
+"""What discovery imports: the bandit worker's spec, and nothing heavy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from mosaic_core import WorkerCapabilities, WorkerMetadata, WorkerSpec, hookimpl
+
+from mosaic_bandit import __version__
+from mosaic_bandit.config import BanditConfig
+
+if TYPE_CHECKING:
+    from mosaic_bandit.runtime import BanditRuntime
+
+METADATA = WorkerMetadata(
+    name="Bandit worker",
+    version=__version__,
+    description="epsilon-greedy on a Bernoulli multi-armed bandit",
+    author="The MOSAIC developers",
+    license="MIT",
+)
+
+CAPABILITIES = WorkerCapabilities(
+    worker_type="bandit",
+    supported_paradigms=("sequential",),
+    env_families=("bandit",),
+    action_spaces=("discrete",),
+    observation_spaces=("vector",),
+    supports_checkpointing=True,
+)
+
+
+def make_runtime(config: BanditConfig) -> BanditRuntime:
+    # Imported here, when a run starts: where a real worker imports torch.
+    from mosaic_bandit.runtime import BanditRuntime
+
+    return BanditRuntime(config)
+
+
+SPEC = WorkerSpec(
+    metadata=METADATA,
+    capabilities=CAPABILITIES,
+    config_class=BanditConfig,
+    runtime_factory=make_runtime,
+    smoke_config={"total_steps": 200},
+)
+
+
+@hookimpl
+def mosaic_register_workers(register: Callable[[WorkerSpec], None]) -> None:
+    register(SPEC)
