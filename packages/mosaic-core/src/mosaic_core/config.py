@@ -255,14 +255,19 @@ def _coerce(value: Any, tp: Any, field: str) -> Any:  # noqa: C901 - one branch 
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None
+        deeper: ConfigError | None = None
         for arg in args:
             try:
                 return _coerce(value, arg, field)
-            except ConfigError:
-                continue
+            except ConfigError as exc:
+                # An error inside the value (``schedule.start``) says more than "wrong type".
+                if deeper is None and exc.field != field:
+                    deeper = exc
+        if deeper is not None:
+            raise deeper
         raise ConfigError.bad_value(field, value, _describe(tp))
     if origin is Literal:
-        if value in args and not (isinstance(value, bool) and True not in args):
+        if any(a == value and isinstance(a, bool) == isinstance(value, bool) for a in args):
             return value
         hint = did_you_mean(value, [a for a in args if isinstance(a, str)]) if isinstance(
             value, str
