@@ -11,6 +11,7 @@ second terminal event, a truncated last line. It never raises on input.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, NamedTuple
 
@@ -97,7 +98,9 @@ class TelemetryReader:
             newline = data.find(b"\n")
             if newline < 0:
                 self._discarding += len(data)
+                self._keep_head(data)
                 return out
+            self._keep_head(data[:newline])
             self._end_discard(newline, out)
             data = data[newline + 1 :]
         if not data:
@@ -132,6 +135,11 @@ class TelemetryReader:
             )
         return out
 
+    def _keep_head(self, data: bytes) -> None:
+        # The first 200 bytes of a dropped line, however it was chunked.
+        if len(self._discard_head) < 200:
+            self._discard_head += data[: 200 - len(self._discard_head)]
+
     def _end_discard(self, tail: int, out: list[Item]) -> None:
         total = self._discarding + tail
         self._discarding = 0
@@ -145,29 +153,26 @@ class TelemetryReader:
         )
 
     def _parse(self, line: bytes, out: list[Item]) -> None:
-        if line[:1] != b"{":
-            self._log(line, out)
-            return
+        # Decode strictly first: json.loads(bytes) would let surrogates through.
         try:
-            obj = json.loads(line)
+            text = line.decode("utf-8")
         except UnicodeDecodeError:
             out.append(Anomaly("invalid_utf8", "a line is not valid UTF-8", line[:200]))
             return
-        except ValueError:
-            self._log(line, out)
+        if text[:1] != "{":
+            out.append(LogLine(text, line))
+            return
+        try:
+            obj = json.loads(text)
+        except (ValueError, RecursionError):
+            out.append(LogLine(text, line))
             return
         if type(obj) is not dict or "event" not in obj or "v" not in obj:
-            out.append(LogLine(line.decode("utf-8"), line))
+            out.append(LogLine(text, line))
             return
         event = self._envelope(obj, line, out)
         if event is not None:
             self._account(event, out)
-
-    def _log(self, line: bytes, out: list[Item]) -> None:
-        try:
-            out.append(LogLine(line.decode("utf-8"), line))
-        except UnicodeDecodeError:
-            out.append(Anomaly("invalid_utf8", "a line is not valid UTF-8", line[:200]))
 
     def _envelope(self, obj: dict[str, Any], line: bytes, out: list[Item]) -> TelemetryEvent | None:
         v, event, run_id = obj.get("v"), obj.get("event"), obj.get("run_id")
@@ -181,8 +186,8 @@ class TelemetryReader:
             problem = f"'run_id' is {run_id!r}; expected a string"
         elif type(seq) is not int or seq < 0:
             problem = f"'seq' is {seq!r}; expected an integer >= 0"
-        elif isinstance(ts, bool) or not isinstance(ts, (int, float)):
-            problem = f"'timestamp' is {ts!r}; expected Unix seconds"
+        elif not _is_timestamp(ts):
+            problem = f"'timestamp' is {_short(ts)}; expected Unix seconds"
         elif not isinstance(payload, dict):
             problem = f"'payload' is {type(payload).__name__}; expected an object"
         if problem is not None:
@@ -230,11 +235,25 @@ class TelemetryReader:
         out.append(event)
 
 
+def _is_timestamp(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def read_events(source: IO[bytes] | Iterable[bytes], **options: Any) -> Iterator[Item]:
     """Every item of a finished stream or file, in order, including the close anomalies."""
     reader = TelemetryReader(**options)
     if hasattr(source, "read"):
-        chunks: Iterable[bytes] = iter(lambda: source.read(1 << 16), b"")  # type: ignore[union-attr]
+        chunks: Iterable[bytes] = iter(lambda: source.read(1 << 16), b"")
     else:
         chunks = source
     for chunk in chunks:
