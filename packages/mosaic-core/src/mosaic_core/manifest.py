@@ -57,6 +57,11 @@ def _paths(instance: Any, attribute: attrs.Attribute[Any], value: tuple[str, ...
         _check_relative(item, f"{type(instance).__name__}.{attribute.name}[{index}]")
 
 
+def _path_tuple(value: Any) -> tuple[Any, ...]:
+    # A bare string is one file, not a tuple of its characters.
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 def _non_empty(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value:
         raise ManifestError(
@@ -81,7 +86,7 @@ class CheckpointMetadata:
 
     directory: str = attrs.field(default="checkpoints", validator=_relative_path)
     format: str = attrs.field(default="pytorch", validator=_non_empty)
-    files: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=_paths)
+    files: tuple[str, ...] = attrs.field(default=(), converter=_path_tuple, validator=_paths)
     latest: str | None = attrs.field(default=None, validator=_relative_path)
 
 
@@ -152,7 +157,7 @@ class WorkerAnalyticsManifest:
 
     @schema_version.validator
     def _check_version(self, attribute: attrs.Attribute[Any], value: Any) -> None:
-        if value != SCHEMA_VERSION:
+        if type(value) is not int or value != SCHEMA_VERSION:
             raise ManifestError(
                 f"manifest schema_version {value!r} is not supported; this mosaic-core reads "
                 f"version {SCHEMA_VERSION} (upgrade mosaic-core for newer manifests)"
