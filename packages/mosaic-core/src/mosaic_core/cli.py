@@ -43,7 +43,7 @@ def _cmd_workers(args: argparse.Namespace) -> int:
     for b in found.broken:
         dist = f"{b.distribution} {b.distribution_version}" if b.distribution else b.entry_point
         table.append((b.name, "-", "broken", dist, f"{b.error_type}: {b.error}"))
-    _print_table(table)
+    print_table(table)
     for b in found.broken:
         print(f"\n{b.name}: broken: {b.error_type}: {b.error}\n  hint: {b.hint}")
     if found.skipped:
@@ -51,10 +51,10 @@ def _cmd_workers(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_table(rows: Sequence[Sequence[str]]) -> None:
+def print_table(rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
-        cells = [str(c).ljust(w) for c, w in zip(row, widths)] + [str(row[-1])]
+        cells = [str(c).ljust(w) for c, w in zip(row, widths, strict=False)] + [str(row[-1])]
         print("  ".join(cells).rstrip())
 
 
@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     workers = commands.add_parser("workers", help="list installed workers and broken plugins")
     workers.add_argument("--json", action="store_true", help="print JSON instead of a table")
     workers.set_defaults(func=_cmd_workers)
+    from mosaic_core import cli_envs, cli_runs
+
+    cli_runs.register(commands)
+    cli_envs.register(commands)
     return parser
 
 
@@ -83,6 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mosaic: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (`mosaic events RUN | head`): not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except MosaicError as exc:
         if os.environ.get("MOSAIC_DEBUG"):
             raise

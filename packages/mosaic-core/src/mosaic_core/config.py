@@ -34,6 +34,7 @@ __all__ = [
     "check_run_id",
     "extract_worker_config",
     "load_worker_config",
+    "read_json_file",
 ]
 
 C = TypeVar("C", bound="WorkerConfigBase")
@@ -190,17 +191,8 @@ def load_worker_config(
     if isinstance(source, Mapping):
         name, document = "<config>", dict(source)
     else:
-        path = pathlib.Path(source)
-        name = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(
-                f"config file not found: {name}", value=name, expected="an existing JSON file"
-            ) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read config file {name}: {exc}", value=name) from None
-        document = _parse_json(text, name)
+        name = str(source)
+        document = read_json_file(source)
     data = extract_worker_config(document, name)
     for key, value in (defaults or {}).items():
         data.setdefault(key, value)
@@ -211,6 +203,20 @@ def load_worker_config(
         if name != "<config>" and not str(exc).startswith(name):
             exc.args = (f"{name}: {exc}",)
         raise
+
+
+def read_json_file(path: str | os.PathLike[str]) -> Any:
+    """Parse a JSON file; a missing, unreadable or malformed file is a ConfigError."""
+    name = str(path)
+    try:
+        text = pathlib.Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file not found: {name}", value=name, expected="an existing JSON file"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {name}: {exc}", value=name) from None
+    return _parse_json(text, name)
 
 
 def _parse_json(text: str, source: str) -> Any:
@@ -242,7 +248,7 @@ def _describe(tp: Any) -> str:
     return names.get(tp, getattr(tp, "__name__", str(tp)))
 
 
-def _coerce(value: Any, tp: Any, field: str) -> Any:  # noqa: C901 - one branch per kind of type
+def _coerce(value: Any, tp: Any, field: str) -> Any:
     """Return ``value`` checked (and minimally converted) against annotation ``tp``."""
     if tp is Any or tp is object:
         return value
@@ -269,9 +275,11 @@ def _coerce(value: Any, tp: Any, field: str) -> Any:  # noqa: C901 - one branch 
     if origin is Literal:
         if any(a == value and isinstance(a, bool) == isinstance(value, bool) for a in args):
             return value
-        hint = did_you_mean(value, [a for a in args if isinstance(a, str)]) if isinstance(
-            value, str
-        ) else ""
+        hint = (
+            did_you_mean(value, [a for a in args if isinstance(a, str)])
+            if isinstance(value, str)
+            else ""
+        )
         raise ConfigError.bad_value(field, value, _describe(tp) + hint)
     if origin in (list, tuple) or tp in (list, tuple):
         if not isinstance(value, (list, tuple)):
@@ -279,7 +287,10 @@ def _coerce(value: Any, tp: Any, field: str) -> Any:  # noqa: C901 - one branch 
         if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
             if len(args) != len(value):
                 raise ConfigError.bad_value(field, value, f"{len(args)} items ({tp})")
-            items = [_coerce(v, a, f"{field}[{i}]") for i, (v, a) in enumerate(zip(value, args))]
+            items = [
+                _coerce(v, a, f"{field}[{i}]")
+                for i, (v, a) in enumerate(zip(value, args, strict=True))
+            ]
         else:
             item_type = args[0] if args else Any
             items = [_coerce(v, item_type, f"{field}[{i}]") for i, v in enumerate(value)]

@@ -64,9 +64,8 @@ def _path_tuple(value: Any) -> tuple[Any, ...]:
 
 def _non_empty(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, str) or not value:
-        raise ManifestError(
-            f"{type(instance).__name__}.{attribute.name}: got {value!r}; expected a non-empty string"
-        )
+        name = f"{type(instance).__name__}.{attribute.name}"
+        raise ManifestError(f"{name}: got {value!r}; expected a non-empty string")
 
 
 def _optional_str(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -149,7 +148,9 @@ class WorkerAnalyticsManifest:
     @metadata.validator
     def _check_metadata(self, attribute: attrs.Attribute[Any], value: Any) -> None:
         if not isinstance(value, dict):
-            raise ManifestError(f"manifest metadata: got {type(value).__name__}; expected an object")
+            raise ManifestError(
+                f"manifest metadata: got {type(value).__name__}; expected an object"
+            )
         try:
             json.dumps(value)
         except (TypeError, ValueError) as exc:
@@ -181,7 +182,8 @@ class WorkerAnalyticsManifest:
             if isinstance(artifacts.get(key), Mapping):
                 artifacts[key] = _build(sub_cls, artifacts[key], f"artifacts.{key}")
         data["artifacts"] = _build(ArtifactsMetadata, artifacts, "artifacts")
-        return _build(cls, data, "manifest")
+        manifest: WorkerAnalyticsManifest = _build(cls, data, "manifest")
+        return manifest
 
     def save(self, path: str | os.PathLike[str]) -> pathlib.Path:
         """Write atomically to ``path``, or to ``path/analytics.json`` if it is a directory."""
@@ -236,7 +238,9 @@ def _build(cls: Any, data: Mapping[str, Any], where: str) -> Any:
     names = {a.name for a in attrs.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise ManifestError(f"{where}: unknown key {unknown[0]!r}; expected some of {sorted(names)}")
+        raise ManifestError(
+            f"{where}: unknown key {unknown[0]!r}; expected some of {sorted(names)}"
+        )
     try:
         return cls(**data)
     except TypeError as exc:

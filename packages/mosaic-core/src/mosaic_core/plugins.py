@@ -70,6 +70,7 @@ class DiscoveredWorker:
             "metadata": self.metadata.to_dict(),
             "capabilities": self.capabilities.to_dict(),
             "runnable": self.spec is not None,
+            "console_module": self.spec.console_module if self.spec else None,
         }
 
 

@@ -75,7 +75,7 @@ class WorkerSpec:
     capabilities: WorkerCapabilities = attrs.field(
         validator=_is(WorkerCapabilities, "a WorkerCapabilities")
     )
-    config_class: type = attrs.field(validator=_config_class)
+    config_class: type[Any] = attrs.field(validator=_config_class)
     runtime_factory: Callable[[Any], WorkerRuntime] = attrs.field(validator=_callable(False))
     operator_factory: Callable[..., Any] | None = attrs.field(
         default=None, validator=_callable(True)

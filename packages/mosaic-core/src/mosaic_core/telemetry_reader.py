@@ -91,6 +91,11 @@ class TelemetryReader:
         self.terminal: TelemetryEvent | None = None
         self.events_seen = 0
 
+    @property
+    def buffered(self) -> int:
+        """Bytes of an incomplete last line held back until its newline arrives."""
+        return len(self._partial) + self._discarding
+
     def feed(self, data: bytes) -> list[Item]:
         """Parse a chunk; returns the items completed by it, in order."""
         out: list[Item] = []

@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,6 +63,18 @@ def parse_set(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+def _with_secrets(path: str) -> str | dict[str, Any]:
+    """The config file, with redacted secrets restored from ``$MOSAIC_CONFIG_SECRETS``."""
+    secrets = os.environ.get("MOSAIC_CONFIG_SECRETS")
+    if not secrets:
+        return path
+    from mosaic_core.config import extract_worker_config, read_json_file
+    from mosaic_core.launch import apply_secrets
+
+    document = extract_worker_config(read_json_file(path), path)
+    return apply_secrets(document, json.loads(secrets))
+
+
 def _on_sigterm(signum: int, frame: Any) -> None:
     raise RunCancelled(f"received {signal.Signals(signum).name}")
 
@@ -74,8 +87,8 @@ def run_worker(spec: WorkerSpec | None = None, argv: Sequence[str] | None = None
     try:
         if spec is None:
             spec = _find_spec(args.worker)
-        config = load_worker_config(
-            args.config,
+        config: Any = load_worker_config(
+            _with_secrets(args.config),
             spec.config_class,
             defaults={"run_id": emitter.run_id},
             overrides=parse_set(args.set),
@@ -86,6 +99,10 @@ def run_worker(spec: WorkerSpec | None = None, argv: Sequence[str] | None = None
     except RunCancelled as exc:
         emitter.run_cancelled(reason=str(exc))
         return EXIT_CANCELLED
+    except Exception as exc:  # noqa: BLE001 - a broken config class still ends the run
+        emitter.run_failed(exc)
+        traceback.print_exc()
+        return EXIT_FAILED
     if config.run_id != emitter.run_id:
         emitter = TelemetryEmitter(config.run_id)
     try:
@@ -109,13 +126,14 @@ def run_worker(spec: WorkerSpec | None = None, argv: Sequence[str] | None = None
     except BaseException as exc:  # noqa: BLE001 - the worker's last line of defence
         if not emitter.finished:
             emitter.run_failed(exc)
-        import traceback
-
         traceback.print_exc()
         return EXIT_FAILED
     if not emitter.finished:
         emitter.run_completed(summary)
-    return EXIT_OK if emitter.finished == "run_completed" else EXIT_FAILED
+    # The runtime may have ended the run itself, by cancelling it for instance.
+    return {"run_completed": EXIT_OK, "run_cancelled": EXIT_CANCELLED}.get(
+        emitter.finished or "", EXIT_FAILED
+    )
 
 
 def _fail_quietly(emitter: TelemetryEmitter, exc: BaseException) -> None:
@@ -132,7 +150,12 @@ def _find_spec(worker_type: str | None) -> WorkerSpec:
 
     if not worker_type:
         raise MosaicError("--worker TYPE is required when no spec is given")
-    return discover_workers(load=[worker_type]).runnable(worker_type)
+    found = discover_workers(load=[worker_type])
+    if worker_type not in found.workers and not found.broken:
+        # Not an entry-point name: one plugin may register several worker types, and
+        # the error should list what is installed, so look at every plugin.
+        found = discover_workers(load=[worker_type, *found.skipped])
+    return found.runnable(worker_type)
 
 
 def main() -> None:

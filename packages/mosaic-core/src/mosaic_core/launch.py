@@ -1,0 +1,148 @@
+"""Turning ``mosaic run`` arguments into prepared runs: config checked, secrets kept off disk.
+
+A run is prepared before it starts: its config is validated against the
+worker's config class (a bad config exits 2 and creates nothing), a ULID
+run id is made, ``config.json`` is written with secrets redacted, and
+``launch.json`` records the exact command. Secret values travel to the
+worker only through its environment (``MOSAIC_CONFIG_SECRETS``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mosaic_core import procs
+from mosaic_core.config import check_run_id, extract_worker_config, read_json_file
+from mosaic_core.spec import WorkerSpec
+from mosaic_core.store import RunStore
+from mosaic_core.supervisor import DEFAULT_HEARTBEAT_TIMEOUT, LaunchSpec
+from mosaic_core.ulid import new_ulid
+
+__all__ = ["REDACTED", "Prepared", "apply_secrets", "prepare_runs", "read_config_file", "redact"]
+
+REDACTED = "***"
+_SECRET_KEY = re.compile(
+    r"(?:^|[_\-.])(?:api[_\-]?key|key|token|secret|password|passwd|credentials?)$", re.I
+)
+
+
+def redact(config: Mapping[str, Any]) -> tuple[dict[str, Any], list[list[Any]]]:
+    """``(redacted copy, [[path, value], ...])`` for keys named like a secret.
+
+    A key whose last word is key, api_key, token, secret, password or
+    credential(s) is a secret (``wandb_api_key``, ``access_token``);
+    ``max_tokens`` and ``api_key_env`` (the *name* of a variable) are not.
+    """
+    secrets: list[list[Any]] = []
+
+    def walk(value: Any, path: list[str]) -> Any:
+        if isinstance(value, Mapping):
+            out = {}
+            for key, item in value.items():
+                if isinstance(key, str) and _SECRET_KEY.search(key) and item not in (None, ""):
+                    secrets.append([[*path, key], item])
+                    out[key] = REDACTED
+                else:
+                    out[key] = walk(item, [*path, str(key)])
+            return out
+        return value
+
+    return walk(config, []), secrets
+
+
+def apply_secrets(document: dict[str, Any], secrets: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """Put secret values back into a config document (inside the worker process)."""
+    for path, value in secrets:
+        target = document
+        for key in path[:-1]:
+            target = target.setdefault(key, {})
+        target[path[-1]] = value
+    return document
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    """The worker config in a JSON file, direct or nested."""
+    return extract_worker_config(read_json_file(path), path)
+
+
+class Prepared:
+    """A run ready to start: its launch spec and the secrets for its environment."""
+
+    def __init__(self, launch: LaunchSpec, secrets: list[list[Any]]) -> None:
+        self.launch = launch
+        self.secrets_json = json.dumps(secrets) if secrets else None
+
+    @property
+    def run_id(self) -> str:
+        return self.launch.run_id
+
+
+def prepare_runs(
+    store: RunStore,
+    worker_type: str,
+    spec: WorkerSpec | None,
+    document: Mapping[str, Any],
+    *,
+    seeds: Sequence[int] = (),
+    python: str | None = None,
+    console_module: str | None = None,
+    env_name: str | None = None,
+    timeout: float | None = None,
+    heartbeat_timeout: float | None = DEFAULT_HEARTBEAT_TIMEOUT,
+    gpus: str = "",
+) -> list[Prepared]:
+    """Validate every run's config first, then create them all; a bad one creates none.
+
+    ``spec`` may be None when the worker lives only in another environment:
+    then the worker itself validates and a bad config fails the run with
+    exit status 2.
+    """
+    base = dict(document)
+    given_id = base.pop("run_id", None)
+    if given_id is not None:
+        check_run_id(given_id)
+    configs = []
+    chosen: list[int | None] = list(seeds) or [base.get("seed")]
+    for seed in chosen:
+        run_id = given_id or new_ulid()
+        if given_id and len(seeds) > 1:
+            run_id = f"{given_id}-seed{seed}"
+        config = {**base, "run_id": run_id}
+        if seed is not None:
+            config["seed"] = seed
+        if spec is not None:
+            config = spec.config_class.from_dict(config).to_dict()
+        configs.append(config)
+    module = console_module or (spec.console_module if spec else None)
+    prepared = []
+    for config in configs:
+        redacted, secrets = redact(config)
+        run_id = config["run_id"]
+        interpreter = python or sys.executable
+        run_dir = store.create_run(
+            run_id, worker_type, redacted, env_name=env_name, python=interpreter
+        )
+        # Until a supervisor starts it, the run belongs to the process that made it.
+        store.update(
+            run_id, supervisor_pid=os.getpid(), supervisor_start=procs.start_time(os.getpid())
+        )
+        command = [interpreter, "-m", module or "mosaic_core.worker_main"]
+        if not module:
+            command += ["--worker", worker_type]
+        command += ["--config", str(run_dir / "config.json")]
+        launch = LaunchSpec(
+            run_id=run_id,
+            worker_type=worker_type,
+            command=tuple(command),
+            timeout=timeout,
+            heartbeat_timeout=heartbeat_timeout,
+            gpus=gpus,
+        )
+        launch.save(run_dir / "launch.json")
+        prepared.append(Prepared(launch, secrets))
+    return prepared
