@@ -24,7 +24,7 @@ import time
 import traceback
 import weakref
 from collections.abc import Iterator, Mapping
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 from mosaic_core.errors import ProtocolError, RunCancelled
 
@@ -82,7 +82,9 @@ def _finite(value: Any) -> Any:
 def _encode(payload: Any) -> str:
     try:
         return _encode_strict(payload)
-    except ValueError:
+    except ValueError as exc:
+        if "ircular" in str(exc):
+            raise ProtocolError(f"telemetry payload refers to itself: {exc}") from None
         return _encode_strict(_finite(payload))
     except TypeError as exc:
         raise ProtocolError(f"telemetry payload is not JSON-serialisable: {exc}") from None
@@ -105,7 +107,7 @@ class TelemetryEmitter:
     two competing ``seq`` series.
     """
 
-    _shared: dict[tuple[str, str], TelemetryEmitter] = {}
+    _shared: ClassVar[dict[tuple[str, str], TelemetryEmitter]] = {}
     _shared_lock = threading.Lock()
     _ready = False
 
@@ -297,7 +299,9 @@ class TelemetryEmitter:
         fields.setdefault("pid", os.getpid())
         return self.emit("run_started", fields)
 
-    def heartbeat(self, payload: Mapping[str, Any] | None = None, *, step: int | None = None) -> int:
+    def heartbeat(
+        self, payload: Mapping[str, Any] | None = None, *, step: int | None = None
+    ) -> int:
         fields = dict(payload or {})
         if step is not None:
             self.step = step
@@ -310,9 +314,7 @@ class TelemetryEmitter:
         self.step = step
         return self.emit("metrics", {"step": step, "values": values})
 
-    def checkpoint_saved(
-        self, path: str, *, step: int | None = None, **extra: Any
-    ) -> int:
+    def checkpoint_saved(self, path: str, *, step: int | None = None, **extra: Any) -> int:
         """``path`` is relative to the run directory, as in the manifest."""
         return self.emit("checkpoint_saved", {"path": path, "step": step, **extra})
 
@@ -324,9 +326,7 @@ class TelemetryEmitter:
         self.close()
         return seq
 
-    def run_failed(
-        self, error: BaseException | Mapping[str, Any] | str, **extra: Any
-    ) -> int:
+    def run_failed(self, error: BaseException | Mapping[str, Any] | str, **extra: Any) -> int:
         """Record a failure from an exception (with its traceback), a message or a dict."""
         if isinstance(error, BaseException):
             fields: dict[str, Any] = {
