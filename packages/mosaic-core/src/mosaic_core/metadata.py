@@ -35,12 +35,20 @@ PARADIGMS = frozenset(
         "population",
         "multi_agent",
         "llm_agent",
+        "human_vs_ai",
+        "imitation",
+        "offline",
+        "hierarchical",
+        "training",
+        "evaluation",
     }
 )
 ACTION_SPACES = frozenset(
-    {"discrete", "continuous", "multi_discrete", "multi_binary", "text", "dict", "hybrid"}
+    {"discrete", "continuous", "multi_discrete", "multi_binary", "text", "dict", "tuple", "hybrid"}
 )
-OBSERVATION_SPACES = frozenset({"vector", "image", "dict", "text", "graph", "sequence"})
+OBSERVATION_SPACES = frozenset(
+    {"vector", "image", "dict", "tuple", "text", "graph", "sequence", "board", "structured"}
+)
 
 _WORKER_TYPE = re.compile(r"[a-z][a-z0-9_-]*\Z")
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_.-]*\Z")
@@ -178,7 +186,10 @@ class WorkerCapabilities:
             )
 
     def __attrs_post_init__(self) -> None:
-        multi = set(self.supported_paradigms) - {"sequential", "llm_agent"}
+        multi = set(self.supported_paradigms) & {
+            "parameter_sharing", "independent", "centralized_critic", "self_play",
+            "population", "multi_agent",
+        }  # fmt: skip
         if multi and self.max_agents < 2:
             raise ConfigError.bad_value(
                 "WorkerCapabilities.max_agents",
