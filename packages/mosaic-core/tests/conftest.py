@@ -148,6 +148,26 @@ def mosaic_register_workers(register):
     )
 """
 
+PAIR_PLUGIN = """
+'''One plugin module registering two worker types, neither named like its entry point.'''
+
+from mosaic_core import WorkerCapabilities, WorkerMetadata, WorkerSpec, hookimpl
+from mosaictest_toy import ToyConfig, ToyRuntime
+
+
+@hookimpl
+def mosaic_register_workers(register):
+    for worker_type in ("pair-a", "pair-b"):
+        register(
+            WorkerSpec(
+                metadata=WorkerMetadata(name=worker_type, version="0.5.0"),
+                capabilities=WorkerCapabilities(worker_type=worker_type),
+                config_class=ToyConfig,
+                runtime_factory=ToyRuntime,
+            )
+        )
+"""
+
 NEEDSDEP_PLUGIN = """
 import mosaictest_no_such_dependency  # noqa: F401
 """
@@ -185,6 +205,9 @@ DISTRIBUTIONS = (
         "0.3.0",
         {"misnamed": "mosaictest_misnamed"},
         {"mosaictest_misnamed": MISNAMED_PLUGIN},
+    ),
+    Dist(
+        "mosaic-test-pair", "0.5.0", {"pair": "mosaictest_pair"}, {"mosaictest_pair": PAIR_PLUGIN}
     ),
     Dist(
         "mosaic-test-needsdep",
