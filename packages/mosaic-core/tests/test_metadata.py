@@ -222,16 +222,28 @@ def test_capabilities_accept_any_lower_case_env_family() -> None:
 # -- rules between fields ----------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "paradigm",
-    sorted(PARADIGMS - {"sequential", "llm_agent"}),
-)
+MULTI_AGENT_PARADIGMS = {
+    "parameter_sharing",
+    "independent",
+    "centralized_critic",
+    "self_play",
+    "population",
+    "multi_agent",
+}
+
+
+@pytest.mark.parametrize("paradigm", sorted(MULTI_AGENT_PARADIGMS))
 def test_multi_agent_paradigm_with_one_agent_is_rejected(paradigm: str) -> None:
     with pytest.raises(
         ConfigError, match=f"at least 2 for the multi-agent paradigms.*{paradigm}"
     ) as info:
         caps(supported_paradigms=("sequential", paradigm), max_agents=1)
     assert info.value.field == "WorkerCapabilities.max_agents"
+
+
+@pytest.mark.parametrize("paradigm", sorted(PARADIGMS - MULTI_AGENT_PARADIGMS))
+def test_other_paradigms_work_with_one_agent(paradigm: str) -> None:
+    assert caps(supported_paradigms=(paradigm,)).max_agents == 1
 
 
 def test_multi_agent_paradigm_with_two_agents_is_accepted() -> None:
