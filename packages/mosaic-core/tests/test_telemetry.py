@@ -220,6 +220,14 @@ def test_unserialisable_payload_is_a_protocol_error_and_uses_no_seq(
     assert [e["seq"] for e in events(sink)] == [0]
 
 
+def test_payload_that_refers_to_itself_is_a_protocol_error(emitter: TelemetryEmitter) -> None:
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    with pytest.raises(ProtocolError):
+        emitter.heartbeat(loop)
+    assert emitter.seq == 0
+
+
 # -- terminal events ---------------------------------------------------------------
 
 
@@ -576,3 +584,33 @@ def test_vanished_reader_does_not_stop_training(capfd: pytest.CaptureFixture[str
     assert em.finished == "run_completed"
     assert "telemetry reader of run gone went away" in capfd.readouterr().err
     stream.close()
+
+
+# -- known defects, pinned until telemetry.py is fixed ----------------------------------
+
+
+@pytest.mark.xfail(reason="telemetry.py caches the emitter before its channel opens", strict=False)
+def test_emitter_after_a_bad_telemetry_fd_is_not_half_built(
+    fresh_emitters: pytest.MonkeyPatch,
+) -> None:
+    fresh_emitters.setenv("MOSAIC_TELEMETRY_FD", "not-a-number")
+    for _ in range(2):
+        with pytest.raises(ProtocolError):
+            TelemetryEmitter("bad-fd-again").run_started()
+
+
+@pytest.mark.xfail(reason="emit() writes any JSON value as the payload", strict=False)
+@pytest.mark.parametrize("payload", [[1, 2], "text", 3])
+def test_non_object_payload_is_a_protocol_error(
+    payload: Any, emitter: TelemetryEmitter, sink: Sink
+) -> None:
+    with pytest.raises(ProtocolError):
+        emitter.emit("heartbeat", payload)
+    assert sink.getvalue() == b""
+
+
+@pytest.mark.xfail(reason="_finite() does not look inside sets", strict=False)
+def test_nan_inside_a_set_becomes_null(emitter: TelemetryEmitter, sink: Sink) -> None:
+    emitter.metrics(1, {"seen": {float("nan")}})
+    emitter.flush()
+    assert events(sink)[0]["payload"]["values"] == {"seen": [None]}
