@@ -8,6 +8,7 @@ them exactly as it finds an installed wheel, in this process (through
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import select
@@ -262,9 +263,11 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 def installed_plugins(plugin_dir: Path, clean_env: pytest.MonkeyPatch) -> Iterator[Path]:
     """Put the plugin distributions on ``sys.path`` for this test, and forget them after."""
     clean_env.syspath_prepend(str(plugin_dir))
+    importlib.invalidate_caches()  # also drops importlib.metadata's view of sys.path
     yield plugin_dir
     for module in PLUGIN_MODULES:
         sys.modules.pop(module, None)
+    importlib.invalidate_caches()
 
 
 @pytest.fixture
