@@ -72,7 +72,7 @@ def _finite(value: Any) -> Any:
         return value if math.isfinite(value) else None
     if isinstance(value, Mapping):
         return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, set, frozenset)):
         return [_finite(v) for v in value]
     if hasattr(value, "item") or hasattr(value, "tolist"):
         return _finite(_json_default(value))
@@ -139,7 +139,6 @@ class TelemetryEmitter:
     ) -> None:
         if self._ready:
             return
-        self._ready = True
         self.run_id = run_id or os.environ.get(_ENV_RUN_ID) or "local"
         self._prefix_run = ',"run_id":' + json.dumps(self.run_id) + ',"seq":'
         self._flush_interval = flush_interval
@@ -154,7 +153,15 @@ class TelemetryEmitter:
         self._stop_heartbeat = threading.Event()
         #: The latest training step seen; heartbeats carry it.
         self.step: int | None = None
-        self._out, self._before_write = self._open(stream)
+        try:
+            self._out, self._before_write = self._open(stream)
+        except BaseException:
+            with self._shared_lock:  # never hand out a half-built shared emitter
+                for key, value in list(self._shared.items()):
+                    if value is self:
+                        del self._shared[key]
+            raise
+        self._ready = True
         atexit.register(_flush_at_exit, weakref.ref(self))
 
     @staticmethod
@@ -196,7 +203,14 @@ class TelemetryEmitter:
             raise ProtocolError(
                 f"unknown telemetry event {event!r}; expected one of {sorted(EVENTS)}"
             )
-        body = _encode({} if payload is None else payload)
+        if payload is None:
+            payload = {}
+        elif not isinstance(payload, Mapping):
+            raise ProtocolError(
+                f"telemetry payload of {event!r} is a {type(payload).__name__}; expected an "
+                "object (a dict)"
+            )
+        body = _encode(payload)
         with self._lock:
             if self._terminal is not None:
                 raise ProtocolError(
@@ -204,7 +218,6 @@ class TelemetryEmitter:
                     f"{self._terminal!r}, and exactly one terminal event ends a run"
                 )
             seq = self._seq
-            self._seq = seq + 1
             line = (
                 '{"v":1,"event":"'
                 + event
@@ -217,12 +230,16 @@ class TelemetryEmitter:
                 + body
                 + "}\n"
             )
+            # seq moves on only once the line is written: an exception raised in
+            # between (a signal handler's) leaves no gap.
             if event in LIFECYCLE_EVENTS:
+                self._write(line.encode(), flush=True)
+                self._seq = seq + 1
                 if event in TERMINAL_EVENTS:
                     self._terminal = event
-                self._write(line.encode(), flush=True)
             else:
                 self._write(line.encode(), flush=False)
+                self._seq = seq + 1
                 if not self._dirty:
                     self._dirty = True
                     if self._flusher is None:
