@@ -87,7 +87,7 @@ class BrokenPlugin:
     distribution_version: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": "broken", **attrs.asdict(self)}
+        return {"status": "broken", "worker_type": self.name, **attrs.asdict(self)}
 
 
 @attrs.frozen(kw_only=True)
