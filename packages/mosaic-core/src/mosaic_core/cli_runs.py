@@ -79,8 +79,16 @@ def _resolve(store: RunStore, args: argparse.Namespace) -> tuple[Any, str | None
             field="--env",
             value=args.env,
         )
-    spec = found.workers[args.worker].spec if args.worker in found.workers else None
-    return spec, env["python"], provided[args.worker].get("console_module")
+    # Validate here only with the very worker the environment holds: another version's
+    # config class may have other fields. Otherwise the worker validates, exiting 2.
+    here, there = found.workers.get(args.worker), provided[args.worker]
+    spec = None
+    if here is not None and here.distribution is not None:
+        same = (here.distribution, here.distribution_version) == (
+            there.get("distribution"), there.get("distribution_version")
+        )  # fmt: skip
+        spec = here.spec if same else None
+    return spec, env["python"], there.get("console_module")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
