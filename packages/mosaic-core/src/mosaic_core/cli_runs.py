@@ -108,6 +108,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             python=python,
             console_module=module,
             env_name=args.env,
+            venv=store.get_env(args.env)["path"] if args.env else None,
             timeout=args.timeout,
             heartbeat_timeout=args.heartbeat_timeout,
             gpus=args.gpus,

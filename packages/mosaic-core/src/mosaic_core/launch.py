@@ -95,6 +95,7 @@ def prepare_runs(
     timeout: float | None = None,
     heartbeat_timeout: float | None = DEFAULT_HEARTBEAT_TIMEOUT,
     gpus: str = "",
+    venv: str | None = None,
 ) -> list[Prepared]:
     """Validate every run's config first, then create them all; a bad one creates none.
 
@@ -142,6 +143,7 @@ def prepare_runs(
             timeout=timeout,
             heartbeat_timeout=heartbeat_timeout,
             gpus=gpus,
+            venv=venv,
         )
         launch.save(run_dir / "launch.json")
         prepared.append(Prepared(launch, secrets))

@@ -48,6 +48,8 @@ class LaunchSpec:
     timeout: float | None = None
     heartbeat_timeout: float | None = DEFAULT_HEARTBEAT_TIMEOUT
     gpus: str = ""
+    #: The virtual environment the worker runs in (``mosaic run --env``), if any.
+    venv: str | None = None
     kill_grace: float = 5.0
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -154,6 +156,12 @@ class Supervisor:
             CUDA_VISIBLE_DEVICES=spec.gpus,
             PYTHONUNBUFFERED="1",
         )
+        if spec.venv:
+            # The worker's own environment, not the host's: its bin first, no host paths.
+            for name in ("PYTHONPATH", "PYTHONHOME"):
+                env.pop(name, None)
+            env["VIRTUAL_ENV"] = spec.venv
+            env["PATH"] = os.pathsep.join([os.path.join(spec.venv, "bin"), env.get("PATH", "")])
         secret = self._secrets.get(spec.run_id)
         if secret:
             env["MOSAIC_CONFIG_SECRETS"] = secret
@@ -323,7 +331,10 @@ class Supervisor:
         exit_code = code if code >= 0 else None
         sig = procs.signal_name(-code) if code < 0 else None
         terminal = live.reader.terminal
-        status, reason = _outcome(live.kill_reason, terminal, exit_code, sig)
+        kill_reason = live.kill_reason
+        if kill_reason is None and self.store.get(run_id)["cancel_requested"]:
+            kill_reason = "cancelled"  # `mosaic cancel` from elsewhere got there first
+        status, reason = _outcome(kill_reason, terminal, exit_code, sig)
         self.store.update(
             run_id,
             status=status,
