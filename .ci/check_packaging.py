@@ -11,13 +11,15 @@ Exits non-zero on the first failure, naming the package and the step.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tarfile
-import tomllib
 import venv
 import zipfile
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,7 +34,10 @@ def run(step: str, *cmd: str | Path) -> str:
 
 def packages() -> list[tuple[Path, str, str]]:
     found = []
-    for pyproject in sorted(ROOT.glob("packages/*/pyproject.toml")):
+    pyprojects = sorted(
+        ROOT.glob("packages/*/pyproject.toml"), key=lambda p: p.parent.name != "mosaic-core"
+    )
+    for pyproject in pyprojects:
         meta = tomllib.loads(pyproject.read_text())["project"]
         src = pyproject.parent / "src"
         imports = [p.name for p in src.iterdir() if (p / "__init__.py").exists()]
@@ -49,11 +54,13 @@ def main() -> None:
         norm = dist.replace("-", "_")
         wheel = max(wheels.glob(f"{norm}-*.whl"), key=lambda p: p.stat().st_mtime)
         sdist = max(wheels.glob(f"{norm}-*.tar.gz"), key=lambda p: p.stat().st_mtime)
-        names = zipfile.ZipFile(wheel).namelist()
+        with zipfile.ZipFile(wheel) as archive:
+            names = archive.namelist()
         for required in (f"{module}/__init__.py", f"{module}/py.typed"):
             if required not in names:
                 sys.exit(f"FAILED: {wheel.name} lacks {required}")
-        members = tarfile.open(sdist).getnames()
+        with tarfile.open(sdist) as archive:
+            members = archive.getnames()
         if not any("/tests/" in m for m in members):
             sys.exit(f"FAILED: {sdist.name} ships no tests/")
         print(f"ok: {wheel.name}, {sdist.name}")
@@ -62,12 +69,23 @@ def main() -> None:
         env = out / f"venv-{dist}"
         venv.EnvBuilder(with_pip=True, clear=True).create(env)
         python = env / "bin" / "python"
-        run(f"install {wheel.name}", python, "-m", "pip", "install", "-q",
-            "--find-links", wheels, wheel)
-        run(f"import {module}", python, "-c", f"import {module}")
         if dist == "mosaic-core":
+            run(f"install {wheel.name}", python, "-m", "pip", "install", "-q", wheel)
             print(run("mosaic --version", env / "bin" / "mosaic", "--version").strip())
             run("mosaic workers", env / "bin" / "mosaic", "workers")
+        else:
+            # A worker's own tox env installs it with its (heavy) pins and runs its tests;
+            # here: the wheel alone plus mosaic-core, and its plugin must be discovered.
+            core = max(wheels.glob("mosaic_core-*.whl"), key=lambda p: p.stat().st_mtime)
+            run(f"install {wheel.name}", python, "-m", "pip", "install", "-q", "--no-deps", wheel)
+            run("install mosaic-core", python, "-m", "pip", "install", "-q", core)
+            listing = run("mosaic workers --json", env / "bin" / "mosaic", "workers", "--json")
+            names = {row["worker_type"] for row in json.loads(listing)["workers"]}
+            entry = tomllib.loads((directory / "pyproject.toml").read_text())["project"]
+            for worker_type in entry.get("entry-points", {}).get("mosaic.workers", {}):
+                if worker_type not in names:
+                    sys.exit(f"FAILED: {dist}'s worker {worker_type!r} is not discovered")
+        run(f"import {module}", python, "-c", f"import {module}")
         print(f"ok: {dist} installs alone into a fresh venv")
 
 

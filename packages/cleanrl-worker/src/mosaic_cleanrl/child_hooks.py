@@ -1,0 +1,226 @@
+"""Observers installed in the CleanRL script's own process, from outside the script.
+
+- ``SummaryWriter.add_scalar`` also sends ``[step, tag, value]`` to the worker
+  over the pipe named by ``MOSAIC_CLEANRL_CHANNEL``; the writer's log
+  directory becomes the run's ``tensorboard/``.
+- stable-baselines3's ``ReplayBuffer`` gets gymnasium spaces when an old-gym
+  script hands it gym spaces (stable-baselines3 2.x accepts only gymnasium's).
+- When the script ends normally, every ``torch.nn.Module`` among its globals
+  is saved to ``checkpoints/final.pt`` with what is needed to rebuild it.
+
+Modules are patched right after they are first imported (a post-import
+hook), so nothing heavy is imported before the script asks for it. Only the
+standard library is used at install time.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any
+
+CHECKPOINT = "checkpoints/final.pt"
+
+_channel_fd: int | None = None
+_failed = False
+
+
+def send(message: list[Any]) -> None:
+    if _channel_fd is None:
+        return
+    try:
+        os.write(_channel_fd, (json.dumps(message, separators=(",", ":")) + "\n").encode())
+    except OSError:
+        pass  # the worker is gone; the script still finishes its work
+
+
+class _PostImport(importlib.abc.MetaPathFinder):
+    """Runs ``patch(module)`` right after ``name`` is executed for the first time."""
+
+    def __init__(self, patches: dict[str, Callable[[ModuleType], None]]) -> None:
+        self.patches = patches
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        patch = self.patches.get(name)
+        if patch is None:
+            return None
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
+        if spec is None or spec.loader is None:
+            return spec
+        loader = spec.loader
+        original = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            original(module)
+            patch(module)
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def _patch_writer(module: ModuleType) -> None:
+    writer_cls = module.SummaryWriter
+    init, add_scalar = writer_cls.__init__, writer_cls.add_scalar
+    log_dir = os.path.join(os.environ["MOSAIC_RUN_DIR"], "tensorboard")
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if args:
+            args = (log_dir, *args[1:])
+        else:
+            kwargs["log_dir"] = log_dir
+        init(self, *args, **kwargs)
+
+    def observed_add_scalar(
+        self: Any, tag: str, scalar_value: Any, global_step: Any = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        result = add_scalar(self, tag, scalar_value, global_step, *args, **kwargs)
+        try:
+            value = float(scalar_value)
+            step = int(global_step) if global_step is not None else None
+        except (TypeError, ValueError):
+            return result
+        send(["s", step, tag, value])
+        return result
+
+    writer_cls.__init__ = __init__
+    writer_cls.add_scalar = observed_add_scalar
+
+
+def _to_gymnasium(space: Any) -> Any:
+    if not type(space).__module__.startswith("gym."):
+        return space
+    import gymnasium
+
+    name = type(space).__name__
+    if name == "Box":
+        return gymnasium.spaces.Box(space.low, space.high, space.shape, space.dtype)
+    if name == "Discrete":
+        return gymnasium.spaces.Discrete(int(space.n))
+    if name == "MultiDiscrete":
+        return gymnasium.spaces.MultiDiscrete(space.nvec)
+    if name == "MultiBinary":
+        return gymnasium.spaces.MultiBinary(space.n)
+    return space
+
+
+def _patch_buffers(module: ModuleType) -> None:
+    for cls_name in ("ReplayBuffer", "RolloutBuffer"):
+        cls = getattr(module, cls_name, None)
+        if cls is None:
+            continue
+        init = cls.__init__
+
+        def __init__(
+            self: Any, buffer_size: int, observation_space: Any, action_space: Any,
+            *args: Any, _init: Any = init, **kwargs: Any,
+        ) -> None:  # fmt: skip
+            _init(
+                self, buffer_size, _to_gymnasium(observation_space), _to_gymnasium(action_space),
+                *args, **kwargs,
+            )  # fmt: skip
+
+        cls.__init__ = __init__
+
+
+def describe_space(space: Any) -> dict[str, Any]:
+    """A JSON-able description of a gym or gymnasium space, enough to rebuild it."""
+    name = type(space).__name__
+    if name == "Discrete":
+        return {"type": "Discrete", "n": int(space.n)}
+    if name == "Box":
+        import numpy
+
+        return {
+            "type": "Box",
+            "low": space.low.tolist(),
+            "high": space.high.tolist(),
+            "shape": list(space.shape),
+            # Some scripts set the dtype to a numpy type rather than a dtype.
+            "dtype": numpy.dtype(space.dtype).name,
+        }
+    return {"type": name, "repr": repr(space)}
+
+
+def _save_checkpoint() -> None:
+    if _failed or "torch" not in sys.modules:
+        return
+    import torch
+
+    main = sys.modules.get("__main__")
+    namespace = vars(main) if main is not None else {}
+    modules = {
+        name: value.state_dict()
+        for name, value in namespace.items()
+        if isinstance(value, torch.nn.Module)
+    }
+    if not modules:
+        return
+    envs = namespace.get("envs")
+    args = namespace.get("args")
+    data = {
+        "format": "mosaic-cleanrl/1",
+        "script": os.environ.get("MOSAIC_CLEANRL_SCRIPT"),
+        "algorithm": os.environ.get("MOSAIC_CLEANRL_ALGORITHM"),
+        "cleanrl_version": _version("cleanrl"),
+        "args": {k: v for k, v in vars(args).items() if _plain(v)} if args is not None else {},
+        "observation_space": describe_space(envs.single_observation_space) if envs else None,
+        "action_space": describe_space(envs.single_action_space) if envs else None,
+        "global_step": namespace.get("global_step"),
+        "modules": modules,
+    }
+    path = os.path.join(os.environ["MOSAIC_RUN_DIR"], CHECKPOINT)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    torch.save(data, path + ".tmp")
+    os.replace(path + ".tmp", path)
+    send(["c", CHECKPOINT, namespace.get("global_step"), sorted(modules)])
+
+
+def _plain(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+def _version(distribution: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _note_failure(hook: Callable[..., Any]) -> Callable[..., Any]:
+    def excepthook(*args: Any) -> Any:
+        global _failed
+        _failed = True
+        return hook(*args)
+
+    return excepthook
+
+
+def install() -> None:
+    global _channel_fd
+    _channel_fd = int(os.environ["MOSAIC_CLEANRL_CHANNEL"])
+    sys.meta_path.insert(
+        0,
+        _PostImport(
+            {
+                "torch.utils.tensorboard.writer": _patch_writer,
+                "stable_baselines3.common.buffers": _patch_buffers,
+            }
+        ),
+    )
+    sys.excepthook = _note_failure(sys.excepthook)
+    atexit.register(_save_checkpoint)

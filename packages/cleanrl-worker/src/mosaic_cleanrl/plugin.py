@@ -1,0 +1,63 @@
+"""Registers the ``cleanrl`` worker. Imports only mosaic_core and this package's config."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mosaic_cleanrl.__about__ import __version__
+from mosaic_cleanrl.config import CleanRLConfig
+from mosaic_core import WorkerCapabilities, WorkerMetadata, WorkerSpec, hookimpl
+
+
+def make_runtime(config: CleanRLConfig) -> Any:
+    from mosaic_cleanrl.runtime import CleanRLRuntime
+
+    return CleanRLRuntime(config)
+
+
+def make_operator(source: str, **options: Any) -> Any:
+    from mosaic_cleanrl.operator import CleanRLOperator
+
+    return CleanRLOperator.load(source, **options)
+
+
+SPEC = WorkerSpec(
+    metadata=WorkerMetadata(
+        name="CleanRL",
+        version=__version__,
+        description="CleanRL's single-file PPO, DQN, C51, SAC, TD3 and DDPG, run unmodified",
+        author="The MOSAIC developers",
+        homepage="https://github.com/vwxyzjn/cleanrl",
+        upstream_library="cleanrl",
+        upstream_version="1.2.0",
+        license="MIT",
+    ),
+    capabilities=WorkerCapabilities(
+        worker_type="cleanrl",
+        supported_paradigms=("sequential",),
+        env_families=("gymnasium", "gym"),
+        action_spaces=("discrete", "continuous"),
+        observation_spaces=("vector",),
+        max_agents=1,
+        supports_checkpointing=True,
+        requires_gpu=False,
+        cpu_cores=1,
+        estimated_memory_mb=1024,
+    ),
+    config_class=CleanRLConfig,
+    runtime_factory=make_runtime,
+    operator_factory=make_operator,
+    smoke_config={
+        "algorithm": "ppo",
+        "env_id": "CartPole-v1",
+        "total_steps": 1024,
+        "num_envs": 2,
+        "num_steps": 128,
+    },
+)
+
+
+@hookimpl
+def mosaic_register_workers(register: Callable[[WorkerSpec], None]) -> None:
+    register(SPEC)

@@ -1,0 +1,267 @@
+"""Runs one CleanRL script, unmodified, as ``python -m cleanrl.<script> --flags``.
+
+The script's process gets ``mosaic_cleanrl/_site`` on its PYTHONPATH, whose
+``sitecustomize`` installs :mod:`mosaic_cleanrl.child_hooks`: each
+``add_scalar`` comes back over a private pipe and leaves this process as a
+``metrics`` event, and the trained networks are saved to the run's
+``checkpoints/``. This process owns the run's telemetry (one ``seq``
+series), heartbeats, and the manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import json
+import os
+import pathlib
+import select
+import signal
+import subprocess
+import sys
+from typing import Any
+
+from mosaic_cleanrl import __version__
+from mosaic_cleanrl.config import ALGORITHMS, CleanRLConfig
+from mosaic_core import (
+    ArtifactsMetadata,
+    CheckpointMetadata,
+    ConfigError,
+    MosaicError,
+    RunHandle,
+    TelemetryEmitter,
+    WorkerAnalyticsManifest,
+)
+from mosaic_core.errors import did_you_mean
+
+__all__ = ["CleanRLRuntime", "check_env"]
+
+SITE_DIR = pathlib.Path(__file__).parent / "_site"
+# Which gym a script imports: the old-API scripts use gym 0.23, the others gymnasium.
+GYM_OF_SCRIPT = {
+    "ppo": "gym",
+    "c51": "gym",
+    "sac_continuous_action": "gym",
+    "td3_continuous_action": "gym",
+    "dqn": "gymnasium",
+    "ddpg_continuous_action": "gymnasium",
+    "ppo_continuous_action": "gymnasium",
+}
+_FLUSH_IDLE = 0.05
+
+
+def check_env(config: CleanRLConfig) -> str:
+    """Make the env once with the script's own gym; a mismatch is a ConfigError. Returns
+    a description of its action space."""
+    gym = importlib.import_module(GYM_OF_SCRIPT[config.script])
+    try:
+        env = gym.make(config.env_id)
+    except Exception as exc:  # noqa: BLE001 - each gym raises its own error types
+        registry = getattr(gym.envs, "registry", None)  # gym 0.23 wraps its dict
+        registered = [str(name) for name in getattr(registry, "env_specs", registry) or ()]
+        raise ConfigError.bad_value(
+            "env_id",
+            config.env_id,
+            f"an environment registered in {gym.__name__} {gym.__version__}"
+            + did_you_mean(config.env_id, registered),
+            hint=f"{type(exc).__name__}: {exc}",
+        ) from None
+    try:
+        space = env.action_space
+    finally:
+        env.close()
+    kind = type(space).__name__
+    wanted = "Discrete" if config.action_space == "discrete" else "Box"
+    if kind != wanted:
+        fitting = [
+            name for name, cls in ALGORITHMS.items() if cls.action_space != config.action_space
+        ]
+        raise ConfigError.bad_value(
+            "algorithm",
+            config.algorithm,
+            f"an algorithm for {kind} actions: {config.env_id} has {space}, and "
+            f"{config.algorithm} needs a {config.action_space} ({wanted}) action space; "
+            f"use one of {', '.join(fitting)}",
+        )
+    return str(space)
+
+
+class CleanRLRuntime:
+    """Implements :class:`mosaic_core.WorkerRuntime` for one CleanRL script run."""
+
+    def __init__(self, config: CleanRLConfig) -> None:
+        self.config = config
+        self.run_dir = pathlib.Path(os.environ.get("MOSAIC_RUN_DIR") or pathlib.Path.cwd())
+        self.emitter = TelemetryEmitter(config.run_id)
+        self.last_values: dict[str, float] = {}
+        self.returns: list[float] = []
+        self.checkpoints: list[str] = []
+        self.global_step = 0
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", f"cleanrl.{self.config.script}", *self.config.flags()]
+
+    def run(self) -> dict[str, Any]:
+        c = self.config
+        with self.emitter.lifecycle(
+            worker_type="cleanrl",
+            algorithm=c.algorithm,
+            env_id=c.env_id,
+            seed=c.effective_seed,
+            total_steps=c.total_steps,
+            script=f"cleanrl.{c.script}",
+        ) as run:
+            if importlib.util.find_spec("cleanrl") is None:
+                raise MosaicError(
+                    "CleanRL is not installed in this environment; run `mosaic-cleanrl-setup` "
+                    "(pip cannot add cleanrl==1.2.0 as a dependency: it declares Python < 3.11)"
+                )
+            check_env(c)
+            self._train(run)
+            self._write_manifest()
+            run.summary.update(
+                algorithm=c.algorithm,
+                env_id=c.env_id,
+                seed=c.effective_seed,
+                global_step=self.global_step,
+                episodes=len(self.returns),
+                mean_return_last_10=(
+                    sum(self.returns[-10:]) / len(self.returns[-10:]) if self.returns else None
+                ),
+                checkpoint=self.checkpoints[-1] if self.checkpoints else None,
+                final_metrics=self.last_values,
+            )
+        return run.summary
+
+    def _child_env(self, channel: int) -> dict[str, str]:
+        env = dict(os.environ)
+        env.pop("MOSAIC_TELEMETRY_FD", None)  # the script talks to this process, not the store
+        env["MOSAIC_CLEANRL_CHANNEL"] = str(channel)
+        env["MOSAIC_CLEANRL_SCRIPT"] = f"cleanrl.{self.config.script}"
+        env["MOSAIC_CLEANRL_ALGORITHM"] = self.config.algorithm
+        env["MOSAIC_RUN_DIR"] = str(self.run_dir)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SITE_DIR), env.get("PYTHONPATH")]))
+        env.setdefault("SDL_VIDEODRIVER", "dummy")  # old gym opens a display otherwise
+        env.setdefault("OMP_NUM_THREADS", "1")  # torch's default threads thrash small machines
+        return env
+
+    def _train(self, run: RunHandle) -> None:
+        read_fd, write_fd = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                self.command(),
+                cwd=self.run_dir,
+                env=self._child_env(write_fd),
+                stdin=subprocess.DEVNULL,
+                pass_fds=(write_fd,),
+            )
+        finally:
+            os.close(write_fd)
+        try:
+            with os.fdopen(read_fd, "rb") as channel:
+                self._relay(channel, run)
+            code = proc.wait()
+        except BaseException:
+            _stop(proc)
+            raise
+        if code != 0:
+            how = f"signal {signal.Signals(-code).name}" if code < 0 else f"status {code}"
+            raise RuntimeError(
+                f"cleanrl.{self.config.script} exited with {how}; its output is in the run's "
+                "stderr.log"
+            )
+
+    def _relay(self, channel: Any, run: RunHandle) -> None:
+        """Turn the script's scalars into metrics events, one per global step."""
+        pending_step: int | None = None
+        pending: dict[str, float] = {}
+        buffer = b""
+        fd = channel.fileno()
+        while True:
+            ready, _, _ = select.select([fd], [], [], _FLUSH_IDLE)
+            if not ready:
+                if pending:
+                    self._emit(run, pending_step, pending)
+                    pending = {}
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                message = json.loads(line)
+                if message[0] == "s":
+                    _, step, tag, value = message
+                    if pending and step != pending_step:
+                        self._emit(run, pending_step, pending)
+                        pending = {}
+                    pending_step = step
+                    pending[tag] = value
+                    if tag == "charts/episodic_return":
+                        self.returns.append(value)
+                elif message[0] == "c":
+                    _, path, step, modules = message
+                    self.checkpoints.append(path)
+                    run.checkpoint_saved(path, step=step, modules=modules, format="pytorch")
+        if pending:
+            self._emit(run, pending_step, pending)
+
+    def _emit(self, run: RunHandle, step: int | None, values: dict[str, float]) -> None:
+        if step is not None:
+            self.global_step = max(self.global_step, step)
+        self.last_values.update(values)
+        run.metrics(self.global_step if step is None else step, values)
+
+    def _write_manifest(self) -> None:
+        c = self.config
+        checkpoints = None
+        if self.checkpoints:
+            checkpoints = CheckpointMetadata(
+                directory="checkpoints",
+                format="pytorch",
+                files=tuple(self.checkpoints),
+                latest=self.checkpoints[-1],
+            )
+        tensorboard = "tensorboard" if (self.run_dir / "tensorboard").is_dir() else None
+        videos = "videos" if c.capture_video and (self.run_dir / "videos").is_dir() else None
+        WorkerAnalyticsManifest(
+            run_id=c.run_id,
+            worker_type="cleanrl",
+            artifacts=ArtifactsMetadata(
+                tensorboard=tensorboard, checkpoints=checkpoints, logs_dir=".", videos_dir=videos
+            ),
+            metadata={
+                "algorithm": c.algorithm,
+                "script": f"cleanrl.{c.script}",
+                "env_id": c.env_id,
+                "seed": c.effective_seed,
+                "total_steps": c.total_steps,
+                "global_step": self.global_step,
+                "cleanrl_version": _version("cleanrl"),
+                "worker_version": __version__,
+                "config": c.to_dict(),
+            },
+        ).save(self.run_dir)
+
+
+def _stop(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(grace)
+
+
+def _version(distribution: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None

@@ -1,0 +1,124 @@
+"""Every algorithm trains for real through `mosaic run`, and its checkpoint plays an episode.
+
+Budgets are tiny: these tests pin the plumbing (metrics, checkpoints,
+manifest, operator), not learning. benchmarks/cleanrl_overhead.py checks
+learning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import gymnasium
+import pytest
+
+from mosaic_cleanrl.operator import CleanRLOperator
+from mosaic_core import WorkerAnalyticsManifest
+
+from .conftest import mosaic, run_cleanrl
+
+CASES = {
+    "ppo": ["env_id=CartPole-v1", "total_steps=1024", "num_envs=2", "num_steps=128"],
+    "ppo_continuous_action": ["env_id=Pendulum-v1", "total_steps=1024", "num_steps=256",
+                              "num_minibatches=4", "update_epochs=2"],
+    "dqn": ["env_id=CartPole-v1", "total_steps=800", "learning_starts=300", "train_frequency=4"],
+    "c51": ["env_id=CartPole-v1", "total_steps=800", "learning_starts=300", "train_frequency=4"],
+    "sac": ["env_id=Pendulum-v1", "total_steps=400", "learning_starts=250", "batch_size=64"],
+    "td3": ["env_id=Pendulum-v1", "total_steps=400", "learning_starts=250", "batch_size=64"],
+    "ddpg": ["env_id=Pendulum-v1", "total_steps=400", "learning_starts=250", "batch_size=64"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("algorithm", list(CASES))
+def test_algorithm_trains_checkpoints_and_plays(algorithm: str, home: pathlib.Path) -> None:
+    code, result, stderr = run_cleanrl(f"algorithm={algorithm}", "seed=2", *CASES[algorithm])
+    assert code == 0, (result, stderr)
+    assert result["status"] == "completed"
+    run_dir = pathlib.Path(result["run_dir"])
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert [e["seq"] for e in events] == list(range(len(events)))
+    assert events[0]["event"] == "run_started" and events[0]["payload"]["total_steps"] > 0
+    assert events[-1]["event"] == "run_completed"
+    metrics = [e for e in events if e["event"] == "metrics"]
+    assert metrics, "no add_scalar call reached the telemetry"
+    assert any("charts/episodic_return" in e["payload"]["values"] for e in metrics)
+    saved = [e for e in events if e["event"] == "checkpoint_saved"]
+    assert [e["payload"]["path"] for e in saved] == ["checkpoints/final.pt"]
+    manifest = WorkerAnalyticsManifest.load(run_dir)
+    assert manifest.worker_type == "cleanrl" and manifest.metadata["algorithm"] == algorithm
+    assert manifest.missing_files(run_dir) == []
+    assert list((run_dir / "tensorboard").iterdir()), "TensorBoard files belong in tensorboard/"
+    assert "global_step=" in (run_dir / "stdout.log").read_text()  # the script's own prints
+
+    operator = CleanRLOperator.load(run_dir)
+    env = gymnasium.make(CASES[algorithm][0].split("=")[1])
+    observation, _ = env.reset(seed=0)
+    operator.reset(seed=0)
+    length = 0
+    while length < 500:
+        length += 1
+        action = operator.select_action(observation)
+        assert env.action_space.contains(
+            action if operator.discrete else action.astype(env.action_space.dtype)
+        )
+        observation, _, terminated, truncated, _ = env.step(action)
+        if terminated or truncated:
+            break
+    assert length > 1
+    operator.close()
+
+
+def test_continuous_algorithm_on_discrete_env_fails_before_launch(home: pathlib.Path) -> None:
+    code, result, _ = run_cleanrl("algorithm=sac", "env_id=CartPole-v1", "total_steps=100")
+    assert code == 2 and result["status"] == "failed"
+    assert "needs a continuous (Box) action space" in result["reason"]
+    assert "Discrete(2)" in result["reason"]
+    assert "global_step=" not in (pathlib.Path(result["run_dir"]) / "stdout.log").read_text()
+
+
+def test_unknown_env_id_is_a_config_error(home: pathlib.Path) -> None:
+    code, result, _ = run_cleanrl("algorithm=ppo", "env_id=CartPol-v1", "total_steps=100")
+    assert code == 2 and "did you mean 'CartPole-v1'" in result["reason"]
+
+
+def test_bad_config_exits_2_before_any_run(home: pathlib.Path) -> None:
+    done = mosaic("run", "cleanrl", "--set", "algorithm=ppo", "--set", "learnign_rate=0.1")
+    assert done.returncode == 2
+    assert "did you mean 'learning_rate'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_cancel_stops_the_script_and_leaves_no_process(home: pathlib.Path) -> None:
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "mosaic_core", "run", "cleanrl", "--json",
+         "--set", "algorithm=ppo", "--set", "total_steps=10000000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+    )  # fmt: skip
+    runs = home / "runs"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        logs = list(runs.glob("*/stdout.log")) if runs.exists() else []
+        if logs and "global_step=" in logs[0].read_text():
+            break
+        time.sleep(0.2)
+    else:
+        runner.kill()
+        pytest.fail("the script never started training")
+    runner.send_signal(signal.SIGINT)
+    out, err = runner.communicate(timeout=60)
+    assert runner.returncode == 130, err
+    result = json.loads(out)
+    assert result["status"] == "cancelled"
+    events = (pathlib.Path(result["run_dir"]) / "events.jsonl").read_text().splitlines()
+    assert json.loads(events[-1])["event"] == "run_cancelled"
+    leftover = subprocess.run(["pgrep", "-f", "cleanrl.ppo --"], capture_output=True, text=True)
+    assert str(result["run_id"]) not in leftover.stdout
+    scripts = [int(p) for p in leftover.stdout.split()]
+    for pid in scripts:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            assert result["run_id"].encode() not in handle.read()
