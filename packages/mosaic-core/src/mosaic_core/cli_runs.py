@@ -125,7 +125,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
             display = ProgressDisplay(sys.stderr, tty=sys.stderr.isatty())
             for run in prepared:
-                print(f"run {run.run_id} ({args.worker}) -> {store.run_dir(run.run_id)}")
+                print(
+                    f"run {run.run_id} ({args.worker}) -> {store.run_dir(run.run_id)}", flush=True
+                )
         interrupted: list[int] = []
 
         def on_interrupt(signum: int, frame: Any) -> None:
@@ -171,11 +173,22 @@ def _report(store: RunStore, results: list[RunResult], *, as_json: bool) -> None
             print(f"  reason: {r.reason}")
         if r.exit_code not in (None, 0) or r.signal:
             print(f"  exit: {r.signal or r.exit_code}")
-        for key, value in list(r.final_metrics.items())[:12]:
-            print(f"  {key} = {value:.6g}" if isinstance(value, float) else f"  {key} = {value}")
+        scalars = {k: v for k, v in (r.summary or {}).items() if isinstance(v, (int, float, str))}
+        if scalars:
+            print("  summary:")
+            for key, value in scalars.items():
+                print(f"    {key} = {_show(value)}")
+        if r.final_metrics:
+            print("  last metrics:")
+            for key, value in list(r.final_metrics.items())[:12]:
+                print(f"    {key} = {_show(value)}")
         print(f"  run directory: {r.run_dir}")
         if r.status == "failed":
             print(f"  logs: mosaic logs {r.run_id}")
+
+
+def _show(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def _detach(store: RunStore, prepared: list[Any], as_json: bool) -> int:
