@@ -83,6 +83,9 @@ class WorkerSpec:
     console_module: str | None = attrs.field(default=None, validator=_module_name)
     #: A config (without run_id) small enough for a smoke run of a few seconds.
     smoke_config: Mapping[str, Any] | None = attrs.field(default=None)
+    #: Changes merged over ``smoke_config`` that pass validation but make ``run()``
+    #: raise, such as an env id that does not exist: the conformance kit's failing run.
+    failing_config: Mapping[str, Any] | None = attrs.field(default=None)
 
     @property
     def worker_type(self) -> str:
