@@ -1,0 +1,78 @@
+"""The conformance kit: every contract of a MOSAIC worker, checked against the installed worker.
+
+Three ways in, all running the same checks, each with its own stable id:
+
+- ``mosaic check WORKER [--json] [-k CHECK]`` from the shell;
+- ``pytest --mosaic-worker WORKER``, or a test class deriving from
+  :class:`WorkerConformance`, in a worker's own test suite;
+- :func:`check_worker` from Python, which returns a :class:`Report`.
+
+A worker tells the kit how to make a short run through
+``WorkerSpec.smoke_config`` and how to make a run fail through
+``WorkerSpec.failing_config``; the kit needs no other knowledge of it. Names
+resolve lazily, so importing this package (pytest does, through the plugin)
+costs nothing until a check runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from mosaic_core.conformance._kit import (
+        Check,
+        CheckFailed,
+        CheckResult,
+        CheckSkipped,
+        Conformance,
+        Report,
+        check_worker,
+    )
+    from mosaic_core.conformance._registry import CHECK_IDS, CHECKS
+    from mosaic_core.conformance._static import HEAVY_MODULES
+    from mosaic_core.conformance._testclass import WorkerConformance
+
+_LAZY = {
+    "CHECKS": "mosaic_core.conformance._registry",
+    "CHECK_IDS": "mosaic_core.conformance._registry",
+    "Check": "mosaic_core.conformance._kit",
+    "CheckFailed": "mosaic_core.conformance._kit",
+    "CheckResult": "mosaic_core.conformance._kit",
+    "CheckSkipped": "mosaic_core.conformance._kit",
+    "Conformance": "mosaic_core.conformance._kit",
+    "HEAVY_MODULES": "mosaic_core.conformance._static",
+    "Report": "mosaic_core.conformance._kit",
+    "WorkerConformance": "mosaic_core.conformance._testclass",
+    "check_worker": "mosaic_core.conformance._kit",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mosaic_core.conformance' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = [
+    "CHECKS",
+    "CHECK_IDS",
+    "HEAVY_MODULES",
+    "Check",
+    "CheckFailed",
+    "CheckResult",
+    "CheckSkipped",
+    "Conformance",
+    "Report",
+    "WorkerConformance",
+    "check_worker",
+]

@@ -1,0 +1,239 @@
+"""Checks that need no run: discovery, the plugin module's imports, metadata, capabilities."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+from mosaic_core.conformance._kit import CheckFailed, CheckSkipped, Conformance, describe
+
+if TYPE_CHECKING:
+    from mosaic_core.plugins import BrokenPlugin, DiscoveredWorker
+
+__all__ = ["HEAVY_MODULES", "check_capabilities", "check_entry_point", "check_light_import"]
+
+#: Top-level modules a plugin module must not import (directly or through others).
+HEAVY_MODULES = (
+    "torch",
+    "tensorflow",
+    "jax",
+    "ray",
+    "xuance",
+    "gymnasium",
+    "gym",
+    "numpy",
+    "pettingzoo",
+    "pandas",
+    "cleanrl",
+    "stable_baselines3",
+)
+
+_ENTRY_POINT_HINT = (
+    'declare it in pyproject.toml as `[project.entry-points."mosaic.workers"] {name} = '
+    '"<your_package>.plugin"` and reinstall the package (`pip install -e .`)'
+)
+
+
+def discover(worker_type: str) -> tuple[DiscoveredWorker | None, BrokenPlugin | None, str | None]:
+    from mosaic_core.plugins import discover_workers
+
+    found = discover_workers(load=[worker_type], strict=False)
+    if worker_type not in found.workers and not found.broken:
+        # One plugin may register several worker types under another entry-point name.
+        found = discover_workers(load=[worker_type, *found.skipped], strict=False)
+    if worker_type in found.workers:
+        return found.workers[worker_type], None, None
+    for plugin in found.broken:
+        if plugin.name == worker_type:
+            return None, plugin, None
+    known = ", ".join(sorted(found.workers)) or "none"
+    return (
+        None,
+        None,
+        f"no installed plugin provides worker {worker_type!r} (installed workers: {known}); "
+        + _ENTRY_POINT_HINT.format(name=worker_type),
+    )
+
+
+def check_entry_point(kit: Conformance) -> str:
+    """Registered under ``mosaic.workers`` and loadable, as a runnable (not legacy) worker."""
+    worker, broken, problem = kit.discovery()
+    if problem is not None:
+        raise CheckFailed(problem)
+    if broken is not None:
+        where = f"{broken.distribution} {broken.distribution_version}".strip()
+        raise CheckFailed(
+            f"the plugin of {kit.worker_type!r} ({broken.entry_point}, from {where or '?'}) "
+            f"failed to load: {broken.error_type}: {broken.error}\nhint: {broken.hint}"
+        )
+    assert worker is not None
+    if worker.spec is None:
+        raise CheckFailed(
+            f"{worker.entry_point} is a legacy entry point that returns only metadata, so "
+            f"{kit.worker_type!r} cannot be run; point the entry point at a plugin module "
+            "with `@mosaic_core.hookimpl def mosaic_register_workers(register): "
+            "register(WorkerSpec(...))`"
+        )
+    source = (
+        f"{worker.distribution} {worker.distribution_version}"
+        if worker.distribution
+        else "no distribution"
+    )
+    return f"{worker.entry_point} from {source}, loaded in {worker.load_seconds:.3f} s"
+
+
+def _plugin_module(kit: Conformance) -> str:
+    worker, broken, problem = kit.discovery()
+    value = worker.entry_point if worker else broken.entry_point if broken else None
+    if value is None:
+        raise CheckSkipped(f"no entry point to import ({problem})")
+    return value.partition(":")[0].strip()
+
+
+_PROBE = r"""
+import importlib, json, sys, time
+HEAVY = set(json.loads(sys.argv[2]))
+chains = {}
+
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        top = name.partition(".")[0]
+        if top in HEAVY and top not in chains:
+            frame, chain = sys._getframe(1), []
+            while frame is not None:
+                module = frame.f_globals.get("__name__", "")
+                if not frame.f_code.co_filename.startswith("<frozen") and module not in (
+                    "__main__", "importlib", chain[-1] if chain else None
+                ):
+                    chain.append(module)
+                frame = frame.f_back
+            chains[top] = list(reversed(chain))
+        return None
+
+sys.meta_path.insert(0, Watch())
+started = time.perf_counter()
+importlib.import_module(sys.argv[1])
+seconds = time.perf_counter() - started
+heavy = {name: chains.get(name, []) for name in sorted(HEAVY) if name in sys.modules}
+print(json.dumps({"seconds": seconds, "heavy": heavy}))
+"""
+
+
+def check_light_import(kit: Conformance) -> str:
+    """The plugin module, imported alone in a fresh interpreter, loads no heavy library."""
+    module = _plugin_module(kit)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _PROBE, module, json.dumps(HEAVY_MODULES)],
+            capture_output=True,
+            text=True,
+            timeout=max(60.0, kit.import_budget * 10),
+        )
+    except subprocess.TimeoutExpired:
+        raise CheckFailed(f"importing {module} did not finish within 60 s") from None
+    if done.returncode != 0:
+        raise CheckFailed(
+            f"importing {module} in a fresh interpreter failed (exit {done.returncode}):\n"
+            + done.stderr.strip()[-2000:]
+        )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    seconds = float(report["seconds"])
+    if report["heavy"]:
+        lines = []
+        for name, chain in report["heavy"].items():
+            via = " -> ".join([*chain, name]) if chain else name
+            lines.append(f"  {name}: {via}")
+        raise CheckFailed(
+            f"importing the plugin module {module} imports "
+            f"{', '.join(report['heavy'])}; discovery (`mosaic workers`) imports every plugin "
+            "module, so it must import only mosaic_core and light modules of your own. Move "
+            "these imports into the runtime module, imported by runtime_factory when a run "
+            "starts. Import chains:\n" + "\n".join(lines)
+        )
+    if seconds > kit.import_budget:
+        raise CheckFailed(
+            f"importing the plugin module {module} took {seconds:.2f} s (budget "
+            f"{kit.import_budget:.2f} s); discovery imports every plugin module, so keep it "
+            "light: defer slow imports to the runtime factory"
+        )
+    return f"{module} imported in {seconds:.3f} s; none of the {len(HEAVY_MODULES)} heavy libraries"
+
+
+def _broken_field(kit: Conformance, prefix: str) -> None:
+    """Fail when the plugin broke on a bad ``prefix`` value; skip if it broke otherwise."""
+    _, broken, problem = kit.discovery()
+    if broken is not None and f"{prefix}." in broken.error:
+        raise CheckFailed(
+            f"the plugin builds an invalid {prefix}: {broken.error}; fix that value "
+            "(declare only words from the documented vocabularies)"
+        )
+    if broken is not None or problem is not None:
+        raise CheckSkipped(f"worker {kit.worker_type!r} did not load (see entry-point)")
+
+
+def check_metadata(kit: Conformance) -> str:
+    """``WorkerMetadata`` with a name, a description, and the distribution's version."""
+    from mosaic_core.metadata import WorkerMetadata
+
+    _broken_field(kit, "WorkerMetadata")
+    worker, _, _ = kit.discovery()
+    assert worker is not None
+    meta = worker.metadata
+    if type(meta) is not WorkerMetadata:
+        raise CheckFailed(
+            f"metadata is a {type(meta).__name__}; expected mosaic_core.WorkerMetadata"
+        )
+    if meta.to_dict() != WorkerMetadata.from_dict(meta.to_dict()).to_dict():
+        raise CheckFailed("WorkerMetadata does not survive to_dict()/from_dict()")
+    if not meta.description.strip():
+        raise CheckFailed(
+            "WorkerMetadata.description is empty; `mosaic workers` shows it: say in one line "
+            "what the worker trains, e.g. 'CleanRL's single-file algorithms'"
+        )
+    if worker.distribution_version and meta.version != worker.distribution_version:
+        raise CheckFailed(
+            f"WorkerMetadata.version is {meta.version!r} but the installed distribution "
+            f"{worker.distribution} is {worker.distribution_version!r}; keep the version in "
+            "one place: pass your package's __version__ and let the build read the same file "
+            "([tool.hatch.version] path = ...)"
+        )
+    return f"{meta.name} {meta.version}: {meta.description}"
+
+
+def check_capabilities(kit: Conformance) -> str:
+    """``WorkerCapabilities`` of the right type and worker type, with valid words."""
+    from mosaic_core.metadata import WorkerCapabilities
+
+    _broken_field(kit, "WorkerCapabilities")
+    worker, _, _ = kit.discovery()
+    assert worker is not None
+    caps = worker.capabilities
+    if type(caps) is not WorkerCapabilities:
+        raise CheckFailed(
+            f"capabilities is a {type(caps).__name__}; expected mosaic_core.WorkerCapabilities"
+        )
+    if caps.worker_type != kit.worker_type:
+        raise CheckFailed(
+            f"capabilities.worker_type is {caps.worker_type!r}; expected {kit.worker_type!r}"
+        )
+    try:
+        again = WorkerCapabilities.from_dict(caps.to_dict())
+        json.dumps(caps.to_dict())
+    except (ValueError, TypeError) as exc:
+        raise CheckFailed(f"WorkerCapabilities does not validate again: {exc}") from None
+    if again != caps:
+        raise CheckFailed(
+            f"WorkerCapabilities does not survive to_dict()/from_dict(): {describe(caps)}"
+        )
+    declared = [
+        name
+        for name in ("supports_checkpointing", "supports_self_play", "supports_population")
+        if getattr(caps, name)
+    ]
+    return (
+        f"{', '.join(caps.supported_paradigms)}; actions {', '.join(caps.action_spaces)}; "
+        f"observations {', '.join(caps.observation_spaces)}; max_agents {caps.max_agents}"
+        + (f"; {', '.join(declared)}" if declared else "")
+    )
