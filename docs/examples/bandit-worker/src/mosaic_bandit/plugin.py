@@ -43,7 +43,9 @@ SPEC = WorkerSpec(
     capabilities=CAPABILITIES,
     config_class=BanditConfig,
     runtime_factory=make_runtime,
+    # For the conformance kit: a run of a fraction of a second, and one that fails.
     smoke_config={"total_steps": 200},
+    failing_config={"env_id": "NoSuchBandit-v0"},
 )
 
 

@@ -18,6 +18,8 @@ from mosaic_core import (
 from mosaic_bandit.config import BanditConfig
 from mosaic_bandit.plugin import METADATA
 
+ENVIRONMENTS = ("bernoulli-bandit",)
+
 
 class BanditRuntime:
     def __init__(self, config: BanditConfig) -> None:
@@ -34,6 +36,11 @@ class BanditRuntime:
             seed=config.seed,
             total_steps=config.total_steps,
         ) as run:
+            if config.env_id not in ENVIRONMENTS:
+                # Where a gymnasium worker's gym.make() would raise for an unknown id.
+                raise ValueError(
+                    f"unknown env_id {config.env_id!r}; this worker provides {ENVIRONMENTS}"
+                )
             rng = random.Random(config.seed)
             arms = range(len(config.arm_means))
             counts = [0 for _ in arms]
