@@ -34,7 +34,9 @@ if TYPE_CHECKING:
         ProtocolError,
         RunCancelled,
     )
+    from mosaic_core.fastlane import FastlaneReader, FastlaneWriter
     from mosaic_core.hookspecs import hookimpl
+    from mosaic_core.interactive import InteractiveServer
     from mosaic_core.manifest import (
         ArtifactsMetadata,
         CheckpointMetadata,
@@ -43,6 +45,9 @@ if TYPE_CHECKING:
         WorkerAnalyticsManifest,
     )
     from mosaic_core.metadata import WorkerCapabilities, WorkerMetadata
+    from mosaic_core.operator_client import OperatorClient
+    from mosaic_core.operator_main import serve_main
+    from mosaic_core.operators import HumanOperator, Operator, OperatorContext, RandomOperator
     from mosaic_core.plugins import BrokenPlugin, DiscoveredWorker, Discovery, discover_workers
     from mosaic_core.protocols import WorkerConfig, WorkerRuntime
     from mosaic_core.spec import WorkerSpec
@@ -58,11 +63,19 @@ _LAZY = {
     "ConfigError": "mosaic_core.errors",
     "DiscoveredWorker": "mosaic_core.plugins",
     "Discovery": "mosaic_core.plugins",
+    "FastlaneReader": "mosaic_core.fastlane",
+    "FastlaneWriter": "mosaic_core.fastlane",
+    "HumanOperator": "mosaic_core.operators",
+    "InteractiveServer": "mosaic_core.interactive",
     "LogLine": "mosaic_core.telemetry_reader",
     "ManifestError": "mosaic_core.errors",
     "MosaicError": "mosaic_core.errors",
+    "Operator": "mosaic_core.operators",
+    "OperatorClient": "mosaic_core.operator_client",
+    "OperatorContext": "mosaic_core.operators",
     "PluginError": "mosaic_core.errors",
     "ProtocolError": "mosaic_core.errors",
+    "RandomOperator": "mosaic_core.operators",
     "RunCancelled": "mosaic_core.errors",
     "RunHandle": "mosaic_core.telemetry",
     "TelemetryEmitter": "mosaic_core.telemetry",
@@ -84,6 +97,7 @@ _LAZY = {
     "hookimpl": "mosaic_core.hookspecs",
     "load_worker_config": "mosaic_core.config",
     "run_worker": "mosaic_core.worker_main",
+    "serve_main": "mosaic_core.operator_main",
 }
 
 
@@ -108,11 +122,19 @@ __all__ = [
     "ConfigError",
     "DiscoveredWorker",
     "Discovery",
+    "FastlaneReader",
+    "FastlaneWriter",
+    "HumanOperator",
+    "InteractiveServer",
     "LogLine",
     "ManifestError",
     "MosaicError",
+    "Operator",
+    "OperatorClient",
+    "OperatorContext",
     "PluginError",
     "ProtocolError",
+    "RandomOperator",
     "RunCancelled",
     "RunHandle",
     "TelemetryEmitter",
@@ -135,4 +157,5 @@ __all__ = [
     "hookimpl",
     "load_worker_config",
     "run_worker",
+    "serve_main",
 ]

@@ -1,0 +1,194 @@
+"""The episode loop in process: seeds, legal actions, the built-in operators."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from typing import Any
+
+import pytest
+
+gym = pytest.importorskip("gymnasium")
+np = pytest.importorskip("numpy")
+
+from mosaic_core.arena import make_arena, make_env  # noqa: E402
+from mosaic_core.errors import MosaicError, ProtocolError  # noqa: E402
+from mosaic_core.operators import (  # noqa: E402
+    HumanOperator,
+    Operator,
+    OperatorContext,
+    RandomOperator,
+)
+from mosaic_core.session import Session, SessionError  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+from mosaictest_envs import CountingEnv  # noqa: E402
+
+sys.path.pop(0)
+
+
+class Fixed:
+    """Plays one action, whatever it is; remembers what it was told."""
+
+    def __init__(self, action: Any) -> None:
+        self.action = action
+        self.seeds: list[int | None] = []
+        self.infos: list[Any] = []
+        self.closed = False
+
+    def reset(self, seed: int | None = None) -> None:
+        self.seeds.append(seed)
+
+    def select_action(self, observation: Any, info: Any) -> Any:
+        self.infos.append(info)
+        return self.action
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _session(operator: Any = None, env: Any = None) -> Session:
+    arena = make_arena(env or CountingEnv(), "counting")
+    if operator is None:
+        operator = RandomOperator(OperatorContext(action_space=arena.action_space(None)))
+    return Session(arena, {None: operator})
+
+
+def _actions(session: Session, steps: int) -> list[Any]:
+    return [session.step()[0]["action"] for _ in range(steps)]
+
+
+def test_fixed_and_random_operators_are_operators() -> None:
+    space = gym.spaces.Discrete(2)
+    assert isinstance(Fixed(0), Operator)
+    assert isinstance(RandomOperator(OperatorContext(action_space=space)), Operator)
+    assert not isinstance(object(), Operator)
+
+
+def test_the_same_seed_gives_the_same_episodes_and_actions() -> None:
+    first, second, other = _session(), _session(), _session()
+    first.reset(5), second.reset(5), other.reset(6)
+    assert _actions(first, 40) == _actions(second, 40) != _actions(other, 40)
+
+
+def test_episode_k_after_reset_with_seed_s_is_seeded_s_plus_k() -> None:
+    operator = Fixed(1)
+    session = _session(operator)
+    session.reset(10)
+    ends = [end for _ in range(15) if (end := session.step()[1])]
+    assert [e["seed"] for e in ends] == [10, 11, 12]
+    assert [e["episode"] for e in ends] == [0, 1, 2]
+    assert operator.seeds == [10, 11, 12, 13]
+    fresh = _session(Fixed(1))
+    fresh.reset(13)  # the episode the session is in now
+    assert fresh.arena is not None and session.arena is not None
+    assert fresh.arena.observation(None).tolist() == session.arena.observation(None).tolist()
+
+
+def test_an_unseeded_reset_stays_unseeded() -> None:
+    session = _session(Fixed(0))
+    assert session.reset(None)["seed"] is None
+    ends = [end for _ in range(10) if (end := session.step()[1])]
+    assert [e["seed"] for e in ends] == [None, None]
+
+
+def test_an_illegal_operator_action_is_counted_and_replaced_by_a_legal_one() -> None:
+    session = _session(Fixed(99))
+    session.reset(0)
+    records = [session.step() for _ in range(5)]
+    assert all(r["invalid_action"] is True for r, _ in records)
+    assert all(r["action"] in (0, 1, 2) for r, _ in records)
+    end = records[-1][1]
+    assert end is not None and end["invalid_actions"] == 5
+    legal = _session(Fixed(np.int64(2)))
+    legal.reset(0)
+    record, _ = legal.step()
+    assert record["action"] == 2 and "invalid_action" not in record
+
+
+def test_a_given_illegal_action_is_refused_and_nothing_steps() -> None:
+    session = _session(Fixed(0))
+    session.reset(0)
+    with pytest.raises(SessionError, match=r"action 3 is not legal .*Discrete\(3\)"):
+        session.step(3)
+    assert session.step(2)[0] == pytest.approx(
+        {
+            "step_index": 0, "action": 2, "reward": 2.0, "terminated": False,
+            "truncated": False, "episode_reward": 2.0, "episode_done": False, "render": None,
+        }
+    )  # fmt: skip
+
+
+def test_select_action_converts_the_observation_to_the_space() -> None:
+    operator = Fixed(1)
+    session = _session(operator)
+    session.reset(0)
+    assert session.select_action([3, 4], {"x": 1}, action_mask=[0, 1, 0]) == 1
+    assert operator.infos[-1] == {"x": 1, "action_mask": [0, 1, 0]}
+    with pytest.raises(SessionError, match="observation"):
+        session.select_action([1, 2, 3])
+
+
+def test_close_closes_every_operator_once() -> None:
+    operator = Fixed(0)
+    session = _session(operator)
+    session.close()
+    session.close()
+    assert operator.closed
+
+
+def test_random_operator_needs_an_action_space() -> None:
+    with pytest.raises(MosaicError, match="needs the action space"):
+        RandomOperator(OperatorContext())
+
+
+def test_random_operator_respects_the_action_mask() -> None:
+    operator = RandomOperator(OperatorContext(action_space=gym.spaces.Discrete(5)))
+    operator.reset(0)
+    picks = {operator.select_action(None, {"action_mask": np.array([0, 1, 0, 1, 0])})}
+    picks |= {operator.select_action(None, {"action_mask": [0, 1, 0, 1, 0]}) for _ in range(30)}
+    assert picks == {1, 3}
+
+
+def _human(text: str, space: Any = None, **context: Any) -> tuple[HumanOperator, io.StringIO]:
+    out = io.StringIO()
+    space = space if space is not None else gym.spaces.Discrete(3)
+    operator = HumanOperator(
+        OperatorContext(action_space=space, **context), input=io.StringIO(text), output=out
+    )
+    return operator, out
+
+
+def test_human_operator_reads_numbers_and_names_and_asks_again_on_nonsense() -> None:
+    operator, out = _human(
+        "banana\n7\nright\n2\n", action_meanings=("NOOP", "LEFT", "RIGHT"), agent="p1"
+    )
+    assert operator.select_action(None, {}) == 2
+    prompts = out.getvalue()
+    assert "action for p1 [0=NOOP 1=LEFT 2=RIGHT; r=random]" in prompts
+    assert "'banana' is not an action number or name" in prompts
+    assert "7 is not a legal action now" in prompts
+    operator, out = _human("2\n1\n")
+    assert operator.select_action(None, {"action_mask": [1, 1, 0]}) == 1
+    assert "action [0 1; r=random]" in out.getvalue()
+
+
+def test_human_operator_reads_vectors_and_picks_at_random_on_r() -> None:
+    box = gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+    operator, _ = _human("0.5 -0.25\nr\n", space=box)
+    assert operator.select_action(None, {}).tolist() == [0.5, -0.25]
+    assert box.contains(operator.select_action(None, {}))
+
+
+def test_human_operator_says_so_when_the_terminal_closes() -> None:
+    operator, _ = _human("")
+    with pytest.raises(ProtocolError, match="the terminal closed"):
+        operator.select_action(None, {})
+
+
+def test_make_env_gives_clear_errors() -> None:
+    with pytest.raises(MosaicError, match="NoSuchEnv-v0"):
+        make_env("NoSuchEnv-v0")
+    with pytest.raises(MosaicError, match="cannot load 'nope' from 'mosaic_core'"):
+        make_env("mosaic_core:nope")

@@ -1,0 +1,67 @@
+"""Operator specs: built-ins, worker runs, paths, llm endpoints, options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mosaic_core.errors import ConfigError, PluginError
+from mosaic_core.operator_specs import build_operator, parse_operator_spec
+from mosaic_core.operators import OperatorContext
+from mosaic_core.store import RunStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Any:
+    with RunStore(tmp_path / "home") as opened:
+        opened.create_run("01SPECRUNAAAAAAAAAAAAAAAAA", "optoy", {"env_id": "CartPole-v1"})
+        yield opened
+
+
+def test_builtins_take_no_store() -> None:
+    spec = parse_operator_spec("random")
+    assert (spec.name, spec.builtin, spec.checkpoint) == ("random", True, None)
+    assert parse_operator_spec("human").builtin
+
+
+def test_a_run_id_or_prefix_names_its_worker_and_directory(store: Any) -> None:
+    for text in ("01SPECRUNAAAAAAAAAAAAAAAAA", "01SPECRUN", "optoy:01SPECRUN"):
+        spec = parse_operator_spec(text, store)
+        assert spec.name == "optoy" and spec.run_id == "01SPECRUNAAAAAAAAAAAAAAAAA"
+        assert spec.checkpoint == str(store.run_dir("01SPECRUNAAAAAAAAAAAAAAAAA"))
+        assert spec.python is None  # made by this interpreter
+
+
+def test_a_directory_is_a_checkpoint(tmp_path: Path) -> None:
+    spec = parse_operator_spec(f"cleanrl:{tmp_path}?deterministic=true&device=cpu")
+    assert (spec.name, spec.checkpoint) == ("cleanrl", str(tmp_path))
+    assert spec.options == {"deterministic": True, "device": "cpu"}
+
+
+def test_llm_model_at_url() -> None:
+    spec = parse_operator_spec("llm:gemma3-270m@http://127.0.0.1:8080/v1?temperature=0")
+    assert spec.name == "llm" and spec.checkpoint is None
+    assert spec.options == {
+        "model": "gemma3-270m", "base_url": "http://127.0.0.1:8080/v1", "temperature": 0,
+    }  # fmt: skip
+
+
+def test_mistakes_name_the_spec(store: Any) -> None:
+    with pytest.raises(ConfigError, match=r"no run 'zzz'.*built-in operators: random, human"):
+        parse_operator_spec("zzz", store)
+    with pytest.raises(ConfigError, match="made by worker 'optoy', not 'xuance'"):
+        parse_operator_spec("xuance:01SPECRUN", store)
+    with pytest.raises(ConfigError, match="WORKER:RUN_ID"):
+        parse_operator_spec("cleanrl:", store)
+    with pytest.raises(ConfigError, match="identifiers, not '1x'"):
+        parse_operator_spec("random?1x=2")
+    with pytest.raises(ConfigError, match="takes none"):
+        build_operator(parse_operator_spec("random?seed=1"), OperatorContext())
+
+
+def test_a_worker_without_an_operator_or_not_installed_is_a_plugin_error(tmp_path: Path) -> None:
+    spec = parse_operator_spec(f"nosuchworker:{tmp_path}")
+    with pytest.raises(PluginError, match="no worker named 'nosuchworker'"):
+        build_operator(spec, OperatorContext())
