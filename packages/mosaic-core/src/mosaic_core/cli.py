@@ -68,11 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     workers = commands.add_parser("workers", help="list installed workers and broken plugins")
     workers.add_argument("--json", action="store_true", help="print JSON instead of a table")
     workers.set_defaults(func=_cmd_workers)
-    from mosaic_core import cli_check, cli_envs, cli_runs
+    from mosaic_core import cli_check, cli_envs, cli_eval, cli_runs
 
     cli_runs.register(commands)
     cli_envs.register(commands)
     cli_check.register(commands)
+    cli_eval.register(commands)
     return parser
 
 
