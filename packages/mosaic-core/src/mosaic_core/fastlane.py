@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import hashlib
 import os
 import re
 import struct
@@ -126,6 +125,8 @@ def segment_name(run_id: str, stream: str | int | None = None) -> str:
         base += "-" + _NAME_OK.sub("_", str(stream))
     name = PREFIX + base
     if sys.platform == "darwin" and len(name) > 30:  # macOS: PSHMNAMLEN is 31
+        import hashlib
+
         name = "mfl-" + hashlib.blake2b(name.encode(), digest_size=12).hexdigest()
     return name
 
@@ -226,7 +227,7 @@ class FastlaneWriter:
         capacity: int = 8,
         replace: bool = True,
     ) -> FastlaneWriter:
-        """A new ring named ``name`` (see :func:`segment_name`).
+        """A new ring named ``name`` (see :func:`~mosaic_core.fastlane.segment_name`).
 
         A segment of that name left by a dead writer is removed first; one
         whose writer is alive is replaced only if ``replace`` is true.

@@ -55,11 +55,11 @@ _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=
 
 
 class InteractiveServer:
-    """Serves one :class:`Session` (any operators, any environment) over the step protocol.
+    """Serves one :class:`~mosaic_core.session.Session` (any operators, any environment) over the step protocol.
 
     ``operators`` is one operator (for every agent) or a mapping from agent
     id to operator. ``env`` is an environment object, a Gymnasium id or
-    ``module:factory`` (see :func:`~mosaic_core.arena.make_env`), or None
+    ``module:factory`` (see ``mosaic_core.arena.make_env``), or None
     for a server that only answers ``select_action``.
     """
 

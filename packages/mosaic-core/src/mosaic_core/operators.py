@@ -84,7 +84,10 @@ def action_mask_of(observation: Any, info: Mapping[str, Any] | None) -> Any:
         mask = info.get("action_mask")
         if mask is not None:
             return mask
-    if isinstance(observation, Mapping):
+    # dict first: the Mapping ABC check is slow, and this runs at every step.
+    if isinstance(observation, dict) or (
+        hasattr(observation, "keys") and isinstance(observation, Mapping)
+    ):
         return observation.get("action_mask")
     return None
 

@@ -197,7 +197,7 @@ class Session:
         ``action`` overrides the operator: one action for a single-agent or
         AEC environment, ``{agent: action}`` for any subset of a parallel
         environment's agents. An illegal action given here is refused with
-        :class:`SessionError`; an illegal action chosen by an operator is
+        :class:`~mosaic_core.session.SessionError`; an illegal action chosen by an operator is
         counted in ``invalid_actions`` and replaced by a random legal one.
         """
         arena = self.arena
