@@ -325,8 +325,12 @@ class Supervisor:
         if tail:
             self.store.ingest(run_id, tail, live.offset, live.reader.next_seq)
         live.events.close()
-        # Nothing of a finished run may outlive it: grandchildren included.
+        # Nothing of a finished run may outlive it: grandchildren included,
+        # and the fastlane frame rings that a killed writer could not remove.
         procs.signal_tree(live.proc.pid, signal.SIGKILL)
+        from mosaic_core import fastlane  # shared memory, only when a run ends
+
+        fastlane.cleanup_stale(fastlane.segment_name(run_id))
         code = live.proc.returncode
         exit_code = code if code >= 0 else None
         sig = procs.signal_name(-code) if code < 0 else None

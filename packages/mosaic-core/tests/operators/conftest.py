@@ -56,11 +56,28 @@ class FixedOperator:
         pass
 
 
+class CrashingRuntime:
+    """Publishes a frame to a fastlane ring named after its run, then dies by SIGKILL."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def run(self):
+        import signal
+
+        from mosaic_core.fastlane import FastlaneWriter, segment_name
+
+        writer = FastlaneWriter.create(segment_name(self.config.run_id), width=2, height=2)
+        writer.publish(bytes(12))
+        print(writer.name, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 SPEC = WorkerSpec(
     metadata=WorkerMetadata(name="Operator toy", version="0.1.0"),
     capabilities=WorkerCapabilities(worker_type="optoy"),
     config_class=OpToyConfig,
-    runtime_factory=lambda config: None,
+    runtime_factory=CrashingRuntime,
     operator_factory=FixedOperator,
 )
 

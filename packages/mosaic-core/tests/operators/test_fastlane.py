@@ -235,3 +235,20 @@ def test_the_gymnasium_wrapper_publishes_what_render_returns(name: str) -> None:
     assert not _shm(name)
     with pytest.raises(ValueError, match="render_mode='rgb_array'"):
         FastlaneWrapper(CountingEnv(render_mode=None), "x")
+
+
+def test_the_supervisor_removes_the_rings_of_a_run_whose_writer_was_killed(op_env: Any) -> None:
+    from mosaic_core.launch import prepare_runs
+    from mosaic_core.plugins import discover_workers
+    from mosaic_core.store import RunStore
+    from mosaic_core.supervisor import Supervisor
+
+    with RunStore() as store:
+        spec = discover_workers(load=["optoy"]).runnable("optoy")
+        (run,) = prepare_runs(store, "optoy", spec, {})
+        supervisor = Supervisor(store)
+        supervisor.start(run.launch)
+        result = supervisor.wait()[run.run_id]
+        name = (store.run_dir(run.run_id) / "stdout.log").read_text().strip()
+    assert result.signal == "SIGKILL" and name == segment_name(run.run_id)
+    assert not _shm(name)
