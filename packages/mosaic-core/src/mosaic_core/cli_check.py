@@ -54,7 +54,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
             print(f"      {' ' * width}  {line}")
 
     if not args.json:
-        print(f"mosaic check {args.worker}: {len(checks)} checks", flush=True)
+        plural = "s" if len(checks) != 1 else ""
+        print(f"mosaic check {args.worker}: {len(checks)} check{plural}", flush=True)
     try:
         report = kit.run_all([c.id for c in checks], on_result=show)
     finally:

@@ -114,10 +114,13 @@ class Watch:
 
 sys.meta_path.insert(0, Watch())
 started = time.perf_counter()
-importlib.import_module(sys.argv[1])
+try:
+    importlib.import_module(sys.argv[1])
+    error = None
+except BaseException as exc:
+    error = f"{type(exc).__name__}: {exc}"
 seconds = time.perf_counter() - started
-heavy = {name: chains.get(name, []) for name in sorted(HEAVY) if name in sys.modules}
-print(json.dumps({"seconds": seconds, "heavy": heavy}))
+print(json.dumps({"seconds": seconds, "heavy": chains, "error": error}))
 """
 
 
@@ -133,12 +136,13 @@ def check_light_import(kit: Conformance) -> str:
         )
     except subprocess.TimeoutExpired:
         raise CheckFailed(f"importing {module} did not finish within 60 s") from None
-    if done.returncode != 0:
+    try:
+        report = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
         raise CheckFailed(
             f"importing {module} in a fresh interpreter failed (exit {done.returncode}):\n"
             + done.stderr.strip()[-2000:]
-        )
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+        ) from None
     seconds = float(report["seconds"])
     if report["heavy"]:
         lines = []
@@ -152,6 +156,8 @@ def check_light_import(kit: Conformance) -> str:
             "these imports into the runtime module, imported by runtime_factory when a run "
             "starts. Import chains:\n" + "\n".join(lines)
         )
+    if report["error"]:
+        raise CheckFailed(f"importing {module} in a fresh interpreter failed: {report['error']}")
     if seconds > kit.import_budget:
         raise CheckFailed(
             f"importing the plugin module {module} took {seconds:.2f} s (budget "
