@@ -67,17 +67,19 @@ def test_mosaic_new_worker_writes_the_whole_package(tmp_path: Path) -> None:
 
 
 def test_generated_worker_installs_in_a_fresh_venv_and_its_tests_pass(tmp_path: Path) -> None:
-    package = tmp_path / "mosaic-grid-world-worker"
-    render_worker("grid-world", package)
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)
-    python = env_dir / "bin" / "python"
+    python, bin_dir = env_dir / "bin" / "python", env_dir / "bin"
     # This interpreter's pip installs into the new environment (no ensurepip: seconds saved).
-    run(sys.executable, "-m", "pip", "--python", python, "install", "-q", CORE,
-        f"{package}[test]")  # fmt: skip
+    pip = (sys.executable, "-m", "pip", "--python", python, "install", "-q")
+    run(*pip, CORE)
+    # The template comes from the installed wheel: its package data must be there.
+    package = tmp_path / "mosaic-grid-world-worker"
+    run(bin_dir / "mosaic", "new", "worker", "grid-world", "--dir", package)
+    run(*pip, f"{package}[test]")
     out = run(python, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", cwd=package)
     assert "PASSED tests/test_conformance.py::TestConformance::test_conformance[smoke-run]" in out
     assert "PASSED tests/test_config.py::test_defaults_are_a_valid_config" in out
     assert " failed" not in out
-    out = run(env_dir / "bin" / "mosaic", "check", "grid-world", cwd=tmp_path)
+    out = run(bin_dir / "mosaic", "check", "grid-world", cwd=tmp_path)
     assert out.rstrip().splitlines()[-1].startswith("15 passed, 1 skipped")
