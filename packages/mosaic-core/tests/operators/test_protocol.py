@@ -236,6 +236,19 @@ def test_server_runs_without_an_environment_for_select_action_only(op_env: Any) 
             client.step()
 
 
+def test_a_workers_interactive_mode_loads_a_run_of_the_store(op_env: Any) -> None:
+    from mosaic_core.store import RunStore
+
+    with RunStore() as store:
+        run_dir = store.create_run("01SERVEMAIN000000000000000", "optoy", {})
+    (run_dir / "policy.json").write_text(json.dumps({"action": 1}))
+    argv = [sys.executable, "-m", "mosaictest_optoy", "--interactive", "--checkpoint"]
+    argv += ["01SERVEMAIN", "--env", "mosaictest_envs:counting", "--option", "action=2"]
+    with OperatorClient(argv, environ=op_env, timeout=20.0) as client:
+        client.reset(0)
+        assert [client.step()["action"] for _ in range(3)] == [2, 2, 2]
+
+
 def _policy_dir(op_env: Any, action: int) -> Any:
     from pathlib import Path
 
