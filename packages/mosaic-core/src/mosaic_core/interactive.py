@@ -55,7 +55,8 @@ _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=
 
 
 class InteractiveServer:
-    """Serves one :class:`~mosaic_core.session.Session` (any operators, any environment) over the step protocol.
+    """Serves one :class:`~mosaic_core.session.Session` (any operators, any environment)
+    over the step protocol.
 
     ``operators`` is one operator (for every agent) or a mapping from agent
     id to operator. ``env`` is an environment object, a Gymnasium id or

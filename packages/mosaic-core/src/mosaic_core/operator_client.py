@@ -227,7 +227,10 @@ class OperatorClient:
 
     def receive(self, rid: int, cmd: str = "", timeout: float | None = None) -> dict[str, Any]:
         """The answer to request ``rid``; a ``step`` that ended an episode carries its
-        ``episode_end`` record under that key. Raises :class:`~mosaic_core.operator_client.OperatorRequestError` on ``error``."""
+        ``episode_end`` record under that key.
+
+        Raises :class:`~mosaic_core.operator_client.OperatorRequestError` on ``error``.
+        """
         what = f"{cmd!r} (id {rid})" if cmd else f"request {rid}"
         while True:  # answers come in order: older ones were abandoned by a timeout
             response = self.read(timeout, waiting_for=what)
