@@ -11,6 +11,7 @@ from mosaic_bandit import __version__
 from mosaic_bandit.config import BanditConfig
 
 if TYPE_CHECKING:
+    from mosaic_bandit.operator import BanditOperator
     from mosaic_bandit.runtime import BanditRuntime
 
 METADATA = WorkerMetadata(
@@ -38,11 +39,19 @@ def make_runtime(config: BanditConfig) -> BanditRuntime:
     return BanditRuntime(config)
 
 
+def make_operator(checkpoint: str, **options: object) -> BanditOperator:
+    # Loads a trained run for evaluation: checkpoint is that run's directory.
+    from mosaic_bandit.operator import BanditOperator
+
+    return BanditOperator(checkpoint)
+
+
 SPEC = WorkerSpec(
     metadata=METADATA,
     capabilities=CAPABILITIES,
     config_class=BanditConfig,
     runtime_factory=make_runtime,
+    operator_factory=make_operator,
     # For the conformance kit: a run of a fraction of a second, and one that fails.
     smoke_config={"total_steps": 200},
     failing_config={"env_id": "NoSuchBandit-v0"},
