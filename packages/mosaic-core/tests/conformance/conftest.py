@@ -130,7 +130,14 @@ VARIANTS: dict[str, tuple[str, str | None]] = {
         ),
         None,
     ),
-    "kf-operator": (_spec("kf-operator", "operator_factory=lambda checkpoint, **o: None"), None),
+    "kf-operator": (
+        _spec("kf-operator", "operator_factory=KitOperator", _BASE + "KitOperator"),
+        None,
+    ),
+    "kf-badoperator": (
+        _spec("kf-badoperator", "operator_factory=lambda checkpoint, **options: None"),
+        None,
+    ),
     "kf-heavy": (HEAVY, None),
     "kf-badcaps": (BAD_CAPS, None),
     "kf-legacy": (LEGACY, "kitfix_kf_legacy:info"),

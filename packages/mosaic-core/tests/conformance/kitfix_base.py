@@ -156,6 +156,22 @@ class FixRuntime:
         os.write(int(os.environ["MOSAIC_TELEMETRY_FD"]), (json.dumps(line) + "\n").encode())
 
 
+class KitOperator:
+    """A policy that always picks action 0, loaded from a run directory."""
+
+    def __init__(self, run_dir: str) -> None:
+        self.state = json.loads((Path(run_dir) / "checkpoints" / "final.json").read_text())
+
+    def reset(self, seed: int | None = None) -> None:
+        pass
+
+    def select_action(self, observation: Any, info: Mapping[str, Any]) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
 def make_spec(worker_type: str, **changes: Any) -> WorkerSpec:
     """A conforming spec for ``worker_type``; ``changes`` replace its fields."""
     fields: dict[str, Any] = {

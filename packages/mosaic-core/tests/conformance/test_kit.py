@@ -26,10 +26,7 @@ def test_reference_worker_passes_every_check(kit_env: Any) -> None:
     failures = {r.id: r.message for r in report.failures()}
     assert failures == {}
     assert report.ok
-    assert statuses(report) == {
-        **dict.fromkeys(CHECK_IDS, "passed"),
-        "operator-protocol": "skipped",
-    }
+    assert statuses(report) == dict.fromkeys(CHECK_IDS, "passed")
 
 
 def test_correct_fixture_passes_every_check(kit_env: Any) -> None:
@@ -63,6 +60,7 @@ BROKEN = [
     ("kf-rawmain", "bad-config-run", "stderr shows a traceback", {}),
     ("kf-failok", "failing-run", "it ended with run_completed, not run_failed", {}),
     ("kf-ignoreterm", "cancel", "ignored SIGTERM", {"cancel_grace": 0.5}),
+    ("kf-badoperator", "operator-protocol", "operator_factory returned NoneType", {}),
 ]
 
 
@@ -84,7 +82,6 @@ def test_broken_worker_fails_the_check_of_its_rule(
         ("kf-nofailing", "failing-run", "WorkerSpec.failing_config is not set"),
         ("kf-nockpt", "checkpoints", "does not declare supports_checkpointing"),
         ("kf-good", "operator-protocol", "declares no operator_factory"),
-        ("kf-operator", "operator-protocol", "operator"),
         ("kf-brokenep", "smoke-run", "did not load"),
         ("kf-nosmoke", "manifest", "there is no smoke run"),
     ],
@@ -95,6 +92,12 @@ def test_check_that_does_not_apply_is_skipped_with_its_reason(
     result = run_check(worker, check_id)
     assert result.status == "skipped", result
     assert fragment in result.message
+
+
+def test_operator_is_served_and_speaks_the_step_protocol(run_check: Any) -> None:
+    result = run_check("kf-operator", "operator-protocol")
+    assert result.status == "passed", result
+    assert result.message.startswith("ping, errors for bad input, stop")
 
 
 def test_unknown_check_id_is_an_error_with_a_did_you_mean(kit_env: Any) -> None:
