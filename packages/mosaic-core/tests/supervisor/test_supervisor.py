@@ -360,3 +360,21 @@ def _is_zombie(pid: int) -> bool:
 
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc"), reason="these tests read /proc")
+
+
+def test_detached_run_finishes_without_its_terminal(mosaic: Mosaic, store: RunStore) -> None:
+    done = mosaic("run", "fixture", "--detach", "--json", "--set", "total_steps=40",
+                  "--set", "step_sleep=0.02", "--set", "api_key=detached-secret")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    run_id = json.loads(done.stdout)["run_id"]
+    follow = mosaic("logs", run_id, "--follow", timeout=60)  # returns once the run has ended
+    assert follow.returncode == 0
+    run = store.get(run_id)
+    assert run["status"] == "completed", run
+    assert run["supervisor_pid"] != os.getpid()
+    summary = json.loads(run["summary"])
+    assert summary["secret_seen"] is True  # the secret reached the worker, never the disk
+    for path in store.run_dir(run_id).rglob("*"):
+        if path.is_file():
+            assert b"detached-secret" not in path.read_bytes(), path
+    assert len(store.metrics(run_id, key="charts/episodic_return")) == 40
