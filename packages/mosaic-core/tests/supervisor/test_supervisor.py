@@ -258,13 +258,17 @@ def test_killed_supervisor_and_worker_is_failed_supervisor_lost(
         "run", "fixture", "--set", "total_steps=100000", "--set", "step_sleep=0.01"
     )
     run_id = _wait_for_status(store, "running")
-    time.sleep(0.3)
+    _wait_for_events(store, run_id)
     runner.kill()
     runner.wait()
     os.killpg(store.get(run_id)["pid"], signal.SIGKILL)
-    time.sleep(0.2)
-    mosaic("runs", check=True)
-    row = store.get(run_id)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the kernel may take a moment to tear it down
+        mosaic("runs", check=True)
+        row = store.get(run_id)
+        if row["status"] != "running":
+            break
+        time.sleep(0.2)
     assert row["status"] == "failed" and row["reason"] == "supervisor_lost"
     assert row["events"] > 1
 
