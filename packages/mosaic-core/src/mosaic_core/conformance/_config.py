@@ -11,7 +11,6 @@ from typing import Any
 from mosaic_core.conformance._kit import (
     CHECK_RUN_ID,
     CheckFailed,
-    CheckSkipped,
     Conformance,
     describe,
 )
@@ -218,10 +217,3 @@ def check_config_errors(kit: Conformance) -> str:
         )
         checked += f", {numeric}"
     return f"ConfigError with the field named for {checked}"
-
-
-def require_smoke_config(kit: Conformance) -> Mapping[str, Any]:
-    smoke = kit.spec.smoke_config
-    if smoke is None:
-        raise CheckSkipped("WorkerSpec.smoke_config is not set")
-    return smoke

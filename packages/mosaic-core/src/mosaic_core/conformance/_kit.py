@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -315,7 +315,3 @@ def tail(text: str, lines: int = 15) -> str:
     """The last ``lines`` lines of ``text``, indented, for a failure message."""
     kept = text.rstrip().splitlines()[-lines:]
     return "\n".join("    " + line for line in kept) if kept else "    (empty)"
-
-
-def mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
