@@ -308,8 +308,9 @@ class RunStore:
         stands at that offset (another process may have caught up first);
         returns whether the items were indexed.
         """
-        events: list[tuple[Any, ...]] = []
-        metrics: list[tuple[Any, ...]] = []
+        # Rows as flat lists of column values, five per row: see _insert_rows.
+        events: list[Any] = []
+        metrics: list[Any] = []
         anomalies: list[tuple[Any, ...]] = []
         started: dict[str, Any] | None = None
         terminal: TelemetryEvent | None = None
@@ -318,20 +319,20 @@ class RunStore:
         now = time.time()
         for item in items:
             if isinstance(item, TelemetryEvent):
-                events.append((run_id, item.seq, item.event, item.timestamp, item.raw.decode()))
-                last_ts = item.timestamp
-                payload = item.payload
+                event, ts, payload = item.event, item.timestamp, item.payload
+                events += (run_id, item.seq, event, ts, item.raw.decode())
+                last_ts = ts
                 step = payload.get("step")
                 if type(step) is int:
                     last_step = step
-                if item.event == "metrics":
+                if event == "metrics":
                     values = payload.get("values")
                     if isinstance(values, dict) and type(step) is int:
-                        ts = item.timestamp
-                        metrics.extend(
-                            (run_id, step, key, _number(value), ts) for key, value in values.items()
-                        )
-                elif item.event == "run_started":
+                        for key, value in values.items():
+                            if type(value) is not float:
+                                value = _number(value)
+                            metrics += (run_id, step, key, value, ts)
+                elif event == "run_started":
                     started = payload
                 elif item.is_terminal:
                     terminal = item
@@ -344,10 +345,8 @@ class RunStore:
                 ).fetchone()
                 if row is None or row[0] != expect_offset:
                     return False
-            if events:
-                db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", events)
-            if metrics:
-                db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", metrics)
+            _insert_rows(db, "events", events)
+            _insert_rows(db, "metrics", metrics)
             if anomalies:
                 db.executemany("INSERT INTO anomalies VALUES (?, ?, ?, ?, ?)", anomalies)
             db.execute(
@@ -355,8 +354,9 @@ class RunStore:
                 " ingested_bytes = ?, next_seq = ?,"
                 " last_step = COALESCE(?, last_step), last_event_at = COALESCE(?, last_event_at)"
                 " WHERE run_id = ?",
-                (len(events), len(anomalies), ingested_bytes, next_seq, last_step, last_ts, run_id),
-            )
+                (len(events) // 5, len(anomalies), ingested_bytes, next_seq, last_step, last_ts,
+                 run_id),
+            )  # fmt: skip
             if started is not None:
                 db.execute(
                     "UPDATE runs SET algorithm = COALESCE(?, algorithm),"
@@ -510,6 +510,32 @@ _REBUILD_COLUMNS = frozenset(_UPDATABLE | {"run_id", "worker_type", "created_at"
 
 def terminal_status(event: str | None) -> str | None:
     return _TERMINAL_STATUS.get(event) if event else None
+
+
+_ROWS_PER_INSERT = 100  # 500 parameters: under SQLite's oldest limit of 999
+_INSERT = {
+    table: (
+        f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?)",
+        f"INSERT INTO {table} VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * _ROWS_PER_INSERT),
+    )
+    for table in ("events", "metrics")
+}
+
+
+def _insert_rows(db: sqlite3.Connection, table: str, flat: list[Any]) -> None:
+    """Insert rows of five columns, given one after another in ``flat``, in order.
+
+    A hundred rows per statement: SQLite then runs one statement where
+    ``executemany`` of single rows would step and reset one per row, which
+    is most of the cost of indexing a flood of metrics.
+    """
+    one, many = _INSERT[table]
+    width = 5 * _ROWS_PER_INSERT
+    whole = len(flat) - len(flat) % width
+    if whole:
+        db.executemany(many, [flat[i : i + width] for i in range(0, whole, width)])
+    if whole < len(flat):
+        db.executemany(one, [flat[i : i + 5] for i in range(whole, len(flat), 5)])
 
 
 def _number(value: Any) -> float | None:
