@@ -55,6 +55,9 @@ SPEC = WorkerSpec(
         "num_envs": 2,
         "num_steps": 128,
     },
+    # A batch of 2 split into 4 minibatches: valid config, but the script itself fails.
+    failing_config={"num_envs": 1, "num_steps": 2, "num_minibatches": 4},
+    setup_module="mosaic_cleanrl.setup",
 )
 
 

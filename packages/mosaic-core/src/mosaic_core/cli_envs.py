@@ -309,7 +309,10 @@ def _env_workers(python: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]
             f"`mosaic workers` failed inside the new environment (exit {done.returncode}):\n"
             f"{done.stderr.strip() or done.stdout.strip()}"
         )
-    keys = ("worker_type", "console_module", "version", "distribution", "distribution_version")
+    keys = (
+        "worker_type", "console_module", "setup_module", "version", "distribution",
+        "distribution_version",
+    )  # fmt: skip
     working = [{k: r.get(k) for k in keys} for r in rows if r.get("status") == "ok"]
     broken = [r for r in rows if r.get("status") == "broken"]
     return working, broken
@@ -370,6 +373,17 @@ def _build(
             f"{', '.join(w['worker_type'] for w in provided) or 'none'}); pass the worker's "
             "package with --requirement. The environment was removed."
         )
+    setup = next(w["setup_module"] for w in provided if w["worker_type"] == worker)
+    if setup:
+        print(f"running {setup} in the new environment", file=sys.stderr, flush=True)
+        step = subprocess.run(
+            [env_python, "-m", setup], stdout=sys.stderr, check=False, env=_clean_env()
+        )
+        if step.returncode != 0:
+            raise MosaicError(
+                f"the worker's setup step `python -m {setup}` failed in the new environment "
+                f"(exit {step.returncode}; its output is above); the environment was removed"
+            )
     probed = _probe(env_python)
     version = ".".join(map(str, probed[1])) if probed else "?"
     record = {

@@ -173,7 +173,8 @@ def _report(store: RunStore, results: list[RunResult], *, as_json: bool) -> None
             print(f"  reason: {r.reason}")
         if r.exit_code not in (None, 0) or r.signal:
             print(f"  exit: {r.signal or r.exit_code}")
-        scalars = {k: v for k, v in (r.summary or {}).items() if isinstance(v, (int, float, str))}
+        summary = r.summary if r.status == "completed" else None  # else it is run_failed's
+        scalars = {k: v for k, v in (summary or {}).items() if isinstance(v, (int, float, str))}
         if scalars:
             print("  summary:")
             for key, value in scalars.items():
@@ -411,7 +412,9 @@ def register(commands: Any) -> None:
         help="set a config field (VALUE parsed as JSON, else a string)",
     )
     run.add_argument("--seeds", type=_seeds, help="run one job per seed, e.g. 1,2,3")
-    run.add_argument("--parallel", type=int, default=2, help="runs at once with --seeds")
+    run.add_argument(
+        "--parallel", type=int, default=2, help="runs at once with --seeds (default 2)"
+    )
     run.add_argument("--timeout", type=_positive, help="wall-clock limit in seconds")
     run.add_argument(
         "--heartbeat-timeout",

@@ -71,6 +71,7 @@ class DiscoveredWorker:
             "capabilities": self.capabilities.to_dict(),
             "runnable": self.spec is not None,
             "console_module": self.spec.console_module if self.spec else None,
+            "setup_module": self.spec.setup_module if self.spec else None,
         }
 
 

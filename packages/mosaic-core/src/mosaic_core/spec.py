@@ -53,7 +53,7 @@ def _config_class(instance: Any, attribute: attrs.Attribute[Any], value: Any) ->
 def _module_name(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None and (not isinstance(value, str) or not _MODULE.match(value)):
         raise PluginError(
-            f"WorkerSpec.console_module: got {value!r}; expected a dotted module name that "
+            f"WorkerSpec.{attribute.name}: got {value!r}; expected a dotted module name that "
             "`python -m` can run, such as 'mosaic_cleanrl.cli'"
         )
 
@@ -86,6 +86,10 @@ class WorkerSpec:
     #: Changes merged over ``smoke_config`` that pass validation but make ``run()``
     #: raise, such as an env id that does not exist: the conformance kit's failing run.
     failing_config: Mapping[str, Any] | None = attrs.field(default=None)
+    #: A module that ``mosaic env create`` runs as ``python -m <setup_module>`` in a new
+    #: environment once pip has installed the worker: for the install steps pip
+    #: metadata cannot express (such as a dependency added with ``--no-deps``).
+    setup_module: str | None = attrs.field(default=None, validator=_module_name)
 
     @property
     def worker_type(self) -> str:

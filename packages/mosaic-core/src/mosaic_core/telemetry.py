@@ -35,6 +35,7 @@ __all__ = [
     "TERMINAL_EVENTS",
     "RunHandle",
     "TelemetryEmitter",
+    "raise_after_emit",
 ]
 
 ENVELOPE_VERSION = 1
@@ -88,6 +89,18 @@ def _encode(payload: Any) -> str:
         return _encode_strict(_finite(payload))
     except TypeError as exc:
         raise ProtocolError(f"telemetry payload is not JSON-serialisable: {exc}") from None
+
+
+_guard = threading.local()
+
+
+def raise_after_emit(exc: BaseException) -> None:
+    """For signal handlers: raise ``exc`` now, or, if this thread is inside ``emit``,
+    as soon as that event is written whole (so ``seq`` never repeats or skips)."""
+    if getattr(_guard, "depth", 0):
+        _guard.deferred = exc
+        return
+    raise exc
 
 
 class TelemetryEmitter:
@@ -176,7 +189,7 @@ class TelemetryEmitter:
             except (ValueError, OSError) as exc:
                 raise ProtocolError(
                     f"${_ENV_FD}={fd!r} is not an open file descriptor ({exc}); "
-                    "expected the number of a pipe the supervisor passed to this process"
+                    "expected the number of a descriptor the supervisor passed to this process"
                 ) from None
         # Standard output is shared with print(): push its text layer out first
         # so that a telemetry line never lands in the middle of a log line.
@@ -199,6 +212,16 @@ class TelemetryEmitter:
 
     def emit(self, event: str, payload: Mapping[str, Any] | None = None) -> int:
         """Write one event and return its ``seq``. Prefer the named methods below."""
+        _guard.depth = getattr(_guard, "depth", 0) + 1
+        try:
+            return self._emit(event, payload)
+        finally:
+            _guard.depth -= 1
+            if not _guard.depth and getattr(_guard, "deferred", None) is not None:
+                exc, _guard.deferred = _guard.deferred, None
+                raise exc
+
+    def _emit(self, event: str, payload: Mapping[str, Any] | None) -> int:
         if event not in EVENTS:
             raise ProtocolError(
                 f"unknown telemetry event {event!r}; expected one of {sorted(EVENTS)}"

@@ -23,7 +23,7 @@ from typing import Any
 from mosaic_core.config import load_worker_config
 from mosaic_core.errors import ConfigError, MosaicError, ProtocolError, RunCancelled
 from mosaic_core.spec import WorkerSpec
-from mosaic_core.telemetry import TelemetryEmitter
+from mosaic_core.telemetry import TelemetryEmitter, raise_after_emit
 
 __all__ = ["EXIT_BAD_CONFIG", "EXIT_CANCELLED", "EXIT_FAILED", "EXIT_OK", "run_worker"]
 
@@ -76,7 +76,7 @@ def _with_secrets(path: str) -> str | dict[str, Any]:
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
-    raise RunCancelled(f"received {signal.Signals(signum).name}")
+    raise_after_emit(RunCancelled(f"received {signal.Signals(signum).name}"))
 
 
 def run_worker(spec: WorkerSpec | None = None, argv: Sequence[str] | None = None) -> int:
