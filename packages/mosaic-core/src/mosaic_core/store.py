@@ -483,7 +483,8 @@ class RunStore:
     # -- rebuild -------------------------------------------------------------------
 
     def rebuild(self) -> int:
-        """Drop the index of runs and make it again from the run directories."""
+        """Drop the index and make it again from the run directories and the
+        environments' ``mosaic-env.json``; returns the number of runs."""
         with self.transaction() as db:
             for table in ("events", "metrics", "anomalies", "runs"):
                 db.execute(f"DELETE FROM {table}")
@@ -501,11 +502,18 @@ class RunStore:
                 )
             self.catch_up(directory.name, final=record.get("status") not in ACTIVE_STATUSES)
             count += 1
+        for env_file in sorted((self.home / "envs").glob("*/mosaic-env.json")):
+            env = _read_json(env_file)
+            if isinstance(env, dict) and env.get("name") == env_file.parent.name:
+                self.save_env(env)
         return count
 
 
-_REBUILD_COLUMNS = frozenset(_UPDATABLE | {"run_id", "worker_type", "created_at", "algorithm",
-                                           "env_id", "seed", "total_steps"})  # fmt: skip
+# What run.json restores; the terminal event and summary come back from events.jsonl.
+_REBUILD_COLUMNS = frozenset(
+    (_UPDATABLE - {"terminal_event", "summary"})
+    | {"run_id", "worker_type", "created_at", "algorithm", "env_id", "seed", "total_steps"}
+)
 
 
 def terminal_status(event: str | None) -> str | None:

@@ -298,6 +298,7 @@ def test_db_rebuild_restores_the_index_from_run_directories(
     with RunStore(store.home) as fresh:
         after = {r["run_id"]: (r["status"], r["events"], r["reason"]) for r in fresh.list_runs()}
         assert after == before
+        assert json.loads(fresh.get(ok["run_id"])["summary"])["steps"] == 12
         assert len(fresh.metrics(ok["run_id"])) == 2 * 12
 
 
