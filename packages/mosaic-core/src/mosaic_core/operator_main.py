@@ -199,7 +199,8 @@ def serve_main(spec: Any, argv: Sequence[str] | None = None) -> int:
 
     ``spec`` is the worker's :class:`~mosaic_core.spec.WorkerSpec`;
     ``--checkpoint`` is a run id of the run store or a directory, passed to
-    ``spec.operator_factory(checkpoint, **options)`` once per agent.
+    ``spec.operator_factory(checkpoint, **options)`` once per agent (with
+    ``context=`` the agent's seat when the factory takes it).
     """
     prog = f"{spec.worker_type} --interactive"
     args = _parser(prog, worker=True).parse_args(argv)
@@ -214,7 +215,9 @@ def serve_main(spec: Any, argv: Sequence[str] | None = None) -> int:
         options = parse_set(args.option)
 
         def build(text: str, context: OperatorContext) -> Operator:
-            operator: Operator = factory(checkpoint, **options)
+            from mosaic_core.operator_specs import call_operator_factory
+
+            operator: Operator = call_operator_factory(factory, checkpoint, context, options)
             return operator
 
         return _run(build_session(args, [spec.worker_type], build, run_id=_run_id(args)), args)

@@ -15,10 +15,14 @@ Any spec may end with ``?key=value&key=value``: options for the worker's
 The factory is called as ``operator_factory(checkpoint, **options)``, where
 ``checkpoint`` is the run directory (or the given path), and, for
 ``llm:MODEL@URL``, ``operator_factory(None, model=MODEL, base_url=URL)``.
+A factory with a parameter named ``context`` also gets the seat's
+:class:`~mosaic_core.operators.OperatorContext` (a multi-agent policy needs
+to know which agent it plays).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
@@ -30,7 +34,7 @@ import attrs
 from mosaic_core.errors import ConfigError, PluginError, ProtocolError
 from mosaic_core.operators import BUILTIN, Operator, OperatorContext
 
-__all__ = ["OperatorSpec", "build_operator", "parse_operator_spec"]
+__all__ = ["OperatorSpec", "build_operator", "call_operator_factory", "parse_operator_spec"]
 
 
 @attrs.frozen(kw_only=True)
@@ -173,7 +177,7 @@ def build_operator(spec: OperatorSpec, context: OperatorContext, discovery: Any 
             "no operator_factory), so its runs cannot be evaluated",
             plugin=spec.name,
         )
-    operator = factory(spec.checkpoint, **spec.options)
+    operator = call_operator_factory(factory, spec.checkpoint, context, spec.options)
     if not isinstance(operator, Operator):
         raise ProtocolError(
             f"operator {spec.text!r}: {spec.name}'s operator_factory returned "
@@ -181,3 +185,18 @@ def build_operator(spec: OperatorSpec, context: OperatorContext, discovery: Any 
             "select_action(observation, info) and close()"
         )
     return operator
+
+
+def call_operator_factory(
+    factory: Any, checkpoint: str | None, context: OperatorContext, options: dict[str, Any]
+) -> Any:
+    """``factory(checkpoint, **options)``, plus ``context=`` when the factory names a
+    ``context`` parameter: one operator is built per seat, and a multi-agent policy
+    must know which agent it plays."""
+    try:
+        wants_context = "context" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a callable without a signature
+        wants_context = False
+    if wants_context and "context" not in options:
+        return factory(checkpoint, context=context, **options)
+    return factory(checkpoint, **options)

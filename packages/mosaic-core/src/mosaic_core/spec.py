@@ -68,7 +68,9 @@ class WorkerSpec:
     supervisor runs as ``python -m <console_module> --config FILE``; without
     it the supervisor runs the SDK's generic entry point, which discovers this
     spec and calls the factory. ``operator_factory(checkpoint_dir, **options)``,
-    if set, loads a trained policy for evaluation.
+    if set, loads a trained policy for evaluation; one that declares a
+    ``context`` parameter is also given the seat's ``OperatorContext`` (which
+    agent of a multi-agent environment it plays, and that agent's spaces).
     """
 
     metadata: WorkerMetadata = attrs.field(validator=_is(WorkerMetadata, "a WorkerMetadata"))

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mosaic_core.errors import ConfigError, PluginError
-from mosaic_core.operator_specs import build_operator, parse_operator_spec
+from mosaic_core.operator_specs import build_operator, call_operator_factory, parse_operator_spec
 from mosaic_core.operators import OperatorContext
 from mosaic_core.store import RunStore
 
@@ -65,3 +65,20 @@ def test_a_worker_without_an_operator_or_not_installed_is_a_plugin_error(tmp_pat
     spec = parse_operator_spec(f"nosuchworker:{tmp_path}")
     with pytest.raises(PluginError, match="no worker named 'nosuchworker'"):
         build_operator(spec, OperatorContext())
+
+
+def test_a_factory_that_names_context_learns_its_seat() -> None:
+    seat = OperatorContext(agent="agent_1")
+    calls: list[tuple[Any, ...]] = []
+
+    def seated(checkpoint: str, *, context: Any = None, **options: Any) -> str:
+        calls.append((checkpoint, context, options))
+        return "seated"
+
+    def plain(checkpoint: str, **options: Any) -> str:
+        calls.append((checkpoint, options))
+        return "plain"
+
+    assert call_operator_factory(seated, "run", seat, {"device": "cpu"}) == "seated"
+    assert call_operator_factory(plain, "run", seat, {"device": "cpu"}) == "plain"
+    assert calls == [("run", seat, {"device": "cpu"}), ("run", {"device": "cpu"})]
