@@ -1,0 +1,240 @@
+"""Evaluating what a XuanCe run trained: its agent rebuilt and answering ``select_action``.
+
+The agent is rebuilt the way XuanCe builds it for testing without an
+environment: its registry class, the run's saved XuanCe config, and the
+spaces its networks were built for (``checkpoints/xuance_config.json``).
+The weights are then loaded strictly, so a mismatch is an error, never a
+silently half-loaded network. For a multi-agent run one operator plays one
+seat: the agent id comes from the seat's ``OperatorContext`` (or the
+``agent`` option), and the action is the one XuanCe's own ``get_actions``
+picks for that agent in test mode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+import types
+from collections.abc import Mapping
+from typing import Any
+
+from mosaic_core import MosaicError
+
+__all__ = ["XuanCeOperator", "find_run_config"]
+
+_CONFIG = "xuance_config.json"
+
+
+def find_run_config(source: str | os.PathLike[str]) -> pathlib.Path:
+    """``checkpoints/xuance_config.json`` of a run directory (or that file, or its folder)."""
+    path = pathlib.Path(source)
+    for candidate in (path, path / _CONFIG, path / "checkpoints" / _CONFIG):
+        if candidate.is_file() and candidate.name == _CONFIG:
+            return candidate
+    raise FileNotFoundError(
+        f"no XuanCe checkpoint at {path}: expected a run directory of the xuance worker, "
+        f"holding checkpoints/{_CONFIG} beside the weights"
+    )
+
+
+class XuanCeOperator:
+    """One agent of a trained XuanCe run: ``select_action(observation)`` -> its action."""
+
+    def __init__(self, agent: Any, data: dict[str, Any], seat: str | None, *, deterministic: bool,
+                 workdir: str) -> None:  # fmt: skip
+        self.agent = agent
+        self.data = data
+        self.seat = seat
+        self.multi_agent: bool = data["multi_agent"]
+        self.algorithm: str = data["algorithm"]
+        self.env_id: str = data["env_id"]
+        self.deterministic = deterministic
+        self._workdir = workdir
+        self._np = __import__("numpy")
+        keywords = inspect.signature(agent.get_actions).parameters
+        self._kwargs = {
+            name: value
+            for name, value in (("test_mode", True), ("deterministic", deterministic))
+            if name in keywords
+        }
+
+    @classmethod
+    def load(
+        cls,
+        source: str | os.PathLike[str],
+        *,
+        context: Any = None,
+        agent: str | None = None,
+        deterministic: bool = True,
+        device: str = "cpu",
+    ) -> XuanCeOperator:
+        """Rebuild the run's agent from ``source`` (a run directory) for one seat.
+
+        ``agent`` (or ``context.agent``) names the seat in a multi-agent run;
+        ``deterministic`` picks the greedy action rather than a sample.
+        """
+        path = find_run_config(source)
+        data = json.loads(path.read_text())
+        seat = agent or getattr(context, "agent", None)
+        if data["multi_agent"]:
+            keys = data["agent_keys"]
+            if seat is None:
+                raise MosaicError(
+                    f"{path.parent.parent}: a {data['algorithm']} team of {', '.join(keys)}; "
+                    "the operator needs to know which agent it plays (the seat's "
+                    "OperatorContext.agent, or the option agent=NAME)"
+                )
+            if seat not in keys:
+                raise MosaicError(
+                    f"{path.parent.parent}: no agent {seat!r} in the trained team "
+                    f"({', '.join(keys)}); was it trained on {data['env_id']}?"
+                )
+        _check_seat(data, seat, context)
+        workdir = tempfile.mkdtemp(prefix="mosaic-xuance-operator-")
+        try:
+            built = _build_agent(data, device, workdir)
+            _load_weights(built, data, path.parent)
+        except BaseException:
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        return cls(built, data, seat, deterministic=deterministic, workdir=workdir)
+
+    def reset(self, seed: int | None = None) -> None:
+        """Test-mode XuanCe policies keep no state between episodes (no RNN here)."""
+
+    def select_action(self, observation: Any, info: Mapping[str, Any] | None = None) -> Any:
+        import torch
+
+        np = self._np
+        with torch.no_grad():
+            if not self.multi_agent:
+                batch = np.asarray(observation, dtype=np.float32)[None]
+                out = self.agent.get_actions(self.agent._process_observation(batch), **self._kwargs)
+                return self._plain(out["actions"][0], self.agent.action_space)
+            own = np.asarray(observation, dtype=np.float32)
+            # Test-mode actors see only their own observation (and agent id), so the other
+            # agents' rows of the batch do not change this agent's action.
+            obs = {k: own if k == self.seat else np.zeros_like(own) for k in self.agent.agent_keys}
+            kwargs = dict(self._kwargs)
+            if self.agent.use_actions_mask:
+                kwargs["avail_actions_dict"] = [self._masks(info)]
+            out = self.agent.get_actions(obs_dict=[obs], **kwargs)
+            return self._plain(out["actions"][0][self.seat], self.agent.action_space[self.seat])
+
+    def _masks(self, info: Mapping[str, Any] | None) -> dict[str, Any]:
+        np = self._np
+        masks = {k: np.ones(self.agent.action_space[k].n, np.bool_) for k in self.agent.agent_keys}
+        if info and info.get("action_mask") is not None:
+            masks[self.seat] = np.asarray(info["action_mask"], dtype=np.bool_)
+        return masks
+
+    def _plain(self, action: Any, space: Any) -> Any:
+        np = self._np
+        if type(space).__name__ == "Discrete":
+            return int(np.asarray(action).reshape(-1)[0])
+        return np.asarray(action, dtype=space.dtype).reshape(space.shape)
+
+    def close(self) -> None:
+        agent, self.agent = self.agent, None
+        if agent is not None:
+            with contextlib.suppress(Exception):
+                agent.finish()  # closes the TensorBoard writer XuanCe insists on opening
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+
+def _check_seat(data: dict[str, Any], seat: str | None, context: Any) -> None:
+    """The seat's spaces must be the ones the networks were built for."""
+    from mosaic_xuance.spaces import space_to_json
+
+    if context is None or getattr(context, "observation_space", None) is None:
+        return
+    saved = data["observation_space"][seat] if data["multi_agent"] else data["observation_space"]
+    saved_actions = data["action_space"][seat] if data["multi_agent"] else data["action_space"]
+    try:
+        seen = space_to_json(context.observation_space)
+        seen_actions = space_to_json(context.action_space)
+    except ValueError:
+        seen, seen_actions = {}, {}
+    problems = []
+    if seen.get("shape") != saved.get("shape"):
+        problems.append(f"observations of shape {seen.get('shape')} (trained on {saved['shape']})")
+    if {k: seen_actions.get(k) for k in ("type", "n", "shape")} != {
+        k: saved_actions.get(k) for k in ("type", "n", "shape")
+    }:
+        problems.append(
+            f"a {context.action_space} action space (trained with {_describe(saved_actions)})"
+        )
+    if problems:
+        who = f"agent {seat!r}" if seat else "the agent"
+        raise MosaicError(
+            f"this environment gives {who} {' and '.join(problems)}; the run was trained on "
+            f"{data['env_id']}"
+            + (" with continuous_action" if saved_actions["type"] == "Box" else "")
+        )
+
+
+def _describe(space: dict[str, Any]) -> str:
+    if space["type"] == "Discrete":
+        return f"Discrete({space['n']})"
+    return f"{space['type']}{tuple(space.get('shape', ()))}"
+
+
+def _build_agent(data: dict[str, Any], device: str, workdir: str) -> Any:
+    from xuance.torch.agents import REGISTRY_Agents
+
+    from mosaic_xuance.compat import building
+    from mosaic_xuance.spaces import space_from_json
+
+    config = types.SimpleNamespace(**data["config"])
+    # Inference only: this process's device, and XuanCe's log and model dirs in a scratch
+    # directory (its agents open a TensorBoard writer whatever they do).
+    config.device = device
+    config.log_dir = os.path.join(workdir, "logs")
+    config.model_dir = os.path.join(workdir, "models")
+    config.logger = "tensorboard"
+    config.distributed_training = False
+    cls = REGISTRY_Agents[data["config"]["agent"]]
+    if data["multi_agent"]:
+        keys = data["agent_keys"]
+        state = data.get("state_space")
+        # QMIX and COMA read the state space from their envs whatever they are given, so
+        # every multi-agent agent gets a stand-in vector env that has the spaces and nothing
+        # else (one env: XuanCe sizes its buffers by it).
+        spaces_only = types.SimpleNamespace(
+            num_agents=len(keys),
+            num_envs=1,
+            agents=list(keys),
+            state_space=space_from_json(state) if state else None,
+            observation_space={k: space_from_json(data["observation_space"][k]) for k in keys},
+            action_space={k: space_from_json(data["action_space"][k]) for k in keys},
+            max_episode_steps=data["config"].get("episode_length"),
+            reset=lambda: None,
+        )
+        with building(data["config"]["agent"]):
+            return cls(config, spaces_only)
+    return cls(
+        config,
+        envs=None,
+        observation_space=space_from_json(data["observation_space"]),
+        action_space=space_from_json(data["action_space"]),
+    )
+
+
+def _load_weights(agent: Any, data: dict[str, Any], directory: pathlib.Path) -> None:
+    import numpy as np
+    import torch
+
+    model = directory / data["model"]
+    checkpoint = torch.load(model, map_location=agent.device, weights_only=True)
+    agent.policy.load_state_dict(checkpoint["policy"])  # strict: the architecture must match
+    agent.policy.eval()
+    if getattr(agent, "use_obsnorm", False):
+        stats = np.load(directory / "obs_rms.npy", allow_pickle=True).item()
+        agent.obs_rms.count, agent.obs_rms.mean, agent.obs_rms.var = (
+            stats["count"], stats["mean"], stats["var"],
+        )  # fmt: skip

@@ -1,0 +1,77 @@
+"""XuanCe configs: a typed class per algorithm, XuanCe's names, clear errors before it starts."""
+
+from __future__ import annotations
+
+import pytest
+
+from mosaic_core import ConfigError
+from mosaic_xuance.config import ALGORITHMS, DQNConfig, MAPPOConfig, XuanCeConfig
+
+
+def test_algorithm_picks_its_config_class() -> None:
+    config = XuanCeConfig.from_dict({"run_id": "r1", "algorithm": "dqn"})
+    assert type(config) is DQNConfig and config.env_id == "CartPole-v1"
+    assert type(XuanCeConfig.from_dict({"run_id": "r1"})) is MAPPOConfig
+
+
+def test_round_trip_for_every_algorithm() -> None:
+    for name, cls in ALGORITHMS.items():
+        config = XuanCeConfig.from_dict({"run_id": "r1", "algorithm": name, "seed": 4})
+        assert type(config) is cls
+        assert XuanCeConfig.from_dict(config.to_dict()) == config
+
+
+def test_xuance_args_override_the_yaml_under_xuances_names() -> None:
+    config = XuanCeConfig.from_dict(
+        {"run_id": "r1", "algorithm": "mappo", "total_steps": 5000, "parallels": 4,
+         "learning_rate": 1e-3, "seed": 7, "parser_args": {"actor_hidden_size": [32]}}
+    )  # fmt: skip
+    args = config.xuance_args()
+    assert args["running_steps"] == 5000 and args["parallels"] == 4
+    assert args["learning_rate"] == 1e-3 and args["seed"] == args["env_seed"] == 7
+    assert args["vectorize"] == "DummyVecMultiAgentEnv" and args["device"] == "cpu"
+    assert args["policy"] == "Categorical_MAAC_Policy" and args["actor_hidden_size"] == [32]
+    assert "gamma" not in args  # None keeps XuanCe's YAML value
+    continuous = config.replace(continuous_action=True).xuance_args()
+    assert continuous["policy"] == "Gaussian_MAAC_Policy"
+    assert DQNConfig(run_id="r1").xuance_args()["vectorize"] == "DummyVecEnv"
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "words"),
+    [
+        ({"algorithm": "mapo"}, "algorithm", "did you mean 'mappo'"),
+        ({"algorithm": "qmix", "continuous_action": True}, "continuous_action",
+         "qmix learns discrete actions only"),
+        ({"algorithm": "maddpg", "continuous_action": False}, "continuous_action",
+         "maddpg learns continuous actions only"),
+        ({"algorithm": "dqn", "env_id": "Pendulum-v1"}, "algorithm", "use ppo"),
+        ({"algorithm": "mappo", "env_id": "simple_sprad_v3"}, "env_id",
+         "did you mean 'simple_spread_v3'"),
+        ({"algorithm": "ppo", "env_id": "CartPole-v0"}, "env_id", "did you mean 'CartPole-v1'"),
+        ({"algorithm": "mappo", "env": "classic_control"}, "env", "MAPPO trains on mpe"),
+        ({"algorithm": "mappo", "batch_size": 64}, "batch_size", "buffer_size and n_minibatch"),
+        ({"algorithm": "ppo", "batch_size": 64}, "batch_size", "horizon_size"),
+        ({"algorithm": "qmix", "learning_rat": 0.1}, "learning_rat",
+         "did you mean 'learning_rate'"),
+        ({"algorithm": "maddpg", "learning_rate": 0.1}, "learning_rate", "unknown config key"),
+        ({"algorithm": "vdn", "parallels": 0}, "parallels", "an integer >= 1"),
+        ({"algorithm": "iql", "gamma": 1.5}, "gamma", "between 0 and 1"),
+        ({"algorithm": "dqn", "device": "gpu"}, "device", "'cpu', 'cuda' or 'cuda:N'"),
+        ({"algorithm": "dqn", "parser_args": {"running_steps": 5}}, "parser_args.running_steps",
+         "the worker sets it"),
+        ({"algorithm": "dqn", "parser_args": {"batch_size": 5}}, "parser_args.batch_size",
+         "the field 'batch_size' instead"),
+        ({"algorithm": "coma", "total_steps": 0}, "total_steps", "an integer >= 1"),
+    ],
+)  # fmt: skip
+def test_bad_values_name_the_field(data: dict, field: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        XuanCeConfig.from_dict({"run_id": "r1", **data})
+    assert caught.value.field == field
+    assert words in str(caught.value)
+
+
+def test_a_subclass_refuses_another_algorithms_name() -> None:
+    with pytest.raises(ConfigError, match="algorithm"):
+        DQNConfig.from_dict({"run_id": "r1", "algorithm": "ppo"})
