@@ -144,17 +144,15 @@ class PPOContinuousConfig(PPOConfig):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class DQNConfig(CleanRLConfig):
-    script: ClassVar[str] = "dqn"
+class _EpsilonGreedyConfig(CleanRLConfig):
+    """What DQN and C51 share: a replay buffer and an epsilon-greedy schedule."""
+
     action_space: ClassVar[str] = "discrete"
-    algorithm: str = "dqn"
     total_steps: int = 500_000
     save_model: bool = False
     learning_rate: float = 2.5e-4
-    num_envs: int = 1
     buffer_size: int = 10_000
     gamma: float = 0.99
-    tau: float = 1.0
     target_network_frequency: int = 500
     batch_size: int = 128
     start_e: float = 1.0
@@ -165,25 +163,20 @@ class DQNConfig(CleanRLConfig):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class C51Config(CleanRLConfig):
+class DQNConfig(_EpsilonGreedyConfig):
+    script: ClassVar[str] = "dqn"
+    algorithm: str = "dqn"
+    num_envs: int = 1
+    tau: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class C51Config(_EpsilonGreedyConfig):
     script: ClassVar[str] = "c51"
-    action_space: ClassVar[str] = "discrete"
     algorithm: str = "c51"
-    total_steps: int = 500_000
-    save_model: bool = False
-    learning_rate: float = 2.5e-4
     n_atoms: int = 101
     v_min: float = -100.0
     v_max: float = 100.0
-    buffer_size: int = 10_000
-    gamma: float = 0.99
-    target_network_frequency: int = 500
-    batch_size: int = 128
-    start_e: float = 1.0
-    end_e: float = 0.05
-    exploration_fraction: float = 0.5
-    learning_starts: int = 10_000
-    train_frequency: int = 10
 
     def validate(self) -> None:
         super().validate()
@@ -192,61 +185,46 @@ class C51Config(CleanRLConfig):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class SACConfig(CleanRLConfig):
-    script: ClassVar[str] = "sac_continuous_action"
+class _OffPolicyContinuousConfig(CleanRLConfig):
+    """What SAC, TD3 and DDPG share: a large replay buffer and soft target updates."""
+
     action_space: ClassVar[str] = "continuous"
-    algorithm: str = "sac"
     env_id: str = "Pendulum-v1"
     total_steps: int = 1_000_000
     buffer_size: int = 1_000_000
     gamma: float = 0.99
     tau: float = 0.005
     batch_size: int = 256
+    policy_frequency: int = 2
+    noise_clip: float = 0.5
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SACConfig(_OffPolicyContinuousConfig):
+    script: ClassVar[str] = "sac_continuous_action"
+    algorithm: str = "sac"
     learning_starts: int = 5_000
     policy_lr: float = 3e-4
     q_lr: float = 1e-3
-    policy_frequency: int = 2
     target_network_frequency: int = 1
-    noise_clip: float = 0.5
     alpha: float = 0.2
     autotune: bool = True
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class TD3Config(CleanRLConfig):
-    script: ClassVar[str] = "td3_continuous_action"
-    action_space: ClassVar[str] = "continuous"
-    algorithm: str = "td3"
-    env_id: str = "Pendulum-v1"
-    total_steps: int = 1_000_000
+class DDPGConfig(_OffPolicyContinuousConfig):
+    script: ClassVar[str] = "ddpg_continuous_action"
+    algorithm: str = "ddpg"
     learning_rate: float = 3e-4
-    buffer_size: int = 1_000_000
-    gamma: float = 0.99
-    tau: float = 0.005
-    batch_size: int = 256
-    policy_noise: float = 0.2
     exploration_noise: float = 0.1
     learning_starts: int = 25_000
-    policy_frequency: int = 2
-    noise_clip: float = 0.5
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class DDPGConfig(CleanRLConfig):
-    script: ClassVar[str] = "ddpg_continuous_action"
-    action_space: ClassVar[str] = "continuous"
-    algorithm: str = "ddpg"
-    env_id: str = "Pendulum-v1"
-    total_steps: int = 1_000_000
-    learning_rate: float = 3e-4
-    buffer_size: int = 1_000_000
-    gamma: float = 0.99
-    tau: float = 0.005
-    batch_size: int = 256
-    exploration_noise: float = 0.1
-    learning_starts: int = 25_000
-    policy_frequency: int = 2
-    noise_clip: float = 0.5
+class TD3Config(DDPGConfig):
+    script: ClassVar[str] = "td3_continuous_action"
+    algorithm: str = "td3"
+    policy_noise: float = 0.2
 
 
 ALGORITHMS: dict[str, type[CleanRLConfig]] = {
