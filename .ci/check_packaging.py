@@ -11,6 +11,7 @@ Exits non-zero on the first failure, naming the package and the step.
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -46,8 +47,11 @@ def packages() -> list[tuple[Path, str, str]]:
 
 
 def main() -> None:
-    out = Path(sys.argv[1]).resolve()
-    build_only = "--build-only" in sys.argv
+    parser = argparse.ArgumentParser(description="Build every package; check each installs.")
+    parser.add_argument("out", type=Path, help="directory for the wheels and the test venvs")
+    parser.add_argument("--build-only", action="store_true", help="build and check contents")
+    args = parser.parse_args()
+    out, build_only = args.out.resolve(), args.build_only
     wheels = out / "wheels"
     for directory, dist, module in packages():
         run(f"build {dist}", sys.executable, "-m", "build", "--outdir", wheels, directory)
