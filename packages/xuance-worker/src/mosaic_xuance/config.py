@@ -37,8 +37,8 @@ MANAGED = frozenset(
 )  # fmt: skip
 _DEVICE = re.compile(r"(cpu|cuda(:\d+)?)\Z")
 _BATCH_HINT = (
-    "{name} is on-policy: XuanCe splits its rollout buffer into n_minibatch minibatches, "
-    "so set {fields} instead of batch_size"
+    "no batch_size: {name} is on-policy, and XuanCe splits its rollout buffer into "
+    "n_minibatch minibatches; set {fields} instead"
 )
 
 

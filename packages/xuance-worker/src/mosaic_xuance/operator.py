@@ -94,7 +94,18 @@ class XuanCeOperator:
                     f"{path.parent.parent}: no agent {seat!r} in the trained team "
                     f"({', '.join(keys)}); was it trained on {data['env_id']}?"
                 )
+        if data["config"].get("use_rnn"):
+            raise MosaicError(
+                f"{path.parent.parent}: a recurrent {data['algorithm']} policy (use_rnn); the "
+                "xuance operator plays feed-forward policies only"
+            )
         _check_seat(data, seat, context)
+        if "OMP_NUM_THREADS" not in os.environ:
+            import torch
+
+            # One forward pass of these small networks per step: torch's thread pool only
+            # adds contention (several times slower beside other operators on 2 cores).
+            torch.set_num_threads(1)
         workdir = tempfile.mkdtemp(prefix="mosaic-xuance-operator-")
         try:
             built = _build_agent(data, device, workdir)
