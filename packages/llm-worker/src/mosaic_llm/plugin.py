@@ -1,0 +1,77 @@
+"""Registers the ``llm`` worker. Imports only mosaic_core and this package's config.
+
+The conformance kit's smoke run needs an endpoint: it talks to
+``$MOSAIC_LLM_SMOKE_BASE_URL`` (default ``http://127.0.0.1:8000/v1``, where
+llama.cpp's and vLLM's servers listen) serving ``$MOSAIC_LLM_SMOKE_MODEL``.
+The worker's tests point it at their scripted server.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from mosaic_core import WorkerCapabilities, WorkerMetadata, WorkerSpec, hookimpl
+from mosaic_llm.__about__ import __version__
+from mosaic_llm.config import LLMConfig
+
+
+def make_runtime(config: LLMConfig) -> Any:
+    from mosaic_llm.runtime import LLMRuntime
+
+    return LLMRuntime(config)
+
+
+def make_operator(source: str | None, context: Any = None, **options: Any) -> Any:
+    from mosaic_llm.operator import LLMOperator
+
+    return LLMOperator.load(source, context=context, **options)
+
+
+SPEC = WorkerSpec(
+    metadata=WorkerMetadata(
+        name="LLM agent",
+        version=__version__,
+        description=(
+            "a language model behind any OpenAI-compatible chat endpoint plays BabyAI, "
+            "MiniGrid and Gymnasium toy-text"
+        ),
+        author="The MOSAIC developers",
+        homepage="https://platform.openai.com/docs/api-reference/chat",
+        upstream_library="openai-compatible-http",
+        upstream_version="v1",
+        license="MIT",
+    ),
+    capabilities=WorkerCapabilities(
+        worker_type="llm",
+        supported_paradigms=("llm_agent", "evaluation"),
+        env_families=("gymnasium", "minigrid"),
+        action_spaces=("discrete",),
+        observation_spaces=("dict", "text", "vector", "structured"),
+        max_agents=1,
+        supports_checkpointing=False,
+        requires_gpu=False,
+        cpu_cores=1,
+        estimated_memory_mb=256,
+    ),
+    config_class=LLMConfig,
+    runtime_factory=make_runtime,
+    operator_factory=make_operator,
+    smoke_config={
+        "env_id": "FrozenLake-v1",
+        "episodes": 2,
+        "max_episode_steps": 8,
+        "model": os.environ.get("MOSAIC_LLM_SMOKE_MODEL", "smoke"),
+        "base_url": os.environ.get("MOSAIC_LLM_SMOKE_BASE_URL", "http://127.0.0.1:8000/v1"),
+        "max_retries": 1,
+        "timeout": 30.0,
+    },
+    # A valid config whose environment does not exist: the run itself fails.
+    failing_config={"env_id": "NoSuchEnv-v0"},
+)
+
+
+@hookimpl
+def mosaic_register_workers(register: Callable[[WorkerSpec], None]) -> None:
+    register(SPEC)
