@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +24,8 @@ from mosaic_core import ConfigError, OperatorContext
 from mosaic_llm.config import LLMConfig
 
 __all__ = ["LLMOperator"]
+
+_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")  # as mosaic_core.arena reads --env
 
 
 class LLMOperator:
@@ -33,6 +36,8 @@ class LLMOperator:
 
         self.config = config
         self.env_id = (context.env_id if context is not None else None) or None
+        space = context.action_space if context is not None else None
+        self.actions: int | None = getattr(space, "n", None)
         self.client = make_client(config)
         self.agent: Any = None
         self.describer: Any = None
@@ -70,21 +75,21 @@ class LLMOperator:
         return cls(LLMConfig.from_dict(document), context)
 
     def _describer(self, observation: Any) -> Any:
-        from mosaic_llm.envs import describer_for, make_env
+        from mosaic_llm.envs import describer_for
 
-        if self.env_id is not None:
-            env = make_env(self.env_id)
-            env.reset(seed=0)  # a shadow: sync() sets its state; render needs a reset first
-            return describer_for(env)
         if isinstance(observation, Mapping) and "image" in observation:
             from mosaic_llm.minigrid_text import ACTIONS, MiniGridText
 
-            return MiniGridText(None, actions=len(ACTIONS))
-        raise ConfigError(
-            "llm operator: to describe this observation it needs its environment; start it "
-            "with one (mosaic eval --env ENV_ID)",
-            field="env",
-        )
+            return MiniGridText(None, actions=self.actions or len(ACTIONS))
+        if self.env_id is None:
+            raise ConfigError(
+                "llm operator: to describe this observation it needs its environment; start "
+                "it with one (mosaic eval --env ENV_ID)",
+                field="env",
+            )
+        env = _shadow_env(self.env_id)
+        env.reset(seed=0)  # a shadow: sync() sets its state; render needs a reset first
+        return describer_for(env)
 
     def reset(self, seed: int | None = None) -> None:
         if self.agent is not None:
@@ -110,3 +115,14 @@ class LLMOperator:
         env = getattr(self.describer, "env", None)
         if env is not None:
             env.close()
+
+
+def _shadow_env(env_id: str) -> Any:
+    """The environment ``mosaic eval --env`` names: a Gymnasium id, or ``module:factory``."""
+    from mosaic_llm.envs import make_env
+
+    if _FACTORY.match(env_id):
+        from mosaic_core.arena import make_env as make_factory_env
+
+        return make_factory_env(env_id, render_mode="ansi")
+    return make_env(env_id)
