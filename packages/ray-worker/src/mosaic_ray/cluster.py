@@ -22,6 +22,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from typing import Any
 
 import attrs
 
-from mosaic_core import RunCancelled
+from mosaic_core import MosaicError, RunCancelled
 from mosaic_ray.cancel import kill_descendants
 from mosaic_ray.config import RayConfig
 
@@ -52,9 +53,15 @@ def prepare_environment(config: RayConfig) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # torch's default threads thrash 2 cores
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    if config.local:
-        # A private Ray binds to loopback, not to the machine's external address.
+    if config.local or _loopback(config.ray_address):
+        # Ray swaps a loopback address for the machine's external one unless told not to:
+        # a private Ray stays on loopback, and a head addressed by loopback is reached there.
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+
+def _loopback(address: str | None) -> bool:
+    host = (address or "").rpartition(":")[0].strip("[]")
+    return host == "localhost" or host.startswith("127.") or host == "::1"
 
 
 def temp_dir_for(run_id: str) -> str:
@@ -102,6 +109,7 @@ def ray_session(config: RayConfig, cpus_needed: int) -> Iterator[RayPlace]:
                 **common,
             )
         else:
+            _check_reachable(str(config.ray_address))
             _init(address=config.ray_address, **common)
         place = _place(config, temp_dir)
         if not config.local and place.cpus < cpus_needed:
@@ -124,6 +132,21 @@ def ray_session(config: RayConfig, cpus_needed: int) -> Iterator[RayPlace]:
             ray.shutdown()
         if temp_dir is not None and config.ray_temp_dir is None:
             shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _check_reachable(address: str, timeout: float = 10.0) -> None:
+    """Fail at once on a head that is not there: ray.init would retry for minutes."""
+    if address == "auto":
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout).close()
+    except (OSError, ValueError) as exc:
+        raise MosaicError(
+            f"no Ray head answers at ray_address {address!r} ({exc}); start one with "
+            "`ray start --head` and use the address it prints, or unset ray_address for a "
+            "local Ray"
+        ) from None
 
 
 def _place(config: RayConfig, temp_dir: str | None) -> RayPlace:

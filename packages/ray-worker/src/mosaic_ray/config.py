@@ -27,6 +27,13 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
 }
 POLICY_MODES = ("parameter_sharing", "independent", "self_play")
 _LOCAL_ONLY = ("num_cpus", "ray_temp_dir")
+_NON_NEGATIVE = (
+    "num_env_runners",
+    "num_learners",
+    "checkpoint_frequency",
+    "num_steps_sampled_before_learning_starts",
+    "min_sample_timesteps_per_iteration",
+)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -53,6 +60,7 @@ class RayConfig(TrainingConfigBase):
     gamma: float | None = None
     num_steps_sampled_before_learning_starts: int | None = None
     min_time_s_per_iteration: float | None = None
+    min_sample_timesteps_per_iteration: int | None = None
     framework: Literal["torch"] = "torch"
     training: dict[str, Any] = dataclasses.field(default_factory=dict)
     """More ``AlgorithmConfig.training()`` arguments, named as RLlib names them."""
@@ -87,12 +95,10 @@ class RayConfig(TrainingConfigBase):
             object.__setattr__(self, "algorithm", name)  # "PPO", as RLlib spells it, is fine
         for field in ("num_envs_per_env_runner", "self_play_update_every", "total_steps"):
             _at_least(field, getattr(self, field), 1)
-        for field in ("num_env_runners", "num_learners", "checkpoint_frequency"):
-            _at_least(field, getattr(self, field), 0)
         for field in ("train_batch_size_per_learner", "minibatch_size", "num_epochs", "num_cpus"):
             _at_least(field, getattr(self, field), 1)
-        _at_least("num_steps_sampled_before_learning_starts",
-                  self.num_steps_sampled_before_learning_starts, 0)  # fmt: skip
+        for field in _NON_NEGATIVE:
+            _at_least(field, getattr(self, field), 0)
         if self.lr is not None and self.lr <= 0:
             raise ConfigError.bad_value("lr", self.lr, "a number > 0")
         if self.gamma is not None and not 0.0 <= self.gamma <= 1.0:
@@ -106,9 +112,14 @@ class RayConfig(TrainingConfigBase):
                 "object_store_memory_mb", self.object_store_memory_mb, "at least 80 (Ray's minimum)"
             )
         if self.ray_address is not None:
-            if not self.ray_address.strip():
+            address = self.ray_address.strip()
+            if address != "auto" and (":" not in address or "://" in address):
                 raise ConfigError.bad_value(
-                    "ray_address", self.ray_address, "HOST:PORT of a Ray head, 'auto', or null"
+                    "ray_address",
+                    self.ray_address,
+                    "HOST:PORT of a Ray head (the address `ray start --head` prints), 'auto', "
+                    "or null for a local Ray; the run joins the cluster as a driver, so Ray "
+                    "Client addresses (ray://) are not for it",
                 )
             for field in _LOCAL_ONLY:
                 if getattr(self, field) is not None:

@@ -216,8 +216,13 @@ def plan(config: RayConfig) -> Plan:
     algo_config.env_runners(**runners)
     algo_config.learners(num_learners=config.num_learners)
     _training(algo_config, config)
-    if config.min_time_s_per_iteration is not None:
-        algo_config.reporting(min_time_s_per_iteration=config.min_time_s_per_iteration)
+    reporting = {
+        name: getattr(config, name)
+        for name in ("min_time_s_per_iteration", "min_sample_timesteps_per_iteration")
+        if getattr(config, name) is not None
+    }
+    if reporting:
+        algo_config.reporting(**reporting)
     if config.seed is not None:
         algo_config.debugging(seed=config.seed)
     algo_config.callbacks(MosaicCallback)
