@@ -35,6 +35,7 @@ def test_a_json_object_carries_the_action_and_the_reasoning() -> None:
     "content",
     [
         '```json\n{"action": "pick up"}\n```',
+        '{"reasoning": "a key\nright ahead", "action": "pick up"}',  # a raw newline in a string
         'Sure! Here it is: {"action": "pick up"} hope it helps',
     ],
 )

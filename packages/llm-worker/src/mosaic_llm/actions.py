@@ -28,6 +28,8 @@ from mosaic_llm.client import ChatReply
 __all__ = ["ParsedAction", "action_schema", "normalise", "parse_reply", "request_params"]
 
 TOOL_NAME = "act"
+#: Models put raw newlines inside JSON strings; strict JSON forbids them, we do not.
+_loads = json.JSONDecoder(strict=False).decode
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,7 +102,7 @@ def parse_reply(reply: ChatReply, actions: Sequence[str]) -> ParsedAction:
         function = call.get("function") or {}
         arguments = function.get("arguments")
         try:
-            data = json.loads(arguments) if isinstance(arguments, str) else arguments
+            data = _loads(arguments) if isinstance(arguments, str) else arguments
         except ValueError:
             return ParsedAction(None, None, f"tool call arguments are not JSON: {arguments!r}")
         if isinstance(data, dict):
@@ -134,14 +136,14 @@ def _json_in(text: str) -> dict[str, Any] | None:
     if stripped.startswith("```"):
         stripped = stripped.strip("`").removeprefix("json").strip()
     try:
-        whole = json.loads(stripped)
+        whole = _loads(stripped)
     except ValueError:
         whole = None
     if isinstance(whole, dict):  # a JSON reply is read as JSON, whatever its keys
         return whole
     for candidate in reversed(re.findall(r"\{[^{}]*\}", text)):
         try:
-            data = json.loads(candidate)
+            data = _loads(candidate)
         except ValueError:
             continue
         if isinstance(data, dict) and "action" in data:

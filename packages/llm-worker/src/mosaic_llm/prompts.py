@@ -29,9 +29,10 @@ def answer_format(style: str, form: str) -> str:
         return "Answer by calling the function act with your action."
     if form in ("json_schema", "json_object"):
         if style == "cot":
+            # No placeholder text to copy: small models echo "<...>" back verbatim.
             return (
-                'Reply with one JSON object: {"reasoning": "<one or two sentences>", '
-                '"action": "<one of the legal actions>"}.'
+                'Reply with one JSON object with two fields: "reasoning", one or two sentences '
+                'on what you see and what to do, then "action", one of the legal actions.'
             )
         return (
             'Reply with one JSON object and nothing else: {"action": "<one of the legal actions>"}.'
