@@ -9,6 +9,8 @@ A :class:`Describer` turns one observation into an :class:`Observation`:
 - toy-text (FrozenLake, CliffWalking, Taxi): the ANSI render, made legible
   (the agent's highlighted square is named, not colour-coded), with the
   agent's position and neighbours spelled out;
+- TextWorld games (``textworld:PATH``, the ``textworld`` extra): the game's
+  own text, with its admissible commands as the legal actions;
 - anything else: the ANSI render if there is one, else the observation's
   values, with numbered actions.
 
@@ -43,8 +45,8 @@ class Observation:
     text: str
     #: Names of the legal actions, in the order offered to the model.
     actions: tuple[str, ...]
-    #: The environment's action for each name.
-    indices: tuple[int, ...]
+    #: The environment's action for each name (an int, or TextWorld's command itself).
+    indices: tuple[Any, ...]
     #: The task, in a sentence (a BabyAI mission, a toy-text goal).
     task: str
     #: What each action does, for the instruction.
@@ -67,7 +69,10 @@ def split_env_id(env_id: str) -> tuple[str | None, str]:
 
 
 def make_env(env_id: str) -> Any:
-    """``gymnasium.make(env_id)``, in ANSI render mode where the environment has one."""
+    """``gymnasium.make(env_id)``, in ANSI render mode where the environment has one;
+    ``textworld:PATH`` is a TextWorld game."""
+    if env_id.startswith("textworld:"):
+        return _textworld(env_id)
     gym = _gym()
     module, name = split_env_id(env_id)
     if module is not None:
@@ -97,6 +102,25 @@ def make_env(env_id: str) -> Any:
     if "ansi" in (getattr(creator, "metadata", None) or {}).get("render_modes", ()):
         kwargs["render_mode"] = "ansi"
     return gym.make(name, **kwargs)
+
+
+def _textworld(env_id: str) -> Any:
+    import os
+
+    from mosaic_llm.textworld_text import PREFIX, TextWorldEnv
+
+    game = env_id[len(PREFIX) :]
+    try:
+        importlib.import_module("textworld")
+    except ImportError:
+        raise ConfigError.bad_value(
+            "env_id", env_id, "an installed TextWorld: pip install 'mosaic-llm-worker[textworld]'"
+        ) from None
+    if not os.path.isfile(game):
+        raise ConfigError.bad_value(
+            "env_id", env_id, "textworld:PATH of a compiled game (tw-make ... --output game.z8)"
+        )
+    return TextWorldEnv(game)
 
 
 class Describer:
@@ -321,6 +345,10 @@ def describer_for(env: Any) -> Describer:
         return CliffWalkingText(env)
     if name == "TaxiEnv":
         return TaxiText(env)
+    if name == "TextWorldEnv":
+        from mosaic_llm.textworld_text import TextWorldText
+
+        return TextWorldText(env)
     if any(cls.__name__ == "MiniGridEnv" for cls in type(env.unwrapped).__mro__):
         from mosaic_llm.minigrid_text import MiniGridText
 

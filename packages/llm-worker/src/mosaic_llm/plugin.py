@@ -35,7 +35,7 @@ SPEC = WorkerSpec(
         version=__version__,
         description=(
             "a language model behind any OpenAI-compatible chat endpoint plays BabyAI, "
-            "MiniGrid and Gymnasium toy-text"
+            "MiniGrid, Gymnasium toy-text and TextWorld"
         ),
         author="The MOSAIC developers",
         homepage="https://platform.openai.com/docs/api-reference/chat",
@@ -46,7 +46,7 @@ SPEC = WorkerSpec(
     capabilities=WorkerCapabilities(
         worker_type="llm",
         supported_paradigms=("llm_agent", "evaluation"),
-        env_families=("gymnasium", "minigrid"),
+        env_families=("gymnasium", "minigrid", "textworld"),
         action_spaces=("discrete",),
         observation_spaces=("dict", "text", "vector", "structured"),
         max_agents=1,
