@@ -82,8 +82,7 @@ def head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Head]:
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [ray, "start", "--head", "--block", "--node-ip-address=127.0.0.1",
-             f"--port={port}", f"--ray-client-server-port={free_port()}",
-             f"--dashboard-agent-listen-port={free_port()}",
+             f"--port={port}", f"--dashboard-agent-listen-port={free_port()}",
              f"--metrics-export-port={free_port()}", f"--runtime-env-agent-port={free_port()}",
              "--num-cpus=2", "--object-store-memory=134217728", "--include-dashboard=false",
              "--disable-usage-stats", f"--temp-dir={temp_dir}"],

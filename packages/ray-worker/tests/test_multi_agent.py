@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mosaic_core import MosaicError, WorkerAnalyticsManifest
+from mosaic_core import MosaicError, OperatorContext, WorkerAnalyticsManifest
 
 from .conftest import PPO_TINY, environment, events, run_ray
 
@@ -80,17 +80,18 @@ def test_independent_operator_needs_the_agent_named(runs: dict[str, dict[str, An
         seat = RayOperator.load(run_dir, agent=agent)
         assert seat.module == agent
         assert seat.select_action(observations[agent], {}) == both[agent]
+    swapped = RayOperator.load(run_dir, agent="agent_1", context=OperatorContext(agent="agent_0"))
+    assert swapped.module == "agent_1", "an explicit agent= wins over the seat"
 
 
-def test_each_agent_plays_its_own_module_through_the_operator_server(
+def test_each_seat_plays_its_own_module_through_the_operator_server(
     home: pathlib.Path, runs: dict[str, dict[str, Any]]
 ) -> None:
+    """One spec for every agent: MOSAIC hands each operator its seat (the context)."""
     run_dir = runs["independent"]["run_dir"]
     done = subprocess.run(
         [sys.executable, "-m", "mosaic_core.operator_main", "--env", ENV, "--render", "none",
-         "--operator", f"agent_0=ray:{run_dir}?agent=agent_0",
-         "--operator", f"agent_1=ray:{run_dir}?agent=agent_1",
-         "--episodes", "1", "--seed", "4"],
+         "--operator", f"ray:{run_dir}", "--episodes", "1", "--seed", "4"],
         capture_output=True, text=True, timeout=180, env=environment(home),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

@@ -8,10 +8,13 @@ ones, squashed and scaled to the action space as RLlib's env runners do).
 
 A multi-agent run maps agents to modules (``shared`` for parameter
 sharing, one per agent for ``independent``, ``main`` for self-play); the
-run's manifest keeps that map. The operator spec's options pick the seat:
-``ray:RUN?agent=agent_0`` (or ``?module=shared``). Without one, an operator
-whose agents all share a module uses it, and any multi-agent operator
-answers a dict observation ``{agent: observation}`` with ``{agent: action}``.
+run's manifest keeps that map. The seat an operator plays is the agent of
+the ``context`` MOSAIC gives the factory (``mosaic eval`` and the operator
+server build one operator per agent), or the spec's options:
+``ray:RUN?agent=agent_0`` (or ``?module=shared``), which win. Without a
+seat, an operator whose agents all share a module uses it, and any
+multi-agent operator answers a dict observation ``{agent: observation}``
+with ``{agent: action}``.
 """
 
 from __future__ import annotations
@@ -126,8 +129,14 @@ class RayOperator:
         *,
         agent: str | None = None,
         module: str | None = None,
+        context: Any = None,
         **options: Any,
     ) -> RayOperator:
+        """Load the latest checkpoint of a run directory (or a checkpoint directory).
+
+        ``context`` is the :class:`~mosaic_core.OperatorContext` of the seat; its agent
+        picks the module unless ``agent`` or ``module`` is given.
+        """
         if options:
             raise MosaicError(
                 f"ray operator: unknown option(s) {', '.join(sorted(options))}; it takes "
@@ -138,6 +147,9 @@ class RayOperator:
         checkpoint, metadata = find_checkpoint(source)
         available = _available(checkpoint)
         agent_modules: dict[str, str] = dict(metadata.get("agent_modules") or {})
+        seat = getattr(context, "agent", None)
+        if agent is None and module is None and seat in agent_modules:
+            agent = seat
         if agent is not None:
             if agent not in agent_modules:
                 raise MosaicError(

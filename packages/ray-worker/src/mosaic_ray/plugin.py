@@ -16,10 +16,10 @@ def make_runtime(config: RayConfig) -> Any:
     return RayRuntime(config)
 
 
-def make_operator(source: str, **options: Any) -> Any:
+def make_operator(source: str, context: Any = None, **options: Any) -> Any:
     from mosaic_ray.operator import RayOperator
 
-    return RayOperator.load(source, **options)
+    return RayOperator.load(source, context=context, **options)
 
 
 SPEC = WorkerSpec(
