@@ -52,7 +52,6 @@ def prepare_environment(config: RayConfig) -> None:
     """Process settings Ray and torch read at import: call before importing either."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # torch's default threads thrash 2 cores
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     if config.local or _loopback(config.ray_address):
         # Ray swaps a loopback address for the machine's external one unless told not to:
         # a private Ray stays on loopback, and a head addressed by loopback is reached there.

@@ -39,6 +39,7 @@ class RayRuntime:
         self.run_dir = pathlib.Path(os.environ.get("MOSAIC_RUN_DIR") or pathlib.Path.cwd())
         self.emitter = TelemetryEmitter(config.run_id)
         self.checkpoints: list[str] = []
+        self.plan: Any = None
         self.reporter: Any = None
         self.place: RayPlace | None = None
 
