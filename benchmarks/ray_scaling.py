@@ -19,8 +19,8 @@ need not mean more steps per second: the numbers say what this machine does.
     python benchmarks/ray_scaling.py [--runners 0,1,2] [--iterations 10] [--batch 1000]
         [--rounds 3] [--strict]
 
-Needs mosaic-core and the ray worker installed (``tox exec -e ray-worker -- python
-benchmarks/ray_scaling.py``).
+Needs mosaic-core and the ray worker installed: ``python3 -m tox exec -e ray-worker --
+python ../../benchmarks/ray_scaling.py`` (tox runs it in packages/ray-worker).
 """
 
 from __future__ import annotations
