@@ -42,6 +42,7 @@ def test_round_trip_keeps_every_field() -> None:
         ({"algorithm": "ppp"}, "algorithm", "did you mean 'ppo'"),
         ({"gamma": 1.5}, "gamma", "between 0 and 1"),
         ({"lr": 0}, "lr", "a number > 0"),
+        ({"algorithm": "sac", "lr": 0.001}, "lr", "training.actor_lr"),
         ({"num_env_runners": -1}, "num_env_runners", "an integer >= 0"),
         ({"num_envs_per_env_runner": 0}, "num_envs_per_env_runner", "an integer >= 1"),
         ({"object_store_memory_mb": 10}, "object_store_memory_mb", "Ray's minimum"),
@@ -98,6 +99,30 @@ def test_mismatches_are_config_errors_before_ray_starts(
 def test_dqn_refusal_names_the_space_and_the_alternatives(plan: Any) -> None:
     with pytest.raises(ConfigError, match=r"Pendulum-v1 has Box\(-2.0, 2.0, \(1,\), float32\)"):
         plan(config(algorithm="dqn", env_id="Pendulum-v1"))
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "env_id", "config_class"),
+    [
+        ("ppo", "CartPole-v1", "PPOConfig"),
+        ("appo", "CartPole-v1", "APPOConfig"),
+        ("impala", "Pendulum-v1", "IMPALAConfig"),
+        ("dqn", "CartPole-v1", "DQNConfig"),
+        ("sac", "Pendulum-v1", "SACConfig"),
+    ],
+)
+def test_every_algorithm_builds_a_valid_config_on_the_new_api_stack(
+    plan: Any, algorithm: str, env_id: str, config_class: str
+) -> None:
+    rate = {"training": {"actor_lr": 1e-3}} if algorithm == "sac" else {"lr": 1e-3}
+    made = plan(config(algorithm=algorithm, env_id=env_id, num_env_runners=2, seed=7, **rate))
+    algo_config = made.algo_config
+    assert type(algo_config).__name__ == config_class
+    assert algo_config.enable_rl_module_and_learner  # the new API stack
+    assert algo_config.enable_env_runner_and_connector_v2
+    assert (algo_config.num_env_runners, algo_config.seed) == (2, 7)
+    assert getattr(algo_config, "actor_lr" if algorithm == "sac" else "lr") == 1e-3
+    assert algo_config.env == f"mosaic:{env_id}" and made.cpus_needed == 2
 
 
 def test_sac_takes_discrete_actions_in_this_rllib(plan: Any) -> None:

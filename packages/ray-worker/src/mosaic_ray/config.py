@@ -101,6 +101,13 @@ class RayConfig(TrainingConfigBase):
             _at_least(field, getattr(self, field), 0)
         if self.lr is not None and self.lr <= 0:
             raise ConfigError.bad_value("lr", self.lr, "a number > 0")
+        if self.lr is not None and name == "sac":
+            raise ConfigError.bad_value(
+                "lr",
+                self.lr,
+                "null for sac, which has a rate per network: training.actor_lr, "
+                "training.critic_lr and training.alpha_lr",
+            )
         if self.gamma is not None and not 0.0 <= self.gamma <= 1.0:
             raise ConfigError.bad_value("gamma", self.gamma, "a number between 0 and 1")
         if self.min_time_s_per_iteration is not None and self.min_time_s_per_iteration < 0:
