@@ -58,11 +58,12 @@ class Head:
         self.temp_dir = temp_dir
 
     def services(self) -> set[int]:
-        """The pids of the head's own daemons, found by its temporary directory."""
+        """The pids of the head's own daemons (GCS and raylet executables), found by its
+        temporary directory; its worker processes come and go and are not counted."""
         return {
             pid
             for pid, cmd in processes_mentioning(self.temp_dir).items()
-            if "gcs_server" in cmd or "raylet" in cmd
+            if os.path.basename(cmd.split()[0]) in ("gcs_server", "raylet")
         }
 
     def job_actors(self) -> dict[int, str]:
