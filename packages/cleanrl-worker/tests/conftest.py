@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
 import pathlib
-import subprocess
-import sys
 from typing import Any
 
 import pytest
+
+from mosaic_core.testing import mosaic as mosaic  # re-exported for the tests
+from mosaic_core.testing import run_json
 
 
 @pytest.fixture
@@ -19,24 +18,6 @@ def home(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Pat
     return home
 
 
-def mosaic(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mosaic_core", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=dict(os.environ),
-    )
-
-
 def run_cleanrl(*sets: str, timeout: float = 300) -> tuple[int, dict[str, Any], str]:
     """``mosaic run cleanrl --json --set ...``: (exit status, result, stderr)."""
-    args = ["run", "cleanrl", "--json"]
-    for item in sets:
-        args += ["--set", item]
-    done = mosaic(*args, timeout=timeout)
-    try:
-        result = json.loads(done.stdout)
-    except ValueError:
-        raise AssertionError(f"no JSON result:\n{done.stdout}\n{done.stderr}") from None
-    return done.returncode, result, done.stderr
+    return run_json("cleanrl", *sets, timeout=timeout)

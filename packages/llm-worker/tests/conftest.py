@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import pathlib
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from mosaic_core.testing import mosaic as mosaic  # re-exported for the tests
+from mosaic_core.testing import run_json
 
 from .scripted_server import ScriptedServer
 
@@ -29,27 +29,9 @@ def server() -> Iterator[ScriptedServer]:
         yield scripted
 
 
-def mosaic(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> Any:
-    return subprocess.run(
-        [sys.executable, "-m", "mosaic_core", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
-
-
 def run_llm(*sets: str, timeout: float = 300) -> tuple[int, dict[str, Any], str]:
     """``mosaic run llm --json --set ...``: (exit status, result, stderr)."""
-    args = ["run", "llm", "--json"]
-    for item in sets:
-        args += ["--set", item]
-    done = mosaic(*args, timeout=timeout)
-    try:
-        result = json.loads(done.stdout)
-    except ValueError:
-        raise AssertionError(f"no JSON result:\n{done.stdout}\n{done.stderr}") from None
-    return done.returncode, result, done.stderr
+    return run_json("llm", *sets, timeout=timeout)
 
 
 def read_jsonl(path: pathlib.Path) -> list[dict[str, Any]]:
