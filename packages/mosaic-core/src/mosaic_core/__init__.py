@@ -9,16 +9,13 @@ part (attrs, pluggy, json) is imported only when first used.
 
 from __future__ import annotations
 
-import importlib
-
 from mosaic_core.__about__ import __version__
+from mosaic_core._lazy import lazy_attributes
 
 # Not ``typing.TYPE_CHECKING``: importing typing alone would triple the cost of
 # ``import mosaic_core``. Type checkers treat this name the same way.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from mosaic_core.config import (
         TrainingConfigBase,
         WorkerConfigBase,
@@ -101,17 +98,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mosaic_core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY, "mosaic_core")
 
 
 __all__ = [

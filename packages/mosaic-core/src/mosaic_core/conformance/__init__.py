@@ -16,12 +16,10 @@ costs nothing until a check runs.
 
 from __future__ import annotations
 
-import importlib
+from mosaic_core._lazy import lazy_attributes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from mosaic_core.conformance._kit import (
         Check,
         CheckFailed,
@@ -50,17 +48,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mosaic_core.conformance' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY, "mosaic_core.conformance")
 
 
 __all__ = [
