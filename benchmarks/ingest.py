@@ -86,10 +86,8 @@ def install_worker(root: pathlib.Path) -> None:
 
 def run_mosaic(home: pathlib.Path, workers: int, events: int) -> dict[str, Any]:
     """Every worker at once under one in-process supervisor; returns times and run ids."""
-    from mosaic_core.launch import prepare_runs
     from mosaic_core.plugins import discover_workers
-    from mosaic_core.store import RunStore
-    from mosaic_core.supervisor import Supervisor
+    from mosaic_core.runs import RunStore, Supervisor, prepare_runs
 
     store = RunStore(home)
     spec = discover_workers(load=[WORKER]).runnable(WORKER)

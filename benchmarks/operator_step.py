@@ -2,7 +2,7 @@
 
 CartPole-v1 with the random operator:
 
-- in-process: :class:`mosaic_core.session.Session` stepped in this process,
+- in-process: :class:`mosaic_core._session.Session` stepped in this process,
   the very loop an operator process runs (with a plain Gymnasium loop as a
   reference floor);
 - protocol: the same operator in its own process
@@ -44,9 +44,8 @@ WINDOW = 64
 
 
 def _session(render: str = "none") -> Any:
-    from mosaic_core.arena import make_arena, make_env
-    from mosaic_core.operators import OperatorContext, RandomOperator
-    from mosaic_core.session import Session
+    from mosaic_core import OperatorContext
+    from mosaic_core.operators import RandomOperator, Session, make_arena, make_env
 
     arena = make_arena(make_env(ENV_ID), ENV_ID)
     operator = RandomOperator(OperatorContext(action_space=arena.action_space(None)))
@@ -113,7 +112,7 @@ def frames_json(client: Any, seconds: float) -> tuple[float, float]:
 
 
 def frames_fastlane(client: Any, seconds: float) -> tuple[float, float]:
-    from mosaic_core.fastlane import FastlaneReader
+    from mosaic_core.operators import FastlaneReader
 
     readers: dict[str, Any] = {}
     steps, size, missed = 0, 0, 0
@@ -171,7 +170,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
-    from mosaic_core.operator_client import OperatorClient
+    from mosaic_core.operators import OperatorClient
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(

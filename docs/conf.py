@@ -37,7 +37,7 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 # No intersphinx (the build runs offline), so standard-library classes in
 # signatures have no target here. Everything of MOSAIC's own must resolve.
 nitpick_ignore = [
-    ("py:class", "mosaic_core.config.C"),  # the TypeVar of load_worker_config
+    ("py:class", "mosaic_core._config.C"),  # the TypeVar of load_worker_config
 ]
 nitpick_ignore_regex = [
     (r"py:class", r"(collections\.abc|os|pathlib)\..*"),

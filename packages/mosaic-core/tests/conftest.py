@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from mosaic_core.telemetry import TelemetryEmitter
+from mosaic_core import TelemetryEmitter
 
 MOSAIC_ENV = (
     "MOSAIC_TELEMETRY_FD",

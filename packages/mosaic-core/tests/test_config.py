@@ -11,15 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mosaic_core.config import (
+from mosaic_core import (
+    ConfigError,
     TrainingConfigBase,
+    WorkerConfig,
     WorkerConfigBase,
-    check_run_id,
-    extract_worker_config,
     load_worker_config,
 )
-from mosaic_core.errors import ConfigError
-from mosaic_core.protocols import WorkerConfig
+from mosaic_core._config import check_run_id, extract_worker_config
 
 
 class Device(enum.Enum):
@@ -87,19 +86,21 @@ TEXT = st.text(max_size=20)
 SCHEDULES = st.builds(
     Schedule, start=FLOATS, end=FLOATS, kind=st.sampled_from(["linear", "cosine"])
 )
+#: Integers a config takes: 64 bits, what JSON configs, SQLite and the workers hold.
+INT64 = st.integers(-(2**63), 2**63 - 1)
 PPO_CONFIGS = st.builds(
     PPOConfig,
     run_id=RUN_IDS,
-    seed=st.none() | st.integers(),
+    seed=st.none() | INT64,
     env_id=TEXT.filter(str.strip),
     algorithm=TEXT.filter(str.strip),
-    total_steps=st.integers(min_value=1),
+    total_steps=st.integers(min_value=1, max_value=2**63 - 1),
     learning_rate=FLOATS | st.integers(-(10**6), 10**6),
-    num_envs=st.integers(),
+    num_envs=INT64,
     anneal_lr=st.booleans(),
     max_grad_norm=st.none() | FLOATS,
     policy=st.sampled_from(["mlp", "cnn"]),
-    hidden_sizes=st.lists(st.integers(), max_size=5).map(tuple),
+    hidden_sizes=st.lists(INT64, max_size=5).map(tuple),
     tags=st.lists(TEXT, max_size=4),
     coefficients=st.dictionaries(TEXT, FLOATS, max_size=4),
     device=st.sampled_from(Device),
@@ -107,7 +108,7 @@ PPO_CONFIGS = st.builds(
         st.from_regex(r"[a-z0-9_]{1,8}", fullmatch=True), min_size=1, max_size=3
     ).map(lambda parts: pathlib.Path(*parts)),
     schedule=st.none() | SCHEDULES,
-    window=st.tuples(st.integers(), TEXT),
+    window=st.tuples(INT64, TEXT),
 )
 
 
@@ -124,7 +125,7 @@ def test_config_round_trips_through_json(config: PPOConfig) -> None:
     assert PPOConfig.from_json(config.to_json(indent=None)) == config
 
 
-@given(RUN_IDS, st.none() | st.integers())
+@given(RUN_IDS, st.none() | INT64)
 def test_minimal_config_round_trips(run_id: str, seed: int | None) -> None:
     config = MinimalConfig(run_id=run_id, seed=seed)
     assert config.to_dict() == {"run_id": run_id, "seed": seed}
@@ -163,7 +164,7 @@ def test_replace_checks_the_new_values() -> None:
     ("field", "value", "expected"),
     [
         ("total_steps", "5000", "an integer"),
-        ("total_steps", 5000.0, "an integer"),
+        ("total_steps", 5000.5, "an integer"),
         ("total_steps", True, "an integer"),
         ("num_envs", None, "an integer"),
         ("learning_rate", "0.1", "a number"),

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mosaic_core.errors import (
+from mosaic_core import (
     ConfigError,
     ManifestError,
     MosaicError,

@@ -46,7 +46,7 @@ def test_import_pulls_in_no_heavy_library(child_env: Any) -> None:
 def test_import_is_lazy(child_env: Any) -> None:
     modules = modules_after("import mosaic_core", child_env)
     assert "mosaic_core" in modules
-    assert not {"attrs", "pluggy", "mosaic_core.plugins", "mosaic_core.telemetry"} & modules
+    assert not {"attrs", "pluggy", "mosaic_core._discovery", "mosaic_core._telemetry"} & modules
 
 
 def test_every_public_name_pulls_in_no_heavy_library(child_env: Any) -> None:
@@ -55,8 +55,8 @@ def test_every_public_name_pulls_in_no_heavy_library(child_env: Any) -> None:
         import mosaic_core
         for name in mosaic_core.__all__:
             getattr(mosaic_core, name)
-        import mosaic_core.cli, mosaic_core.worker_main, mosaic_core.telemetry_reader
-        mosaic_core.cli.build_parser()
+        import mosaic_core.cli.app, mosaic_core._worker, mosaic_core.runs.reader
+        mosaic_core.cli.app.build_parser()
         """,
         child_env,
     )

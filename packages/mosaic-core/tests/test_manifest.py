@@ -9,16 +9,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mosaic_core.errors import ManifestError
-from mosaic_core.manifest import (
-    MANIFEST_FILENAME,
-    SCHEMA_VERSION,
+from mosaic_core import (
     ArtifactsMetadata,
     CheckpointMetadata,
+    ManifestError,
     TensorBoardMetadata,
     WandBMetadata,
     WorkerAnalyticsManifest,
 )
+from mosaic_core._manifest import MANIFEST_FILENAME, SCHEMA_VERSION
 
 
 def full_manifest() -> WorkerAnalyticsManifest:

@@ -6,14 +6,8 @@ from typing import Any
 import attrs
 import pytest
 
-from mosaic_core.errors import ConfigError
-from mosaic_core.metadata import (
-    ACTION_SPACES,
-    OBSERVATION_SPACES,
-    PARADIGMS,
-    WorkerCapabilities,
-    WorkerMetadata,
-)
+from mosaic_core import ConfigError, WorkerCapabilities, WorkerMetadata
+from mosaic_core._metadata import ACTION_SPACES, OBSERVATION_SPACES, PARADIGMS
 
 
 def caps(**fields: Any) -> WorkerCapabilities:

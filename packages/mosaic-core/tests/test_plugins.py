@@ -9,12 +9,15 @@ from typing import Any
 
 import pytest
 
-from mosaic_core.config import WorkerConfigBase
-from mosaic_core.errors import PluginError
-from mosaic_core.hookspecs import hookimpl
-from mosaic_core.metadata import WorkerCapabilities, WorkerMetadata
+from mosaic_core import (
+    PluginError,
+    WorkerCapabilities,
+    WorkerConfigBase,
+    WorkerMetadata,
+    WorkerSpec,
+    hookimpl,
+)
 from mosaic_core.plugins import BrokenPlugin, DiscoveredWorker, Discovery, discover_workers
-from mosaic_core.spec import WorkerSpec
 
 pytestmark = pytest.mark.usefixtures("installed_plugins")
 

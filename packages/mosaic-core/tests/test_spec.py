@@ -5,10 +5,13 @@ from typing import Any
 
 import pytest
 
-from mosaic_core.config import WorkerConfigBase
-from mosaic_core.errors import PluginError
-from mosaic_core.metadata import WorkerCapabilities, WorkerMetadata
-from mosaic_core.spec import WorkerSpec
+from mosaic_core import (
+    PluginError,
+    WorkerCapabilities,
+    WorkerConfigBase,
+    WorkerMetadata,
+    WorkerSpec,
+)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

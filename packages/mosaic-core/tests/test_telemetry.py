@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from mosaic_core.errors import ProtocolError, RunCancelled
-from mosaic_core.telemetry import EVENTS, TERMINAL_EVENTS, TelemetryEmitter
-from mosaic_core.telemetry_reader import TelemetryEvent, TelemetryReader
+from mosaic_core import ProtocolError, RunCancelled, TelemetryEmitter
+from mosaic_core._telemetry import EVENTS, TERMINAL_EVENTS
+from mosaic_core.runs import TelemetryEvent, TelemetryReader
 
 
 class Sink(io.BytesIO):

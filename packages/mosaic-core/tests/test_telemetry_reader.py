@@ -8,14 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mosaic_core.telemetry import TelemetryEmitter
-from mosaic_core.telemetry_reader import (
-    Anomaly,
-    LogLine,
-    TelemetryEvent,
-    TelemetryReader,
-    read_events,
-)
+from mosaic_core import TelemetryEmitter
+from mosaic_core.runs import Anomaly, LogLine, TelemetryEvent, TelemetryReader, read_events
 
 
 def envelope(seq: int, event: str = "heartbeat", **fields: Any) -> bytes:

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from mosaic_core.errors import ConfigError
-from mosaic_core.telemetry import TERMINAL_EVENTS
-from mosaic_core.telemetry_reader import TelemetryEvent, TelemetryReader
-from mosaic_core.worker_main import parse_set
+from mosaic_core import ConfigError
+from mosaic_core._telemetry import TERMINAL_EVENTS
+from mosaic_core._worker import parse_set
+from mosaic_core.runs import TelemetryEvent, TelemetryReader
 
 RUN_ID = "run-under-test"
 

@@ -6,7 +6,7 @@ import os
 import pathlib
 from typing import Any
 
-from mosaic_core import procs
+from mosaic_core import _procs as procs
 from mosaic_ray.cluster import temp_dir_for
 
 from .conftest import (
@@ -38,7 +38,7 @@ def test_cancel_mid_training_leaves_no_process_of_a_local_ray(home: pathlib.Path
 
 
 def _worker_pid(home: pathlib.Path, run_id: str) -> int:
-    from mosaic_core.store import RunStore
+    from mosaic_core.runs import RunStore
 
     store = RunStore(home)
     try:

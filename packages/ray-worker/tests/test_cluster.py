@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mosaic_core import procs
+from mosaic_core import _procs as procs
 
 from .conftest import (
     PPO_TINY,

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from mosaic_core import WorkerAnalyticsManifest
-from mosaic_core.eval import evaluate
-from mosaic_core.operator_specs import parse_operator_spec
+from mosaic_core.operators import evaluate, parse_operator_spec
 
 from .conftest import events, mosaic, run_xuance
 

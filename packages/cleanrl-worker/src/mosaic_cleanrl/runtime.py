@@ -32,8 +32,8 @@ from mosaic_core import (
     RunHandle,
     TelemetryEmitter,
     WorkerAnalyticsManifest,
+    did_you_mean,
 )
-from mosaic_core.errors import did_you_mean
 
 __all__ = ["CleanRLRuntime", "check_env"]
 

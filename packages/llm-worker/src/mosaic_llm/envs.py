@@ -27,8 +27,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from mosaic_core import ConfigError
-from mosaic_core.errors import did_you_mean
+from mosaic_core import ConfigError, did_you_mean
 
 __all__ = ["Describer", "Observation", "describer_for", "make_env"]
 

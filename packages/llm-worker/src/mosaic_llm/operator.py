@@ -25,7 +25,7 @@ from mosaic_llm.config import LLMConfig
 
 __all__ = ["LLMOperator"]
 
-_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")  # as mosaic_core.arena reads --env
+_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")  # as mosaic_core._arena reads --env
 
 
 class LLMOperator:
@@ -122,7 +122,7 @@ def _shadow_env(env_id: str) -> Any:
     from mosaic_llm.envs import make_env
 
     if _FACTORY.match(env_id):
-        from mosaic_core.arena import make_env as make_factory_env
+        from mosaic_core.operators import make_env as make_factory_env
 
         return make_factory_env(env_id, render_mode="ansi")
     return make_env(env_id)

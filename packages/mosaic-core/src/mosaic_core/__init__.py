@@ -1,14 +1,20 @@
-"""mosaic-core: the thin SDK every MOSAIC worker stands on.
+"""mosaic-core's SDK: everything a worker imports, and nothing else.
 
-This module is the one import a worker author needs; anything not in
-``__all__`` is private. Importing it loads no RL library, no numpy and no
-torch: workers import those when a run starts. Names are resolved lazily
-(PEP 562), so ``import mosaic_core`` costs about a millisecond and each
-part (attrs, pluggy, json) is imported only when first used.
+``from mosaic_core import X`` for every X in ``__all__``: these names are the
+promise to workers published outside this repository. The modules behind
+them are private (``mosaic_core._*``). The host, which runs workers, lives in
+the subpackages ``runs``, ``operators``, ``plugins``, ``venvs`` and ``cli``;
+a worker never imports them. ``mosaic_core.testing`` and
+``mosaic_core.conformance`` are for a worker's test suite.
+
+Importing this package loads no RL library, no numpy and no torch: names
+resolve lazily (PEP 562), so ``import mosaic_core`` costs about a
+millisecond and each part is imported when first used.
 """
 
 from __future__ import annotations
 
+from mosaic_core import _moved
 from mosaic_core.__about__ import __version__
 from mosaic_core._lazy import lazy_attributes
 
@@ -16,117 +22,99 @@ from mosaic_core._lazy import lazy_attributes
 # ``import mosaic_core``. Type checkers treat this name the same way.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from mosaic_core.config import (
+    from mosaic_core._config import (
+        Secret,
         TrainingConfigBase,
         WorkerConfigBase,
-        check_run_id,
-        extract_worker_config,
         load_worker_config,
     )
-    from mosaic_core.errors import (
+    from mosaic_core._context import RunContext
+    from mosaic_core._envspec import EnvSpec
+    from mosaic_core._errors import (
         ConfigError,
         ManifestError,
         MosaicError,
         PluginError,
         ProtocolError,
         RunCancelled,
+        did_you_mean,
     )
-    from mosaic_core.fastlane import FastlaneReader, FastlaneWriter
-    from mosaic_core.hookspecs import hookimpl
-    from mosaic_core.interactive import InteractiveServer
-    from mosaic_core.manifest import (
+    from mosaic_core._hooks import hookimpl
+    from mosaic_core._manifest import (
         ArtifactsMetadata,
         CheckpointMetadata,
         TensorBoardMetadata,
         WandBMetadata,
         WorkerAnalyticsManifest,
     )
-    from mosaic_core.metadata import WorkerCapabilities, WorkerMetadata
-    from mosaic_core.operator_client import OperatorClient
-    from mosaic_core.operator_main import serve_main
-    from mosaic_core.operators import HumanOperator, Operator, OperatorContext, RandomOperator
-    from mosaic_core.plugins import BrokenPlugin, DiscoveredWorker, Discovery, discover_workers
-    from mosaic_core.protocols import WorkerConfig, WorkerRuntime
-    from mosaic_core.spec import WorkerSpec
-    from mosaic_core.telemetry import RunHandle, TelemetryEmitter
-    from mosaic_core.telemetry_reader import Anomaly, LogLine, TelemetryEvent, TelemetryReader
-    from mosaic_core.worker_main import run_worker
+    from mosaic_core._metadata import WorkerCapabilities, WorkerMetadata
+    from mosaic_core._operator import Operator, OperatorContext
+    from mosaic_core._protocols import WorkerConfig, WorkerRuntime
+    from mosaic_core._serve import serve_main
+    from mosaic_core._spec import WorkerSpec
+    from mosaic_core._telemetry import RunHandle, TelemetryEmitter
+    from mosaic_core._worker import run_worker
 
 _LAZY = {
-    "Anomaly": "mosaic_core.telemetry_reader",
-    "ArtifactsMetadata": "mosaic_core.manifest",
-    "BrokenPlugin": "mosaic_core.plugins",
-    "CheckpointMetadata": "mosaic_core.manifest",
-    "ConfigError": "mosaic_core.errors",
-    "DiscoveredWorker": "mosaic_core.plugins",
-    "Discovery": "mosaic_core.plugins",
-    "FastlaneReader": "mosaic_core.fastlane",
-    "FastlaneWriter": "mosaic_core.fastlane",
-    "HumanOperator": "mosaic_core.operators",
-    "InteractiveServer": "mosaic_core.interactive",
-    "LogLine": "mosaic_core.telemetry_reader",
-    "ManifestError": "mosaic_core.errors",
-    "MosaicError": "mosaic_core.errors",
-    "Operator": "mosaic_core.operators",
-    "OperatorClient": "mosaic_core.operator_client",
-    "OperatorContext": "mosaic_core.operators",
-    "PluginError": "mosaic_core.errors",
-    "ProtocolError": "mosaic_core.errors",
-    "RandomOperator": "mosaic_core.operators",
-    "RunCancelled": "mosaic_core.errors",
-    "RunHandle": "mosaic_core.telemetry",
-    "TelemetryEmitter": "mosaic_core.telemetry",
-    "TelemetryEvent": "mosaic_core.telemetry_reader",
-    "TelemetryReader": "mosaic_core.telemetry_reader",
-    "TensorBoardMetadata": "mosaic_core.manifest",
-    "TrainingConfigBase": "mosaic_core.config",
-    "WandBMetadata": "mosaic_core.manifest",
-    "WorkerAnalyticsManifest": "mosaic_core.manifest",
-    "WorkerCapabilities": "mosaic_core.metadata",
-    "WorkerConfig": "mosaic_core.protocols",
-    "WorkerConfigBase": "mosaic_core.config",
-    "WorkerMetadata": "mosaic_core.metadata",
-    "WorkerRuntime": "mosaic_core.protocols",
-    "WorkerSpec": "mosaic_core.spec",
-    "check_run_id": "mosaic_core.config",
-    "discover_workers": "mosaic_core.plugins",
-    "extract_worker_config": "mosaic_core.config",
-    "hookimpl": "mosaic_core.hookspecs",
-    "load_worker_config": "mosaic_core.config",
-    "run_worker": "mosaic_core.worker_main",
-    "serve_main": "mosaic_core.operator_main",
+    "ArtifactsMetadata": "mosaic_core._manifest",
+    "CheckpointMetadata": "mosaic_core._manifest",
+    "ConfigError": "mosaic_core._errors",
+    "EnvSpec": "mosaic_core._envspec",
+    "ManifestError": "mosaic_core._errors",
+    "MosaicError": "mosaic_core._errors",
+    "Operator": "mosaic_core._operator",
+    "OperatorContext": "mosaic_core._operator",
+    "PluginError": "mosaic_core._errors",
+    "ProtocolError": "mosaic_core._errors",
+    "RunCancelled": "mosaic_core._errors",
+    "RunContext": "mosaic_core._context",
+    "RunHandle": "mosaic_core._telemetry",
+    "Secret": "mosaic_core._config",
+    "TelemetryEmitter": "mosaic_core._telemetry",
+    "TensorBoardMetadata": "mosaic_core._manifest",
+    "TrainingConfigBase": "mosaic_core._config",
+    "WandBMetadata": "mosaic_core._manifest",
+    "WorkerAnalyticsManifest": "mosaic_core._manifest",
+    "WorkerCapabilities": "mosaic_core._metadata",
+    "WorkerConfig": "mosaic_core._protocols",
+    "WorkerConfigBase": "mosaic_core._config",
+    "WorkerMetadata": "mosaic_core._metadata",
+    "WorkerRuntime": "mosaic_core._protocols",
+    "WorkerSpec": "mosaic_core._spec",
+    "did_you_mean": "mosaic_core._errors",
+    "hookimpl": "mosaic_core._hooks",
+    "load_worker_config": "mosaic_core._config",
+    "run_worker": "mosaic_core._worker",
+    "serve_main": "mosaic_core._serve",
 }
 
+_lazy_getattr, __dir__ = lazy_attributes(globals(), _LAZY, "mosaic_core")
 
-__getattr__, __dir__ = lazy_attributes(globals(), _LAZY, "mosaic_core")
 
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return _lazy_getattr(name)
+    return _moved.moved_name(name)  # a 1.0 name, with a DeprecationWarning
+
+
+_moved.install()
 
 __all__ = [
-    "Anomaly",
     "ArtifactsMetadata",
-    "BrokenPlugin",
     "CheckpointMetadata",
     "ConfigError",
-    "DiscoveredWorker",
-    "Discovery",
-    "FastlaneReader",
-    "FastlaneWriter",
-    "HumanOperator",
-    "InteractiveServer",
-    "LogLine",
+    "EnvSpec",
     "ManifestError",
     "MosaicError",
     "Operator",
-    "OperatorClient",
     "OperatorContext",
     "PluginError",
     "ProtocolError",
-    "RandomOperator",
     "RunCancelled",
+    "RunContext",
     "RunHandle",
+    "Secret",
     "TelemetryEmitter",
-    "TelemetryEvent",
-    "TelemetryReader",
     "TensorBoardMetadata",
     "TrainingConfigBase",
     "WandBMetadata",
@@ -138,9 +126,7 @@ __all__ = [
     "WorkerRuntime",
     "WorkerSpec",
     "__version__",
-    "check_run_id",
-    "discover_workers",
-    "extract_worker_config",
+    "did_you_mean",
     "hookimpl",
     "load_worker_config",
     "run_worker",

@@ -1,5 +1,5 @@
 import sys
 
-from mosaic_core.cli import main
+from mosaic_core.cli.app import main
 
 sys.exit(main())

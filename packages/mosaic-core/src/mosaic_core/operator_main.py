@@ -1,237 +1,24 @@
-"""The process that serves an operator: ``python -m mosaic_core.operator_main``.
+"""``python -m mosaic_core.operator_main``: serve any operator spec on any environment.
 
-::
-
-    python -m mosaic_core.operator_main --interactive --env CartPole-v1 --operator random
-    python -m mosaic_core.operator_main --interactive --env CartPole-v1 --operator cleanrl:01J...
-    python -m mosaic_core.operator_main --interactive \\
-        --env pettingzoo.classic.rps_v2:parallel_env \\
-        --operator player_0=random --operator player_1=human
-
-A worker offers the same through its own console module with
-:func:`serve_main`, supplying only how to load its policy
-(``WorkerSpec.operator_factory``)::
-
-    if "--interactive" in sys.argv:
-        sys.exit(serve_main(SPEC))
-
-Without ``--interactive`` the operator plays ``--episodes`` episodes from
-``--seed`` and prints one ``episode_end`` JSON line per episode.
-
-Exit status: 0 when input ended or the episodes are done, 2 for a bad
-command line, spec or environment, 1 for any other failure to start.
+A stable command name (``mosaic eval`` and the conformance kit start it, and
+the docs show it); the code lives in :mod:`mosaic_core.operators.main`. The
+names 1.0 had here still resolve, with a DeprecationWarning.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import re
-import sys
-from collections.abc import Callable, Sequence
-from typing import Any
 
-from mosaic_core.errors import ConfigError, MosaicError
-from mosaic_core.operators import Operator, OperatorContext
-from mosaic_core.session import Session, jsonable
+def __getattr__(name: str) -> object:
+    from mosaic_core._moved import warn_moved
 
-__all__ = ["main", "serve_main"]
-
-_ASSIGN = re.compile(r"^([A-Za-z0-9_.\-]+)=(.+)$")
-
-Builder = Callable[[str, OperatorContext], Operator]
-
-
-def _parser(prog: str, *, worker: bool) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description="Serve an operator (step protocol v1).")
-    parser.add_argument(
-        "--interactive", action="store_true", help="serve the step protocol on stdin/stdout"
+    return warn_moved(
+        "mosaic_core.operator_main", name, ("mosaic_core._serve", "mosaic_core.operators.main")
     )
-    if worker:
-        parser.add_argument(
-            "--checkpoint",
-            help="a run id of the run store, or the directory to load the policy from",
-        )
-        parser.add_argument(
-            "--option",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="an option for the operator factory (VALUE parsed as JSON, else a string)",
-        )
-    else:
-        parser.add_argument(
-            "--operator",
-            action="append",
-            required=True,
-            metavar="[AGENT=]SPEC",
-            help="random, human, WORKER:RUN_ID, RUN_ID or llm:MODEL@URL; AGENT= for one agent",
-        )
-    parser.add_argument("--env", help="Gymnasium id or module:factory (PettingZoo envs too)")
-    parser.add_argument(
-        "--render",
-        choices=("fastlane", "json", "none"),
-        default="fastlane",
-        help="frames through fastlane (default), as JSON lists (debugging only), or none",
-    )
-    parser.add_argument("--run-id", help="names the fastlane ring (default $MOSAIC_RUN_ID)")
-    parser.add_argument("--episodes", type=int, default=1, help="without --interactive")
-    parser.add_argument("--seed", type=int, default=None, help="without --interactive")
-    return parser
-
-
-def _assignments(items: Sequence[str], agents: Sequence[str]) -> dict[str | None, str]:
-    """``["random", "p1=human"]`` -> ``{None: "random", "p1": "human"}``."""
-    out: dict[str | None, str] = {}
-    for item in items:
-        match = _ASSIGN.match(item)
-        if match and ":" not in match.group(1) and "?" not in match.group(1):
-            agent, spec = match.group(1), match.group(2)
-            if agents and agent not in agents:
-                raise ConfigError(
-                    f"--operator {item!r}: no agent {agent!r} in this environment; "
-                    f"agents: {', '.join(agents)}",
-                    field="--operator",
-                    value=item,
-                )
-            out[agent] = spec
-        else:
-            out[None] = item
-    missing = [a for a in agents if a not in out] if None not in out else []
-    if missing or not out:
-        raise ConfigError(
-            f"--operator: no operator for {', '.join(missing) or 'the agent'}; give SPEC for "
-            "every agent or AGENT=SPEC for each",
-            field="--operator",
-        )
-    return out
-
-
-def build_session(
-    args: argparse.Namespace, specs: Sequence[str], build: Builder, *, run_id: str
-) -> Session:
-    """The environment from ``args.env`` and one operator per agent, built by ``build``."""
-    from mosaic_core.arena import make_arena, make_env
-
-    arena = None
-    if args.env:
-        render_mode = "rgb_array" if args.render != "none" else None
-        arena = make_arena(make_env(args.env, render_mode=render_mode), args.env)
-    agents: tuple[str | None, ...] = (arena.possible_agents if arena else ()) or (None,)
-    named = _assignments(specs, [a for a in agents if a is not None])
-    operators: dict[str | None, Operator] = {}
-    meanings = arena.action_meanings() if arena else ()
-    for agent in agents:
-        spec = named.get(agent) or named[None]
-        context = OperatorContext(
-            action_space=arena.action_space(agent) if arena else None,
-            observation_space=arena.observation_space(agent) if arena else None,
-            agent=agent,
-            env_id=args.env,
-            action_meanings=meanings if agent is None else (),
-        )
-        operators[agent] = build(spec, context)
-    return Session(arena, operators, run_id=run_id, render=args.render)
-
-
-def _run(session: Session, args: argparse.Namespace) -> int:
-    if args.interactive:
-        from mosaic_core.interactive import InteractiveServer
-
-        return InteractiveServer(session=session).serve()
-    if session.arena is None:
-        raise ConfigError("--env is required without --interactive", field="--env")
-    try:
-        session.reset(args.seed)
-        done = 0
-        while done < args.episodes:
-            _, end = session.step(render=False)
-            if end is not None:
-                print(json.dumps({"type": "episode_end", **jsonable(end)}), flush=True)
-                done += 1
-    finally:
-        session.close()
-    return 0
-
-
-def _guard(prog: str, start: Callable[[], int]) -> int:
-    try:
-        return start()
-    except ConfigError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 2
-    except MosaicError as exc:
-        if os.environ.get("MOSAIC_DEBUG"):
-            raise
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-
-
-def _run_id(args: argparse.Namespace) -> str:
-    if args.run_id:
-        return str(args.run_id)
-    from mosaic_core.ulid import new_ulid
-
-    return os.environ.get("MOSAIC_RUN_ID") or new_ulid()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m mosaic_core.operator_main``: any operator spec, any environment."""
-    prog = "mosaic-operator"
-    args = _parser(prog, worker=False).parse_args(argv)
-
-    def start() -> int:
-        from mosaic_core.operator_specs import build_operator, parse_operator_spec
-
-        def build(text: str, context: OperatorContext) -> Operator:
-            return build_operator(parse_operator_spec(text), context)
-
-        return _run(build_session(args, args.operator, build, run_id=_run_id(args)), args)
-
-    return _guard(prog, start)
-
-
-def serve_main(spec: Any, argv: Sequence[str] | None = None) -> int:
-    """A worker's ``--interactive`` mode: its ``operator_factory`` on ``--checkpoint``.
-
-    ``spec`` is the worker's :class:`~mosaic_core.spec.WorkerSpec`;
-    ``--checkpoint`` is a run id of the run store or a directory, passed to
-    ``spec.operator_factory(checkpoint, **options)`` once per agent (with
-    ``context=`` the agent's seat when the factory takes it).
-    """
-    prog = f"{spec.worker_type} --interactive"
-    args = _parser(prog, worker=True).parse_args(argv)
-
-    def start() -> int:
-        from mosaic_core.worker_main import parse_set
-
-        factory = spec.operator_factory
-        if factory is None:
-            raise MosaicError(f"worker {spec.worker_type!r} has no operator_factory")
-        checkpoint = _checkpoint(args.checkpoint, spec.worker_type)
-        options = parse_set(args.option)
-
-        def build(text: str, context: OperatorContext) -> Operator:
-            from mosaic_core.operator_specs import call_operator_factory
-
-            operator: Operator = call_operator_factory(factory, checkpoint, context, options)
-            return operator
-
-        return _run(build_session(args, [spec.worker_type], build, run_id=_run_id(args)), args)
-
-    return _guard(prog, start)
-
-
-def _checkpoint(ref: str | None, worker_type: str) -> str | None:
-    if ref is None or os.path.isdir(ref):
-        return ref
-    from mosaic_core.operator_specs import parse_operator_spec
-
-    return parse_operator_spec(f"{worker_type}:{ref}").checkpoint
 
 
 if __name__ == "__main__":
+    import sys
+
+    from mosaic_core.operators.main import main
+
     sys.exit(main())

@@ -13,9 +13,9 @@ from pathlib import Path
 import attrs
 import pytest
 
-from mosaic_core import hookspecs
+from mosaic_core import WorkerSpec
+from mosaic_core import _hooks as hookspecs
 from mosaic_core.conformance import CHECK_IDS, CHECKS
-from mosaic_core.spec import WorkerSpec
 
 PAGE = Path(__file__).resolve().parents[4] / "docs" / "conformance.rst"
 

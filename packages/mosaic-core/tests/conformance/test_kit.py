@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from mosaic_core import MosaicError
 from mosaic_core.conformance import CHECK_IDS, Conformance, check_worker
-from mosaic_core.errors import MosaicError
 
 from .conftest import BANDIT_SRC
 

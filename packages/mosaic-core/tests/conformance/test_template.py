@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mosaic_core.cli_new import render_worker, template_variables
-from mosaic_core.errors import ConfigError
+from mosaic_core import ConfigError
+from mosaic_core.cli.new import render_worker, template_variables
 
 CORE = Path(__file__).resolve().parents[2]
 CLEAN = ("PYTHONPATH", "VIRTUAL_ENV", "MOSAIC_LOAD_PLUGINS", "MOSAIC_STRICT_PLUGINS",

@@ -65,7 +65,7 @@ class CrashingRuntime:
     def run(self):
         import signal
 
-        from mosaic_core.fastlane import FastlaneWriter, segment_name
+        from mosaic_core._fastlane import FastlaneWriter, segment_name
 
         writer = FastlaneWriter.create(segment_name(self.config.run_id), width=2, height=2)
         writer.publish(bytes(12))
@@ -134,7 +134,7 @@ def op_env(
 @pytest.fixture
 def spawn(op_env: dict[str, str]) -> Iterator[Any]:
     """``spawn(operators, env, **kw)``: an OperatorClient on a fresh operator process."""
-    from mosaic_core.operator_client import OperatorClient
+    from mosaic_core.operators import OperatorClient
 
     started: list[OperatorClient] = []
 

@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("gymnasium")
 
-from mosaic_core.cli import main
-from mosaic_core.store import RunStore
+from mosaic_core.cli.app import main
+from mosaic_core.runs import RunStore
 
 
 @pytest.fixture

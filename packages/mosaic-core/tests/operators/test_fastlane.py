@@ -13,13 +13,8 @@ from typing import Any
 
 import pytest
 
-from mosaic_core.errors import ProtocolError
-from mosaic_core.fastlane import (
-    FastlaneReader,
-    FastlaneWriter,
-    cleanup_stale,
-    segment_name,
-)
+from mosaic_core import ProtocolError
+from mosaic_core.operators import FastlaneReader, FastlaneWriter, cleanup_stale, segment_name
 
 # Frames big enough that a copy takes a while, filled with one byte per frame,
 # so a frame mixing two writes is visible in any single byte.
@@ -28,7 +23,7 @@ FRAME_BYTES = WIDTH * HEIGHT * 3
 
 WRITER = """
 import sys, time
-from mosaic_core.fastlane import FastlaneWriter
+from mosaic_core._fastlane import FastlaneWriter
 name, width, height, capacity, seconds = sys.argv[1], *map(int, sys.argv[2:5]), float(sys.argv[5])
 writer = FastlaneWriter.create(name, width=width, height=height, capacity=capacity)
 frames = [bytes([n]) * (width * height * 3) for n in range(256)]
@@ -56,7 +51,7 @@ def name() -> Any:
     yield made
     if _shm(made):
         FastlaneReader(made).close(cleanup=False)
-        from mosaic_core.fastlane import _unlink
+        from mosaic_core._fastlane import _unlink
 
         _unlink(made)
 
@@ -75,7 +70,7 @@ def test_a_reader_in_another_process_gets_the_newest_frame(name: str) -> None:
         for n in range(6):
             writer.publish(bytes([n]) * 24)
         code = (
-            "from mosaic_core.fastlane import FastlaneReader as R\n"
+            "from mosaic_core._fastlane import FastlaneReader as R\n"
             f"r = R({name!r}); f = r.latest(); print(f.number, f.pixels[0], r.shape); r.close()"
         )
         done = subprocess.run(
@@ -214,7 +209,7 @@ def test_a_missing_segment_is_a_clear_error() -> None:
 
 def test_the_gymnasium_wrapper_publishes_what_render_returns(name: str) -> None:
     gym = pytest.importorskip("gymnasium")
-    from mosaic_core.fastlane_gym import FastlaneWrapper
+    from mosaic_core.operators import FastlaneWrapper
 
     sys.path.insert(0, os.path.dirname(__file__))
     try:
@@ -238,10 +233,8 @@ def test_the_gymnasium_wrapper_publishes_what_render_returns(name: str) -> None:
 
 
 def test_the_supervisor_removes_the_rings_of_a_run_whose_writer_was_killed(op_env: Any) -> None:
-    from mosaic_core.launch import prepare_runs
     from mosaic_core.plugins import discover_workers
-    from mosaic_core.store import RunStore
-    from mosaic_core.supervisor import Supervisor
+    from mosaic_core.runs import RunStore, Supervisor, prepare_runs
 
     with RunStore() as store:
         spec = discover_workers(load=["optoy"]).runnable("optoy")

@@ -13,8 +13,8 @@ import pytest
 pytest.importorskip("gymnasium")
 classic = pytest.importorskip("pettingzoo.classic")
 
-from mosaic_core.interactive import InteractiveServer  # noqa: E402
-from mosaic_core.operators import action_mask_of  # noqa: E402
+from mosaic_core._operator import action_mask_of  # noqa: E402
+from mosaic_core.operators import InteractiveServer  # noqa: E402
 
 ROCK, PAPER = 0, 1
 
@@ -171,7 +171,7 @@ def test_per_agent_specs_over_a_real_operator_process(spawn: Any) -> None:
 
 
 def test_an_agent_without_an_operator_is_a_clear_error(spawn: Any) -> None:
-    from mosaic_core.operator_client import OperatorDied
+    from mosaic_core.operators import OperatorDied
 
     client = spawn(["player_0=random"], "pettingzoo.classic.rps_v2:parallel_env")
     with pytest.raises(OperatorDied, match="no operator for player_1"):

@@ -14,14 +14,14 @@ import pytest
 
 pytest.importorskip("gymnasium")
 
-from mosaic_core.fastlane import FastlaneReader
-from mosaic_core.operator_client import (
+from mosaic_core.operators import (
+    FastlaneReader,
     OperatorClient,
     OperatorDied,
     OperatorRequestError,
     OperatorTimeout,
-    operator_command,
 )
+from mosaic_core.operators.client import operator_command
 
 
 def test_every_command_is_answered_with_its_id(spawn: Any) -> None:
@@ -237,7 +237,7 @@ def test_server_runs_without_an_environment_for_select_action_only(op_env: Any) 
 
 
 def test_a_workers_interactive_mode_loads_a_run_of_the_store(op_env: Any) -> None:
-    from mosaic_core.store import RunStore
+    from mosaic_core.runs import RunStore
 
     with RunStore() as store:
         run_dir = store.create_run("01SERVEMAIN000000000000000", "optoy", {})

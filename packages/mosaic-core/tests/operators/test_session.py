@@ -12,15 +12,15 @@ import pytest
 gym = pytest.importorskip("gymnasium")
 np = pytest.importorskip("numpy")
 
-from mosaic_core.arena import make_arena, make_env  # noqa: E402
-from mosaic_core.errors import MosaicError, ProtocolError  # noqa: E402
-from mosaic_core.operators import (  # noqa: E402
+from mosaic_core import MosaicError, Operator, OperatorContext, ProtocolError  # noqa: E402
+from mosaic_core.operators import (  # noqa: E402  # noqa: E402
     HumanOperator,
-    Operator,
-    OperatorContext,
     RandomOperator,
+    Session,
+    SessionError,
+    make_arena,
+    make_env,
 )
-from mosaic_core.session import Session, SessionError  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from mosaictest_envs import CountingEnv  # noqa: E402
@@ -190,5 +190,5 @@ def test_human_operator_says_so_when_the_terminal_closes() -> None:
 def test_make_env_gives_clear_errors() -> None:
     with pytest.raises(MosaicError, match="NoSuchEnv-v0"):
         make_env("NoSuchEnv-v0")
-    with pytest.raises(MosaicError, match="cannot load 'nope' from 'mosaic_core'"):
+    with pytest.raises(MosaicError, match="mosaic_core has no callable 'nope'"):
         make_env("mosaic_core:nope")

@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from mosaic_core.errors import ConfigError, PluginError
-from mosaic_core.operator_specs import build_operator, call_operator_factory, parse_operator_spec
-from mosaic_core.operators import OperatorContext
-from mosaic_core.store import RunStore
+from mosaic_core import ConfigError, OperatorContext, PluginError
+from mosaic_core.operators import build_operator, call_operator_factory, parse_operator_spec
+from mosaic_core.runs import RunStore
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from mosaic_core import procs
-from mosaic_core.store import RunStore
+from mosaic_core import _procs as procs
+from mosaic_core.runs import RunStore
 
 HERE = pathlib.Path(__file__).parent
 

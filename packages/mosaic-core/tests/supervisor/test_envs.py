@@ -24,9 +24,10 @@ from typing import Any
 
 import pytest
 
-from mosaic_core.cli_envs import _requirement, find_python, install_spec
-from mosaic_core.errors import ConfigError
-from mosaic_core.store import RunStore
+from mosaic_core import ConfigError
+from mosaic_core.runs import RunStore
+from mosaic_core.venvs import find_python, install_spec
+from mosaic_core.venvs.build import _requirement
 
 pytestmark = pytest.mark.slow
 
@@ -287,7 +288,7 @@ def mosaic_with_host_copy(
     """``mosaic`` with ``site`` on its own sys.path only: the worker process does not see it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOSAIC_")}
     env["MOSAIC_HOME"] = str(home)
-    code = "import sys; sys.path.insert(0, sys.argv.pop(1)); from mosaic_core.cli import main; "
+    code = "import sys; sys.path.insert(0, sys.argv.pop(1)); from mosaic_core.cli.app import main; "
     code += "sys.exit(main(sys.argv[1:]))"
     return subprocess.run(
         [sys.executable, "-c", code, str(site), *args],
@@ -477,6 +478,6 @@ def test_mosaic_core_here_is_installable_elsewhere() -> None:
     if direct and "dir_info" in json.loads(direct):
         # Installed from a local directory, editable or not: that directory is reused.
         assert (pathlib.Path(spec) / "pyproject.toml").is_file()
-        assert (pathlib.Path(spec) / "src" / "mosaic_core" / "cli_envs.py").is_file()
+        assert (pathlib.Path(spec) / "src" / "mosaic_core" / "venvs" / "build.py").is_file()
     else:
         assert spec.startswith("mosaic-core")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import pathlib
 
-from mosaic_core.store import RunStore
+from mosaic_core.runs import RunStore
 
 
 def test_rebuild_restores_environments_from_their_records(tmp_path: pathlib.Path) -> None:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from mosaic_core.store import RunStore
+from mosaic_core.runs import RunStore
 
 from .conftest import Mosaic, survivors
 
@@ -201,9 +201,8 @@ def test_seeds_run_concurrently_and_flood_does_not_hurt_neighbours(
 
 
 def test_sixteen_concurrent_runs_with_crashes_among_them(home, store: RunStore) -> None:
-    from mosaic_core.launch import prepare_runs
     from mosaic_core.plugins import discover_workers
-    from mosaic_core.supervisor import Supervisor
+    from mosaic_core.runs import Supervisor, prepare_runs
 
     spec = discover_workers().runnable("fixture")
     behaviors = ["ok", "sigkill", "fail", "ok"] * 4

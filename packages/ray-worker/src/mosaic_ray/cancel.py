@@ -36,7 +36,7 @@ EXIT_CANCELLED = 130
 
 def kill_descendants() -> None:
     """SIGKILL every process below this one (a local Ray's processes), never this one."""
-    from mosaic_core import procs
+    from mosaic_core import _procs as procs
 
     for pid in procs.run_processes(os.getpid()):
         with contextlib.suppress(ProcessLookupError, PermissionError):

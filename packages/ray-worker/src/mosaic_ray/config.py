@@ -12,8 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal
 
-from mosaic_core import ConfigError, TrainingConfigBase
-from mosaic_core.errors import did_you_mean
+from mosaic_core import ConfigError, TrainingConfigBase, did_you_mean
 
 __all__ = ["ALGORITHMS", "POLICY_MODES", "RayConfig"]
 

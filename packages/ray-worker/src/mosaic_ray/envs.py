@@ -17,8 +17,7 @@ from typing import Any
 
 import attrs
 
-from mosaic_core import ConfigError
-from mosaic_core.errors import did_you_mean
+from mosaic_core import ConfigError, did_you_mean
 
 __all__ = ["EnvInfo", "create_env", "describe_env", "registered_name"]
 

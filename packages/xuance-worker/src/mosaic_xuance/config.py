@@ -15,8 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from mosaic_core import ConfigError, TrainingConfigBase
-from mosaic_core.errors import did_you_mean
+from mosaic_core import ConfigError, TrainingConfigBase, did_you_mean
 
 __all__ = ["ALGORITHMS", "CLASSIC_CONTROL", "MPE_SCENARIOS", "XuanCeConfig"]
 

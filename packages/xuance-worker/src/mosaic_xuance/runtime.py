@@ -31,8 +31,8 @@ from mosaic_core import (
     RunHandle,
     TelemetryEmitter,
     WorkerAnalyticsManifest,
+    did_you_mean,
 )
-from mosaic_core.errors import did_you_mean
 from mosaic_xuance import __version__
 from mosaic_xuance.compat import building
 from mosaic_xuance.config import XuanCeConfig

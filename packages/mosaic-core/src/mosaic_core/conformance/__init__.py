@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         Conformance,
         Report,
         check_worker,
+        select_checks,
     )
     from mosaic_core.conformance._registry import CHECK_IDS, CHECKS
     from mosaic_core.conformance._static import HEAVY_MODULES
@@ -43,6 +44,7 @@ _LAZY = {
     "Conformance": "mosaic_core.conformance._kit",
     "HEAVY_MODULES": "mosaic_core.conformance._static",
     "Report": "mosaic_core.conformance._kit",
+    "select_checks": "mosaic_core.conformance._kit",
     "WorkerConformance": "mosaic_core.conformance._testclass",
     "check_worker": "mosaic_core.conformance._kit",
 }
@@ -63,4 +65,5 @@ __all__ = [
     "Report",
     "WorkerConformance",
     "check_worker",
+    "select_checks",
 ]

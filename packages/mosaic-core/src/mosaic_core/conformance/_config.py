@@ -8,13 +8,13 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from mosaic_core._errors import ConfigError
 from mosaic_core.conformance._kit import (
     CHECK_RUN_ID,
     CheckFailed,
     Conformance,
     describe,
 )
-from mosaic_core.errors import ConfigError
 
 __all__ = [
     "base_document",
@@ -60,7 +60,7 @@ def _to_dict(config: Any) -> dict[str, Any]:
 
 def check_config_protocol(kit: Conformance) -> str:
     """The config class builds from the smoke config and meets the ``WorkerConfig`` protocol."""
-    from mosaic_core.protocols import WorkerConfig
+    from mosaic_core._protocols import WorkerConfig
 
     spec = kit.spec
     smoke = spec.smoke_config
@@ -126,7 +126,7 @@ def check_config_round_trip(kit: Conformance) -> str:
 
 def check_config_files(kit: Conformance) -> str:
     """The SDK's loader reads the config from a direct and from a nested JSON file alike."""
-    from mosaic_core.config import load_worker_config
+    from mosaic_core._config import load_worker_config
 
     document = base_document(kit)
     expected = _to_dict(_build(kit, document, "the smoke config"))
@@ -200,7 +200,7 @@ def check_config_errors(kit: Conformance) -> str:
     if target not in message.partition(";")[0] or "did you mean" not in message:
         raise CheckFailed(
             f"the ConfigError for the unknown key {wrong!r} offers no did-you-mean for "
-            f"{target!r}: {message!r}; use mosaic_core.errors.did_you_mean, or {_DERIVE}"
+            f"{target!r}: {message!r}; use mosaic_core._errors.did_you_mean, or {_DERIVE}"
         )
     # Bad values any config must reject: a run id that escapes its directory, a word as seed.
     _expect_config_error(kit, {**document, "run_id": "../escape"}, "run_id", "run_id='../escape'")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from mosaic_core._errors import ConfigError
 from mosaic_core.conformance._config import base_document
 from mosaic_core.conformance._kit import CheckFailed, CheckSkipped, Conformance
 from mosaic_core.conformance._runs import RunRecord, launch, stream_problems
-from mosaic_core.errors import ConfigError
 
 __all__ = ["UNKNOWN_KEY", "check_bad_config_run", "check_cancel", "check_failing_run"]
 
@@ -130,7 +130,7 @@ def _long_document(kit: Conformance, factor: int = 1000) -> dict[str, Any]:
 
 def check_cancel(kit: Conformance) -> str:
     """SIGTERM during a run stops it within the grace period, with ``run_cancelled``."""
-    from mosaic_core import procs
+    from mosaic_core import _procs as procs
 
     for factor in (1000, 1_000_000):  # a fast worker may finish the first before SIGTERM
         record = launch(kit, _long_document(kit, factor), cancel_after_start=True)

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from mosaic_core.errors import MosaicError, did_you_mean
+from mosaic_core._errors import MosaicError, did_you_mean
 
 if TYPE_CHECKING:
+    from mosaic_core._discovery import BrokenPlugin, DiscoveredWorker
+    from mosaic_core._spec import WorkerSpec
     from mosaic_core.conformance._runs import RunRecord
-    from mosaic_core.plugins import BrokenPlugin, DiscoveredWorker
-    from mosaic_core.spec import WorkerSpec
-    from mosaic_core.store import RunStore
+    from mosaic_core.runs.store import RunStore
 
 __all__ = [
     "Check",
@@ -118,7 +118,7 @@ def _checks() -> tuple[Check, ...]:
 def select_checks(select: Iterable[str] | None = None) -> list[Check]:
     """The checks named in ``select`` (all when None), in the kit's order.
 
-    An unknown id is a :class:`~mosaic_core.errors.MosaicError` with a did-you-mean.
+    An unknown id is a :class:`~mosaic_core._errors.MosaicError` with a did-you-mean.
     """
     checks = _checks()
     if select is None:
@@ -206,7 +206,7 @@ class Conformance:
     @property
     def store(self) -> RunStore:
         if self._store is None:
-            from mosaic_core.store import RunStore
+            from mosaic_core.runs.store import RunStore
 
             self._store = RunStore(os.path.join(self.workdir, "mosaic-home"))
         return self._store

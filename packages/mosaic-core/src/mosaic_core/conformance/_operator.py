@@ -21,7 +21,7 @@ _STEP_FIELDS = ("step_index", "action", "reward", "terminated", "truncated", "ep
 
 
 def _start(operator: str, env_id: str | None) -> Any:
-    from mosaic_core.operator_client import OperatorClient
+    from mosaic_core.operators.client import OperatorClient
 
     # The operator is named by its run directory, so it needs no run store.
     client = OperatorClient.spawn(operator, env_id, render="none", timeout=60.0)
@@ -36,8 +36,8 @@ def _expect(response: dict[str, Any], kind: str, rid: int, doing: str) -> None:
 
 def check_operator_protocol(kit: Conformance) -> str:
     """reset/step/select_action/ping/stop over pipes, ids echoed, errors for bad commands."""
-    from mosaic_core.errors import ProtocolError
-    from mosaic_core.operator_client import OperatorRequestError
+    from mosaic_core._errors import ProtocolError
+    from mosaic_core.operators.client import OperatorRequestError
 
     if kit.spec.operator_factory is None:
         raise CheckSkipped("the worker declares no operator_factory")

@@ -17,10 +17,10 @@ from typing import Any
 
 import attrs
 
+from mosaic_core._telemetry import TERMINAL_EVENTS
 from mosaic_core.conformance._kit import CheckFailed, CheckSkipped, Conformance, tail
-from mosaic_core.supervisor import RunProgress, RunResult, Supervisor
-from mosaic_core.telemetry import TERMINAL_EVENTS
-from mosaic_core.telemetry_reader import Anomaly, TelemetryEvent, read_events
+from mosaic_core.runs.reader import Anomaly, TelemetryEvent, read_events
+from mosaic_core.runs.supervisor import RunProgress, RunResult, Supervisor
 
 __all__ = ["CANCEL_AFTER", "RunRecord", "launch", "smoke_run", "stream_problems"]
 
@@ -72,7 +72,7 @@ def launch(
     a bad one. ``cancel_after_start`` cancels the run as soon as its first
     event arrives, as ``mosaic cancel`` would.
     """
-    from mosaic_core.launch import prepare_runs
+    from mosaic_core.runs.launch import prepare_runs
 
     spec = kit.spec
     (prepared,) = prepare_runs(
@@ -236,8 +236,8 @@ def check_heartbeats(kit: Conformance) -> str:
 
 def check_manifest(kit: Conformance) -> str:
     """A valid ``analytics.json`` in the run directory, naming this run and worker."""
-    from mosaic_core.errors import ManifestError
-    from mosaic_core.manifest import MANIFEST_FILENAME, WorkerAnalyticsManifest
+    from mosaic_core._errors import ManifestError
+    from mosaic_core._manifest import MANIFEST_FILENAME, WorkerAnalyticsManifest
 
     record = kit.completed_smoke_run()
     path = record.run_dir / MANIFEST_FILENAME
@@ -277,7 +277,7 @@ def check_manifest(kit: Conformance) -> str:
 
 def check_checkpoints(kit: Conformance) -> str:
     """With ``supports_checkpointing``: the manifest lists checkpoint files, and they exist."""
-    from mosaic_core.manifest import WorkerAnalyticsManifest
+    from mosaic_core._manifest import WorkerAnalyticsManifest
 
     if not kit.spec.capabilities.supports_checkpointing:
         raise CheckSkipped("the worker does not declare supports_checkpointing")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from mosaic_core.conformance._kit import CheckFailed, CheckSkipped, Conformance, describe
 
 if TYPE_CHECKING:
-    from mosaic_core.plugins import BrokenPlugin, DiscoveredWorker
+    from mosaic_core._discovery import BrokenPlugin, DiscoveredWorker
 
 __all__ = ["HEAVY_MODULES", "check_capabilities", "check_entry_point", "check_light_import"]
 
@@ -37,7 +37,7 @@ _ENTRY_POINT_HINT = (
 
 
 def discover(worker_type: str) -> tuple[DiscoveredWorker | None, BrokenPlugin | None, str | None]:
-    from mosaic_core.plugins import discover_workers
+    from mosaic_core._discovery import discover_workers
 
     found = discover_workers(load=[worker_type], strict=False)
     if worker_type not in found.workers and not found.broken:
@@ -181,7 +181,7 @@ def _broken_field(kit: Conformance, prefix: str) -> None:
 
 def check_metadata(kit: Conformance) -> str:
     """``WorkerMetadata`` with a name, a description, and the distribution's version."""
-    from mosaic_core.metadata import WorkerMetadata
+    from mosaic_core._metadata import WorkerMetadata
 
     _broken_field(kit, "WorkerMetadata")
     worker, _, _ = kit.discovery()
@@ -210,7 +210,7 @@ def check_metadata(kit: Conformance) -> str:
 
 def check_capabilities(kit: Conformance) -> str:
     """``WorkerCapabilities`` of the right type and worker type, with valid words."""
-    from mosaic_core.metadata import WorkerCapabilities
+    from mosaic_core._metadata import WorkerCapabilities
 
     _broken_field(kit, "WorkerCapabilities")
     worker, _, _ = kit.discovery()

@@ -10,11 +10,15 @@ collection, no import beyond this module) unless asked, in one of two ways:
 - a test class deriving from :class:`~mosaic_core.conformance.WorkerConformance`
   gets ``test_conformance`` parametrized with one test id per check.
 
+It also offers the fixture ``mosaic_home``: a private, empty ``MOSAIC_HOME``
+for one test, so a worker's suite never touches the user's runs.
+
 Disable it entirely with ``-p no:mosaic``.
 """
 
 from __future__ import annotations
 
+import pathlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +27,7 @@ import pytest
 if TYPE_CHECKING:
     from mosaic_core.conformance._kit import CheckResult, Conformance
 
-__all__ = ["report"]
+__all__ = ["mosaic_home", "report"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -91,6 +95,15 @@ def report(result: CheckResult) -> None:
         pytest.skip(result.message)
     if result.status == "failed":
         pytest.fail(f"[{result.id}] {result.message}", pytrace=False)
+
+
+@pytest.fixture
+def mosaic_home(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
+    """A fresh ``MOSAIC_HOME`` for this test (set in the environment, so the ``mosaic``
+    commands and workers the test starts use it too); the directory it names."""
+    home = tmp_path / "mosaic-home"
+    monkeypatch.setenv("MOSAIC_HOME", str(home))
+    return home
 
 
 # -- the subclass way ------------------------------------------------------------------

@@ -1,0 +1,253 @@
+"""Environments behind one small interface: Gymnasium, PettingZoo parallel and PettingZoo AEC.
+
+An :class:`Arena` says which agents must act now, what each observes, and
+applies their actions, so the episode loop in
+:mod:`mosaic_core._session` is written once. Single-agent environments use
+the agent id ``None``. Nothing here imports Gymnasium, PettingZoo or numpy
+until an environment is made.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import attrs
+
+from mosaic_core._operator import action_mask_of, require
+
+__all__ = ["Arena", "Transition", "coerce_action", "is_legal", "make_arena"]
+
+Agent = str | None
+Kind = Literal["single", "parallel", "aec"]
+
+
+def coerce_action(space: Any, action: Any) -> Any:
+    """A JSON action (int, list) in the form ``space`` holds; raises ValueError if it cannot be."""
+    if space is None:
+        return action
+    if hasattr(space, "n") and not hasattr(space, "nvec"):  # Discrete
+        if isinstance(action, bool) or not float(action).is_integer():
+            raise ValueError(f"got {action!r}; expected an integer action of {space}")
+        return int(action)
+    dtype = getattr(space, "dtype", None)
+    shape = getattr(space, "shape", None)
+    if dtype is not None and shape is not None:
+        np = require("numpy", "array actions")
+        try:
+            return np.asarray(action, dtype=dtype).reshape(shape)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"got {action!r}; expected an action of {space} ({exc})") from None
+    return action
+
+
+def is_legal(space: Any, action: Any, mask: Any) -> bool:
+    """Is ``action`` in ``space`` and allowed by ``mask`` (when there is one)?"""
+    if type(space).__name__ == "Discrete":  # the common case, without numpy's checks
+        dtype = getattr(action, "dtype", None)
+        if isinstance(action, (bool, float)) or (dtype is not None and dtype.kind not in "iu"):
+            return False
+        try:
+            index = operator.index(action) - int(space.start)
+        except TypeError:
+            return False
+        return 0 <= index < int(space.n) and (mask is None or bool(mask[index]))
+    try:
+        if space is not None and not space.contains(action):
+            return False
+    except Exception:  # noqa: BLE001 - a malformed action is simply not legal
+        return False
+    if mask is not None and hasattr(space, "n"):
+        index = int(action) - int(getattr(space, "start", 0))
+        return 0 <= index < len(mask) and bool(mask[index])
+    return True
+
+
+@attrs.frozen
+class Transition:
+    """What one step did: per-agent rewards and end flags, and whether the episode is over."""
+
+    rewards: Mapping[Agent, float]
+    terminated: Mapping[Agent, bool]
+    truncated: Mapping[Agent, bool]
+    done: bool
+
+
+class Arena:
+    """The common face of a single-agent, parallel or AEC environment."""
+
+    kind: Kind = "single"
+
+    def __init__(self, env: Any, env_id: str) -> None:
+        self.env = env
+        self.env_id = env_id
+        self._obs: dict[Agent, Any] = {}
+        self._info: dict[Agent, Any] = {}
+
+    def to_act(self) -> list[Agent]:
+        """The agents whose actions the next :meth:`step` needs."""
+        return [None]
+
+    def reset(self, seed: int | None) -> None:
+        obs, info = self.env.reset(seed=seed)
+        self._obs, self._info = {None: obs}, {None: dict(info or {})}
+
+    def observation(self, agent: Agent) -> Any:
+        return self._obs[agent]
+
+    @property
+    def possible_agents(self) -> tuple[str, ...]:
+        return ()
+
+    def info(self, agent: Agent) -> dict[str, Any]:
+        info: dict[str, Any] = self._info.get(agent) or {}
+        if "action_mask" not in info:
+            mask = action_mask_of(self._obs.get(agent), None)
+            if mask is not None:
+                info = {**info, "action_mask": mask}
+        return info
+
+    def action_space(self, agent: Agent) -> Any:
+        return self.env.action_space
+
+    def observation_space(self, agent: Agent) -> Any:
+        return self.env.observation_space
+
+    def action_meanings(self) -> tuple[str, ...]:
+        getter = getattr(getattr(self.env, "unwrapped", self.env), "get_action_meanings", None)
+        try:
+            return tuple(str(m) for m in getter()) if callable(getter) else ()
+        except Exception:  # noqa: BLE001 - only a nicety for the human operator
+            return ()
+
+    def step(self, actions: Mapping[Agent, Any]) -> Transition:
+        obs, reward, terminated, truncated, info = self.env.step(actions[None])
+        self._obs, self._info = {None: obs}, {None: dict(info or {})}
+        term, trunc = bool(terminated), bool(truncated)
+        return Transition({None: float(reward)}, {None: term}, {None: trunc}, term or trunc)
+
+    def render(self) -> Any:
+        return self.env.render()
+
+    @property
+    def render_mode(self) -> str | None:
+        return getattr(self.env, "render_mode", None)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class ParallelArena(Arena):
+    """PettingZoo ``ParallelEnv``: every live agent acts at once."""
+
+    kind: Kind = "parallel"
+
+    @property
+    def possible_agents(self) -> tuple[str, ...]:
+        return tuple(self.env.possible_agents)
+
+    def to_act(self) -> list[Agent]:
+        return list(self.env.agents)
+
+    def reset(self, seed: int | None) -> None:
+        result = self.env.reset(seed=seed)
+        obs, infos = result if isinstance(result, tuple) else (result, {})
+        self._obs, self._info = dict(obs), dict(infos or {})
+
+    def action_space(self, agent: Agent) -> Any:
+        return self.env.action_space(agent)
+
+    def observation_space(self, agent: Agent) -> Any:
+        return self.env.observation_space(agent)
+
+    def step(self, actions: Mapping[Agent, Any]) -> Transition:
+        obs, rewards, terms, truncs, infos = self.env.step(dict(actions))
+        self._obs, self._info = dict(obs), dict(infos or {})
+        done = not self.env.agents or all(terms.get(a) or truncs.get(a) for a in self.env.agents)
+        return Transition(
+            {a: float(r) for a, r in rewards.items()},
+            {a: bool(v) for a, v in terms.items()},
+            {a: bool(v) for a, v in truncs.items()},
+            done,
+        )
+
+
+class AECArena(Arena):
+    """PettingZoo ``AECEnv``: one agent acts at a time.
+
+    An agent's reward is credited when it is next selected (what
+    ``env.last()`` returns), as PettingZoo's own loop does; agents that are
+    done are stepped with ``None`` automatically.
+    """
+
+    kind: Kind = "aec"
+
+    def __init__(self, env: Any, env_id: str) -> None:
+        super().__init__(env, env_id)
+        self._credit: dict[Agent, float] = {}
+        self._terms: dict[Agent, bool] = {}
+        self._truncs: dict[Agent, bool] = {}
+
+    @property
+    def possible_agents(self) -> tuple[str, ...]:
+        return tuple(self.env.possible_agents)
+
+    def to_act(self) -> list[Agent]:
+        return [self.env.agent_selection] if self.env.agents else []
+
+    def reset(self, seed: int | None) -> None:
+        self.env.reset(seed=seed)
+        self._credit, self._terms, self._truncs = {}, {}, {}
+        self._advance()
+
+    def _advance(self) -> None:
+        env = self.env
+        while env.agents:
+            agent = env.agent_selection
+            _, reward, terminated, truncated, _ = env.last(observe=False)
+            self._credit[agent] = self._credit.get(agent, 0.0) + float(reward)
+            if not (terminated or truncated):
+                return
+            self._terms.setdefault(agent, bool(terminated))
+            self._truncs.setdefault(agent, bool(truncated))
+            env.step(None)
+
+    def observation(self, agent: Agent) -> Any:
+        return self.env.observe(agent)
+
+    def info(self, agent: Agent) -> dict[str, Any]:
+        self._info = {agent: self.env.infos.get(agent)}
+        self._obs = {agent: self.observation(agent)}
+        return super().info(agent)
+
+    def action_space(self, agent: Agent) -> Any:
+        return self.env.action_space(agent)
+
+    def observation_space(self, agent: Agent) -> Any:
+        return self.env.observation_space(agent)
+
+    def step(self, actions: Mapping[Agent, Any]) -> Transition:
+        env = self.env
+        (agent,) = self.to_act()
+        before = list(env.agents)
+        env.step(actions[agent])
+        terms = {a: bool(v) for a, v in env.terminations.items()}
+        truncs = {a: bool(v) for a, v in env.truncations.items()}
+        self._advance()
+        terms.update(self._terms)
+        truncs.update(self._truncs)
+        # Credit taken while resetting (normally zero) goes to the first transition.
+        credit = dict.fromkeys(before, 0.0) | self._credit
+        self._credit, self._terms, self._truncs = {}, {}, {}
+        return Transition(credit, terms, truncs, not env.agents)
+
+
+def make_arena(env: Any, env_id: str) -> Arena:
+    """Wrap an environment object in the arena its API calls for."""
+    # Class-level look-ups: Gymnasium wrappers warn about unknown instance attributes.
+    if hasattr(type(env), "agent_iter"):
+        return AECArena(env, env_id)
+    if callable(getattr(env, "action_space", None)):  # PettingZoo: action_space(agent)
+        return ParallelArena(env, env_id)
+    return Arena(env, env_id)

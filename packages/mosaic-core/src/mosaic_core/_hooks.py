@@ -1,0 +1,33 @@
+"""The hooks a MOSAIC plugin may implement (pluggy project name ``mosaic``).
+
+Hooks take a ``register`` callback instead of returning values, so a hook
+can gain arguments in a later release without breaking old plugins: pluggy
+passes an implementation only the arguments it names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from mosaic_core._spec import WorkerSpec
+
+__all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
+
+PROJECT_NAME = "mosaic"
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+#: Decorate a plugin module's hook functions with this.
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def mosaic_register_workers(register: Callable[[WorkerSpec], None]) -> None:
+    """Register the workers this plugin provides, each by ``register(WorkerSpec(...))``.
+
+    Called once per discovery. Import nothing heavy here (torch, ray, the
+    upstream RL library): they belong in the runtime factory, which runs
+    only when a run starts.
+    """

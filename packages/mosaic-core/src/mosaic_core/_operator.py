@@ -1,0 +1,120 @@
+"""The ``Operator`` protocol and the ``OperatorContext`` of the seat an operator takes.
+
+An operator is a policy under evaluation: what a worker trained (loaded by
+its ``WorkerSpec.operator_factory``), an LLM behind an endpoint, a person
+at a keyboard. MOSAIC drives it the same way in process
+(:class:`~mosaic_core._session.Session`), over pipes
+(:class:`~mosaic_core._server.InteractiveServer`) and in ``mosaic eval``.
+"""
+
+from __future__ import annotations
+
+import copy
+import zlib
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from mosaic_core._errors import MosaicError
+from mosaic_core._spec import wants_context
+
+__all__ = [
+    "Operator",
+    "OperatorContext",
+    "action_mask_of",
+    "agent_seed",
+    "call_operator_factory",
+    "need_space",
+    "require",
+]
+
+
+@runtime_checkable
+class Operator(Protocol):
+    """A policy that picks actions; one instance per agent.
+
+    ``reset(seed)`` is called at the start of every episode with that
+    episode's seed (None when unseeded), so a stochastic operator can be
+    made reproducible. ``select_action(observation, info)`` returns an
+    action of the agent's action space; ``info`` is the environment's info
+    for this agent, with ``"action_mask"`` (a sequence of 0/1 per discrete
+    action) when the environment restricts the legal actions. ``close()``
+    releases whatever the operator holds (models, connections, files).
+    """
+
+    def reset(self, seed: int | None = None) -> None: ...
+
+    def select_action(self, observation: Any, info: Mapping[str, Any]) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+@attrs.frozen(kw_only=True)
+class OperatorContext:
+    """What MOSAIC knows about the seat an operator takes, for operators that need it."""
+
+    action_space: Any = None
+    observation_space: Any = None
+    agent: str | None = None
+    env_id: str | None = None
+    #: Names of discrete actions, e.g. ``("NOOP", "FIRE", ...)`` for Atari.
+    action_meanings: tuple[str, ...] = ()
+
+
+def require(module: str, why: str) -> Any:
+    """Import an optional dependency, or say which extra provides it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MosaicError(
+            f"{why} needs {module!r}, which is not installed here ({exc}); "
+            "install it with `pip install 'mosaic-core[eval]'`"
+        ) from None
+
+
+def action_mask_of(observation: Any, info: Mapping[str, Any] | None) -> Any:
+    """The legal-action mask from ``info["action_mask"]`` or a dict observation's, else None."""
+    if info:
+        mask = info.get("action_mask")
+        if mask is not None:
+            return mask
+    # dict first: the Mapping ABC check is slow, and this runs at every step.
+    if isinstance(observation, dict) or (
+        hasattr(observation, "keys") and isinstance(observation, Mapping)
+    ):
+        return observation.get("action_mask")
+    return None
+
+
+def need_space(context: OperatorContext, who: str) -> Any:
+    if context.action_space is None:
+        raise MosaicError(
+            f"the {who} operator needs the action space of its environment; "
+            "start it with an environment (--env ENV_ID)"
+        )
+    return copy.deepcopy(context.action_space)
+
+
+def agent_seed(seed: int | None, agent: str | None) -> int | None:
+    """The seed of one agent's stream: the episode seed mixed with the agent id.
+
+    Two random operators of one episode must not mirror each other, and the
+    mix must not depend on ``PYTHONHASHSEED``, so it is a CRC, not ``hash()``.
+    """
+    if seed is None or agent is None:
+        return seed
+    return (seed * 0x9E3779B1 + zlib.crc32(agent.encode())) % (1 << 63)
+
+
+def call_operator_factory(
+    factory: Any, checkpoint: str | None, context: OperatorContext, options: dict[str, Any]
+) -> Any:
+    """``factory(checkpoint, **options)``, plus ``context=`` when the factory names a
+    ``context`` parameter: one operator is built per seat, and a multi-agent policy
+    must know which agent it plays."""
+    if wants_context(factory) and "context" not in options:
+        return factory(checkpoint, context=context, **options)
+    return factory(checkpoint, **options)

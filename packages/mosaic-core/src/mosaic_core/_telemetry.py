@@ -1,0 +1,499 @@
+"""Telemetry envelope v1: the writing side (:class:`TelemetryEmitter`).
+
+One JSON object per line, compact UTF-8::
+
+    {"v":1,"event":"metrics","run_id":"...","seq":17,"timestamp":1732190000.125,"payload":{...}}
+
+``seq`` starts at 0 and grows by one per event, so a reader can prove that
+nothing was lost. Lifecycle events are flushed at once; heartbeats and
+metrics are buffered and flushed by a background thread within
+``flush_interval`` (50 ms by default), which is what makes the emitter fast.
+The reading side lives in :mod:`mosaic_core.runs.reader`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import math
+import os
+import sys
+import threading
+import time
+import traceback
+import weakref
+from collections.abc import Iterator, Mapping
+from typing import IO, Any, ClassVar
+
+from mosaic_core._errors import ProtocolError, RunCancelled
+
+__all__ = [
+    "ENVELOPE_VERSION",
+    "EVENTS",
+    "LIFECYCLE_EVENTS",
+    "TERMINAL_EVENTS",
+    "RunHandle",
+    "TelemetryEmitter",
+    "raise_after_emit",
+]
+
+ENVELOPE_VERSION = 1
+TERMINAL_EVENTS = frozenset({"run_completed", "run_failed", "run_cancelled"})
+LIFECYCLE_EVENTS = frozenset({"run_started", "checkpoint_saved", "checkpoint_loaded"}) | (
+    TERMINAL_EVENTS
+)
+EVENTS = LIFECYCLE_EVENTS | {"heartbeat", "metrics"}
+
+_ENV_FD = "MOSAIC_TELEMETRY_FD"
+_ENV_RUN_ID = "MOSAIC_RUN_ID"
+
+
+def _json_default(obj: Any) -> Any:
+    # numpy and torch scalars/arrays, without importing either.
+    if hasattr(obj, "item") and getattr(obj, "ndim", 0) == 0:
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
+
+
+_encode_strict = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
+).encode
+
+
+def _finite(value: Any) -> Any:
+    """Replace NaN and infinities (not valid JSON) by null, recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_finite(v) for v in value]
+    if hasattr(value, "item") or hasattr(value, "tolist"):
+        return _finite(_json_default(value))
+    return value
+
+
+def _encode(payload: Any) -> str:
+    try:
+        return _encode_strict(payload)
+    except ValueError as exc:
+        if "ircular" in str(exc):
+            raise ProtocolError(f"telemetry payload refers to itself: {exc}") from None
+        return _encode_strict(_finite(payload))
+    except TypeError as exc:
+        raise ProtocolError(f"telemetry payload is not JSON-serialisable: {exc}") from None
+
+
+_guard = threading.local()
+
+
+def raise_after_emit(exc: BaseException) -> None:
+    """For signal handlers: raise ``exc`` now, or, if this thread is inside ``emit``,
+    as soon as that event is written whole (so ``seq`` never repeats or skips)."""
+    if getattr(_guard, "depth", 0):
+        _guard.deferred = exc
+        return
+    raise exc
+
+
+class TelemetryEmitter:
+    """Writes one run's telemetry events, thread-safe, in envelope v1.
+
+    The channel is, in order: ``stream`` if given (a binary file object), the
+    file descriptor named by ``$MOSAIC_TELEMETRY_FD``, else standard output.
+    ``run_id`` defaults to ``$MOSAIC_RUN_ID``.
+
+    After a terminal event (``run_completed``, ``run_failed``,
+    ``run_cancelled``) any further event raises :class:`ProtocolError`:
+    exactly one terminal event ends every run.
+
+    Emitters on the process's own channel (no ``stream``) are shared:
+    ``TelemetryEmitter(run_id)`` called twice for the same run returns the
+    same object, so a runtime and the SDK's worker entry point never write
+    two competing ``seq`` series.
+    """
+
+    _shared: ClassVar[dict[tuple[str, str], TelemetryEmitter]] = {}
+    _shared_lock = threading.Lock()
+    _ready = False
+
+    def __new__(
+        cls,
+        run_id: str | None = None,
+        *,
+        stream: IO[bytes] | None = None,
+        flush_interval: float = 0.05,
+    ) -> TelemetryEmitter:
+        if stream is not None:
+            return super().__new__(cls)
+        key = (
+            os.environ.get(_ENV_FD) or "stdout",
+            run_id or os.environ.get(_ENV_RUN_ID) or "local",
+        )
+        with cls._shared_lock:
+            instance = cls._shared.get(key)
+            if instance is None:
+                instance = cls._shared[key] = super().__new__(cls)
+        return instance
+
+    def __init__(
+        self,
+        run_id: str | None = None,
+        *,
+        stream: IO[bytes] | None = None,
+        flush_interval: float = 0.05,
+    ) -> None:
+        if self._ready:
+            return
+        self.run_id = run_id or os.environ.get(_ENV_RUN_ID) or "local"
+        self._prefix_run = ',"run_id":' + json.dumps(self.run_id) + ',"seq":'
+        self._flush_interval = flush_interval
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._terminal: str | None = None
+        self._dirty = False
+        self._pipe_broken = False
+        self._flusher: threading.Thread | None = None
+        self._heartbeat: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._stop_heartbeat = threading.Event()
+        #: The latest training step seen; heartbeats carry it.
+        self.step: int | None = None
+        try:
+            self._out, self._before_write = self._open(stream)
+        except BaseException:
+            with self._shared_lock:  # never hand out a half-built shared emitter
+                for key, value in list(self._shared.items()):
+                    if value is self:
+                        del self._shared[key]
+            raise
+        self._ready = True
+        atexit.register(_flush_at_exit, weakref.ref(self))
+
+    @staticmethod
+    def _open(stream: IO[bytes] | None) -> tuple[IO[bytes], Any]:
+        if stream is not None:
+            return stream, None
+        fd = os.environ.get(_ENV_FD)
+        if fd:
+            try:
+                number = int(fd)
+                return os.fdopen(number, "wb", buffering=1 << 16, closefd=False), None
+            except (ValueError, OSError) as exc:
+                raise ProtocolError(
+                    f"${_ENV_FD}={fd!r} is not an open file descriptor ({exc}); "
+                    "expected the number of a descriptor the supervisor passed to this process"
+                ) from None
+        # Standard output is shared with print(): push its text layer out first
+        # so that a telemetry line never lands in the middle of a log line.
+        buffer = getattr(sys.stdout, "buffer", None)
+        if buffer is None:
+            return _TextSink(sys.stdout), None  # type: ignore[return-value]
+        return buffer, sys.stdout.flush
+
+    # -- the core --------------------------------------------------------------
+
+    @property
+    def seq(self) -> int:
+        """The ``seq`` the next event will carry (so: the number emitted so far)."""
+        return self._seq
+
+    @property
+    def finished(self) -> str | None:
+        """The terminal event emitted, or None while the run is still going."""
+        return self._terminal
+
+    def emit(self, event: str, payload: Mapping[str, Any] | None = None) -> int:
+        """Write one event and return its ``seq``. Prefer the named methods below."""
+        _guard.depth = getattr(_guard, "depth", 0) + 1
+        try:
+            return self._emit(event, payload)
+        finally:
+            _guard.depth -= 1
+            if not _guard.depth and getattr(_guard, "deferred", None) is not None:
+                exc, _guard.deferred = _guard.deferred, None
+                raise exc
+
+    def _emit(self, event: str, payload: Mapping[str, Any] | None) -> int:
+        if event not in EVENTS:
+            raise ProtocolError(
+                f"unknown telemetry event {event!r}; expected one of {sorted(EVENTS)}"
+            )
+        if payload is None:
+            payload = {}
+        elif not isinstance(payload, Mapping):
+            raise ProtocolError(
+                f"telemetry payload of {event!r} is a {type(payload).__name__}; expected an "
+                "object (a dict)"
+            )
+        body = _encode(payload)
+        with self._lock:
+            if self._terminal is not None:
+                raise ProtocolError(
+                    f"cannot emit {event!r}: run {self.run_id!r} already ended with "
+                    f"{self._terminal!r}, and exactly one terminal event ends a run"
+                )
+            seq = self._seq
+            line = (
+                '{"v":1,"event":"'
+                + event
+                + '"'
+                + self._prefix_run
+                + str(seq)
+                + ',"timestamp":'
+                + repr(time.time())
+                + ',"payload":'
+                + body
+                + "}\n"
+            )
+            # seq moves on only once the line is written: an exception raised in
+            # between (a signal handler's) leaves no gap.
+            if event in LIFECYCLE_EVENTS:
+                self._write(line.encode(), flush=True)
+                self._seq = seq + 1
+                if event in TERMINAL_EVENTS:
+                    self._terminal = event
+            else:
+                self._write(line.encode(), flush=False)
+                self._seq = seq + 1
+                if not self._dirty:
+                    self._dirty = True
+                    if self._flusher is None:
+                        self._start_flusher()
+        return seq
+
+    def _write(self, data: bytes, *, flush: bool) -> None:
+        if self._pipe_broken:
+            return
+        try:
+            if self._before_write is not None:
+                self._before_write()
+            self._out.write(data)
+            if flush:
+                self._out.flush()
+                self._dirty = False
+        except BrokenPipeError:
+            # The reader is gone; training goes on, telemetry cannot.
+            self._pipe_broken = True
+            with contextlib.suppress(OSError):
+                sys.stderr.write(
+                    f"mosaic: telemetry reader of run {self.run_id} went away; "
+                    "further events are dropped\n"
+                )
+
+    def flush(self) -> None:
+        with self._lock:
+            self._write(b"", flush=True)
+
+    def _start_flusher(self) -> None:
+        self._flusher = threading.Thread(
+            target=self._flush_loop, name=f"mosaic-telemetry-flush-{self.run_id}", daemon=True
+        )
+        self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self._flush_interval):
+            if self._dirty:
+                with self._lock:
+                    if self._dirty:
+                        self._write(b"", flush=True)
+
+    def close(self) -> None:
+        """Stop background threads and flush. Idempotent; does not emit anything."""
+        self.stop_heartbeat()
+        self._stop.set()
+        self.flush()
+
+    # -- named events ------------------------------------------------------------
+
+    def run_started(
+        self,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        worker_type: str | None = None,
+        algorithm: str | None = None,
+        env_id: str | None = None,
+        seed: int | None = None,
+        total_steps: int | None = None,
+        **extra: Any,
+    ) -> int:
+        """Announce the run; ``total_steps`` lets front ends show progress."""
+        fields = dict(payload or {})
+        for key, value in (
+            ("worker_type", worker_type),
+            ("algorithm", algorithm),
+            ("env_id", env_id),
+            ("seed", seed),
+            ("total_steps", total_steps),
+        ):
+            if value is not None:
+                fields[key] = value
+        fields.update(extra)
+        fields.setdefault("pid", os.getpid())
+        return self.emit("run_started", fields)
+
+    def heartbeat(
+        self, payload: Mapping[str, Any] | None = None, *, step: int | None = None
+    ) -> int:
+        fields = dict(payload or {})
+        if step is not None:
+            self.step = step
+        if self.step is not None:
+            fields.setdefault("step", self.step)
+        return self.emit("heartbeat", fields)
+
+    def metrics(self, step: int, values: Mapping[str, Any]) -> int:
+        """One batch of scalars at a training step, e.g. ``{"charts/episodic_return": 21.0}``."""
+        self.step = step
+        return self.emit("metrics", {"step": step, "values": values})
+
+    def checkpoint_saved(self, path: str, *, step: int | None = None, **extra: Any) -> int:
+        """``path`` is relative to the run directory, as in the manifest."""
+        return self.emit("checkpoint_saved", {"path": path, "step": step, **extra})
+
+    def checkpoint_loaded(self, path: str, **extra: Any) -> int:
+        return self.emit("checkpoint_loaded", {"path": path, **extra})
+
+    def run_completed(self, summary: Mapping[str, Any] | None = None) -> int:
+        seq = self.emit("run_completed", summary or {})
+        self.close()
+        return seq
+
+    def run_failed(self, error: BaseException | Mapping[str, Any] | str, **extra: Any) -> int:
+        """Record a failure from an exception (with its traceback), a message or a dict."""
+        if isinstance(error, BaseException):
+            fields: dict[str, Any] = {
+                "error": str(error) or type(error).__name__,
+                "error_type": type(error).__name__,
+                "traceback": "".join(
+                    traceback.format_exception(type(error), error, error.__traceback__)
+                ),
+            }
+        elif isinstance(error, Mapping):
+            fields = dict(error)
+            fields.setdefault("error", "unknown error")
+        else:
+            fields = {"error": str(error)}
+        fields.setdefault("error_type", "Error")
+        fields.setdefault("traceback", "")
+        fields.update(extra)
+        seq = self.emit("run_failed", fields)
+        self.close()
+        return seq
+
+    def run_cancelled(self, reason: str = "cancelled", **extra: Any) -> int:
+        seq = self.emit("run_cancelled", {"reason": reason, **extra})
+        self.close()
+        return seq
+
+    # -- helpers -----------------------------------------------------------------
+
+    def start_heartbeat(self, interval: float = 5.0) -> None:
+        """Emit a heartbeat every ``interval`` seconds until the run ends."""
+        if self._heartbeat is not None:
+            return
+        self._stop_heartbeat.clear()
+        self._heartbeat = threading.Thread(
+            target=self._heartbeat_loop,
+            args=(interval,),
+            name=f"mosaic-heartbeat-{self.run_id}",
+            daemon=True,
+        )
+        self._heartbeat.start()
+
+    def stop_heartbeat(self) -> None:
+        self._stop_heartbeat.set()
+        thread, self._heartbeat = self._heartbeat, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _heartbeat_loop(self, interval: float) -> None:
+        while not self._stop_heartbeat.wait(interval):
+            try:
+                self.heartbeat()
+            except ProtocolError:
+                return  # the run ended between the wait and the emit
+
+    @contextlib.contextmanager
+    def lifecycle(
+        self, *, heartbeat_interval: float | None = 5.0, **started: Any
+    ) -> Iterator[RunHandle]:
+        """Emit ``run_started`` now and exactly one terminal event when the block ends.
+
+        The block's normal end emits ``run_completed`` with ``handle.summary``;
+        :class:`~mosaic_core._errors.RunCancelled` or ``KeyboardInterrupt``
+        emits ``run_cancelled``; any other exception emits ``run_failed`` with
+        its traceback, then propagates. A terminal event the block emitted
+        itself is respected.
+        """
+        self.run_started(**started)
+        handle = RunHandle(self)
+        if heartbeat_interval:
+            self.start_heartbeat(heartbeat_interval)
+        try:
+            yield handle
+        except (RunCancelled, KeyboardInterrupt) as exc:
+            if self._terminal is None:
+                self.run_cancelled(reason=str(exc) or type(exc).__name__)
+            raise
+        except SystemExit as exc:
+            if self._terminal is None:
+                if exc.code in (0, None):
+                    self.run_completed(handle.summary)
+                else:
+                    self.run_failed(exc, exit_code=exc.code)
+            raise
+        except BaseException as exc:
+            if self._terminal is None:
+                self.run_failed(exc)
+            raise
+        else:
+            if self._terminal is None:
+                self.run_completed(handle.summary)
+        finally:
+            self.close()
+
+
+class RunHandle:
+    """What ``with emitter.lifecycle() as run:`` gives the block."""
+
+    def __init__(self, emitter: TelemetryEmitter) -> None:
+        self.emitter = emitter
+        #: The ``run_completed`` payload; fill it in before the block ends.
+        self.summary: dict[str, Any] = {}
+
+    def metrics(self, step: int, values: Mapping[str, Any]) -> int:
+        return self.emitter.metrics(step, values)
+
+    def heartbeat(self, *, step: int | None = None) -> int:
+        return self.emitter.heartbeat(step=step)
+
+    def checkpoint_saved(self, path: str, *, step: int | None = None, **extra: Any) -> int:
+        return self.emitter.checkpoint_saved(path, step=step, **extra)
+
+
+def _flush_at_exit(ref: weakref.ReferenceType[TelemetryEmitter]) -> None:
+    emitter = ref()
+    if emitter is not None:
+        with contextlib.suppress(Exception):
+            emitter.close()
+
+
+class _TextSink:
+    """Adapts a text stream without ``.buffer`` (a captured stdout) to bytes writes."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def write(self, data: bytes) -> int:
+        return self._stream.write(data.decode("utf-8"))
+
+    def flush(self) -> None:
+        self._stream.flush()

@@ -1,0 +1,74 @@
+"""The ``mosaic`` command.
+
+Each sub-command is a function taking the parsed arguments and returning an
+exit status. User errors (a :class:`~mosaic_core._errors.MosaicError`) print
+one line on stderr and exit non-zero: 2 for bad input, 1 otherwise. No
+traceback reaches a user unless ``MOSAIC_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from mosaic_core.__about__ import __version__
+from mosaic_core._errors import ConfigError, MosaicError
+
+__all__ = ["COMMAND_MODULES", "build_parser", "main"]
+
+#: The modules of the built-in sub-commands, in the order ``mosaic --help`` lists them;
+#: each has ``register(commands)``. No command module imports another.
+COMMAND_MODULES = (
+    "mosaic_core.cli.workers",
+    "mosaic_core.cli.runs",
+    "mosaic_core.cli.config",
+    "mosaic_core.cli.envs",
+    "mosaic_core.cli.check",
+    "mosaic_core.cli.new",
+    "mosaic_core.cli.eval",
+)
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mosaic",
+        description="Run reinforcement-learning libraries side by side, each in its own process.",
+    )
+    parser.add_argument("--version", action="version", version=f"mosaic-core {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Command | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        print("mosaic: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader of our output went away (`mosaic events RUN | head`): not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except MosaicError as exc:
+        if os.environ.get("MOSAIC_DEBUG"):
+            raise
+        print(f"mosaic: error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ConfigError) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

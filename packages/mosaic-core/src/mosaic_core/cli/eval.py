@@ -1,0 +1,228 @@
+"""``mosaic eval``: operators side by side on the same seeded episodes, recorded as a run.
+
+Each evaluation is a run of worker type ``eval`` in the run store: its
+``events.jsonl`` holds ``run_started``, one ``metrics`` event per episode
+and operator (``<operator>/episodic_return``, ``<operator>/episode_length``,
+step = episode index), heartbeats, and one terminal event whose payload is
+the summary, so ``mosaic show``, ``mosaic metrics`` and ``mosaic events``
+work on it as on any training run.
+
+Exit status: 0 when every operator finished, 1 when one failed, 2 for a bad
+spec or argument, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any
+
+__all__ = ["register"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from mosaic_core import _procs as procs
+    from mosaic_core._telemetry import TelemetryEmitter
+    from mosaic_core._ulid import new_ulid
+    from mosaic_core.operators.eval import evaluate
+    from mosaic_core.operators.specs import parse_operator_spec
+    from mosaic_core.runs.store import RunStore
+
+    store = RunStore()
+    try:
+        specs = [parse_operator_spec(text, store) for text in args.operator]
+        run_id = new_ulid()
+        config = {
+            "env_id": args.env,
+            "algorithm": "eval",
+            "seed": args.seed,
+            "operators": [s.text for s in specs],
+            "episodes": args.episodes,
+            "parallel": args.parallel,
+            "record": args.record,
+        }
+        run_dir = store.create_run(run_id, "eval", config, python=sys.executable)
+        record_dir = args.record if args.record else (run_dir / "videos")
+        pid = os.getpid()
+        started_at = time.time()
+        store.update(
+            run_id, status="running", started_at=started_at, pid=pid,
+            pid_start=procs.start_time(pid), supervisor_pid=pid,
+            supervisor_start=procs.start_time(pid),
+        )  # fmt: skip
+        if not args.json:
+            print(
+                f"eval {run_id}: {len(specs)} operator(s) on {args.env}, {args.episodes} "
+                f"episode(s) from seed {args.seed}",
+                file=sys.stderr,
+            )
+        with open(run_dir / "events.jsonl", "ab") as events:
+            emitter = TelemetryEmitter(run_id, stream=events)
+            outcome = _evaluate(args, specs, emitter, run_id, record_dir, evaluate)
+        run = store.catch_up(run_id, final=True)
+        status = {"run_completed": "completed", "run_cancelled": "cancelled"}.get(
+            run["terminal_event"] or "", "failed"
+        )
+        store.update(run_id, status=status, ended_at=time.time(), reason=outcome.get("reason"))
+    finally:
+        store.close()
+    results = outcome["results"]
+    report = {
+        "run_id": run_id,
+        "run_dir": str(run_dir),
+        "env_id": args.env,
+        "episodes": args.episodes,
+        "seed": args.seed,
+        "operators": [r.summary() for r in results],
+    }
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        _print_table(report)
+    if outcome.get("interrupted"):
+        return 130
+    return 1 if any(r.error for r in results) else 0
+
+
+def _evaluate(
+    args: argparse.Namespace,
+    specs: list[Any],
+    emitter: Any,
+    run_id: str,
+    record_dir: Any,
+    evaluate: Any,
+) -> dict[str, Any]:
+    def on_episode(result: Any, episode: Any) -> None:
+        values: dict[str, Any] = {f"{result.label}/episode_length": episode.length}
+        total = episode.total_reward
+        if isinstance(total, dict):
+            for agent, value in total.items():
+                values[f"{result.label}/{agent}/episodic_return"] = value
+        else:
+            values[f"{result.label}/episodic_return"] = total
+        if episode.invalid_actions:
+            values[f"{result.label}/invalid_actions"] = episode.invalid_actions
+        emitter.metrics(episode.episode, values)
+
+    emitter.run_started(
+        worker_type="eval",
+        algorithm="eval",
+        env_id=args.env,
+        seed=args.seed,
+        operators=[s.text for s in specs],
+        episodes=args.episodes,
+    )
+    emitter.start_heartbeat(5.0)
+    try:
+        results = evaluate(
+            args.env,
+            specs,
+            episodes=args.episodes,
+            seed=args.seed,
+            parallel=args.parallel,
+            record_dir=record_dir if args.record is not None else None,
+            record_episodes=args.record_episodes,
+            run_id=run_id,
+            on_episode=on_episode,
+        )
+    except KeyboardInterrupt:
+        emitter.run_cancelled(reason="interrupted")
+        return {"results": [], "interrupted": True, "reason": "cancelled"}
+    except BaseException as exc:
+        emitter.run_failed(exc)
+        raise
+    summary = {"operators": [r.summary() for r in results]}
+    failed = [r for r in results if r.error]
+    if failed:
+        message = "; ".join(f"{r.label}: {r.error}" for r in failed)
+        emitter.run_failed({"error": message, "error_type": "OperatorFailed", **summary})
+        return {"results": results, "reason": f"OperatorFailed: {message}"}
+    emitter.run_completed(summary)
+    return {"results": results}
+
+
+def _print_table(report: dict[str, Any]) -> None:
+    from mosaic_core.cli.output import print_table
+    from mosaic_core.operators.eval import format_return
+
+    rows = report["operators"]
+    invalid = any(r["invalid_actions"] for r in rows)
+    header = ["OPERATOR", "EPISODES", "RETURN (mean ± std)", "LENGTH"]
+    if invalid:
+        header.append("INVALID")
+    header.append("STEPS/S")
+    table = [tuple(header)]
+    for r in rows:
+        if r["returns_by_agent"]:
+            shown = ", ".join(
+                f"{agent} {format_return(s['mean'], s['std'])}"
+                for agent, s in r["returns_by_agent"].items()
+            )
+        else:
+            shown = format_return(r["mean_return"], r["std_return"])
+        row = [
+            r["operator"],
+            str(r["episodes"]),
+            shown if not r["error"] else "failed",
+            f"{r['mean_length']:.1f}" if r["mean_length"] is not None else "-",
+        ]
+        if invalid:
+            row.append(str(r["invalid_actions"]))
+        sps = r["steps_per_second"]
+        row.append(f"{sps:,.0f}" if sps else "-")
+        table.append(tuple(row))
+    print_table(table)
+    for r in rows:
+        if r["error"]:
+            print(f"\n{r['operator']}: failed: {r['error']}")
+        for path in r["recordings"]:
+            print(f"{r['operator']}: recorded {path}")
+    print(f"\nrun {report['run_id']}: mosaic show {report['run_id']}")
+
+
+def register(commands: Any) -> None:
+    """Add ``mosaic eval`` to the ``mosaic`` parser's sub-command group."""
+    cmd = commands.add_parser(
+        "eval",
+        help="evaluate operators side by side on the same seeded episodes",
+        description=(
+            "Play the same seeded episodes with every operator and compare them. SPEC is "
+            "random, human, WORKER:RUN_ID, WORKER:PATH, RUN_ID or llm:MODEL@URL."
+        ),
+    )
+    cmd.add_argument("--env", required=True, help="Gymnasium id or module:factory")
+    cmd.add_argument(
+        "--operator", action="append", required=True, metavar="SPEC", help="repeat to compare"
+    )
+    cmd.add_argument("--episodes", type=_positive_int, default=10, help="default %(default)s")
+    cmd.add_argument("--seed", type=int, default=0, help="episode k uses seed + k (default 0)")
+    cmd.add_argument("--parallel", action="store_true", help="each operator in its own process")
+    cmd.add_argument(
+        "--record",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="DIR",
+        help="write GIFs of the first episodes to DIR (default: the run's videos/)",
+    )
+    cmd.add_argument(
+        "--record-episodes",
+        type=_positive_int,
+        default=1,
+        help="how many episodes per operator --record writes (default %(default)s)",
+    )
+    cmd.add_argument("--json", action="store_true", help="print the report as JSON")
+    cmd.set_defaults(func=_cmd_eval)

@@ -1,0 +1,83 @@
+"""Running workers and keeping their runs: the supervisor, the run store, telemetry reading.
+
+This is the host's API for starting and looking at runs; front ends and
+launchers use it, never a copy of it. A worker never imports it.
+"""
+
+from __future__ import annotations
+
+from mosaic_core._lazy import lazy_attributes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from mosaic_core.runs.launch import Prepared, prepare_runs, read_config_file, redact
+    from mosaic_core.runs.reader import (
+        Anomaly,
+        LogLine,
+        TelemetryEvent,
+        TelemetryReader,
+        read_events,
+    )
+    from mosaic_core.runs.store import (
+        ACTIVE_STATUSES,
+        STATUSES,
+        RunNotFound,
+        RunStore,
+        mosaic_home,
+    )
+    from mosaic_core.runs.supervisor import (
+        DEFAULT_HEARTBEAT_TIMEOUT,
+        LaunchSpec,
+        RunProgress,
+        RunResult,
+        Supervisor,
+        reconcile,
+    )
+
+_LAZY = {
+    "ACTIVE_STATUSES": "mosaic_core.runs.store",
+    "Anomaly": "mosaic_core.runs.reader",
+    "DEFAULT_HEARTBEAT_TIMEOUT": "mosaic_core.runs.supervisor",
+    "LaunchSpec": "mosaic_core.runs.supervisor",
+    "LogLine": "mosaic_core.runs.reader",
+    "Prepared": "mosaic_core.runs.launch",
+    "RunNotFound": "mosaic_core.runs.store",
+    "RunProgress": "mosaic_core.runs.supervisor",
+    "RunResult": "mosaic_core.runs.supervisor",
+    "RunStore": "mosaic_core.runs.store",
+    "STATUSES": "mosaic_core.runs.store",
+    "Supervisor": "mosaic_core.runs.supervisor",
+    "TelemetryEvent": "mosaic_core.runs.reader",
+    "TelemetryReader": "mosaic_core.runs.reader",
+    "mosaic_home": "mosaic_core.runs.store",
+    "prepare_runs": "mosaic_core.runs.launch",
+    "read_config_file": "mosaic_core.runs.launch",
+    "read_events": "mosaic_core.runs.reader",
+    "reconcile": "mosaic_core.runs.supervisor",
+    "redact": "mosaic_core.runs.launch",
+}
+
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY, __name__)
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "DEFAULT_HEARTBEAT_TIMEOUT",
+    "STATUSES",
+    "Anomaly",
+    "LaunchSpec",
+    "LogLine",
+    "Prepared",
+    "RunNotFound",
+    "RunProgress",
+    "RunResult",
+    "RunStore",
+    "Supervisor",
+    "TelemetryEvent",
+    "TelemetryReader",
+    "mosaic_home",
+    "prepare_runs",
+    "read_config_file",
+    "read_events",
+    "reconcile",
+    "redact",
+]

@@ -1,0 +1,266 @@
+"""Telemetry envelope v1: the reading side.
+
+:class:`TelemetryReader` turns the bytes of a telemetry channel into
+:class:`TelemetryEvent` objects, :class:`LogLine` objects for anything that
+is not an envelope (a library's print, a JSON log line), and
+:class:`Anomaly` records for what is wrong: invalid UTF-8, an overlong line,
+a malformed envelope, an unknown event, a gap or a step back in ``seq``, a
+second terminal event, a truncated last line. It never raises on input.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator
+from typing import IO, Any, NamedTuple
+
+from mosaic_core._telemetry import ENVELOPE_VERSION, EVENTS, TERMINAL_EVENTS
+
+__all__ = [
+    "Anomaly",
+    "LogLine",
+    "TelemetryEvent",
+    "TelemetryReader",
+    "read_events",
+]
+
+DEFAULT_MAX_LINE = 1 << 20  # 1 MiB
+
+
+class TelemetryEvent(NamedTuple):
+    """One envelope, as parsed; ``raw`` is the exact line without its newline."""
+
+    event: str
+    run_id: str
+    seq: int
+    timestamp: float
+    payload: dict[str, Any]
+    raw: bytes
+    v: int = ENVELOPE_VERSION
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.event in TERMINAL_EVENTS
+
+
+class LogLine(NamedTuple):
+    """A line on the channel that is not an envelope: kept as a log, never an error."""
+
+    text: str
+    raw: bytes
+
+
+class Anomaly(NamedTuple):
+    """Something wrong on the channel. ``kind`` is a stable word; ``detail`` says more.
+
+    Kinds: ``invalid_utf8``, ``line_too_long``, ``bad_envelope``,
+    ``unknown_event``, ``seq_gap``, ``seq_repeat``, ``run_id_mismatch``,
+    ``event_after_terminal``, ``truncated_line``.
+    """
+
+    kind: str
+    detail: str
+    raw: bytes = b""
+
+
+Item = TelemetryEvent | LogLine | Anomaly
+
+
+class TelemetryReader:
+    """Incremental parser for one run's telemetry channel.
+
+    Feed it chunks as they arrive (``feed``) and call ``close`` at end of
+    stream. ``expected_run_id``, if given, flags events of another run.
+    ``max_line_bytes`` bounds memory: a longer line is dropped and reported.
+    """
+
+    def __init__(
+        self, *, expected_run_id: str | None = None, max_line_bytes: int = DEFAULT_MAX_LINE
+    ) -> None:
+        self.expected_run_id = expected_run_id
+        self.max_line_bytes = max_line_bytes
+        self._partial = b""
+        self._discarding = 0  # bytes of an overlong line dropped so far
+        self._discard_head = b""
+        #: ``seq`` the next event should carry.
+        self.next_seq = 0
+        #: ``(first_missing, last_missing)`` ranges of ``seq`` never seen.
+        self.gaps: list[tuple[int, int]] = []
+        #: The terminal event seen, if any.
+        self.terminal: TelemetryEvent | None = None
+        self.events_seen = 0
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of an incomplete last line held back until its newline arrives."""
+        return len(self._partial) + self._discarding
+
+    def feed(self, data: bytes) -> list[Item]:
+        """Parse a chunk; returns the items completed by it, in order."""
+        out: list[Item] = []
+        if self._discarding:
+            newline = data.find(b"\n")
+            if newline < 0:
+                self._discarding += len(data)
+                self._keep_head(data)
+                return out
+            self._keep_head(data[:newline])
+            self._end_discard(newline, out)
+            data = data[newline + 1 :]
+        if not data:
+            return out
+        lines = (self._partial + data if self._partial else data).split(b"\n")
+        self._partial = lines.pop()
+        limit = self.max_line_bytes
+        for line in lines:
+            if len(line) > limit:
+                out.append(self._too_long(len(line), line))
+            else:
+                self._parse(line, out)
+        if len(self._partial) > limit:
+            self._discarding = len(self._partial)
+            self._discard_head = self._partial[:200]
+            self._partial = b""
+        return out
+
+    def close(self) -> list[Item]:
+        """End of stream: report a last line that never got its newline."""
+        out: list[Item] = []
+        if self._discarding:
+            self._end_discard(0, out)
+        if self._partial:
+            line, self._partial = self._partial, b""
+            out.append(
+                Anomaly(
+                    "truncated_line",
+                    f"the stream ended inside a line of {len(line)} bytes",
+                    line[:200],
+                )
+            )
+        return out
+
+    def _keep_head(self, data: bytes) -> None:
+        # The first 200 bytes of a dropped line, however it was chunked.
+        if len(self._discard_head) < 200:
+            self._discard_head += data[: 200 - len(self._discard_head)]
+
+    def _end_discard(self, tail: int, out: list[Item]) -> None:
+        total = self._discarding + tail
+        self._discarding = 0
+        out.append(self._too_long(total, self._discard_head))
+
+    def _too_long(self, size: int, line: bytes) -> Anomaly:
+        return Anomaly(
+            "line_too_long",
+            f"dropped a line of {size} bytes; the limit is {self.max_line_bytes} bytes",
+            line[:200],
+        )
+
+    def _parse(self, line: bytes, out: list[Item]) -> None:
+        # Decode strictly first: json.loads(bytes) would let surrogates through.
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            out.append(Anomaly("invalid_utf8", "a line is not valid UTF-8", line[:200]))
+            return
+        if text[:1] != "{":
+            out.append(LogLine(text, line))
+            return
+        try:
+            obj = json.loads(text)
+        except (ValueError, RecursionError):
+            out.append(LogLine(text, line))
+            return
+        if type(obj) is not dict or "event" not in obj or "v" not in obj:
+            out.append(LogLine(text, line))
+            return
+        event = self._envelope(obj, line, out)
+        if event is not None:
+            self._account(event, out)
+
+    def _envelope(self, obj: dict[str, Any], line: bytes, out: list[Item]) -> TelemetryEvent | None:
+        v, event, run_id = obj.get("v"), obj.get("event"), obj.get("run_id")
+        seq, ts, payload = obj.get("seq"), obj.get("timestamp"), obj.get("payload")
+        problem = None
+        if v != ENVELOPE_VERSION:
+            problem = f"'v' is {v!r}; this reader understands version {ENVELOPE_VERSION}"
+        elif not isinstance(event, str):
+            problem = f"'event' is {event!r}; expected a string"
+        elif not isinstance(run_id, str):
+            problem = f"'run_id' is {run_id!r}; expected a string"
+        elif type(seq) is not int or seq < 0:
+            problem = f"'seq' is {seq!r}; expected an integer >= 0"
+        elif not _is_timestamp(ts):
+            problem = f"'timestamp' is {_short(ts)}; expected Unix seconds"
+        elif not isinstance(payload, dict):
+            problem = f"'payload' is {type(payload).__name__}; expected an object"
+        if problem is not None:
+            out.append(Anomaly("bad_envelope", problem, line[:200]))
+            return None
+        assert isinstance(event, str) and isinstance(run_id, str) and isinstance(seq, int)
+        assert isinstance(payload, dict) and isinstance(ts, (int, float))
+        if event not in EVENTS:
+            out.append(Anomaly("unknown_event", f"unknown event {event!r} (seq {seq})", line[:200]))
+        return TelemetryEvent(event, run_id, seq, float(ts), payload, line)
+
+    def _account(self, event: TelemetryEvent, out: list[Item]) -> None:
+        if self.expected_run_id is not None and event.run_id != self.expected_run_id:
+            out.append(
+                Anomaly(
+                    "run_id_mismatch",
+                    f"event for run {event.run_id!r} on the channel of {self.expected_run_id!r}",
+                    event.raw[:200],
+                )
+            )
+        if event.seq > self.next_seq:
+            self.gaps.append((self.next_seq, event.seq - 1))
+            out.append(
+                Anomaly(
+                    "seq_gap",
+                    f"seq {self.next_seq}..{event.seq - 1} missing before {event.event}",
+                )
+            )
+        elif event.seq < self.next_seq:
+            out.append(
+                Anomaly("seq_repeat", f"seq {event.seq} after {self.next_seq - 1}", event.raw[:200])
+            )
+        self.next_seq = max(self.next_seq, event.seq + 1)
+        if self.terminal is not None:
+            out.append(
+                Anomaly(
+                    "event_after_terminal",
+                    f"{event.event} (seq {event.seq}) after {self.terminal.event}",
+                    event.raw[:200],
+                )
+            )
+        elif event.event in TERMINAL_EVENTS:
+            self.terminal = event
+        self.events_seen += 1
+        out.append(event)
+
+
+def _is_timestamp(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def read_events(source: IO[bytes] | Iterable[bytes], **options: Any) -> Iterator[Item]:
+    """Every item of a finished stream or file, in order, including the close anomalies."""
+    reader = TelemetryReader(**options)
+    if hasattr(source, "read"):
+        chunks: Iterable[bytes] = iter(lambda: source.read(1 << 16), b"")
+    else:
+        chunks = source
+    for chunk in chunks:
+        yield from reader.feed(chunk)
+    yield from reader.close()

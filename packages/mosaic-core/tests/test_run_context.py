@@ -1,0 +1,127 @@
+"""``RunContext``: one source of a run's facts, checkpoints, manifest and spaces format."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import pathlib
+
+import gymnasium
+import numpy as np
+import pytest
+
+from mosaic_core import ManifestError, RunContext, TelemetryEmitter, WorkerAnalyticsManifest
+
+
+@pytest.fixture
+def context(tmp_path: pathlib.Path) -> RunContext:
+    return RunContext(run_id="run-1", run_dir=tmp_path, worker_type="toy", worker_version="0.3.0")
+
+
+def test_from_environment_reads_mosaic_run_dir_else_the_cwd(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOSAIC_RUN_DIR", str(tmp_path / "given"))
+    assert RunContext.from_environment("r", "toy", "1").run_dir == tmp_path / "given"
+    monkeypatch.delenv("MOSAIC_RUN_DIR")
+    monkeypatch.chdir(tmp_path)
+    assert RunContext.from_environment("r", "toy", "1").run_dir == tmp_path
+
+
+def test_a_recorded_checkpoint_is_announced_and_listed_at_once(
+    context: RunContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sink = io.BytesIO()
+    emitter = TelemetryEmitter("run-1", stream=sink)
+    monkeypatch.setattr(RunContext, "emitter", property(lambda self: emitter))
+    (context.run_dir / "checkpoints").mkdir()
+    (context.run_dir / "checkpoints" / "a.pt").write_bytes(b"x")
+    assert context.record_checkpoint(context.run_dir / "checkpoints" / "a.pt", step=10) == (
+        "checkpoints/a.pt"
+    )
+    emitter.flush()
+    event = json.loads(sink.getvalue().splitlines()[-1])
+    assert event["event"] == "checkpoint_saved"
+    assert event["payload"] == {"path": "checkpoints/a.pt", "step": 10, "format": "pytorch"}
+    manifest = WorkerAnalyticsManifest.load(context.run_dir)
+    assert manifest.artifacts.checkpoints is not None
+    assert manifest.artifacts.checkpoints.latest == "checkpoints/a.pt"
+    assert manifest.metadata["worker_version"] == "0.3.0"
+
+
+def test_the_manifest_keeps_metadata_and_every_checkpoint_once(
+    context: RunContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        RunContext, "emitter", property(lambda self: TelemetryEmitter("x", stream=io.BytesIO()))
+    )
+    context.write_manifest(algorithm="ppo")
+    for name in ("a.pt", "b.pt", "a.pt"):
+        context.record_checkpoint(f"checkpoints/{name}")
+    manifest = context.write_manifest(global_step=7)
+    assert manifest.artifacts.checkpoints is not None
+    assert manifest.artifacts.checkpoints.files == ("checkpoints/b.pt", "checkpoints/a.pt")
+    assert manifest.metadata["algorithm"] == "ppo" and manifest.metadata["global_step"] == 7
+    assert manifest.artifacts.tensorboard is None  # no files written there
+
+
+def test_a_path_outside_the_run_is_refused(context: RunContext) -> None:
+    with pytest.raises(ManifestError, match="outside the run directory"):
+        context.relative("/somewhere/else.pt")
+
+
+def test_latest_checkpoint_of_a_finished_run(
+    context: RunContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        RunContext, "emitter", property(lambda self: TelemetryEmitter("x", stream=io.BytesIO()))
+    )
+    context.record_checkpoint("checkpoints/final.pt")
+    opened = RunContext.open(context.run_dir)
+    assert opened.worker_type == "toy" and opened.worker_version == "0.3.0"
+    assert opened.latest_checkpoint() == context.run_dir / "checkpoints" / "final.pt"
+
+
+@pytest.mark.parametrize("manifest", [False, True])
+def test_no_checkpoint_is_one_error_naming_the_run(tmp_path: pathlib.Path, manifest: bool) -> None:
+    if manifest:
+        WorkerAnalyticsManifest(run_id="r9", worker_type="toy").save(tmp_path)
+    with pytest.raises(
+        ManifestError, match=f"run {'r9' if manifest else tmp_path.name} at .* has no checkpoint"
+    ):
+        RunContext.open(tmp_path).latest_checkpoint()
+
+
+@pytest.mark.parametrize(
+    "space",
+    [
+        gymnasium.spaces.Discrete(4),
+        gymnasium.spaces.Discrete(3, start=-1),
+        gymnasium.spaces.Box(-1.0, 1.0, (3,), np.float32),
+        gymnasium.spaces.Box(-np.inf, np.inf, (2, 2), np.float64),
+        gymnasium.spaces.Box(0, 255, (4, 4, 3), np.uint8),
+        gymnasium.spaces.MultiDiscrete([3, 3, 2]),
+        gymnasium.spaces.MultiBinary(5),
+        gymnasium.spaces.Dict(
+            {"image": gymnasium.spaces.Box(0, 1, (2,)), "direction": gymnasium.spaces.Discrete(4)}
+        ),
+        gymnasium.spaces.Tuple((gymnasium.spaces.Discrete(2), gymnasium.spaces.Discrete(5))),
+    ],
+    ids=repr,
+)
+def test_spaces_round_trip_through_strict_json(space: gymnasium.Space) -> None:  # type: ignore[type-arg]
+    text = json.dumps(RunContext.describe_space(space), allow_nan=False)
+    assert RunContext.space_from_description(json.loads(text)) == space
+
+
+def test_infinite_bounds_are_strings() -> None:
+    description = RunContext.describe_space(gymnasium.spaces.Box(-math.inf, 1.0, (1,)))
+    assert description["low"] == ["-inf"] and description["high"] == [1.0]
+
+
+def test_a_malformed_description_is_a_manifest_error() -> None:
+    with pytest.raises(ManifestError, match="cannot be rebuilt"):
+        RunContext.space_from_description({"type": "Graph"})
+    with pytest.raises(ManifestError, match="malformed"):
+        RunContext.space_from_description({"type": "Discrete"})
