@@ -20,30 +20,22 @@ from mosaic_core._lazy import lazy_attributes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from mosaic_core.conformance._kit import (
-        Check,
-        CheckFailed,
-        CheckResult,
-        CheckSkipped,
-        Conformance,
-        Report,
-        check_worker,
-        select_checks,
-    )
-    from mosaic_core.conformance._registry import CHECK_IDS, CHECKS
+    from mosaic_core.conformance._kit import Conformance, check_worker, select_checks
+    from mosaic_core.conformance._outcomes import CheckFailed, CheckResult, CheckSkipped, Report
+    from mosaic_core.conformance._registry import CHECK_IDS, CHECKS, Check
     from mosaic_core.conformance._static import HEAVY_MODULES
     from mosaic_core.conformance._testclass import WorkerConformance
 
 _LAZY = {
     "CHECKS": "mosaic_core.conformance._registry",
     "CHECK_IDS": "mosaic_core.conformance._registry",
-    "Check": "mosaic_core.conformance._kit",
-    "CheckFailed": "mosaic_core.conformance._kit",
-    "CheckResult": "mosaic_core.conformance._kit",
-    "CheckSkipped": "mosaic_core.conformance._kit",
+    "Check": "mosaic_core.conformance._registry",
+    "CheckFailed": "mosaic_core.conformance._outcomes",
+    "CheckResult": "mosaic_core.conformance._outcomes",
+    "CheckSkipped": "mosaic_core.conformance._outcomes",
     "Conformance": "mosaic_core.conformance._kit",
     "HEAVY_MODULES": "mosaic_core.conformance._static",
-    "Report": "mosaic_core.conformance._kit",
+    "Report": "mosaic_core.conformance._outcomes",
     "select_checks": "mosaic_core.conformance._kit",
     "WorkerConformance": "mosaic_core.conformance._testclass",
     "check_worker": "mosaic_core.conformance._kit",

@@ -6,17 +6,16 @@ import dataclasses
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mosaic_core._errors import ConfigError
-from mosaic_core.conformance._kit import (
-    CHECK_RUN_ID,
-    CheckFailed,
-    Conformance,
-    describe,
-)
+from mosaic_core.conformance._outcomes import CheckFailed, describe
+
+if TYPE_CHECKING:
+    from mosaic_core.conformance._subject import WorkerUnderTest
 
 __all__ = [
+    "CHECK_RUN_ID",
     "base_document",
     "check_config_errors",
     "check_config_files",
@@ -24,16 +23,19 @@ __all__ = [
     "check_config_round_trip",
 ]
 
+#: The run id the in-process config checks use.
+CHECK_RUN_ID = "conformance-check"
+
 _DERIVE = "derive the config from mosaic_core.TrainingConfigBase (or WorkerConfigBase)"
 
 
-def base_document(kit: Conformance) -> dict[str, Any]:
+def base_document(kit: WorkerUnderTest) -> dict[str, Any]:
     """The smoke config with the kit's run id: the config every in-process check starts from."""
     smoke = kit.spec.smoke_config
     return {**dict(smoke or {}), "run_id": CHECK_RUN_ID}
 
 
-def _build(kit: Conformance, document: Mapping[str, Any], what: str) -> Any:
+def _build(kit: WorkerUnderTest, document: Mapping[str, Any], what: str) -> Any:
     cls = kit.spec.config_class
     try:
         return cls.from_dict(document)
@@ -58,7 +60,7 @@ def _to_dict(config: Any) -> dict[str, Any]:
     return data
 
 
-def check_config_protocol(kit: Conformance) -> str:
+def check_config_protocol(kit: WorkerUnderTest) -> str:
     """The config class builds from the smoke config and meets the ``WorkerConfig`` protocol."""
     from mosaic_core._protocols import WorkerConfig
 
@@ -91,7 +93,7 @@ def check_config_protocol(kit: Conformance) -> str:
     return f"{name}, built from smoke_config {describe(dict(smoke or {}))}"
 
 
-def check_config_round_trip(kit: Conformance) -> str:
+def check_config_round_trip(kit: WorkerUnderTest) -> str:
     """``from_dict(to_dict())`` and a trip through JSON give the same config, seed included."""
     for document in (base_document(kit), {**base_document(kit), "seed": 12345}):
         config = _build(kit, document, "the smoke config")
@@ -124,7 +126,7 @@ def check_config_round_trip(kit: Conformance) -> str:
     return f"{len(data)} fields survive to_dict()/from_dict() and JSON"
 
 
-def check_config_files(kit: Conformance) -> str:
+def check_config_files(kit: WorkerUnderTest) -> str:
     """The SDK's loader reads the config from a direct and from a nested JSON file alike."""
     from mosaic_core._config import load_worker_config
 
@@ -163,7 +165,9 @@ def _mangle(name: str) -> str:
     return name[:-1] + ("x" if name[-1] != "x" else "y")
 
 
-def _expect_config_error(kit: Conformance, document: dict[str, Any], field: str, what: str) -> str:
+def _expect_config_error(
+    kit: WorkerUnderTest, document: dict[str, Any], field: str, what: str
+) -> str:
     cls = kit.spec.config_class
     try:
         cls.from_dict(document)
@@ -187,7 +191,7 @@ def _expect_config_error(kit: Conformance, document: dict[str, Any], field: str,
     )
 
 
-def check_config_errors(kit: Conformance) -> str:
+def check_config_errors(kit: WorkerUnderTest) -> str:
     """Bad values and unknown keys raise ``ConfigError`` naming the field, with a did-you-mean."""
     document = base_document(kit)
     fields = _to_dict(_build(kit, document, "the smoke config"))

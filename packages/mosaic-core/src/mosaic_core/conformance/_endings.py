@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mosaic_core._errors import ConfigError
 from mosaic_core.conformance._config import base_document
-from mosaic_core.conformance._kit import CheckFailed, CheckSkipped, Conformance
-from mosaic_core.conformance._runs import RunRecord, launch, stream_problems
+from mosaic_core.conformance._outcomes import CheckFailed, CheckSkipped
+from mosaic_core.conformance._runs import stream_problems
+
+if TYPE_CHECKING:
+    from mosaic_core.conformance._launch import RunRecord
+    from mosaic_core.conformance._subject import WorkerUnderTest
 
 __all__ = ["UNKNOWN_KEY", "check_bad_config_run", "check_cancel", "check_failing_run"]
 
@@ -24,7 +28,7 @@ def _fail(what: str, problems: list[str], record: RunRecord, hint: str) -> Check
     return CheckFailed(f"{what}:\n- " + "\n- ".join(problems) + f"\nhint: {hint}\n" + record.logs())
 
 
-def check_failing_run(kit: Conformance) -> str:
+def check_failing_run(kit: WorkerUnderTest) -> str:
     """A run that fails ends with ``run_failed`` (error, type, traceback) and a non-zero exit."""
     spec = kit.spec
     if spec.failing_config is None:
@@ -35,7 +39,7 @@ def check_failing_run(kit: Conformance) -> str:
         )
     document = {**dict(spec.smoke_config or {}), **dict(spec.failing_config)}
     try:
-        record = launch(kit, document)
+        record = kit.launch(document)
     except ConfigError as exc:
         raise CheckFailed(
             f"the config validation rejects failing_config {dict(spec.failing_config)!r}: "
@@ -78,10 +82,10 @@ def check_failing_run(kit: Conformance) -> str:
     )
 
 
-def check_bad_config_run(kit: Conformance) -> str:
+def check_bad_config_run(kit: WorkerUnderTest) -> str:
     """A run given an unknown key fails at once: ``run_failed`` with ConfigError, exit 2."""
     document = {**dict(kit.spec.smoke_config or {}), UNKNOWN_KEY: 1}
-    record = launch(kit, document, validate=False)
+    record = kit.launch(document, validate=False)
     problems = stream_problems(record)
     terminal = record.terminals[-1] if record.terminals else None
     if terminal is None or terminal.event != "run_failed":
@@ -114,7 +118,7 @@ def check_bad_config_run(kit: Conformance) -> str:
     return "run_failed with ConfigError naming the key; exit status 2; no traceback"
 
 
-def _long_document(kit: Conformance, factor: int = 1000) -> dict[str, Any]:
+def _long_document(kit: WorkerUnderTest, factor: int = 1000) -> dict[str, Any]:
     """The smoke config, with total_steps scaled up when the config has it and allows it."""
     smoke = dict(kit.spec.smoke_config or {})
     try:
@@ -128,12 +132,12 @@ def _long_document(kit: Conformance, factor: int = 1000) -> dict[str, Any]:
     return smoke
 
 
-def check_cancel(kit: Conformance) -> str:
+def check_cancel(kit: WorkerUnderTest) -> str:
     """SIGTERM during a run stops it within the grace period, with ``run_cancelled``."""
     from mosaic_core import _procs as procs
 
     for factor in (1000, 1_000_000):  # a fast worker may finish the first before SIGTERM
-        record = launch(kit, _long_document(kit, factor), cancel_after_start=True)
+        record = kit.launch(_long_document(kit, factor), cancel_after_start=True)
         terminal = record.terminals[-1] if record.terminals else None
         result = record.result
         sent = record.cancel_sent_at

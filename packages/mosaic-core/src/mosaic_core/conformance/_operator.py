@@ -10,9 +10,12 @@ steps of it; otherwise the protocol is checked without an environment.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mosaic_core.conformance._kit import CheckFailed, CheckSkipped, Conformance
+from mosaic_core.conformance._outcomes import CheckFailed, CheckSkipped
+
+if TYPE_CHECKING:
+    from mosaic_core.conformance._subject import WorkerUnderTest
 
 __all__ = ["check_operator_protocol"]
 
@@ -34,7 +37,7 @@ def _expect(response: dict[str, Any], kind: str, rid: int, doing: str) -> None:
         raise CheckFailed(f"{doing}: expected a {kind!r} answer with id {rid}; got {response!r}")
 
 
-def check_operator_protocol(kit: Conformance) -> str:
+def check_operator_protocol(kit: WorkerUnderTest) -> str:
     """reset/step/select_action/ping/stop over pipes, ids echoed, errors for bad commands."""
     from mosaic_core._errors import ProtocolError
     from mosaic_core.operators.client import OperatorRequestError

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import attrs
+
 from mosaic_core.conformance._config import (
     check_config_errors,
     check_config_files,
@@ -11,7 +13,6 @@ from mosaic_core.conformance._config import (
     check_config_round_trip,
 )
 from mosaic_core.conformance._endings import check_bad_config_run, check_cancel, check_failing_run
-from mosaic_core.conformance._kit import Check, Conformance
 from mosaic_core.conformance._operator import check_operator_protocol
 from mosaic_core.conformance._runs import (
     check_checkpoints,
@@ -25,11 +26,21 @@ from mosaic_core.conformance._static import (
     check_light_import,
     check_metadata,
 )
+from mosaic_core.conformance._subject import WorkerUnderTest
 
-__all__ = ["CHECKS", "CHECK_IDS"]
+__all__ = ["CHECKS", "CHECK_IDS", "Check"]
 
 
-def _check(check_id: str, func: Callable[[Conformance], str]) -> Check:
+@attrs.frozen
+class Check:
+    """One check: a stable id, a one-line summary, and the function that runs it."""
+
+    id: str
+    summary: str
+    func: Callable[[WorkerUnderTest], str]
+
+
+def _check(check_id: str, func: Callable[[WorkerUnderTest], str]) -> Check:
     """A check whose summary is the first line of its function's docstring."""
     return Check(check_id, (func.__doc__ or "").strip().splitlines()[0], func)
 

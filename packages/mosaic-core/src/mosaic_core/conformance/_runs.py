@@ -1,137 +1,28 @@
-"""Real runs through the supervisor, in the kit's private ``MOSAIC_HOME``, and what they show.
+"""Checks of the smoke run: its telemetry stream, its heartbeats, its manifest, its checkpoints.
 
-Every run is a real worker process, started exactly as ``mosaic run`` starts
-it (the worker's console module, or the SDK's generic entry point), with its
-telemetry on its own descriptor. The record keeps the parsed stream, the
-anomalies the reader found, and the worker's stdout and stderr.
+The run itself is the worker under test's (:meth:`WorkerUnderTest.smoke_run
+<mosaic_core.conformance._subject.WorkerUnderTest.smoke_run>`), made once and
+shared by these checks.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import pathlib
-import time
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
-import attrs
+from mosaic_core.conformance._outcomes import CheckFailed, CheckSkipped
 
-from mosaic_core._telemetry import TERMINAL_EVENTS
-from mosaic_core.conformance._kit import CheckFailed, CheckSkipped, Conformance, tail
-from mosaic_core.runs.reader import Anomaly, TelemetryEvent, read_events
-from mosaic_core.runs.supervisor import RunProgress, RunResult, Supervisor
+if TYPE_CHECKING:
+    from mosaic_core.conformance._launch import RunRecord
+    from mosaic_core.conformance._subject import WorkerUnderTest
 
-__all__ = ["CANCEL_AFTER", "RunRecord", "launch", "smoke_run", "stream_problems"]
-
-#: Seconds between a run's first event and the kit's SIGTERM in the cancel check.
-CANCEL_AFTER = 0.1
-
-
-@attrs.frozen(kw_only=True)
-class RunRecord:
-    """One finished run as the kit saw it."""
-
-    result: RunResult
-    events: tuple[TelemetryEvent, ...]
-    anomalies: tuple[Anomaly, ...]
-    stdout: str
-    stderr: str
-    #: When the kit sent SIGTERM (``time.time()``), if it cancelled the run.
-    cancel_sent_at: float | None = None
-
-    @property
-    def run_dir(self) -> pathlib.Path:
-        return pathlib.Path(self.result.run_dir)
-
-    @property
-    def terminals(self) -> list[TelemetryEvent]:
-        return [e for e in self.events if e.event in TERMINAL_EVENTS]
-
-    def outcome(self) -> str:
-        """One line: how the run ended, for messages."""
-        r = self.result
-        how = f"signal {r.signal}" if r.signal else f"exit status {r.exit_code}"
-        return f"{r.status} ({how}{'; ' + r.reason if r.reason else ''})"
-
-    def logs(self) -> str:
-        return f"stderr of the worker:\n{tail(self.stderr)}\nrun directory: {self.run_dir}"
-
-
-def launch(
-    kit: Conformance,
-    document: Mapping[str, Any],
-    *,
-    validate: bool = True,
-    cancel_after_start: bool = False,
-) -> RunRecord:
-    """Run the worker once with ``document`` as its config; wait for its end.
-
-    ``validate=False`` hands the config to the worker unchecked (as for a
-    worker living in another environment), so the worker itself must reject
-    a bad one. ``cancel_after_start`` cancels the run as soon as its first
-    event arrives, as ``mosaic cancel`` would.
-    """
-    from mosaic_core.runs.launch import prepare_runs
-
-    spec = kit.spec
-    (prepared,) = prepare_runs(
-        kit.store,
-        kit.worker_type,
-        spec if validate else None,
-        document,
-        console_module=spec.console_module,
-        timeout=kit.timeout,
-        heartbeat_timeout=None,
-    )
-    launch_spec = attrs.evolve(prepared.launch, kill_grace=kit.cancel_grace)
-    secrets = {prepared.run_id: prepared.secrets_json} if prepared.secrets_json else None
-    supervisor = Supervisor(kit.store, parallel=1, poll_interval=0.01, secrets=secrets)
-    supervisor.submit(launch_spec)
-    sent: list[float] = []
-    first_event: list[float] = []
-
-    def on_progress(active: list[RunProgress]) -> None:
-        # Cancel a run at work, as a user would: a moment after its first event.
-        for progress in active:
-            if sent or progress.events < 1:
-                continue
-            if not first_event:
-                first_event.append(time.monotonic())
-            elif time.monotonic() - first_event[0] >= CANCEL_AFTER:
-                sent.append(time.time())
-                supervisor.cancel(progress.run_id, "cancelled by the conformance kit")
-
-    results = supervisor.wait(on_progress if cancel_after_start else None, 0.01)
-    result = results[prepared.run_id]
-    run_dir = pathlib.Path(result.run_dir)
-    with open(run_dir / "events.jsonl", "rb") as handle:
-        items = list(read_events(handle, expected_run_id=prepared.run_id))
-    return RunRecord(
-        result=result,
-        events=tuple(i for i in items if isinstance(i, TelemetryEvent)),
-        anomalies=tuple(i for i in items if isinstance(i, Anomaly)),
-        stdout=_read(run_dir / "stdout.log"),
-        stderr=_read(run_dir / "stderr.log"),
-        cancel_sent_at=sent[0] if sent else None,
-    )
-
-
-def _read(path: pathlib.Path) -> str:
-    with contextlib.suppress(OSError):
-        return path.read_text(encoding="utf-8", errors="replace")
-    return ""
-
-
-def smoke_run(kit: Conformance) -> RunRecord:
-    smoke = kit.spec.smoke_config
-    if smoke is None:
-        raise CheckFailed(
-            "WorkerSpec.smoke_config is not set, so the kit cannot make a short run: give a "
-            "config (without run_id) small enough for a run of a few seconds, e.g. "
-            "smoke_config={'total_steps': 200}"
-        )
-    return launch(kit, dict(smoke))
+__all__ = [
+    "check_checkpoints",
+    "check_heartbeats",
+    "check_manifest",
+    "check_smoke_run",
+    "stream_problems",
+]
 
 
 def stream_problems(record: RunRecord) -> list[str]:
@@ -167,7 +58,7 @@ _LIFECYCLE_HINT = (
 )
 
 
-def check_smoke_run(kit: Conformance) -> str:
+def check_smoke_run(kit: WorkerUnderTest) -> str:
     """A short real run completes with a valid, gap-free stream and one terminal event."""
     record = kit.smoke_run()
     problems = stream_problems(record)
@@ -200,7 +91,7 @@ def check_smoke_run(kit: Conformance) -> str:
     )
 
 
-def check_heartbeats(kit: Conformance) -> str:
+def check_heartbeats(kit: WorkerUnderTest) -> str:
     """The run is never silent for long, and every heartbeat is well formed."""
     record = kit.completed_smoke_run()
     events = record.events
@@ -234,7 +125,7 @@ def check_heartbeats(kit: Conformance) -> str:
     return f"{beats} heartbeats in {span:.2f} s; longest silence {worst:.2f} s"
 
 
-def check_manifest(kit: Conformance) -> str:
+def check_manifest(kit: WorkerUnderTest) -> str:
     """A valid ``analytics.json`` in the run directory, naming this run and worker."""
     from mosaic_core._errors import ManifestError
     from mosaic_core._manifest import MANIFEST_FILENAME, WorkerAnalyticsManifest
@@ -275,7 +166,7 @@ def check_manifest(kit: Conformance) -> str:
     return f"{MANIFEST_FILENAME} valid for run {manifest.run_id}"
 
 
-def check_checkpoints(kit: Conformance) -> str:
+def check_checkpoints(kit: WorkerUnderTest) -> str:
     """With ``supports_checkpointing``: the manifest lists checkpoint files, and they exist."""
     from mosaic_core._manifest import WorkerAnalyticsManifest
 

@@ -7,10 +7,10 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
-from mosaic_core.conformance._kit import CheckFailed, CheckSkipped, Conformance, describe
+from mosaic_core.conformance._outcomes import CheckFailed, CheckSkipped, describe
 
 if TYPE_CHECKING:
-    from mosaic_core._discovery import BrokenPlugin, DiscoveredWorker
+    from mosaic_core.conformance._subject import WorkerUnderTest
 
 __all__ = ["HEAVY_MODULES", "check_capabilities", "check_entry_point", "check_light_import"]
 
@@ -30,34 +30,8 @@ HEAVY_MODULES = (
     "stable_baselines3",
 )
 
-_ENTRY_POINT_HINT = (
-    'declare it in pyproject.toml as `[project.entry-points."mosaic.workers"] {name} = '
-    '"<your_package>.plugin"` and reinstall the package (`pip install -e .`)'
-)
 
-
-def discover(worker_type: str) -> tuple[DiscoveredWorker | None, BrokenPlugin | None, str | None]:
-    from mosaic_core._discovery import discover_workers
-
-    found = discover_workers(load=[worker_type], strict=False)
-    if worker_type not in found.workers and not found.broken:
-        # One plugin may register several worker types under another entry-point name.
-        found = discover_workers(load=[worker_type, *found.skipped], strict=False)
-    if worker_type in found.workers:
-        return found.workers[worker_type], None, None
-    for plugin in found.broken:
-        if plugin.name == worker_type:
-            return None, plugin, None
-    known = ", ".join(sorted(found.workers)) or "none"
-    return (
-        None,
-        None,
-        f"no installed plugin provides worker {worker_type!r} (installed workers: {known}); "
-        + _ENTRY_POINT_HINT.format(name=worker_type),
-    )
-
-
-def check_entry_point(kit: Conformance) -> str:
+def check_entry_point(kit: WorkerUnderTest) -> str:
     """Registered under ``mosaic.workers`` and loadable, as a runnable (not legacy) worker."""
     worker, broken, problem = kit.discovery()
     if problem is not None:
@@ -84,7 +58,7 @@ def check_entry_point(kit: Conformance) -> str:
     return f"{worker.entry_point} from {source}, loaded in {worker.load_seconds:.3f} s"
 
 
-def _plugin_module(kit: Conformance) -> str:
+def _plugin_module(kit: WorkerUnderTest) -> str:
     worker, broken, problem = kit.discovery()
     value = worker.entry_point if worker else broken.entry_point if broken else None
     if value is None:
@@ -124,7 +98,7 @@ print(json.dumps({"seconds": seconds, "heavy": chains, "error": error}))
 """
 
 
-def check_light_import(kit: Conformance) -> str:
+def check_light_import(kit: WorkerUnderTest) -> str:
     """The plugin module, imported alone in a fresh interpreter, loads no heavy library."""
     module = _plugin_module(kit)
     try:
@@ -167,7 +141,7 @@ def check_light_import(kit: Conformance) -> str:
     return f"{module} imported in {seconds:.3f} s; none of the {len(HEAVY_MODULES)} heavy libraries"
 
 
-def _broken_field(kit: Conformance, prefix: str) -> None:
+def _broken_field(kit: WorkerUnderTest, prefix: str) -> None:
     """Fail when the plugin broke on a bad ``prefix`` value; skip if it broke otherwise."""
     _, broken, problem = kit.discovery()
     if broken is not None and f"{prefix}." in broken.error:
@@ -179,7 +153,7 @@ def _broken_field(kit: Conformance, prefix: str) -> None:
         raise CheckSkipped(f"worker {kit.worker_type!r} did not load (see entry-point)")
 
 
-def check_metadata(kit: Conformance) -> str:
+def check_metadata(kit: WorkerUnderTest) -> str:
     """``WorkerMetadata`` with a name, a description, and the distribution's version."""
     from mosaic_core._metadata import WorkerMetadata
 
@@ -208,7 +182,7 @@ def check_metadata(kit: Conformance) -> str:
     return f"{meta.name} {meta.version}: {meta.description}"
 
 
-def check_capabilities(kit: Conformance) -> str:
+def check_capabilities(kit: WorkerUnderTest) -> str:
     """``WorkerCapabilities`` of the right type and worker type, with valid words."""
     from mosaic_core._metadata import WorkerCapabilities
 

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from mosaic_core.conformance._kit import CheckResult, Conformance
+    from mosaic_core.conformance._kit import Conformance
+    from mosaic_core.conformance._outcomes import CheckResult
 
 __all__ = ["mosaic_home", "report"]
 
