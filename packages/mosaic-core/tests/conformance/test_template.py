@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from mosaic_core import ConfigError
+from mosaic_core.cli import new
 from mosaic_core.cli.new import render_worker, template_variables
 
 CORE = Path(__file__).resolve().parents[2]
@@ -32,7 +33,13 @@ def test_template_variables_for_a_hyphenated_name() -> None:
     assert names["package"] == "mosaic_grid_world"
     assert names["dist"] == "mosaic-grid-world-worker"
     assert names["Class"] == "GridWorld"
-    assert names["mosaic_pin"] == ">=1.0,<2"
+
+
+def test_a_new_worker_depends_on_the_minor_version_that_made_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(new, "__version__", "1.4.2")
+    assert template_variables("gridworld")["mosaic_pin"] == ">=1.4,<2"
 
 
 @pytest.mark.parametrize("name", ["Grid", "1grid", "grid world", ""])
@@ -62,7 +69,7 @@ def test_mosaic_new_worker_writes_the_whole_package(tmp_path: Path) -> None:
     ]  # fmt: skip
     pyproject = (tmp_path / "w" / "pyproject.toml").read_text()
     assert 'gridworld = "mosaic_gridworld.plugin"' in pyproject
-    assert '"mosaic-core>=1.0,<2"' in pyproject
+    assert f'"mosaic-core{template_variables("gridworld")["mosaic_pin"]}"' in pyproject
     assert "{{" not in "".join(p.read_text() for p in (tmp_path / "w").rglob("*") if p.is_file())
 
 

@@ -39,14 +39,15 @@ def template_variables(name: str) -> dict[str, str]:
             "NAME", name, "a lower-case worker type matching [a-z][a-z0-9_-]*, such as 'gridworld'"
         )
     words = [w for w in re.split(r"[-_]", name) if w]
-    major = int(__version__.split(".")[0])
+    # The template uses what this minor version offers (RunContext came in 1.1).
+    major, minor = (int(part) for part in __version__.split(".")[:2])
     return {
         "name": name,
         "package": "mosaic_" + name.replace("-", "_"),
         "dist": f"mosaic-{name.replace('_', '-')}-worker",
         "Class": "".join(w.capitalize() for w in words),
         "title": " ".join(w.capitalize() for w in words) + " worker",
-        "mosaic_pin": f">={major}.0,<{major + 1}",
+        "mosaic_pin": f">={major}.{minor},<{major + 1}",
         "mosaic_version": __version__,
     }
 
