@@ -58,14 +58,14 @@ def test_existing_directory_is_never_overwritten(tmp_path: Path) -> None:
 def test_mosaic_new_worker_writes_the_whole_package(tmp_path: Path) -> None:
     out = run(sys.executable, "-m", "mosaic_core", "new", "worker", "gridworld", "--dir",
               tmp_path / "w")  # fmt: skip
-    assert "wrote 11 files" in out
+    assert "wrote 12 files" in out
     files = sorted(str(p.relative_to(tmp_path / "w")) for p in (tmp_path / "w").rglob("*"))
     assert files == [
         ".gitignore", "CHANGELOG.md", "README.md", "pyproject.toml", "src",
         "src/mosaic_gridworld", "src/mosaic_gridworld/__init__.py",
         "src/mosaic_gridworld/config.py", "src/mosaic_gridworld/plugin.py",
         "src/mosaic_gridworld/py.typed", "src/mosaic_gridworld/runtime.py", "tests",
-        "tests/test_config.py", "tests/test_conformance.py",
+        "tests/test_config.py", "tests/test_conformance.py", "tests/test_runtime.py",
     ]  # fmt: skip
     pyproject = (tmp_path / "w" / "pyproject.toml").read_text()
     assert 'gridworld = "mosaic_gridworld.plugin"' in pyproject
@@ -87,6 +87,7 @@ def test_generated_worker_installs_in_a_fresh_venv_and_its_tests_pass(tmp_path: 
     out = run(python, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", cwd=package)
     assert "PASSED tests/test_conformance.py::TestConformance::test_conformance[smoke-run]" in out
     assert "PASSED tests/test_config.py::test_defaults_are_a_valid_config" in out
+    assert "PASSED tests/test_runtime.py::test_a_run_completes_and_records_its_checkpoint" in out
     assert " failed" not in out
     out = run(bin_dir / "mosaic", "check", "grid-world", cwd=tmp_path)
     assert out.rstrip().splitlines()[-1].startswith("15 passed, 1 skipped")
