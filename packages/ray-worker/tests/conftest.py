@@ -1,8 +1,9 @@
-"""Fixtures: the real ``mosaic`` command in a private MOSAIC_HOME, and /proc look-ups.
+"""Helpers: the real ``mosaic`` command in a private MOSAIC_HOME, and /proc look-ups.
 
-Every Ray run costs seconds (``ray.init`` alone ~5 s here), so runs that
-several tests inspect are made once per module, and budgets are tiny: these
-tests pin the plumbing, not learning.
+A test's home is the kit's ``mosaic_home`` fixture. Every Ray run costs
+seconds (``ray.init`` alone ~5 s here), so the runs that several tests
+inspect are made once per module, in that module's :func:`module_home`;
+budgets are tiny: these tests pin the plumbing, not learning.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ PPO_TINY = ["train_batch_size_per_learner=200", "minibatch_size=100", "num_epoch
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+def module_home(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """One MOSAIC_HOME for a module whose tests share runs (a module-scoped fixture cannot
+    use the per-test ``mosaic_home``); the helpers below pass it to each command."""
     return tmp_path_factory.mktemp("mosaic-home")
 
 
@@ -88,6 +91,37 @@ def processes() -> dict[int, str]:
 
 def processes_mentioning(marker: str) -> dict[int, str]:
     return {pid: cmd for pid, cmd in processes().items() if marker in cmd}
+
+
+def _stat(pid: int) -> list[str] | None:
+    """Fields 3 on of /proc/PID/stat (state, ppid, pgrp, session ...), or None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read().decode(errors="replace")
+    except OSError:
+        return None
+    return data[data.rfind(")") + 2 :].split()  # the command name may hold spaces
+
+
+def process_tree(pid: int) -> set[int]:
+    """Live processes of ``pid``'s session and its descendants, ``pid`` included."""
+    parents: dict[int, int] = {}
+    found: set[int] = set()
+    for entry in os.listdir("/proc"):
+        fields = _stat(int(entry)) if entry.isdigit() else None
+        if fields is None or fields[0] in ("Z", "X"):
+            continue
+        parents[int(entry)] = int(fields[1])
+        if int(fields[3]) == pid:
+            found.add(int(entry))
+    frontier = [pid]
+    while frontier:
+        current = frontier.pop()
+        for child, parent in parents.items():
+            if parent == current and child not in found:
+                found.add(child)
+                frontier.append(child)
+    return found | ({pid} if pid in parents else set())
 
 
 def start_long_run(home: pathlib.Path, *sets: str) -> subprocess.Popen[str]:

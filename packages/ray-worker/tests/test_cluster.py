@@ -23,12 +23,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from mosaic_core import _procs as procs
-
 from .conftest import (
     PPO_TINY,
     cancel,
     events,
+    process_tree,
     processes_mentioning,
     run_ray,
     start_long_run,
@@ -68,7 +67,7 @@ class Head:
 
     def job_actors(self) -> dict[int, str]:
         """RLlib actors living in the head's session (its workers are its descendants)."""
-        members = procs.run_processes(self.process.pid, session=self.process.pid)
+        members = process_tree(self.process.pid)
         return {pid: cmd for pid, cmd in processes_mentioning(ENV_RUNNER).items() if pid in members}
 
 
@@ -114,10 +113,14 @@ def _answers(port: int) -> bool:
     return True
 
 
-def test_run_joins_the_cluster_and_leaves_it_running(home: pathlib.Path, head: Head) -> None:
+def test_run_joins_the_cluster_and_leaves_it_running(mosaic_home: pathlib.Path, head: Head) -> None:
     before = head.services()
     result = run_ray(
-        home, f"ray_address={head.address}", "num_env_runners=1", "total_steps=400", *PPO_TINY
+        mosaic_home,
+        f"ray_address={head.address}",
+        "num_env_runners=1",
+        "total_steps=400",
+        *PPO_TINY,
     )
     assert result["command_exit"] == 0 and result["status"] == "completed", result
     summary = result["summary"]
@@ -130,11 +133,13 @@ def test_run_joins_the_cluster_and_leaves_it_running(home: pathlib.Path, head: H
 
 
 def test_cancel_on_a_cluster_ends_the_runs_actors_not_the_cluster(
-    home: pathlib.Path, head: Head
+    mosaic_home: pathlib.Path, head: Head
 ) -> None:
     before = head.services()
-    runner = start_long_run(home, f"ray_address={head.address}", "num_env_runners=1", *PPO_TINY)
-    wait_for_metrics(home, runner)
+    runner = start_long_run(
+        mosaic_home, f"ray_address={head.address}", "num_env_runners=1", *PPO_TINY
+    )
+    wait_for_metrics(mosaic_home, runner)
     assert wait_until(head.job_actors), "the run's env runner should live on the cluster"
     result = cancel(runner)
     assert result["status"] == "cancelled" and result["signal"] != "SIGKILL", result
@@ -143,8 +148,8 @@ def test_cancel_on_a_cluster_ends_the_runs_actors_not_the_cluster(
     assert wait_until(lambda: not head.job_actors()), head.job_actors()
 
 
-def test_an_address_without_a_head_fails_at_once(home: pathlib.Path) -> None:
+def test_an_address_without_a_head_fails_at_once(mosaic_home: pathlib.Path) -> None:
     started = time.monotonic()
-    result = run_ray(home, f"ray_address=127.0.0.1:{free_port()}", "total_steps=200")
+    result = run_ray(mosaic_home, f"ray_address=127.0.0.1:{free_port()}", "total_steps=200")
     assert result["status"] == "failed" and "no Ray head answers" in result["reason"]
     assert time.monotonic() - started < 60

@@ -40,12 +40,14 @@ def test_round_trip_keeps_every_field() -> None:
     ("fields", "field", "words"),
     [
         ({"algorithm": "ppp"}, "algorithm", "did you mean 'ppo'"),
-        ({"gamma": 1.5}, "gamma", "between 0 and 1"),
+        ({"gamma": 1.5}, "gamma", "a number >= 0 and <= 1"),
         ({"lr": 0}, "lr", "a number > 0"),
         ({"algorithm": "sac", "lr": 0.001}, "lr", "training.actor_lr"),
         ({"num_env_runners": -1}, "num_env_runners", "an integer >= 0"),
         ({"num_envs_per_env_runner": 0}, "num_envs_per_env_runner", "an integer >= 1"),
-        ({"object_store_memory_mb": 10}, "object_store_memory_mb", "Ray's minimum"),
+        ({"object_store_memory_mb": 10}, "object_store_memory_mb", "an integer >= 80"),
+        ({"total_steps": 0}, "total_steps", "an integer >= 1"),
+        ({"env_id": "bad module:parallel_env"}, "env_id", "not a module name"),
         ({"policy_mode": "shared"}, "policy_mode", "'parameter_sharing'"),
         ({"framework": "tf2"}, "framework", "'torch'"),
         ({"ray_address": "127.0.0.1:6379", "num_cpus": 4}, "num_cpus", "a cluster has its own"),
@@ -59,6 +61,13 @@ def test_bad_values_name_the_field(fields: dict[str, Any], field: str, words: st
         config(**fields)
     assert caught.value.field == field
     assert words in str(caught.value)
+
+
+def test_every_field_is_documented_and_bounded_in_the_schema() -> None:
+    properties = RayConfig.json_schema()["properties"]
+    assert [name for name, p in properties.items() if not p.get("description")] == []
+    assert properties["gamma"]["minimum"] == 0 and properties["gamma"]["maximum"] == 1
+    assert properties["object_store_memory_mb"]["minimum"] == 80
 
 
 LEARNING_STARTS = "num_steps_sampled_before_learning_starts"
@@ -85,6 +94,7 @@ def plan() -> Any:
         ({"num_env_runners": 3, "num_cpus": 2}, "num_cpus", "at least 3"),
         ({"env_id": "mpe2.simple_push_v3:parallel_env"}, "policy_mode", "different spaces"),
         ({"env_id": "CartPole-v1", "env_config": {"size": 3}}, "env_config", "arguments that"),
+        ({"env_id": "no_such_module:parallel_env"}, "env_id", "'no_such_module' is installed"),
     ],
 )  # fmt: skip
 def test_mismatches_are_config_errors_before_ray_starts(
@@ -123,6 +133,11 @@ def test_every_algorithm_builds_a_valid_config_on_the_new_api_stack(
     assert (algo_config.num_env_runners, algo_config.seed) == (2, 7)
     assert getattr(algo_config, "actor_lr" if algorithm == "sac" else "lr") == 1e-3
     assert algo_config.env == f"mosaic:{env_id}" and made.cpus_needed == 2
+
+
+def test_an_id_may_name_the_module_that_registers_it(plan: Any) -> None:
+    made = plan(config(env_id="gymnasium.envs.classic_control:CartPole-v1"))
+    assert made.env.action_spaces[None].n == 2
 
 
 def test_sac_takes_discrete_actions_in_this_rllib(plan: Any) -> None:

@@ -21,9 +21,11 @@ MODULES = {"parameter_sharing": ["shared"], "independent": ["agent_0", "agent_1"
 
 
 @pytest.fixture(scope="module")
-def runs(home: pathlib.Path) -> dict[str, dict[str, Any]]:
+def runs(module_home: pathlib.Path) -> dict[str, dict[str, Any]]:
     return {
-        mode: run_ray(home, f"env_id={ENV}", f"policy_mode={mode}", "total_steps=400", *PPO_TINY)
+        mode: run_ray(
+            module_home, f"env_id={ENV}", f"policy_mode={mode}", "total_steps=400", *PPO_TINY
+        )
         for mode in MODULES
     }
 
@@ -85,14 +87,14 @@ def test_independent_operator_needs_the_agent_named(runs: dict[str, dict[str, An
 
 
 def test_each_seat_plays_its_own_module_through_the_operator_server(
-    home: pathlib.Path, runs: dict[str, dict[str, Any]]
+    mosaic_home: pathlib.Path, runs: dict[str, dict[str, Any]]
 ) -> None:
     """One spec for every agent: MOSAIC hands each operator its seat (the context)."""
     run_dir = runs["independent"]["run_dir"]
     done = subprocess.run(
         [sys.executable, "-m", "mosaic_core.operator_main", "--env", ENV, "--render", "none",
          "--operator", f"ray:{run_dir}", "--episodes", "1", "--seed", "4"],
-        capture_output=True, text=True, timeout=180, env=environment(home),
+        capture_output=True, text=True, timeout=180, env=environment(mosaic_home),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     (episode,) = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]

@@ -26,9 +26,10 @@ LOSSES = {"ppo": "policy_loss", "dqn": "qf_loss", "sac": "qf_loss"}
 
 
 @pytest.fixture(scope="module")
-def runs(home: pathlib.Path) -> dict[str, dict[str, Any]]:
+def runs(module_home: pathlib.Path) -> dict[str, dict[str, Any]]:
     return {
-        name: run_ray(home, f"algorithm={name}", "seed=3", *sets) for name, sets in CASES.items()
+        name: run_ray(module_home, f"algorithm={name}", "seed=3", *sets)
+        for name, sets in CASES.items()
     }
 
 

@@ -14,7 +14,8 @@ cancellation does not rely on the main thread alone:
   shuts Ray down the normal way (``ray.shutdown()``);
 - if that has not finished after ``grace`` seconds, the watcher kills what
   is left of the run's own processes (a local Ray: this process's
-  descendants) and ends the process with status 130.
+  descendants, through :meth:`mosaic_core.RunContext.kill_descendants`) and
+  ends the process with status 130.
 """
 
 from __future__ import annotations
@@ -29,18 +30,9 @@ from typing import Any
 
 from mosaic_core import ProtocolError, RunCancelled, TelemetryEmitter
 
-__all__ = ["EXIT_CANCELLED", "CancelGuard", "kill_descendants"]
+__all__ = ["EXIT_CANCELLED", "CancelGuard"]
 
 EXIT_CANCELLED = 130
-
-
-def kill_descendants() -> None:
-    """SIGKILL every process below this one (a local Ray's processes), never this one."""
-    from mosaic_core import _procs as procs
-
-    for pid in procs.run_processes(os.getpid()):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
 
 
 class CancelGuard:

@@ -30,8 +30,7 @@ from typing import Any
 
 import attrs
 
-from mosaic_core import MosaicError, RunCancelled
-from mosaic_ray.cancel import kill_descendants
+from mosaic_core import MosaicError, RunCancelled, RunContext
 from mosaic_ray.config import RayConfig
 
 __all__ = ["RayPlace", "prepare_environment", "ray_session", "temp_dir_for"]
@@ -126,7 +125,7 @@ def ray_session(config: RayConfig, cpus_needed: int) -> Iterator[RayPlace]:
         if cancelled and config.local:
             # The supervisor signals the whole session, so this Ray is already going down and
             # ray.shutdown() could wait on peers that are gone: kill what is left directly.
-            kill_descendants()
+            RunContext.kill_descendants()
         elif ray.is_initialized():
             ray.shutdown()
         if temp_dir is not None and config.ray_temp_dir is None:
@@ -156,5 +155,5 @@ def _place(config: RayConfig, temp_dir: str | None) -> RayPlace:
         local=config.local,
         temp_dir=temp_dir,
         cpus=float(ray.cluster_resources().get("CPU", 0.0)),
-        nodes=sum(1 for node in ray.nodes() if node.get("Alive")),
+        nodes=len([node for node in ray.nodes() if node.get("Alive")]),
     )

@@ -5,14 +5,18 @@ Field names are RLlib's own ``AlgorithmConfig`` names in snake_case
 left ``None`` keeps RLlib's default for the algorithm. ``training`` passes
 any other ``AlgorithmConfig.training()`` argument through, checked against
 RLlib's signature before Ray starts (see :mod:`mosaic_ray.translate`).
+Bounds are declared on the fields; :meth:`RayConfig.validate` holds the
+rules between fields.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from mosaic_core import ConfigError, TrainingConfigBase, did_you_mean
+from annotated_types import Ge, Gt, Interval
+
+from mosaic_core import ConfigError, EnvSpec, TrainingConfigBase, did_you_mean
 
 __all__ = ["ALGORITHMS", "POLICY_MODES", "RayConfig"]
 
@@ -26,13 +30,6 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
 }
 POLICY_MODES = ("parameter_sharing", "independent", "self_play")
 _LOCAL_ONLY = ("num_cpus", "ray_temp_dir")
-_NON_NEGATIVE = (
-    "num_env_runners",
-    "num_learners",
-    "checkpoint_frequency",
-    "num_steps_sampled_before_learning_starts",
-    "min_sample_timesteps_per_iteration",
-)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -40,49 +37,64 @@ class RayConfig(TrainingConfigBase):
     """One RLlib training run: algorithm, environment, scale, and where Ray runs."""
 
     env_id: str = "CartPole-v1"
-    """A Gymnasium id, or ``module:factory`` returning a Gymnasium env or a PettingZoo
-    parallel env (``mpe2.simple_spread_v3:parallel_env``)."""
+    """a Gymnasium id, module:Id, or module:factory returning a Gymnasium env or a PettingZoo
+    parallel env (mpe2.simple_spread_v3:parallel_env)"""
     algorithm: str = "ppo"
-    total_steps: int = 100_000
-    """Training stops at the first iteration that reaches this many env steps."""
+    """ppo, appo, impala, dqn or sac, in any case (RLlib writes PPO)"""
+    total_steps: Annotated[int, Ge(1)] = 100_000
+    """training stops at the first iteration that reaches this many env steps"""
     env_config: dict[str, Any] = dataclasses.field(default_factory=dict)
-    """Keyword arguments for ``gymnasium.make`` or the env factory."""
+    """keyword arguments for gymnasium.make or the env factory"""
 
-    # Scale: RLlib's names; None keeps RLlib's default for the algorithm.
-    num_env_runners: int | None = None
-    num_envs_per_env_runner: int = 1
-    num_learners: int = 0
-    train_batch_size_per_learner: int | None = None
-    minibatch_size: int | None = None
-    num_epochs: int | None = None
-    lr: float | None = None
-    gamma: float | None = None
-    num_steps_sampled_before_learning_starts: int | None = None
-    min_time_s_per_iteration: float | None = None
-    min_sample_timesteps_per_iteration: int | None = None
+    num_env_runners: Annotated[int | None, Ge(0)] = None
+    """remote env runners sampling in parallel; 0 samples in the driver (null: RLlib's
+    default for the algorithm)"""
+    num_envs_per_env_runner: Annotated[int, Ge(1)] = 1
+    """vectorized copies of the environment in each env runner"""
+    num_learners: Annotated[int, Ge(0)] = 0
+    """remote learners; 0 learns in the driver"""
+    train_batch_size_per_learner: Annotated[int | None, Ge(1)] = None
+    """env steps in each learner's train batch (null: RLlib's default)"""
+    minibatch_size: Annotated[int | None, Ge(1)] = None
+    """the size of each SGD minibatch (null: RLlib's default)"""
+    num_epochs: Annotated[int | None, Ge(1)] = None
+    """passes over each train batch (null: RLlib's default)"""
+    lr: Annotated[float | None, Gt(0)] = None
+    """the learning rate (null: RLlib's default; SAC has one per network in training)"""
+    gamma: Annotated[float | None, Interval(ge=0, le=1)] = None
+    """the discount factor (null: RLlib's default)"""
+    num_steps_sampled_before_learning_starts: Annotated[int | None, Ge(0)] = None
+    """DQN and SAC: env steps sampled into the replay buffer before learning starts"""
+    min_time_s_per_iteration: Annotated[float | None, Ge(0)] = None
+    """the shortest a training iteration may be, in seconds (null: RLlib's default)"""
+    min_sample_timesteps_per_iteration: Annotated[int | None, Ge(0)] = None
+    """the fewest env steps a training iteration samples (null: RLlib's default)"""
     framework: Literal["torch"] = "torch"
+    """the deep-learning framework; RLlib's new API stack is torch only"""
     training: dict[str, Any] = dataclasses.field(default_factory=dict)
-    """More ``AlgorithmConfig.training()`` arguments, named as RLlib names them."""
+    """more AlgorithmConfig.training() arguments, named as RLlib names them"""
 
-    # Multi-agent (PettingZoo) environments.
     policy_mode: Literal["parameter_sharing", "independent", "self_play"] = "parameter_sharing"
-    self_play_update_every: int = 5
-    """With ``self_play``: copy the learner into the frozen opponent every N iterations."""
+    """multi-agent environments: one module shared by every agent, one module per agent, or
+    a learning main against a frozen copy of itself"""
+    self_play_update_every: Annotated[int, Ge(1)] = 5
+    """with self_play: copy the learner into the frozen opponent every N iterations"""
 
-    checkpoint_frequency: int = 0
-    """Save a checkpoint every N training iterations; 0 saves only the final one."""
+    checkpoint_frequency: Annotated[int, Ge(0)] = 0
+    """save a checkpoint every N training iterations; 0 saves only the final one"""
 
-    # Where Ray runs.
     ray_address: str | None = None
-    """Unset: a private local Ray for this run. Set (``HOST:PORT``, ``auto``): an existing
-    cluster, which the run joins as a driver and never stops."""
-    num_cpus: int | None = None
-    """Local Ray only: CPUs it may schedule (default: this machine's, or what the run needs)."""
-    object_store_memory_mb: int = 256
+    """null: a private local Ray for this run; HOST:PORT or auto: an existing cluster, which
+    the run joins as a driver and never stops"""
+    num_cpus: Annotated[int | None, Ge(1)] = None
+    """local Ray only: CPUs it may schedule (null: this machine's, or what the run needs)"""
+    object_store_memory_mb: Annotated[int, Ge(80)] = 256
+    """local Ray only: its object store in MiB (Ray's minimum is 80)"""
     ray_temp_dir: str | None = None
-    """Local Ray only: its session directory (default: a short one named after the run)."""
+    """local Ray only: its session directory (null: a short one named after the run)"""
 
     def validate(self) -> None:
+        EnvSpec.parse(self.env_id)  # its grammar now; whether it can be made, before Ray starts
         name = self.algorithm.lower()
         if name not in ALGORITHMS:
             raise ConfigError.bad_value(
@@ -92,14 +104,6 @@ class RayConfig(TrainingConfigBase):
             )
         if name != self.algorithm:
             object.__setattr__(self, "algorithm", name)  # "PPO", as RLlib spells it, is fine
-        for field in ("num_envs_per_env_runner", "self_play_update_every", "total_steps"):
-            _at_least(field, getattr(self, field), 1)
-        for field in ("train_batch_size_per_learner", "minibatch_size", "num_epochs", "num_cpus"):
-            _at_least(field, getattr(self, field), 1)
-        for field in _NON_NEGATIVE:
-            _at_least(field, getattr(self, field), 0)
-        if self.lr is not None and self.lr <= 0:
-            raise ConfigError.bad_value("lr", self.lr, "a number > 0")
         if self.lr is not None and name == "sac":
             raise ConfigError.bad_value(
                 "lr",
@@ -107,34 +111,8 @@ class RayConfig(TrainingConfigBase):
                 "null for sac, which has a rate per network: training.actor_lr, "
                 "training.critic_lr and training.alpha_lr",
             )
-        if self.gamma is not None and not 0.0 <= self.gamma <= 1.0:
-            raise ConfigError.bad_value("gamma", self.gamma, "a number between 0 and 1")
-        if self.min_time_s_per_iteration is not None and self.min_time_s_per_iteration < 0:
-            raise ConfigError.bad_value(
-                "min_time_s_per_iteration", self.min_time_s_per_iteration, "a number >= 0"
-            )
-        if self.object_store_memory_mb < 80:
-            raise ConfigError.bad_value(
-                "object_store_memory_mb", self.object_store_memory_mb, "at least 80 (Ray's minimum)"
-            )
         if self.ray_address is not None:
-            address = self.ray_address.strip()
-            if address != "auto" and (":" not in address or "://" in address):
-                raise ConfigError.bad_value(
-                    "ray_address",
-                    self.ray_address,
-                    "HOST:PORT of a Ray head (the address `ray start --head` prints), 'auto', "
-                    "or null for a local Ray; the run joins the cluster as a driver, so Ray "
-                    "Client addresses (ray://) are not for it",
-                )
-            for field in _LOCAL_ONLY:
-                if getattr(self, field) is not None:
-                    raise ConfigError.bad_value(
-                        field,
-                        getattr(self, field),
-                        "null when ray_address is set: it configures the local Ray this run "
-                        "would start, and a cluster has its own",
-                    )
+            self._check_cluster(self.ray_address)
         duplicated = sorted(set(self.training) & _TYPED)
         if duplicated:
             raise ConfigError.bad_value(
@@ -142,6 +120,25 @@ class RayConfig(TrainingConfigBase):
                 self.training[duplicated[0]],
                 f"no such key in 'training': set the field {duplicated[0]!r} itself",
             )
+
+    def _check_cluster(self, address: str) -> None:
+        address = address.strip()
+        if address != "auto" and (":" not in address or "://" in address):
+            raise ConfigError.bad_value(
+                "ray_address",
+                self.ray_address,
+                "HOST:PORT of a Ray head (the address `ray start --head` prints), 'auto', "
+                "or null for a local Ray; the run joins the cluster as a driver, so Ray "
+                "Client addresses (ray://) are not for it",
+            )
+        for field in _LOCAL_ONLY:
+            if getattr(self, field) is not None:
+                raise ConfigError.bad_value(
+                    field,
+                    getattr(self, field),
+                    "null when ray_address is set: it configures the local Ray this run "
+                    "would start, and a cluster has its own",
+                )
 
     @property
     def local(self) -> bool:
@@ -158,8 +155,3 @@ _TYPED = {
     "gamma",
     "num_steps_sampled_before_learning_starts",
 }
-
-
-def _at_least(field: str, value: int | None, minimum: int) -> None:
-    if value is not None and value < minimum:
-        raise ConfigError.bad_value(field, value, f"an integer >= {minimum}")

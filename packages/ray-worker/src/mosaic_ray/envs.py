@@ -1,27 +1,23 @@
 """Environments by name, for RLlib's env runners and for the checks made before Ray starts.
 
-``env_id`` is what ``mosaic eval`` takes too: a Gymnasium id
-(``CartPole-v1``) or ``package.module:factory`` returning a Gymnasium env or
-a PettingZoo parallel env (``mpe2.simple_spread_v3:parallel_env``).
-:func:`create_env` is what each env runner calls, through a ``functools.partial``
-that pickles by reference, so ``mosaic_ray`` must be importable wherever Ray
-places an env runner.
+``env_id`` is read as everywhere in MOSAIC (:class:`mosaic_core.EnvSpec`): a
+Gymnasium id (``CartPole-v1``), ``module:Id``, or ``module:factory``
+returning a Gymnasium env or a PettingZoo parallel env
+(``mpe2.simple_spread_v3:parallel_env``). :func:`create_env` is what each env
+runner calls, through a ``functools.partial`` that pickles by reference, so
+``mosaic_ray`` must be importable wherever Ray places an env runner.
 """
 
 from __future__ import annotations
 
-import importlib
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from mosaic_core import ConfigError, did_you_mean
+from mosaic_core import ConfigError, EnvSpec
 
 __all__ = ["EnvInfo", "create_env", "describe_env", "registered_name"]
-
-_CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
 @attrs.frozen
@@ -47,43 +43,8 @@ def registered_name(env_id: str) -> str:
     return f"mosaic:{env_id}"
 
 
-def _factory(env_id: str) -> Any:
-    module_name, _, attr = env_id.partition(":")
-    try:
-        return getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError.bad_value(
-            "env_id",
-            env_id,
-            "a Gymnasium id or an importable package.module:factory",
-            hint=f"cannot load {attr!r} from {module_name!r}: {exc}",
-        ) from None
-
-
 def _make(env_id: str, env_config: Mapping[str, Any]) -> Any:
-    if _CALLABLE.match(env_id):
-        try:
-            return _factory(env_id)(**env_config)
-        except TypeError as exc:
-            raise ConfigError.bad_value(
-                "env_config", dict(env_config), f"arguments that {env_id} accepts ({exc})"
-            ) from None
-    import gymnasium
-
-    try:
-        return gymnasium.make(env_id, **env_config)
-    except gymnasium.error.Error as exc:
-        raise ConfigError.bad_value(
-            "env_id",
-            env_id,
-            f"an environment registered in gymnasium {gymnasium.__version__}, or "
-            "package.module:factory" + did_you_mean(env_id, list(gymnasium.envs.registry)),
-            hint=f"{type(exc).__name__}: {exc}",
-        ) from None
-    except TypeError as exc:
-        raise ConfigError.bad_value(
-            "env_config", dict(env_config), f"arguments that {env_id} accepts ({exc})"
-        ) from None
+    return EnvSpec.parse(env_id).make(**env_config)
 
 
 def _is_parallel(env: Any) -> bool:

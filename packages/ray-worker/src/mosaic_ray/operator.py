@@ -22,40 +22,36 @@ from __future__ import annotations
 import os
 import pathlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
-from mosaic_core import MosaicError
+from mosaic_core import ManifestError, MosaicError, OperatorContext, RunContext
 
 __all__ = ["RayOperator", "find_checkpoint"]
 
 _MODULES = ("learner_group", "learner", "rl_module")
-
-
-def _manifest(run_dir: pathlib.Path) -> Any:
-    from mosaic_core import WorkerAnalyticsManifest
-
-    if (run_dir / "analytics.json").exists():
-        return WorkerAnalyticsManifest.load(run_dir)
-    return None
+_MARKER = "rllib_checkpoint.json"
 
 
 def find_checkpoint(source: str | os.PathLike[str]) -> tuple[pathlib.Path, dict[str, Any]]:
-    """``(checkpoint directory, run metadata)`` for a run directory or a checkpoint."""
+    """``(checkpoint directory, run metadata)`` for a run directory or one of its checkpoints.
+
+    A run directory without a checkpoint, or whose latest one is not RLlib's, is a
+    :class:`~mosaic_core.ManifestError`.
+    """
     path = pathlib.Path(source)
-    if (path / "rllib_checkpoint.json").exists():
-        run_dir = path.parent.parent if path.parent.name == "checkpoints" else None
-        manifest = _manifest(run_dir) if run_dir else None
-        return path, dict(manifest.metadata) if manifest else {}
-    manifest = _manifest(path) if path.is_dir() else None
-    if manifest is not None and manifest.artifacts.checkpoints is not None:
-        latest = manifest.artifacts.checkpoints.latest
-        if latest and (path / latest / "rllib_checkpoint.json").exists():
-            return path / latest, dict(manifest.metadata)
-    raise MosaicError(
-        f"no RLlib checkpoint at {path}: expected a run directory of the ray worker whose "
-        "analytics.json lists a checkpoint, or a directory made by Algorithm.save_to_path "
-        "(it holds rllib_checkpoint.json)"
-    )
+    if (path / _MARKER).exists():
+        in_run = path.parent.name == "checkpoints"
+        metadata = RunContext.open(path.parent.parent).metadata if in_run else {}
+        return path, dict(metadata)
+    run = RunContext.open(path)
+    checkpoint = run.latest_checkpoint()
+    if not (checkpoint / _MARKER).exists():
+        raise ManifestError(
+            f"the latest checkpoint of run {run.run_id}, {checkpoint}, is not an RLlib "
+            f"checkpoint (no {_MARKER}); expected a run directory of the ray worker, or a "
+            "directory made by Algorithm.save_to_path"
+        )
+    return checkpoint, dict(run.metadata)
 
 
 def _available(checkpoint: pathlib.Path) -> list[str]:
@@ -68,9 +64,11 @@ class _Policy:
 
     def __init__(self, checkpoint: pathlib.Path, module_id: str, normalize: bool) -> None:
         from ray.rllib.core.rl_module.rl_module import RLModule
+        from ray.rllib.core.rl_module.torch.torch_rl_module import TorchRLModule
 
         self.module_id = module_id
-        self.module = RLModule.from_checkpoint(str(checkpoint.joinpath(*_MODULES, module_id)))
+        path = str(checkpoint.joinpath(*_MODULES, module_id))
+        self.module = cast(TorchRLModule, RLModule.from_checkpoint(path))
         self.module.eval()
         self.action_space = self.module.action_space
         self.normalize = normalize
@@ -78,35 +76,37 @@ class _Policy:
     def act(self, observation: Any) -> Any:
         import numpy as np
         import torch
+        from ray.rllib.core.distribution.torch.torch_distribution import TorchSquashedGaussian
 
         obs = torch.as_tensor(np.asarray(observation, dtype=np.float32)).unsqueeze(0)
         with torch.no_grad():
             out = self.module.forward_inference({"obs": obs})
             if "actions" in out:  # DQN picks its greedy action itself
-                action = out["actions"][0].numpy()
+                action = out["actions"][0]
             else:
                 dist = self.module.get_inference_action_dist_cls().from_logits(
                     out["action_dist_inputs"]
                 )
-                if type(dist).__name__ == "TorchSquashedGaussian":  # SAC: tanh of the mean
-                    action = torch.tanh(dist.loc)[0].numpy()
+                if isinstance(dist, TorchSquashedGaussian):  # SAC: tanh of the mean
+                    action = torch.tanh(torch.as_tensor(dist.loc))[0]
                 else:
-                    action = dist.to_deterministic().sample()[0].numpy()
-        return self._to_env(action)
+                    action = dist.to_deterministic().sample()[0]
+        return self._to_env(np.asarray(action))
 
     def _to_env(self, action: Any) -> Any:
         import numpy as np
+        from gymnasium import spaces
 
         space = self.action_space
-        kind = type(space).__name__
-        if kind == "Discrete":
+        if isinstance(space, spaces.Discrete):
             return int(action) + int(space.start)
-        if kind == "Box":
+        if isinstance(space, spaces.Box):
             if self.normalize:
                 from ray.rllib.utils.spaces.space_utils import unsquash_action
 
                 action = unsquash_action(action, space)
             return np.clip(action, space.low, space.high).astype(space.dtype)
+        assert space is not None, "a restored RL module has an action space"
         return np.asarray(action, dtype=space.dtype)
 
 
@@ -129,7 +129,7 @@ class RayOperator:
         *,
         agent: str | None = None,
         module: str | None = None,
-        context: Any = None,
+        context: OperatorContext | None = None,
         **options: Any,
     ) -> RayOperator:
         """Load the latest checkpoint of a run directory (or a checkpoint directory).

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mosaic_core import WorkerCapabilities, WorkerMetadata, WorkerSpec, hookimpl
 from mosaic_ray.__about__ import __version__
 from mosaic_ray.config import RayConfig
 
-
-def make_runtime(config: RayConfig) -> Any:
+if TYPE_CHECKING:
+    from mosaic_core import OperatorContext, RunContext
+    from mosaic_ray.operator import RayOperator
     from mosaic_ray.runtime import RayRuntime
 
-    return RayRuntime(config)
+
+def make_runtime(config: RayConfig, context: RunContext) -> RayRuntime:
+    from mosaic_ray.runtime import RayRuntime
+
+    return RayRuntime(config, context)
 
 
-def make_operator(source: str, context: Any = None, **options: Any) -> Any:
+def make_operator(
+    source: str, context: OperatorContext | None = None, **options: Any
+) -> RayOperator:
     from mosaic_ray.operator import RayOperator
 
     return RayOperator.load(source, context=context, **options)

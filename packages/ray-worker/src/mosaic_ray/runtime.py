@@ -12,19 +12,11 @@ down and a local Ray with it.
 from __future__ import annotations
 
 import os
-import pathlib
 import shutil
 from typing import Any
 
-from mosaic_core import (
-    ArtifactsMetadata,
-    CheckpointMetadata,
-    RunHandle,
-    TelemetryEmitter,
-    WorkerAnalyticsManifest,
-)
-from mosaic_ray import __version__
-from mosaic_ray.cancel import EXIT_CANCELLED, CancelGuard, kill_descendants
+from mosaic_core import RunContext, RunHandle
+from mosaic_ray.cancel import EXIT_CANCELLED, CancelGuard
 from mosaic_ray.cluster import RayPlace, prepare_environment, ray_session, temp_dir_for
 from mosaic_ray.config import RayConfig
 
@@ -34,11 +26,10 @@ __all__ = ["RayRuntime"]
 class RayRuntime:
     """Implements :class:`mosaic_core.WorkerRuntime` for one RLlib run."""
 
-    def __init__(self, config: RayConfig) -> None:
+    def __init__(self, config: RayConfig, context: RunContext) -> None:
         self.config = config
-        self.run_dir = pathlib.Path(os.environ.get("MOSAIC_RUN_DIR") or pathlib.Path.cwd())
-        self.emitter = TelemetryEmitter(config.run_id)
-        self.checkpoints: list[str] = []
+        self.context = context
+        self.emitter = context.emitter
         self.plan: Any = None
         self.reporter: Any = None
         self.place: RayPlace | None = None
@@ -61,7 +52,7 @@ class RayRuntime:
     def _abandon(self) -> None:
         """The watcher's last resort when cancelling takes too long."""
         if self.config.local:
-            kill_descendants()
+            RunContext.kill_descendants()
             if self.config.ray_temp_dir is None:
                 shutil.rmtree(temp_dir_for(self.config.run_id), ignore_errors=True)
 
@@ -69,8 +60,7 @@ class RayRuntime:
         c = self.config
         with (
             guard,
-            self.emitter.lifecycle(
-                worker_type="ray",
+            self.context.lifecycle(
                 algorithm=c.algorithm,
                 env_id=c.env_id,
                 seed=c.seed,
@@ -81,10 +71,15 @@ class RayRuntime:
             from mosaic_ray.translate import plan
 
             self.plan = plan(c)
+            self._describe_run()
             with ray_session(c, self.plan.cpus_needed) as self.place:
                 self._train(run)
-            self._write_manifest()
-            reporter = self.reporter
+            reporter, checkpoints = self.reporter, self.context.checkpoints
+            self.context.write_manifest(
+                env_steps=reporter.step,
+                iterations=reporter.iterations,
+                ray_address=self.place.address,
+            )
             run.summary.update(
                 algorithm=c.algorithm,
                 env_id=c.env_id,
@@ -92,7 +87,7 @@ class RayRuntime:
                 env_steps=reporter.step,
                 iterations=reporter.iterations,
                 episode_return_mean=reporter.returns[-1] if reporter.returns else None,
-                checkpoint=self.checkpoints[-1] if self.checkpoints else None,
+                checkpoint=checkpoints[-1] if checkpoints else None,
                 ray_address=self.place.address,
                 ray_nodes=self.place.nodes,
                 final_metrics=reporter.last,
@@ -105,7 +100,7 @@ class RayRuntime:
         from mosaic_ray import callbacks
 
         c = self.config
-        writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+        writer = SummaryWriter(str(self.context.path("tensorboard")))
         self.reporter = callbacks.Reporter(run, writer)
         callbacks.install(self.reporter)
         try:
@@ -121,8 +116,8 @@ class RayRuntime:
                     and iteration % c.checkpoint_frequency == 0
                     and self.reporter.step < c.total_steps
                 ):
-                    self._save(algo, run, f"iter_{iteration:06d}")
-            self._save(algo, run, "final")
+                    self._save(algo, f"iter_{iteration:06d}")
+            self._save(algo, "final")
             # Only on success: a cancelled run's actors may already be gone (the supervisor
             # signals the whole session), and ray.shutdown() ends whatever is left.
             algo.stop()
@@ -130,62 +125,44 @@ class RayRuntime:
             callbacks.install(None)
             writer.close()
 
-    def _save(self, algo: Any, run: RunHandle, name: str) -> None:
-        relative = f"checkpoints/{name}"
-        algo.save_to_path(str(self.run_dir / relative))
-        self.checkpoints.append(relative)
-        run.checkpoint_saved(
-            relative,
+    def _save(self, algo: Any, name: str) -> None:
+        path = self.context.path("checkpoints", name)
+        algo.save_to_path(str(path))
+        self.context.record_checkpoint(
+            path,
             step=self.reporter.step,
-            iteration=algo.iteration,
             format="rllib",
+            iteration=algo.iteration,
             modules=list(self.plan.modules),
         )
 
-    def _write_manifest(self) -> None:
+    def _describe_run(self) -> None:
+        """The manifest as soon as the plan is made, so that every checkpoint recorded
+        later is listed beside the agent-to-module map an operator needs to load it."""
+        import ray
+
         c, plan = self.config, self.plan
-        checkpoints = None
-        if self.checkpoints:
-            checkpoints = CheckpointMetadata(
-                directory="checkpoints",
-                format="rllib",
-                files=tuple(self.checkpoints),
-                latest=self.checkpoints[-1],
-            )
-        algo_config = plan.algo_config
-        WorkerAnalyticsManifest(
-            run_id=c.run_id,
-            worker_type="ray",
-            artifacts=ArtifactsMetadata(
-                tensorboard="tensorboard", checkpoints=checkpoints, logs_dir="."
-            ),
-            metadata={
-                "algorithm": c.algorithm,
-                "env_id": c.env_id,
-                "env_config": c.env_config,
-                "multi_agent": plan.env.multi_agent,
-                "agents": list(plan.env.agents),
-                "policy_mode": c.policy_mode if plan.env.multi_agent else None,
-                "modules": list(plan.modules),
-                "agent_modules": dict(plan.agent_modules),
-                "normalize_actions": bool(algo_config.normalize_actions),
-                "clip_actions": bool(algo_config.clip_actions),
-                "env_steps": self.reporter.step,
-                "iterations": self.reporter.iterations,
-                "ray_version": _version("ray"),
-                "ray_address": self.place.address if self.place else None,
-                "ray_local": c.local,
-                "worker_version": __version__,
-                "config": c.to_dict(),
-            },
-        ).save(self.run_dir)
+        self.context.write_manifest(
+            algorithm=c.algorithm,
+            env_id=c.env_id,
+            env_config=c.env_config,
+            multi_agent=plan.env.multi_agent,
+            agents=list(plan.env.agents),
+            policy_mode=c.policy_mode if plan.env.multi_agent else None,
+            modules=list(plan.modules),
+            agent_modules=dict(plan.agent_modules),
+            normalize_actions=bool(plan.algo_config.normalize_actions),
+            clip_actions=bool(plan.algo_config.clip_actions),
+            ray_version=ray.__version__,
+            ray_local=c.local,
+            config=c.to_dict(),
+        )
 
 
 def _build(algo_config: Any) -> Any:
     """Build the algorithm without leaving an empty ``~/ray_results/<date>...`` behind."""
-    from ray.tune.trainable import trainable
+    from ray.train.constants import DEFAULT_STORAGE_PATH as results
 
-    results = trainable.DEFAULT_STORAGE_PATH
     existed = os.path.isdir(results)
     algo = algo_config.build_algo()
     for path in (algo.logdir, None if existed else results):
@@ -202,12 +179,3 @@ def _refresh_opponent(algo: Any) -> None:
     state = algo.learner_group.get_state(components="learner/rl_module/main")
     main = state["learner"]["rl_module"]["main"]
     algo.set_state({"learner_group": {"learner": {"rl_module": {"opponent": main}}}})
-
-
-def _version(distribution: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
