@@ -1,4 +1,8 @@
-"""Fixtures: a private MOSAIC_HOME, the scripted server, and the real ``mosaic`` command."""
+"""Fixtures: the scripted server, and the real ``mosaic`` command.
+
+Every test that runs ``mosaic`` takes the kit's ``mosaic_home`` fixture, a
+private MOSAIC_HOME for that test.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +17,6 @@ from mosaic_core.testing import mosaic as mosaic  # re-exported for the tests
 from mosaic_core.testing import run_json
 
 from .scripted_server import ScriptedServer
-
-
-@pytest.fixture
-def home(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
-    home = tmp_path / "mosaic-home"
-    monkeypatch.setenv("MOSAIC_HOME", str(home))
-    return home
 
 
 @pytest.fixture

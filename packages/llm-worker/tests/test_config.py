@@ -53,9 +53,27 @@ def test_api_key_env_must_be_a_variable_name_and_a_pasted_key_is_not_repeated() 
 @pytest.mark.parametrize(
     ("field", "value"),
     [("episodes", 0), ("timeout", 0), ("temperature", 3.0), ("base_url", "localhost:8000"),
-     ("algorithm", "react"), ("action_format", "xml"), ("history", -1), ("tasks", [" "])],
+     ("algorithm", "react"), ("action_format", "xml"), ("history", -1), ("tasks", [" "]),
+     ("env_id", "bad module:Thing-v0"), ("env_id", "textworld:"), ("max_tokens", 0)],
 )  # fmt: skip
 def test_bad_values_name_their_field(field: str, value: object) -> None:
     with pytest.raises(ConfigError) as caught:
         config(**{field: value})
     assert field in str(caught.value)
+
+
+def test_a_bad_task_is_named_by_its_index() -> None:
+    with pytest.raises(ConfigError) as caught:
+        config(tasks=["Taxi-v3", "no such env"])
+    assert caught.value.field == "tasks[1]"
+
+
+def test_a_textworld_game_path_is_this_workers_own_env_id() -> None:
+    assert config(env_id="textworld:/games/my game.z8").env_id == "textworld:/games/my game.z8"
+
+
+def test_every_field_is_documented_and_bounded_in_the_schema() -> None:
+    properties = LLMConfig.json_schema()["properties"]
+    assert [name for name, p in properties.items() if not p.get("description")] == []
+    assert properties["temperature"]["minimum"] == 0 and properties["temperature"]["maximum"] == 2
+    assert properties["episodes"]["minimum"] == 1 and properties["timeout"]["exclusiveMinimum"] == 0

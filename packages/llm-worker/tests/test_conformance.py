@@ -14,8 +14,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from mosaic_core.conformance import Conformance, WorkerConformance
+
 from .conftest import mosaic
 from .scripted_server import ScriptedServer
+
+#: The llm worker runs, fails, cancels and serves an operator: these checks must pass.
+MUST_RUN = {"plugin-light-import", "smoke-run", "manifest", "failing-run", "bad-config-run",
+            "cancel", "operator-protocol"}  # fmt: skip
 
 
 @pytest.fixture
@@ -24,22 +30,32 @@ def slow_server() -> Iterator[ScriptedServer]:
         yield server
 
 
-def test_conformance_kit_passes(home: pathlib.Path, slow_server: ScriptedServer) -> None:
-    done = mosaic("check", "llm", "--json", timeout=600,
-                  env={"MOSAIC_LLM_SMOKE_BASE_URL": slow_server.url})  # fmt: skip
-    report = json.loads(done.stdout)
-    failed = [c for c in report["results"] if c["status"] == "failed"]
-    assert done.returncode == 0 and report["ok"] and not failed, failed
-    outcomes = {c["id"]: c["status"] for c in report["results"]}
-    for check in ("smoke-run", "manifest", "failing-run", "bad-config-run", "cancel",
-                  "operator-protocol", "plugin-light-import"):  # fmt: skip
-        assert outcomes[check] == "passed", (check, outcomes)
-    operator = next(c for c in report["results"] if c["id"] == "operator-protocol")
-    assert "steps of FrozenLake-v1" in operator["message"]
+@pytest.fixture(scope="class")
+def smoke_endpoint() -> Iterator[ScriptedServer]:
+    """The scripted server behind the kit's runs and its operator, for a whole class."""
+    with (
+        ScriptedServer(refuse={"json_schema"}, delay=0.05) as server,
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        patch.setenv("MOSAIC_LLM_SMOKE_BASE_URL", server.url)
+        yield server
+
+
+@pytest.mark.usefixtures("smoke_endpoint")
+class TestConformance(WorkerConformance):
+    worker_type = "llm"
+
+    def test_conformance(self, mosaic_check: str, mosaic_conformance: Conformance) -> None:
+        result = mosaic_conformance.run(mosaic_check)
+        if mosaic_check in MUST_RUN:
+            assert result.status != "skipped", f"[{mosaic_check}] skipped: {result.message}"
+        super().test_conformance(mosaic_check, mosaic_conformance)
+        if mosaic_check == "operator-protocol":
+            assert "steps of FrozenLake-v1" in result.message, "the operator played the env"
 
 
 def test_eval_sets_the_model_beside_random_on_the_same_seeds(
-    home: pathlib.Path, slow_server: ScriptedServer
+    mosaic_home: pathlib.Path, slow_server: ScriptedServer
 ) -> None:
     spec = f"llm:scripted@{slow_server.url}"
     done = mosaic("eval", "--env", "FrozenLake-v1", "--operator", spec, "--operator", "random",
@@ -56,7 +72,7 @@ def test_eval_sets_the_model_beside_random_on_the_same_seeds(
     assert any(r["body"]["model"] == "scripted" for r in slow_server.requests)
 
 
-def test_eval_counts_an_invalid_reply_instead_of_hiding_it(home: pathlib.Path) -> None:
+def test_eval_counts_an_invalid_reply_instead_of_hiding_it(mosaic_home: pathlib.Path) -> None:
     with ScriptedServer(faults=[("text", "no idea")] * 2) as server:
         spec = f"llm:scripted@{server.url}?action_format=text&invalid_retries=1"
         done = mosaic("eval", "--env", "FrozenLake-v1", "--operator", spec, "--episodes", "1",
@@ -67,7 +83,7 @@ def test_eval_counts_an_invalid_reply_instead_of_hiding_it(home: pathlib.Path) -
 
 
 def test_eval_plays_babyai_from_an_llm_run_directory(
-    home: pathlib.Path, slow_server: ScriptedServer
+    mosaic_home: pathlib.Path, slow_server: ScriptedServer
 ) -> None:
     from .conftest import run_llm
 

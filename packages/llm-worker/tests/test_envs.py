@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mosaic_core import ConfigError
-from mosaic_llm.envs import describer_for, make_env, split_env_id
+from mosaic_llm.envs import describer_for, make_env
 from mosaic_llm.minigrid_text import describe_image
 
 
@@ -93,10 +93,27 @@ def test_cliff_walking_succeeds_when_it_ends() -> None:
 
 
 def test_env_ids_may_name_the_module_that_registers_them() -> None:
-    assert split_env_id("minigrid:BabyAI-GoToLocal-v0") == ("minigrid", "BabyAI-GoToLocal-v0")
-    assert split_env_id("MiniGrid-Empty-5x5-v0") == ("minigrid", "MiniGrid-Empty-5x5-v0")
-    assert split_env_id("FrozenLake-v1") == (None, "FrozenLake-v1")
     assert type(make_env("minigrid:MiniGrid-Empty-5x5-v0").unwrapped).__name__ == "EmptyEnv"
+    assert type(make_env("MiniGrid-Empty-5x5-v0").unwrapped).__name__ == "EmptyEnv"
+    assert make_env("gymnasium.envs.toy_text:CliffWalking-v1").render_mode == "ansi"
+
+
+def test_a_factory_is_made_in_ansi_mode_and_described_like_its_id() -> None:
+    env = make_env("gymnasium.envs.toy_text.frozen_lake:FrozenLakeEnv")
+    assert env.render_mode == "ansi"
+    observation, info = env.reset(seed=0)
+    assert describer_for(env).observe(observation, info).text.splitlines()[1] == "A F F F"
+
+
+@pytest.mark.parametrize(
+    ("env_id", "words"),
+    [("bad module:FrozenLake-v1", "not a module name"), ("no_such_module:Thing-v0", "installed"),
+     ("gymnasium.envs.toy_text:no_such_factory", "has no callable")],
+)  # fmt: skip
+def test_a_bad_env_id_is_a_config_error_on_env_id(env_id: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words) as caught:
+        make_env(env_id)
+    assert caught.value.field == "env_id"
 
 
 def test_an_unknown_env_id_is_a_config_error_with_a_suggestion() -> None:

@@ -86,7 +86,9 @@ def gemma(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             server.wait()
 
 
-def test_a_babyai_episode_end_to_end_through_mosaic_run(home: pathlib.Path, gemma: str) -> None:
+def test_a_babyai_episode_end_to_end_through_mosaic_run(
+    mosaic_home: pathlib.Path, gemma: str
+) -> None:
     code, result, _ = run_llm(
         "model=gemma", f"base_url={gemma}", "env_id=BabyAI-GoToRedBallNoDists-v0",
         "episodes=1", "max_episode_steps=8", "seed=0", timeout=600,
@@ -115,7 +117,7 @@ def test_a_babyai_episode_end_to_end_through_mosaic_run(home: pathlib.Path, gemm
     ]
 
 
-def test_the_operator_through_mosaic_eval(home: pathlib.Path, gemma: str) -> None:
+def test_the_operator_through_mosaic_eval(mosaic_home: pathlib.Path, gemma: str) -> None:
     spec = f"llm:gemma@{gemma}?action_format=json_object"
     path = os.pathsep.join(filter(None, [str(PACKAGE), os.environ.get("PYTHONPATH")]))
     done = mosaic(

@@ -31,7 +31,7 @@ def all_text(root: pathlib.Path) -> str:
 
 
 def test_a_run_records_every_step_and_episode_and_emits_metrics(
-    home: pathlib.Path, server: ScriptedServer
+    mosaic_home: pathlib.Path, server: ScriptedServer
 ) -> None:
     code, result, stderr = run_llm(*base(server, "env_id=FrozenLake-v1", "episodes=2",
                                          "max_episode_steps=4", "seed=3"))  # fmt: skip
@@ -63,7 +63,7 @@ def test_a_run_records_every_step_and_episode_and_emits_metrics(
     assert manifest["metadata"]["records"] == {"steps": "steps.jsonl", "episodes": "episodes.jsonl"}
 
 
-def test_retries_are_counted_in_telemetry(home: pathlib.Path) -> None:
+def test_retries_are_counted_in_telemetry(mosaic_home: pathlib.Path) -> None:
     with ScriptedServer(faults=["500", "429", ("slow", 2.0), "malformed"]) as server:
         sets = base(server, "env_id=FrozenLake-v1", "episodes=1", "max_episode_steps=2")
         code, result, stderr = run_llm(
@@ -79,7 +79,7 @@ def test_retries_are_counted_in_telemetry(home: pathlib.Path) -> None:
 
 
 def test_the_api_key_reaches_the_server_and_is_written_nowhere(
-    home: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+    mosaic_home: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MOSAIC_TEST_LLM_KEY", KEY)
     with ScriptedServer() as server:
@@ -97,18 +97,20 @@ def test_the_api_key_reaches_the_server_and_is_written_nowhere(
     worker_stderr = (pathlib.Path(failed["run_dir"]) / "stderr.log").read_text()
     assert "bad request with Bearer ***" in worker_stderr
     assert KEY not in stderr + worker_stderr + json.dumps(result) + json.dumps(failed)
-    assert KEY not in all_text(home)
+    assert KEY not in all_text(mosaic_home)
     config = json.loads((pathlib.Path(result["run_dir"]) / "config.json").read_text())
     assert config["api_key_env"] == "MOSAIC_TEST_LLM_KEY"
 
 
-def test_a_missing_key_variable_fails_the_run_with_its_name(home: pathlib.Path) -> None:
+def test_a_missing_key_variable_fails_the_run_with_its_name(mosaic_home: pathlib.Path) -> None:
     with ScriptedServer() as server:
         code, result, _ = run_llm(*base(server, "api_key_env=MOSAIC_TEST_NO_SUCH_VAR"))
     assert code == 1 and "MOSAIC_TEST_NO_SUCH_VAR" in result["reason"]
 
 
-def test_an_invalid_reply_ends_the_episode_by_default_and_is_recorded(home: pathlib.Path) -> None:
+def test_an_invalid_reply_ends_the_episode_by_default_and_is_recorded(
+    mosaic_home: pathlib.Path,
+) -> None:
     faults = [("text", "I refuse"), ("text", "still no")]
     with ScriptedServer(faults=faults) as server:
         code, result, stderr = run_llm(*base(server, "env_id=FrozenLake-v1", "episodes=2",
@@ -126,7 +128,9 @@ def test_an_invalid_reply_ends_the_episode_by_default_and_is_recorded(home: path
     assert result["summary"]["invalid_actions"] == 2
 
 
-def test_on_invalid_random_takes_a_random_action_marked_as_random(home: pathlib.Path) -> None:
+def test_on_invalid_random_takes_a_random_action_marked_as_random(
+    mosaic_home: pathlib.Path,
+) -> None:
     with ScriptedServer(faults=[("text", "no idea")]) as server:
         code, result, stderr = run_llm(*base(server, "env_id=FrozenLake-v1", "episodes=1",
                                              "max_episode_steps=2", "action_format=text",
@@ -139,7 +143,7 @@ def test_on_invalid_random_takes_a_random_action_marked_as_random(home: pathlib.
     assert episode["random_actions"] == 1 and episode["invalid_actions"] == 1
 
 
-def test_a_rerun_of_the_same_run_skips_finished_episodes(home: pathlib.Path) -> None:
+def test_a_rerun_of_the_same_run_skips_finished_episodes(mosaic_home: pathlib.Path) -> None:
     # Episode 0 finishes; episode 1 dies on a server that keeps failing.
     faults = [None, None, None, "503", "503"]
     with ScriptedServer(faults=faults) as server:
@@ -175,7 +179,7 @@ def test_a_rerun_of_the_same_run_skips_finished_episodes(home: pathlib.Path) -> 
     assert completed[-1]["payload"]["resumed_episodes"] == 1
 
 
-def test_resume_from_an_earlier_run_keeps_its_episodes(home: pathlib.Path) -> None:
+def test_resume_from_an_earlier_run_keeps_its_episodes(mosaic_home: pathlib.Path) -> None:
     with ScriptedServer() as server:
         sets = base(server, "env_id=FrozenLake-v1", "max_episode_steps=2", "seed=7")
         code, first, _ = run_llm(*sets, "episodes=1")
@@ -188,7 +192,9 @@ def test_resume_from_an_earlier_run_keeps_its_episodes(home: pathlib.Path) -> No
     assert [(e["episode"], e["seed"]) for e in episodes] == [(0, 7), (1, 8), (2, 9)]
 
 
-def test_several_tasks_each_get_their_episodes_within_the_step_budget(home: pathlib.Path) -> None:
+def test_several_tasks_each_get_their_episodes_within_the_step_budget(
+    mosaic_home: pathlib.Path,
+) -> None:
     with ScriptedServer() as server:
         code, result, stderr = run_llm(*base(server, "env_id=FrozenLake-v1",
                                              'tasks=["CliffWalking-v1", "Taxi-v3"]', "episodes=2",
@@ -202,7 +208,7 @@ def test_several_tasks_each_get_their_episodes_within_the_step_budget(home: path
 
 
 def test_an_unknown_environment_fails_the_run_clearly(
-    home: pathlib.Path, server: ScriptedServer
+    mosaic_home: pathlib.Path, server: ScriptedServer
 ) -> None:
     code, result, _ = run_llm(*base(server, "env_id=FrozenLak-v1"))
     assert code != 0 and "FrozenLake-v1" in result["reason"]

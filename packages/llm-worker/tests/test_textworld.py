@@ -30,7 +30,7 @@ def game(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 
 
 def test_a_game_played_by_its_walkthrough_is_won_with_its_full_score(
-    home: pathlib.Path, game: pathlib.Path
+    mosaic_home: pathlib.Path, game: pathlib.Path
 ) -> None:
     walkthrough = list(textworld.Game.load(str(game.with_suffix(".json"))).walkthrough)
     moves = iter(walkthrough)
@@ -58,7 +58,9 @@ def test_a_game_played_by_its_walkthrough_is_won_with_its_full_score(
     assert "Your goal:" in prompt and "TextWorld" in prompt
 
 
-def test_a_missing_game_file_is_a_config_error(home: pathlib.Path, tmp_path: pathlib.Path) -> None:
+def test_a_missing_game_file_is_a_config_error(
+    mosaic_home: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
     with ScriptedServer() as server:
         code, result, _ = run_llm(f"base_url={server.url}", "model=scripted",
                                   f"env_id=textworld:{tmp_path / 'none.z8'}")  # fmt: skip

@@ -159,6 +159,7 @@ class Agent:
 
 
 def _try_record(reply: ChatReply, form: str, parsed: Any) -> dict[str, Any]:
+    raw: str | None
     if reply.tool_calls:
         raw = json.dumps([c.get("function") for c in reply.tool_calls])
     else:

@@ -4,6 +4,8 @@
 first task, ``total_steps`` a cap on environment steps over the whole run.
 The API key is never a field: ``api_key_env`` names the environment
 variable that holds it, so ``config.json``, events and logs never see it.
+Bounds are declared on the fields; :meth:`LLMConfig.validate` checks the
+environment names and the values a bound cannot describe.
 """
 
 from __future__ import annotations
@@ -11,16 +13,30 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from mosaic_core import ConfigError, TrainingConfigBase
+from annotated_types import Ge, Gt, Interval
 
-__all__ = ["ACTION_FORMATS", "LLMConfig"]
+from mosaic_core import ConfigError, EnvSpec, TrainingConfigBase
+
+__all__ = ["ACTION_FORMATS", "TEXTWORLD", "LLMConfig", "check_env_id"]
 
 #: The forms an action can be asked for, strongest first.
 ACTION_FORMATS = ("json_schema", "json_object", "tool", "text")
+#: An env id naming a compiled TextWorld game: ``textworld:PATH``.
+TEXTWORLD = "textworld:"
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 _SECRET_KEYS = ("api_key", "key", "token", "secret", "password", "authorization")
+
+
+def check_env_id(env_id: str, field: str = "env_id") -> None:
+    """A ConfigError on ``field`` unless ``env_id`` is ``textworld:PATH`` or an
+    :class:`~mosaic_core.EnvSpec`; nothing is imported."""
+    if env_id.startswith(TEXTWORLD):
+        if not env_id[len(TEXTWORLD) :].strip():
+            raise ConfigError.bad_value(field, env_id, "textworld:PATH of a compiled game")
+        return
+    EnvSpec.parse(env_id, field)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -28,46 +44,52 @@ class LLMConfig(TrainingConfigBase):
     """A run: ``episodes`` episodes of each task, played by ``model`` behind ``base_url``."""
 
     env_id: str = "BabyAI-GoToRedBallNoDists-v0"
-    #: The agent style: ``direct`` answers with an action, ``cot`` reasons first.
+    """the first task: a Gymnasium id, module:Id, module:factory, or textworld:PATH of a
+    compiled TextWorld game"""
     algorithm: Literal["direct", "cot"] = "direct"
-    #: The most environment steps the whole run takes (a budget across episodes).
-    total_steps: int = 100_000
-    #: More environment ids after ``env_id``; every task gets ``episodes`` episodes.
+    """the agent style: direct answers with an action, cot reasons first"""
+    total_steps: Annotated[int, Ge(1)] = 100_000
+    """the most environment steps the whole run takes (a budget across episodes)"""
     tasks: tuple[str, ...] = ()
-    episodes: int = 5
-    #: An episode still running after this many steps is truncated.
-    max_episode_steps: int = 64
+    """more environment ids after env_id, each played for as many episodes"""
+    episodes: Annotated[int, Ge(1)] = 5
+    """episodes of each task, reset with seed + k"""
+    max_episode_steps: Annotated[int, Ge(1)] = 64
+    """an episode still running after this many steps is truncated"""
 
     model: str
+    """the model name the server serves"""
     base_url: str = "http://127.0.0.1:8000/v1"
-    #: The NAME of the environment variable holding the API key (None: no key sent).
+    """the OpenAI-compatible endpoint, up to /v1"""
     api_key_env: str | None = None
-    #: ``auto`` asks in the strongest form the server accepts and falls back on refusal.
+    """the NAME of the environment variable holding the API key (null: no key sent)"""
     action_format: Literal["auto", "json_schema", "json_object", "tool", "text"] = "auto"
-    #: Where the instruction goes: ``user`` works everywhere (Gemma's template drops
-    #: system messages); ``system`` for models trained to follow one.
+    """auto asks in the strongest form the server accepts and falls back on refusal"""
     instruction_role: Literal["user", "system"] = "user"
-    #: How many past (observation, action) pairs the prompt shows.
-    history: int = 4
-    temperature: float = 0.0
-    #: Reply budget in tokens; None: 48 for ``direct``, 384 for ``cot``.
-    max_tokens: int | None = None
-    #: Seconds for connecting and for each read of a reply.
-    timeout: float = 60.0
-    #: Retries of a request after 429, 5xx, a timeout or a dropped connection.
-    max_retries: int = 3
-    #: The first retry's wait in seconds; it doubles, or follows Retry-After.
-    backoff: float = 0.5
-    #: Times the model is asked again, told what was wrong, after an invalid reply.
-    invalid_retries: int = 1
-    #: When every try was invalid: end the episode, or take a random legal action
-    #: (recorded as random, never as the model's).
+    """where the instruction goes: user works everywhere (Gemma's template drops system
+    messages); system for models trained to follow one"""
+    history: Annotated[int, Ge(0)] = 4
+    """how many past (observation, action) pairs the prompt shows"""
+    temperature: Annotated[float, Interval(ge=0, le=2)] = 0.0
+    """the sampling temperature; 0 is greedy"""
+    max_tokens: Annotated[int | None, Ge(1)] = None
+    """the reply budget in tokens (null: 48 for direct, 384 for cot)"""
+    timeout: Annotated[float, Gt(0)] = 60.0
+    """seconds for connecting and for each read of a reply"""
+    max_retries: Annotated[int, Ge(0)] = 3
+    """retries of a request after 429, 5xx, a timeout or a dropped connection"""
+    backoff: Annotated[float, Gt(0)] = 0.5
+    """the first retry's wait in seconds; it doubles, or follows Retry-After"""
+    invalid_retries: Annotated[int, Ge(0)] = 1
+    """times the model is asked again, told what was wrong, after an invalid reply"""
     on_invalid: Literal["end_episode", "random"] = "end_episode"
-    #: Tell the model, in the next prompt, that its last reply was not a legal action.
+    """when every try was invalid: end the episode, or take a random legal action (recorded
+    as random, never as the model's)"""
     feedback_invalid: bool = True
-    #: A run directory (or the run id of a sibling run) whose finished episodes are
-    #: kept and skipped; a rerun in the same run directory resumes by itself.
+    """tell the model, in the next prompt, that its last reply was not a legal action"""
     resume_from: str | None = None
+    """a run directory (or the run id of a sibling run) whose finished episodes are kept and
+    skipped; a rerun in the same run directory resumes by itself"""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LLMConfig:
@@ -85,18 +107,9 @@ class LLMConfig(TrainingConfigBase):
         return super().from_dict(data)
 
     def validate(self) -> None:
-        for name in ("episodes", "max_episode_steps", "max_tokens"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError.bad_value(name, value, "an integer >= 1")
-        for name in ("history", "max_retries", "invalid_retries"):
-            if getattr(self, name) < 0:
-                raise ConfigError.bad_value(name, getattr(self, name), "an integer >= 0")
-        for name in ("timeout", "backoff"):
-            if getattr(self, name) <= 0:
-                raise ConfigError.bad_value(name, getattr(self, name), "a number > 0")
-        if not 0.0 <= self.temperature <= 2.0:
-            raise ConfigError.bad_value("temperature", self.temperature, "a number in [0, 2]")
+        check_env_id(self.env_id)
+        for index, task in enumerate(self.tasks):
+            check_env_id(task, f"tasks[{index}]")
         if not self.model.strip():
             raise ConfigError.bad_value("model", self.model, "the model name the server serves")
         if not re.match(r"https?://[^/\s]+", self.base_url):
@@ -111,9 +124,6 @@ class LLMConfig(TrainingConfigBase):
                 field="api_key_env",
                 expected="an environment variable name",
             )
-        for index, task in enumerate(self.tasks):
-            if not task.strip():
-                raise ConfigError.bad_value(f"tasks[{index}]", task, "an environment id")
 
     @property
     def all_tasks(self) -> tuple[str, ...]:

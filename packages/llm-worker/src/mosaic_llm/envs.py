@@ -1,8 +1,10 @@
 """Environments in words: what the agent sees, the legal actions, and the task.
 
-Environments are made with ``gymnasium.make`` from their ids (BabyAI and
-MiniGrid ids import ``minigrid`` first, ``module:Id`` imports ``module``).
-A :class:`Describer` turns one observation into an :class:`Observation`:
+Environments are named as everywhere in MOSAIC (:class:`mosaic_core.EnvSpec`:
+``Id-v1``, ``module:Id-v1``, ``module:factory``), and made in ANSI render
+mode where they have one; ``textworld:PATH`` is this worker's own, a compiled
+TextWorld game. A :class:`Describer` turns one observation into an
+:class:`Observation`:
 
 - MiniGrid/BabyAI: upstream has no text, so :mod:`mosaic_llm.minigrid_text`
   describes the egocentric ``obs["image"]``;
@@ -22,19 +24,18 @@ from the observation.
 from __future__ import annotations
 
 import dataclasses
-import importlib
+import os
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from mosaic_core import ConfigError, did_you_mean
+from mosaic_core import ConfigError, EnvSpec
+from mosaic_llm.config import TEXTWORLD
 
 __all__ = ["Describer", "Observation", "describer_for", "make_env"]
 
-_MODULE_ID = re.compile(r"^([A-Za-z_][\w.]*):([A-Za-z].*)$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _HIGHLIGHT = re.compile(r"\x1b\[(?:4[0-7])(?:;[0-9]+)*m(.)\x1b\[0m")
-_NAMESPACES = {"BabyAI-": "minigrid", "MiniGrid-": "minigrid"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,65 +53,24 @@ class Observation:
     action_help: tuple[str, ...] = ()
 
 
-def _gym() -> Any:
-    return importlib.import_module("gymnasium")
-
-
-def split_env_id(env_id: str) -> tuple[str | None, str]:
-    """``'minigrid:BabyAI-GoTo-v0'`` -> ``('minigrid', 'BabyAI-GoTo-v0')``."""
-    match = _MODULE_ID.match(env_id)
-    if match:
-        return match.group(1), match.group(2)
-    for prefix, module in _NAMESPACES.items():
-        if env_id.startswith(prefix):
-            return module, env_id
-    return None, env_id
-
-
 def make_env(env_id: str) -> Any:
-    """``gymnasium.make(env_id)``, in ANSI render mode where the environment has one;
-    ``textworld:PATH`` is a TextWorld game."""
-    if env_id.startswith("textworld:"):
+    """The environment ``env_id`` names, in ANSI render mode where it has one (a factory
+    is offered it); ``textworld:PATH`` is a TextWorld game."""
+    if env_id.startswith(TEXTWORLD):
         return _textworld(env_id)
-    gym = _gym()
-    module, name = split_env_id(env_id)
-    if module is not None:
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            raise ConfigError.bad_value(
-                "env_id", env_id, f"an environment whose module {module!r} is installed ({exc})"
-            ) from None
-    try:
-        spec = gym.spec(name)
-    except gym.error.Error as exc:
-        registered = [str(key) for key in gym.registry]
-        raise ConfigError.bad_value(
-            "env_id",
-            env_id,
-            "a registered Gymnasium id (BabyAI-*, MiniGrid-*, FrozenLake-v1, CliffWalking-v1, "
-            "Taxi-v3 ...) or module:Id" + did_you_mean(name, registered),
-            hint=f"{type(exc).__name__}: {exc}",
-        ) from None
-    kwargs = {}
-    creator = spec.entry_point
-    if isinstance(creator, str):
-        from gymnasium.envs.registration import load_env_creator
-
-        creator = load_env_creator(creator)
-    if "ansi" in (getattr(creator, "metadata", None) or {}).get("render_modes", ()):
-        kwargs["render_mode"] = "ansi"
-    return gym.make(name, **kwargs)
+    spec = EnvSpec.parse(env_id)
+    if spec.is_factory:
+        return spec.make(render_mode="ansi")
+    ansi = "ansi" in (spec.render_modes() or ())
+    return spec.make(render_mode="ansi" if ansi else None)
 
 
 def _textworld(env_id: str) -> Any:
-    import os
+    from mosaic_llm.textworld_text import TextWorldEnv
 
-    from mosaic_llm.textworld_text import PREFIX, TextWorldEnv
-
-    game = env_id[len(PREFIX) :]
+    game = env_id[len(TEXTWORLD) :]
     try:
-        importlib.import_module("textworld")
+        import textworld  # noqa: F401 - the textworld extra
     except ImportError:
         raise ConfigError.bad_value(
             "env_id", env_id, "an installed TextWorld: pip install 'mosaic-llm-worker[textworld]'"

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,8 +23,6 @@ from mosaic_core import ConfigError, OperatorContext
 from mosaic_llm.config import LLMConfig
 
 __all__ = ["LLMOperator"]
-
-_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")  # as mosaic_core._arena reads --env
 
 
 class LLMOperator:
@@ -45,7 +42,11 @@ class LLMOperator:
 
     @classmethod
     def load(
-        cls, source: str | os.PathLike[str] | None, *, context: Any = None, **options: Any
+        cls,
+        source: str | os.PathLike[str] | None,
+        *,
+        context: OperatorContext | None = None,
+        **options: Any,
     ) -> LLMOperator:
         document: dict[str, Any] = {}
         if source is not None:
@@ -63,7 +64,7 @@ class LLMOperator:
         document = {**document, **options}
         document.setdefault("run_id", "operator")
         document.pop("resume_from", None)
-        if context is not None and getattr(context, "env_id", None):
+        if context is not None and context.env_id:
             document["env_id"] = context.env_id
         if "model" not in document:
             raise ConfigError(
@@ -75,7 +76,7 @@ class LLMOperator:
         return cls(LLMConfig.from_dict(document), context)
 
     def _describer(self, observation: Any) -> Any:
-        from mosaic_llm.envs import describer_for
+        from mosaic_llm.envs import describer_for, make_env
 
         if isinstance(observation, Mapping) and "image" in observation:
             from mosaic_llm.minigrid_text import ACTIONS, MiniGridText
@@ -85,9 +86,9 @@ class LLMOperator:
             raise ConfigError(
                 "llm operator: to describe this observation it needs its environment; start "
                 "it with one (mosaic eval --env ENV_ID)",
-                field="env",
+                field="env_id",
             )
-        env = _shadow_env(self.env_id)
+        env = make_env(self.env_id)
         env.reset(seed=0)  # a shadow: sync() sets its state; render needs a reset first
         return describer_for(env)
 
@@ -115,14 +116,3 @@ class LLMOperator:
         env = getattr(self.describer, "env", None)
         if env is not None:
             env.close()
-
-
-def _shadow_env(env_id: str) -> Any:
-    """The environment ``mosaic eval --env`` names: a Gymnasium id, or ``module:factory``."""
-    from mosaic_llm.envs import make_env
-
-    if _FACTORY.match(env_id):
-        from mosaic_core.operators import make_env as make_factory_env
-
-        return make_factory_env(env_id, render_mode="ansi")
-    return make_env(env_id)

@@ -29,9 +29,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from mosaic_core import ArtifactsMetadata, MosaicError, RunHandle, TelemetryEmitter
-from mosaic_core import WorkerAnalyticsManifest as Manifest
-from mosaic_llm import __version__
+from mosaic_core import MosaicError, RunContext, RunHandle
 from mosaic_llm.config import LLMConfig
 
 __all__ = ["EPISODES_FILE", "STEPS_FILE", "LLMRuntime", "make_client"]
@@ -104,18 +102,18 @@ def _key(record: dict[str, Any]) -> tuple[Any, Any, Any]:
 class LLMRuntime:
     """Implements :class:`mosaic_core.WorkerRuntime` for one LLM run."""
 
-    def __init__(self, config: LLMConfig) -> None:
+    def __init__(self, config: LLMConfig, context: RunContext) -> None:
         self.config = config
-        self.run_dir = pathlib.Path(os.environ.get("MOSAIC_RUN_DIR") or pathlib.Path.cwd())
-        self.emitter = TelemetryEmitter(config.run_id)
+        self.context = context
+        self.run_dir = context.run_dir
+        self.emitter = context.emitter
         self.finished: list[dict[str, Any]] = []
         self.resumed = 0
         self.env_steps = 0
 
     def run(self) -> dict[str, Any]:
         c = self.config
-        with self.emitter.lifecycle(
-            worker_type="llm",
+        with self.context.lifecycle(
             algorithm=c.algorithm,
             env_id=c.env_id,
             seed=c.seed,
@@ -165,7 +163,7 @@ class LLMRuntime:
             have = {_key(e) for e in episodes}
             episodes += [e for e in _read_jsonl(source / EPISODES_FILE) if _key(e) not in have]
             steps += _read_jsonl(source / STEPS_FILE)
-        kept = {}
+        kept: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
         for record in episodes:
             if _key(record) in wanted:
                 kept.setdefault(_key(record), record)
@@ -322,24 +320,18 @@ class LLMRuntime:
 
     def _write_manifest(self, summary: dict[str, Any]) -> None:
         c = self.config
-        Manifest(
-            run_id=c.run_id,
-            worker_type="llm",
-            artifacts=ArtifactsMetadata(logs_dir="."),
-            metadata={
-                "worker_version": __version__,
-                "records": {"steps": STEPS_FILE, "episodes": EPISODES_FILE},
-                "model": c.model,
-                "base_url": c.base_url,
-                "api_key_env": c.api_key_env,
-                "algorithm": c.algorithm,
-                "tasks": list(c.all_tasks),
-                "episodes_per_task": c.episodes,
-                "seed": c.seed,
-                "summary": summary,
-                "config": c.to_dict(),
-            },
-        ).save(self.run_dir)
+        self.context.write_manifest(
+            records={"steps": STEPS_FILE, "episodes": EPISODES_FILE},
+            model=c.model,
+            base_url=c.base_url,
+            api_key_env=c.api_key_env,
+            algorithm=c.algorithm,
+            tasks=list(c.all_tasks),
+            episodes_per_task=c.episodes,
+            seed=c.seed,
+            summary=summary,
+            config=c.to_dict(),
+        )
 
 
 class _Tally:

@@ -17,11 +17,11 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
+from mosaic_llm.config import TEXTWORLD
 from mosaic_llm.envs import Describer, Observation
 
-__all__ = ["PREFIX", "TextWorldEnv", "TextWorldText"]
+__all__ = ["TextWorldEnv", "TextWorldText"]
 
-PREFIX = "textworld:"
 _BANNER = re.compile(r"\$\$|^[\s_\\/|$]+$")
 
 
@@ -39,7 +39,7 @@ class TextWorldEnv:
             won=True, lost=True, score=True, max_score=True,
         )  # fmt: skip
         self._env = textworld.gym.make(textworld.gym.register_game(game, request_infos=infos))
-        self.spec = types.SimpleNamespace(id=f"{PREFIX}{game}")
+        self.spec = types.SimpleNamespace(id=f"{TEXTWORLD}{game}")
         self.unwrapped = self
         self.won = False
         self._score = 0.0
