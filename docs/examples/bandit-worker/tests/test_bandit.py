@@ -1,4 +1,10 @@
-"""The bandit worker against the SDK: discovery, config, and real runs in a child process."""
+"""The bandit worker against the SDK: discovery, config, and real runs in a child process.
+
+The tests use the platform's public faces where they need it: ``mosaic_core.plugins``
+to discover the worker, ``mosaic_core.runs`` to read its telemetry, and
+``mosaic_core.testing`` to run it as ``mosaic run`` does, in the private ``MOSAIC_HOME``
+of the ``mosaic_home`` fixture.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +17,17 @@ from pathlib import Path
 import pytest
 from mosaic_core import (
     ConfigError,
-    TelemetryEvent,
-    TelemetryReader,
+    ManifestError,
+    RunContext,
     WorkerAnalyticsManifest,
-    discover_workers,
     load_worker_config,
 )
+from mosaic_core.plugins import discover_workers
+from mosaic_core.runs import TelemetryEvent, TelemetryReader
+from mosaic_core.testing import run_json
 
 from mosaic_bandit.config import BanditConfig
+from mosaic_bandit.operator import BanditOperator
 from mosaic_bandit.plugin import SPEC
 
 HERE = Path(__file__).resolve().parent.parent
@@ -70,10 +79,14 @@ def test_direct_and_nested_configs_load_the_same() -> None:
 
 
 def test_bad_config_names_field_value_and_expectation() -> None:
-    with pytest.raises(ConfigError, match=r"'epsilon': got 2.0 \(float\); expected a number in"):
+    with pytest.raises(ConfigError, match=r"'epsilon': got 2.0 \(float\); expected a number >="):
         BanditConfig.from_dict({"run_id": "r", "epsilon": 2})
     with pytest.raises(ConfigError, match="did you mean 'epsilon'"):
         BanditConfig.from_dict({"run_id": "r", "epsilom": 0.2})
+    with pytest.raises(ConfigError, match=r"'arm_means\[1\]': got 1.5"):
+        BanditConfig.from_dict({"run_id": "r", "arm_means": [0.5, 1.5]})
+    with pytest.raises(ConfigError, match="at most total_steps"):
+        BanditConfig.from_dict({"run_id": "r", "total_steps": 50, "log_every": 100})
 
 
 @pytest.mark.parametrize(
@@ -109,3 +122,19 @@ def test_bad_config_fails_the_run_with_exit_status_2(tmp_path: Path) -> None:
     assert [e.event for e in events] == ["run_failed"]
     assert events[0].payload["field"] == "epsilon"
     assert "Traceback" not in stderr
+
+
+def test_mosaic_run_trains_and_the_operator_plays_the_best_arm(mosaic_home: Path) -> None:
+    code, result, stderr = run_json("bandit", "total_steps=500", "seed=1")
+    assert code == 0 and result["status"] == "completed", stderr
+    run = RunContext.open(result["run_dir"])
+    assert run.latest_checkpoint().name == "final.json"
+    assert run.metadata["algorithm"] == "epsilon_greedy"
+    assert BanditOperator(result["run_dir"]).select_action(None, {}) == 2
+
+
+def test_an_unknown_bandit_fails_the_run_naming_env_id(mosaic_home: Path) -> None:
+    code, result, _ = run_json("bandit", "env_id=NoSuchBandit-v0")
+    assert code == 2 and result["status"] == "failed" and "env_id" in result["reason"]
+    with pytest.raises(ManifestError, match="has no checkpoint"):
+        BanditOperator(result["run_dir"])

@@ -11,6 +11,8 @@ from mosaic_bandit import __version__
 from mosaic_bandit.config import BanditConfig
 
 if TYPE_CHECKING:
+    from mosaic_core import RunContext
+
     from mosaic_bandit.operator import BanditOperator
     from mosaic_bandit.runtime import BanditRuntime
 
@@ -32,11 +34,12 @@ CAPABILITIES = WorkerCapabilities(
 )
 
 
-def make_runtime(config: BanditConfig) -> BanditRuntime:
-    # Imported here, when a run starts: where a real worker imports torch.
+def make_runtime(config: BanditConfig, context: RunContext) -> BanditRuntime:
+    # Imported here, when a run starts: where a real worker imports torch. A factory
+    # with a `context` parameter is given the run's RunContext.
     from mosaic_bandit.runtime import BanditRuntime
 
-    return BanditRuntime(config)
+    return BanditRuntime(config, context)
 
 
 def make_operator(checkpoint: str, **options: object) -> BanditOperator:

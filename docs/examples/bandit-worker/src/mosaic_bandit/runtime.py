@@ -3,44 +3,32 @@
 from __future__ import annotations
 
 import json
-import os
 import random
-from pathlib import Path
 from typing import Any
 
-from mosaic_core import (
-    ArtifactsMetadata,
-    CheckpointMetadata,
-    TelemetryEmitter,
-    WorkerAnalyticsManifest,
-)
+from mosaic_core import ConfigError, RunContext
 
 from mosaic_bandit.config import BanditConfig
-from mosaic_bandit.plugin import METADATA
 
 ENVIRONMENTS = ("bernoulli-bandit",)
 
 
 class BanditRuntime:
-    def __init__(self, config: BanditConfig) -> None:
+    def __init__(self, config: BanditConfig, context: RunContext) -> None:
         self.config = config
-        self.run_dir = Path(os.environ.get("MOSAIC_RUN_DIR") or Path("runs", config.run_id))
+        self.context = context  # the run's directory, telemetry, checkpoints and manifest
 
     def run(self) -> dict[str, Any]:
         config = self.config
-        emitter = TelemetryEmitter(config.run_id)
-        with emitter.lifecycle(
-            worker_type="bandit",
+        with self.context.lifecycle(
             algorithm=config.algorithm,
             env_id=config.env_id,
             seed=config.seed,
             total_steps=config.total_steps,
         ) as run:
             if config.env_id not in ENVIRONMENTS:
-                # Where a gymnasium worker's gym.make() would raise for an unknown id.
-                raise ValueError(
-                    f"unknown env_id {config.env_id!r}; this worker provides {ENVIRONMENTS}"
-                )
+                # Where a gymnasium worker's gym.make() would refuse an unknown id.
+                raise ConfigError.bad_value("env_id", config.env_id, f"one of {ENVIRONMENTS}")
             rng = random.Random(config.seed)
             arms = range(len(config.arm_means))
             counts = [0 for _ in arms]
@@ -62,9 +50,8 @@ class BanditRuntime:
                         step,
                         {"charts/mean_reward": total_reward / step, "charts/regret": regret},
                     )
-            checkpoint = self.save_checkpoint(values, counts)
-            run.checkpoint_saved(checkpoint, step=config.total_steps)
-            self.write_manifest(checkpoint)
+            self.save_checkpoint(values, counts)
+            self.context.write_manifest(algorithm=config.algorithm, config=config.to_dict())
             run.summary.update(
                 mean_reward=total_reward / config.total_steps,
                 regret=regret,
@@ -72,23 +59,10 @@ class BanditRuntime:
             )
         return run.summary
 
-    def save_checkpoint(self, values: list[float], counts: list[int]) -> str:
-        """Write the learned values; return the path relative to the run directory."""
-        relative = "checkpoints/final.json"
-        path = self.run_dir / relative
+    def save_checkpoint(self, values: list[float], counts: list[int]) -> None:
+        """Write the learned values; the context announces the checkpoint (checkpoint_saved)
+        and lists it in the run's manifest, analytics.json."""
+        path = self.context.path("checkpoints", "final.json")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"values": values, "counts": counts}), encoding="utf-8")
-        return relative
-
-    def write_manifest(self, checkpoint: str) -> None:
-        manifest = WorkerAnalyticsManifest(
-            run_id=self.config.run_id,
-            worker_type="bandit",
-            artifacts=ArtifactsMetadata(
-                checkpoints=CheckpointMetadata(
-                    format="json", files=(checkpoint,), latest=checkpoint
-                ),
-            ),
-            metadata={"worker": METADATA.to_dict(), "config": self.config.to_dict()},
-        )
-        manifest.save(self.run_dir)  # writes <run_dir>/analytics.json
+        self.context.record_checkpoint(path, step=self.config.total_steps, format="json")
