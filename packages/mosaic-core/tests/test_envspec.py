@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import pytest
 
 from mosaic_core import ConfigError, EnvSpec
@@ -72,3 +74,18 @@ def test_bad_keyword_arguments_name_env_config() -> None:
     with pytest.raises(ConfigError) as caught:
         EnvSpec.parse("CartPole-v1").make(no_such_argument=1)
     assert caught.value.field == "env_config"
+
+
+def test_render_modes_of_an_id_import_the_module_that_registers_it(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "mosaictest_registers_ansi.py").write_text(
+        "import gymnasium\n"
+        "gymnasium.register('MosaicTestAnsiLake-v0',"
+        " entry_point='gymnasium.envs.toy_text.frozen_lake:FrozenLakeEnv')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    spec = EnvSpec.parse("mosaictest_registers_ansi:MosaicTestAnsiLake-v0")
+    assert "ansi" in (spec.render_modes() or ())
+    with pytest.raises(ConfigError, match="module 'no_such_module' is installed"):
+        EnvSpec.parse("no_such_module:Thing-v0").render_modes()

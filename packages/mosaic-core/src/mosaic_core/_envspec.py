@@ -81,10 +81,14 @@ class EnvSpec:
         return self._from_registry(render_mode, kwargs)
 
     def render_modes(self) -> tuple[str, ...] | None:
-        """The render modes a Gymnasium id declares, without making it (None: unknown)."""
+        """The render modes a Gymnasium id declares, without making it (None: unknown).
+
+        The module that registers the id is imported first, as :meth:`make` does, so a
+        missing one is the same ConfigError."""
         if self.is_factory:
             return None
         gym = self._gymnasium()
+        self._register()
         try:
             spec = gym.spec(self.name)
         except gym.error.Error:
@@ -138,19 +142,24 @@ class EnvSpec:
                 FIELD, self.text, "an installed Gymnasium (pip install gymnasium)"
             ) from None
 
-    def _from_registry(self, render_mode: str | None, kwargs: Mapping[str, Any]) -> Any:
-        gym = self._gymnasium()
-        module = self.module or next(
+    def _register(self) -> None:
+        """Import the module that registers the id: the one named, or the one its prefix
+        implies (quietly: an id may register without it)."""
+        if self.module is not None:
+            self._import(self.module)
+            return
+        module = next(
             (m for prefix, m in _REGISTERING_MODULES.items() if self.name.startswith(prefix)), None
         )
         if module is not None:
-            if self.module is not None:
-                self._import(module)
-            else:
-                try:  # a convenience: an id may register without it
-                    importlib.import_module(module)
-                except ImportError:
-                    pass
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                pass
+
+    def _from_registry(self, render_mode: str | None, kwargs: Mapping[str, Any]) -> Any:
+        gym = self._gymnasium()
+        self._register()
         options = dict(kwargs)
         if render_mode is not None:
             options["render_mode"] = render_mode
