@@ -111,6 +111,8 @@ class Conformance(WorkerUnderTest):
         select: Iterable[str] | None = None,
         on_result: Callable[[CheckResult], None] | None = None,
     ) -> Report:
+        """Run the checks named in ``select`` (all by default) in the kit's order;
+        ``on_result`` sees each result as it comes."""
         results = []
         for check in select_checks(select):
             result = self.run(check.id)
