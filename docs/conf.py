@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 import mosaic_core
@@ -40,24 +41,35 @@ nitpick_ignore = [
     ("py:class", "mosaic_core._config.C"),  # the TypeVar of load_worker_config
 ]
 nitpick_ignore_regex = [
-    (r"py:class", r"(collections\.abc|os|pathlib)\..*"),
+    (r"py:class", rf"(?:{'|'.join(sorted(sys.stdlib_module_names))})\..*"),
 ]
 
 
 def _public_name(app: Sphinx, env: BuildEnvironment, node: Element, contnode: Element) -> Any:
-    """Resolve ``mosaic_core.<module>.X`` to the public ``mosaic_core.X`` documented here.
+    """Resolve ``mosaic_core.<module>.X`` to the public name under which X is documented.
 
-    Docstrings name objects by the private module that defines them; this
-    reference documents each one under the name a worker imports.
+    Docstrings and signatures name objects by the module that defines them
+    (``mosaic_core._telemetry.TelemetryEmitter``, ``mosaic_core.runs.reader.Anomaly``);
+    these pages document each one where it is imported from: the SDK's names
+    as ``mosaic_core.X`` (:doc:`api`), the host's as ``mosaic_core.runs.X`` and
+    so on (:doc:`host`). The longest tail documented exactly once wins; the SDK's
+    name first.
     """
     parts = node.get("reftarget", "").split(".")
     if node.get("refdomain") != "py" or len(parts) < 3 or parts[0] != "mosaic_core":
         return None
-    public = ".".join(["mosaic_core", *parts[2:]])
     domain = env.get_domain("py")
-    return domain.resolve_xref(
-        env, node["refdoc"], app.builder, node["reftype"], public, node, contnode
-    )
+    documented = [name for name in domain.objects if name.startswith("mosaic_core.")]
+    for k in range(2, len(parts)):
+        tail = ".".join(parts[k:])
+        found = [n for n in documented if n.endswith(f".{tail}")]
+        if f"mosaic_core.{tail}" in found:
+            found = [f"mosaic_core.{tail}"]
+        if len(found) == 1:
+            return domain.resolve_xref(
+                env, node["refdoc"], app.builder, node["reftype"], found[0], node, contnode
+            )
+    return None
 
 
 def setup(app: Sphinx) -> None:

@@ -1,6 +1,6 @@
-"""Parse a telemetry stream: events, log lines and anomalies, in order."""
+"""Parse a telemetry stream: events, log lines and anomalies, in order (the host's reader)."""
 
-from mosaic_core import Anomaly, LogLine, TelemetryEvent, TelemetryReader
+from mosaic_core.runs import Anomaly, LogLine, TelemetryEvent, TelemetryReader
 
 chunk = (
     b'{"v":1,"event":"run_started","run_id":"r1","seq":0,"timestamp":1.0,"payload":{}}\n'
