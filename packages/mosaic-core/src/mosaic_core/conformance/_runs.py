@@ -53,8 +53,9 @@ def stream_problems(record: RunRecord) -> list[str]:
 
 
 _LIFECYCLE_HINT = (
-    "run the job inside `with TelemetryEmitter(config.run_id).lifecycle(...) as run:`, which "
-    "emits run_started first and exactly one terminal event"
+    "run the job inside `with context.lifecycle(...) as run:` (the RunContext a runtime "
+    "factory with a `context` parameter is given), which emits run_started first and exactly "
+    "one terminal event"
 )
 
 
@@ -118,7 +119,7 @@ def check_heartbeats(kit: WorkerUnderTest) -> str:
         raise CheckFailed(
             f"the worker was silent for {worst:.1f} s {where} (limit {kit.max_silence:g} s); "
             "the supervisor kills a worker that stays silent longer than its heartbeat "
-            "timeout. Emit heartbeats while working: TelemetryEmitter.lifecycle() sends one "
+            "timeout. Emit heartbeats while working: context.lifecycle() sends one "
             "every 5 s by default, or call run.heartbeat(step=...) from the training loop"
         )
     span = events[-1].timestamp - events[0].timestamp if events else 0.0
@@ -135,8 +136,8 @@ def check_manifest(kit: WorkerUnderTest) -> str:
     if not path.exists():
         raise CheckFailed(
             f"the completed run wrote no {MANIFEST_FILENAME} in its run directory "
-            f"{record.run_dir}; build a mosaic_core.WorkerAnalyticsManifest and "
-            "manifest.save(run_dir) before run_completed, with run_dir from $MOSAIC_RUN_DIR"
+            f"{record.run_dir}; call context.write_manifest() (or record_checkpoint()) of the "
+            "run's RunContext before run_completed"
         )
     try:
         manifest = WorkerAnalyticsManifest.load(path)
@@ -181,8 +182,8 @@ def check_checkpoints(kit: WorkerUnderTest) -> str:
     if checkpoints is None or not checkpoints.files:
         raise CheckFailed(
             "the worker declares supports_checkpointing, but the manifest of the completed "
-            "smoke run lists no checkpoint file; save one at the end of a run and list it in "
-            "CheckpointMetadata(files=(...,), latest=...)"
+            "smoke run lists no checkpoint file; save one at the end of a run and record it "
+            "with context.record_checkpoint(path, step=...), which lists it in the manifest"
         )
     listed = [*checkpoints.files, *([checkpoints.latest] if checkpoints.latest else [])]
     missing = [p for p in listed if not (record.run_dir / p).exists()]
