@@ -247,3 +247,22 @@ def test_a_variant_registered_twice_is_a_type_error() -> None:
             algorithm: str = "dqn"
 
     json.dumps(AgentConfig.json_schema())  # the registry is unchanged
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Wrapped(TrainingConfigBase):
+    env_id: str = "CartPole-v1"
+    algorithm: str = "x"
+    horizon: int = 5
+    """the number of steps a rollout lasts before the learner
+    updates, long enough to see an episode end
+
+    a second paragraph"""
+
+
+def test_a_docstring_over_several_lines_reads_as_one_paragraph_per_paragraph() -> None:
+    description = Wrapped.json_schema()["properties"]["horizon"]["description"]
+    assert description == (
+        "the number of steps a rollout lasts before the learner updates, long enough to see "
+        "an episode end\n\na second paragraph"
+    )

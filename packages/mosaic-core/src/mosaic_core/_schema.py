@@ -72,7 +72,7 @@ def _source_docs(cls: type) -> dict[str, str]:
             and isinstance(after.value, ast.Constant)
             and isinstance(after.value.value, str)
         ):
-            docs[name] = inspect.cleandoc(after.value.value)
+            docs[name] = _one_paragraph(after.value.value)
             continue
         comments: list[str] = []
         row = node.lineno - 2
@@ -82,6 +82,12 @@ def _source_docs(cls: type) -> dict[str, str]:
         if comments:
             docs[name] = " ".join(comments)
     return docs
+
+
+def _one_paragraph(text: str) -> str:
+    """A docstring as help text: lines joined, paragraphs kept apart."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
 
 
 def field_docs(cls: type) -> dict[str, str]:
