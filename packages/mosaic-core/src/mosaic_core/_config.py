@@ -28,7 +28,9 @@ import pathlib
 import re
 import sys
 from collections.abc import Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
+
+from annotated_types import Ge
 
 from mosaic_core._errors import ConfigError, did_you_mean
 from mosaic_core._fields import Secret, coerce, hints, metadata_of, plain
@@ -178,7 +180,7 @@ class TrainingConfigBase(WorkerConfigBase):
     """the environment: a Gymnasium id, module:Id or module:factory"""
     algorithm: str
     """the algorithm to train"""
-    total_steps: int = 100_000
+    total_steps: Annotated[int, Ge(1)] = 100_000
     """how many environment steps to train for"""
 
     #: On a ``per_algorithm`` base: the class of each algorithm, and the base itself.

@@ -441,7 +441,10 @@ def register(commands: Any) -> None:
         "-h", "--help", action="store_true", help="show this help (and WORKER's config fields)"
     )
     run.add_argument("worker", nargs="?", help="worker type, e.g. cleanrl (see `mosaic workers`)")
-    run.add_argument("--config", help="JSON config file, direct or nested")
+    run.add_argument(
+        "--config",
+        help="config file (JSON, YAML or TOML), direct or nested under metadata.worker.config",
+    )
     run.add_argument(
         "--set",
         action="append",
