@@ -10,7 +10,14 @@
 
 Modules are patched right after they are first imported (a post-import
 hook), so nothing heavy is imported before the script asks for it. Only the
-standard library is used at install time.
+standard library is used at install time; ``mosaic_core`` (for its one
+format of spaces) is imported when the checkpoint is saved.
+
+The worker tells the script's process what it needs in
+``MOSAIC_CLEANRL_RUN_DIR`` (the run's directory, from its ``RunContext``;
+also the script's working directory), ``MOSAIC_CLEANRL_CHANNEL``,
+``MOSAIC_CLEANRL_SCRIPT``, ``MOSAIC_CLEANRL_ALGORITHM`` and
+``MOSAIC_CLEANRL_VERSION``.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from types import ModuleType
 from typing import Any
 
 CHECKPOINT = "checkpoints/final.pt"
+#: What the checkpoint holds, and how; 1 (worker 0.1.0) had its own description of spaces.
+CHECKPOINT_FORMAT = "mosaic-cleanrl/2"
 
 _channel_fd: int | None = None
 _failed = False
@@ -74,7 +83,7 @@ class _PostImport(importlib.abc.MetaPathFinder):
 def _patch_writer(module: ModuleType) -> None:
     writer_cls = module.SummaryWriter
     init, add_scalar = writer_cls.__init__, writer_cls.add_scalar
-    log_dir = os.path.join(os.environ["MOSAIC_RUN_DIR"], "tensorboard")
+    log_dir = os.path.join(os.environ["MOSAIC_CLEANRL_RUN_DIR"], "tensorboard")
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         if args:
@@ -135,29 +144,12 @@ def _patch_buffers(module: ModuleType) -> None:
         cls.__init__ = __init__
 
 
-def describe_space(space: Any) -> dict[str, Any]:
-    """A JSON-able description of a gym or gymnasium space, enough to rebuild it."""
-    name = type(space).__name__
-    if name == "Discrete":
-        return {"type": "Discrete", "n": int(space.n)}
-    if name == "Box":
-        import numpy
-
-        return {
-            "type": "Box",
-            "low": space.low.tolist(),
-            "high": space.high.tolist(),
-            "shape": list(space.shape),
-            # Some scripts set the dtype to a numpy type rather than a dtype.
-            "dtype": numpy.dtype(space.dtype).name,
-        }
-    return {"type": name, "repr": repr(space)}
-
-
 def _save_checkpoint() -> None:
     if _failed or "torch" not in sys.modules:
         return
     import torch
+
+    from mosaic_core import RunContext
 
     main = sys.modules.get("__main__")
     namespace = vars(main) if main is not None else {}
@@ -170,18 +162,19 @@ def _save_checkpoint() -> None:
         return
     envs = namespace.get("envs")
     args = namespace.get("args")
+    describe = RunContext.describe_space
     data = {
-        "format": "mosaic-cleanrl/1",
+        "format": CHECKPOINT_FORMAT,
         "script": os.environ.get("MOSAIC_CLEANRL_SCRIPT"),
         "algorithm": os.environ.get("MOSAIC_CLEANRL_ALGORITHM"),
-        "cleanrl_version": _version("cleanrl"),
+        "cleanrl_version": os.environ.get("MOSAIC_CLEANRL_VERSION") or None,
         "args": {k: v for k, v in vars(args).items() if _plain(v)} if args is not None else {},
-        "observation_space": describe_space(envs.single_observation_space) if envs else None,
-        "action_space": describe_space(envs.single_action_space) if envs else None,
+        "observation_space": describe(envs.single_observation_space) if envs else None,
+        "action_space": describe(envs.single_action_space) if envs else None,
         "global_step": namespace.get("global_step"),
         "modules": modules,
     }
-    path = os.path.join(os.environ["MOSAIC_RUN_DIR"], CHECKPOINT)
+    path = os.path.join(os.environ["MOSAIC_CLEANRL_RUN_DIR"], CHECKPOINT)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     torch.save(data, path + ".tmp")
     os.replace(path + ".tmp", path)
@@ -190,15 +183,6 @@ def _save_checkpoint() -> None:
 
 def _plain(value: Any) -> bool:
     return value is None or isinstance(value, (bool, int, float, str))
-
-
-def _version(distribution: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def _note_failure(hook: Callable[..., Any]) -> Callable[..., Any]:

@@ -5,14 +5,14 @@ The script's process gets ``mosaic_cleanrl/_site`` on its PYTHONPATH, whose
 ``add_scalar`` comes back over a private pipe and leaves this process as a
 ``metrics`` event, and the trained networks are saved to the run's
 ``checkpoints/``. This process owns the run's telemetry (one ``seq``
-series), heartbeats, and the manifest.
+series), heartbeats, and the manifest, through the run's
+:class:`~mosaic_core.RunContext`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
-import importlib.util
 import json
 import os
 import pathlib
@@ -20,41 +20,22 @@ import select
 import signal
 import subprocess
 import sys
+from importlib import metadata
 from typing import Any
 
-from mosaic_cleanrl import __version__
 from mosaic_cleanrl.config import ALGORITHMS, CleanRLConfig
-from mosaic_core import (
-    ArtifactsMetadata,
-    CheckpointMetadata,
-    ConfigError,
-    MosaicError,
-    RunHandle,
-    TelemetryEmitter,
-    WorkerAnalyticsManifest,
-    did_you_mean,
-)
+from mosaic_core import ConfigError, RunContext, RunHandle, did_you_mean
 
 __all__ = ["CleanRLRuntime", "check_env"]
 
 SITE_DIR = pathlib.Path(__file__).parent / "_site"
-# Which gym a script imports: the old-API scripts use gym 0.23, the others gymnasium.
-GYM_OF_SCRIPT = {
-    "ppo": "gym",
-    "c51": "gym",
-    "sac_continuous_action": "gym",
-    "td3_continuous_action": "gym",
-    "dqn": "gymnasium",
-    "ddpg_continuous_action": "gymnasium",
-    "ppo_continuous_action": "gymnasium",
-}
 _FLUSH_IDLE = 0.05
 
 
 def check_env(config: CleanRLConfig) -> str:
     """Make the env once with the script's own gym; a mismatch is a ConfigError. Returns
     a description of its action space."""
-    gym = importlib.import_module(GYM_OF_SCRIPT[config.script])
+    gym = importlib.import_module(config.gym)
     try:
         env = gym.make(config.env_id)
     except Exception as exc:  # noqa: BLE001 - each gym raises its own error types
@@ -90,13 +71,15 @@ def check_env(config: CleanRLConfig) -> str:
 class CleanRLRuntime:
     """Implements :class:`mosaic_core.WorkerRuntime` for one CleanRL script run."""
 
-    def __init__(self, config: CleanRLConfig) -> None:
+    def __init__(self, config: CleanRLConfig, context: RunContext) -> None:
         self.config = config
-        self.run_dir = pathlib.Path(os.environ.get("MOSAIC_RUN_DIR") or pathlib.Path.cwd())
-        self.emitter = TelemetryEmitter(config.run_id)
+        self.context = context
+        try:
+            self.cleanrl_version: str | None = metadata.version("cleanrl")
+        except metadata.PackageNotFoundError:  # its scripts on a path, without pip's record
+            self.cleanrl_version = None
         self.last_values: dict[str, float] = {}
         self.returns: list[float] = []
-        self.checkpoints: list[str] = []
         self.global_step = 0
 
     def command(self) -> list[str]:
@@ -104,22 +87,25 @@ class CleanRLRuntime:
 
     def run(self) -> dict[str, Any]:
         c = self.config
-        with self.emitter.lifecycle(
-            worker_type="cleanrl",
+        with self.context.lifecycle(
             algorithm=c.algorithm,
             env_id=c.env_id,
             seed=c.effective_seed,
             total_steps=c.total_steps,
             script=f"cleanrl.{c.script}",
         ) as run:
-            if importlib.util.find_spec("cleanrl") is None:
-                raise MosaicError(
-                    "CleanRL is not installed in this environment; run `mosaic-cleanrl-setup` "
-                    "(pip cannot add cleanrl==1.2.0 as a dependency: it declares Python < 3.11)"
-                )
             check_env(c)
             self._train(run)
-            self._write_manifest()
+            self.context.write_manifest(
+                algorithm=c.algorithm,
+                script=f"cleanrl.{c.script}",
+                env_id=c.env_id,
+                seed=c.effective_seed,
+                total_steps=c.total_steps,
+                global_step=self.global_step,
+                cleanrl_version=self.cleanrl_version,
+                config=c.to_dict(),
+            )
             run.summary.update(
                 algorithm=c.algorithm,
                 env_id=c.env_id,
@@ -129,7 +115,7 @@ class CleanRLRuntime:
                 mean_return_last_10=(
                     sum(self.returns[-10:]) / len(self.returns[-10:]) if self.returns else None
                 ),
-                checkpoint=self.checkpoints[-1] if self.checkpoints else None,
+                checkpoint=self.context.checkpoints[-1] if self.context.checkpoints else None,
                 final_metrics=self.last_values,
             )
         return run.summary
@@ -140,7 +126,8 @@ class CleanRLRuntime:
         env["MOSAIC_CLEANRL_CHANNEL"] = str(channel)
         env["MOSAIC_CLEANRL_SCRIPT"] = f"cleanrl.{self.config.script}"
         env["MOSAIC_CLEANRL_ALGORITHM"] = self.config.algorithm
-        env["MOSAIC_RUN_DIR"] = str(self.run_dir)
+        env["MOSAIC_CLEANRL_VERSION"] = self.cleanrl_version or ""
+        env["MOSAIC_CLEANRL_RUN_DIR"] = str(self.context.run_dir)  # where the hooks write
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SITE_DIR), env.get("PYTHONPATH")]))
         env.setdefault("SDL_VIDEODRIVER", "dummy")  # old gym opens a display otherwise
         env.setdefault("OMP_NUM_THREADS", "1")  # torch's default threads thrash small machines
@@ -151,7 +138,7 @@ class CleanRLRuntime:
         try:
             proc = subprocess.Popen(
                 self.command(),
-                cwd=self.run_dir,
+                cwd=self.context.run_dir,
                 env=self._child_env(write_fd),
                 stdin=subprocess.DEVNULL,
                 pass_fds=(write_fd,),
@@ -203,8 +190,7 @@ class CleanRLRuntime:
                         self.returns.append(value)
                 elif message[0] == "c":
                     _, path, step, modules = message
-                    self.checkpoints.append(path)
-                    run.checkpoint_saved(path, step=step, modules=modules, format="pytorch")
+                    self.context.record_checkpoint(path, step=step, modules=modules)
         if pending:
             self._emit(run, pending_step, pending)
 
@@ -213,37 +199,6 @@ class CleanRLRuntime:
             self.global_step = max(self.global_step, step)
         self.last_values.update(values)
         run.metrics(self.global_step if step is None else step, values)
-
-    def _write_manifest(self) -> None:
-        c = self.config
-        checkpoints = None
-        if self.checkpoints:
-            checkpoints = CheckpointMetadata(
-                directory="checkpoints",
-                format="pytorch",
-                files=tuple(self.checkpoints),
-                latest=self.checkpoints[-1],
-            )
-        tensorboard = "tensorboard" if (self.run_dir / "tensorboard").is_dir() else None
-        videos = "videos" if c.capture_video and (self.run_dir / "videos").is_dir() else None
-        WorkerAnalyticsManifest(
-            run_id=c.run_id,
-            worker_type="cleanrl",
-            artifacts=ArtifactsMetadata(
-                tensorboard=tensorboard, checkpoints=checkpoints, logs_dir=".", videos_dir=videos
-            ),
-            metadata={
-                "algorithm": c.algorithm,
-                "script": f"cleanrl.{c.script}",
-                "env_id": c.env_id,
-                "seed": c.effective_seed,
-                "total_steps": c.total_steps,
-                "global_step": self.global_step,
-                "cleanrl_version": _version("cleanrl"),
-                "worker_version": __version__,
-                "config": c.to_dict(),
-            },
-        ).save(self.run_dir)
 
 
 def _stop(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
@@ -256,12 +211,3 @@ def _stop(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
         proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(grace)
-
-
-def _version(distribution: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
