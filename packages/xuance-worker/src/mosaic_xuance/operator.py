@@ -2,7 +2,8 @@
 
 The agent is rebuilt the way XuanCe builds it for testing without an
 environment: its registry class, the run's saved XuanCe config, and the
-spaces its networks were built for (``checkpoints/xuance_config.json``).
+spaces its networks were built for (``xuance_config.json``, beside the
+checkpoint the run's manifest names last; runs of worker 0.1.0 load too).
 The weights are then loaded strictly, so a mismatch is an error, never a
 silently half-loaded network. For a multi-agent run one operator plays one
 seat: the agent id comes from the seat's ``OperatorContext`` (or the
@@ -23,7 +24,7 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
-from mosaic_core import MosaicError
+from mosaic_core import ManifestError, MosaicError, RunContext
 
 __all__ = ["XuanCeOperator", "find_run_config"]
 
@@ -31,15 +32,17 @@ _CONFIG = "xuance_config.json"
 
 
 def find_run_config(source: str | os.PathLike[str]) -> pathlib.Path:
-    """``checkpoints/xuance_config.json`` of a run directory (or that file, or its folder)."""
+    """The ``xuance_config.json`` beside a run's latest checkpoint (``source`` is the run
+    directory), or beside a checkpoint file given itself."""
     path = pathlib.Path(source)
-    for candidate in (path, path / _CONFIG, path / "checkpoints" / _CONFIG):
-        if candidate.is_file() and candidate.name == _CONFIG:
-            return candidate
-    raise FileNotFoundError(
-        f"no XuanCe checkpoint at {path}: expected a run directory of the xuance worker, "
-        f"holding checkpoints/{_CONFIG} beside the weights"
-    )
+    checkpoint = path if path.is_file() else RunContext.open(path).latest_checkpoint()
+    config = checkpoint.parent / _CONFIG
+    if not config.is_file():
+        raise ManifestError(
+            f"{checkpoint} has no {_CONFIG} beside it; expected a checkpoint of the xuance "
+            "worker, saved with the config and spaces that rebuild its agent"
+        )
+    return config
 
 
 class XuanCeOperator:
@@ -131,7 +134,7 @@ class XuanCeOperator:
             # Test-mode actors see only their own observation (and agent id), so the other
             # agents' rows of the batch do not change this agent's action.
             obs = {k: own if k == self.seat else np.zeros_like(own) for k in self.agent.agent_keys}
-            kwargs = dict(self._kwargs)
+            kwargs: dict[str, Any] = dict(self._kwargs)
             if self.agent.use_actions_mask:
                 kwargs["avail_actions_dict"] = [self._masks(info)]
             out = self.agent.get_actions(obs_dict=[obs], **kwargs)
@@ -160,15 +163,13 @@ class XuanCeOperator:
 
 def _check_seat(data: dict[str, Any], seat: str | None, context: Any) -> None:
     """The seat's spaces must be the ones the networks were built for."""
-    from mosaic_xuance.spaces import space_to_json
-
     if context is None or getattr(context, "observation_space", None) is None:
         return
     saved = data["observation_space"][seat] if data["multi_agent"] else data["observation_space"]
     saved_actions = data["action_space"][seat] if data["multi_agent"] else data["action_space"]
     try:
-        seen = space_to_json(context.observation_space)
-        seen_actions = space_to_json(context.action_space)
+        seen = RunContext.describe_space(context.observation_space)
+        seen_actions = RunContext.describe_space(context.action_space)
     except ValueError:
         seen, seen_actions = {}, {}
     problems = []
@@ -199,7 +200,8 @@ def _build_agent(data: dict[str, Any], device: str, workdir: str) -> Any:
     from xuance.torch.agents import REGISTRY_Agents
 
     from mosaic_xuance.compat import building
-    from mosaic_xuance.spaces import space_from_json
+
+    rebuild = RunContext.space_from_description
 
     config = types.SimpleNamespace(**data["config"])
     # Inference only: this process's device, and XuanCe's log and model dirs in a scratch
@@ -220,9 +222,9 @@ def _build_agent(data: dict[str, Any], device: str, workdir: str) -> Any:
             num_agents=len(keys),
             num_envs=1,
             agents=list(keys),
-            state_space=space_from_json(state) if state else None,
-            observation_space={k: space_from_json(data["observation_space"][k]) for k in keys},
-            action_space={k: space_from_json(data["action_space"][k]) for k in keys},
+            state_space=rebuild(state) if state else None,
+            observation_space={k: rebuild(data["observation_space"][k]) for k in keys},
+            action_space={k: rebuild(data["action_space"][k]) for k in keys},
             max_episode_steps=data["config"].get("episode_length"),
             reset=lambda: None,
         )
@@ -231,8 +233,8 @@ def _build_agent(data: dict[str, Any], device: str, workdir: str) -> Any:
     return cls(
         config,
         envs=None,
-        observation_space=space_from_json(data["observation_space"]),
-        action_space=space_from_json(data["action_space"]),
+        observation_space=rebuild(data["observation_space"]),
+        action_space=rebuild(data["action_space"]),
     )
 
 

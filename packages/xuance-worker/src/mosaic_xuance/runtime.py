@@ -8,7 +8,9 @@ every scalar it logs goes through ``Agent.log_infos`` or
 so each call still reaches TensorBoard and also leaves as a ``metrics``
 event. XuanCe's tqdm bars and prints go to the run's log files. The
 trained networks are saved to ``checkpoints/`` beside
-``xuance_config.json``, the config and spaces that rebuild the agent.
+``xuance_config.json``, the config and spaces that rebuild the agent; the
+run's :class:`~mosaic_core.RunContext` announces the checkpoint and writes
+the manifest.
 """
 
 from __future__ import annotations
@@ -21,22 +23,12 @@ import os
 import pathlib
 import types
 from collections.abc import Callable, Iterator, Mapping
+from importlib import metadata
 from typing import Any
 
-from mosaic_core import (
-    ArtifactsMetadata,
-    CheckpointMetadata,
-    ConfigError,
-    MosaicError,
-    RunHandle,
-    TelemetryEmitter,
-    WorkerAnalyticsManifest,
-    did_you_mean,
-)
-from mosaic_xuance import __version__
+from mosaic_core import ConfigError, MosaicError, RunContext, RunHandle, did_you_mean
 from mosaic_xuance.compat import building
 from mosaic_xuance.config import XuanCeConfig
-from mosaic_xuance.spaces import space_to_json
 
 __all__ = ["CONFIG_FILE", "MODEL_FILE", "XuanCeRuntime", "find_yaml", "observe_log_infos"]
 
@@ -164,11 +156,9 @@ class _MetricsRelay:
 class XuanCeRuntime:
     """Implements :class:`mosaic_core.WorkerRuntime` for one XuanCe training run."""
 
-    def __init__(self, config: XuanCeConfig) -> None:
+    def __init__(self, config: XuanCeConfig, context: RunContext) -> None:
         self.config = config
-        self.run_dir = pathlib.Path(os.environ.get("MOSAIC_RUN_DIR") or pathlib.Path.cwd())
-        self.emitter = TelemetryEmitter(config.run_id)
-        self.files: list[str] = []
+        self.context = context
 
     def run(self) -> dict[str, Any]:
         c = self.config
@@ -177,8 +167,7 @@ class XuanCeRuntime:
         # torch's default thread count thrashes small machines; XuanCe's MPE opens no window.
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-        with self.emitter.lifecycle(
-            worker_type="xuance",
+        with self.context.lifecycle(
             algorithm=c.algorithm,
             env_id=c.env_id,
             seed=c.effective_seed,
@@ -194,18 +183,29 @@ class XuanCeRuntime:
                     runner.run(mode="train")
             finally:
                 relay.flush()
-            self._save_config(runner, agent)
-            model = f"checkpoints/{MODEL_FILE}"
-            run.checkpoint_saved(
-                model, step=int(agent.current_step), format="pytorch", config=self.files[-1]
+            steps = int(agent.current_step)
+            xuance_version = metadata.version("xuance")
+            self._save_config(runner, agent, xuance_version)
+            model = self.context.record_checkpoint(
+                f"checkpoints/{MODEL_FILE}", step=steps, config=f"checkpoints/{CONFIG_FILE}"
             )
-            self._write_manifest(agent)
+            self.context.write_manifest(
+                algorithm=c.algorithm,
+                agent=c.agent,
+                env=c.family,
+                env_id=c.env_id,
+                seed=c.effective_seed,
+                total_steps=c.total_steps,
+                steps=steps,
+                xuance_version=xuance_version,
+                config=c.to_dict(),
+            )
             returns = relay.returns[-10:]
             run.summary.update(
                 algorithm=c.algorithm,
                 env_id=c.env_id,
                 seed=c.effective_seed,
-                steps=int(agent.current_step),
+                steps=steps,
                 episodes=len(relay.returns),
                 mean_return_last_10=sum(returns) / len(returns) if returns else None,
                 checkpoint=model,
@@ -221,7 +221,8 @@ class XuanCeRuntime:
 
         args = c.xuance_args()
         args.update(
-            log_dir=str(self.run_dir / "tensorboard"), model_dir=str(self.run_dir / "models")
+            log_dir=str(self.context.path("tensorboard")),
+            model_dir=str(self.context.path("models")),
         )
         with building(c.agent):
             runner = xuance.get_runner(
@@ -229,29 +230,28 @@ class XuanCeRuntime:
                 parser_args=types.SimpleNamespace(**args),
             )  # fmt: skip
         # XuanCe saves under models/<env_id>/seed_<n>_<time>/; the run keeps one checkpoints/.
-        runner.agent.model_dir_save = str(self.run_dir / "checkpoints")
+        runner.agent.model_dir_save = str(self.context.path("checkpoints"))
         return runner
 
-    def _save_config(self, runner: Any, agent: Any) -> None:
+    def _save_config(self, runner: Any, agent: Any, xuance_version: str) -> None:
         """What rebuilds the agent: XuanCe's full config and the spaces its networks were
         built for, so the operator never guesses the architecture."""
-        import xuance
-
         c = self.config
+        describe = RunContext.describe_space
         config, dropped = _plain_config(vars(runner.config))
         if c.family == "mpe":
             keys = list(agent.agent_keys)
             state = agent.state_space
             spaces: dict[str, Any] = {
                 "agent_keys": keys,
-                "observation_space": {k: space_to_json(agent.observation_space[k]) for k in keys},
-                "action_space": {k: space_to_json(agent.action_space[k]) for k in keys},
-                "state_space": space_to_json(state) if state is not None else None,
+                "observation_space": {k: describe(agent.observation_space[k]) for k in keys},
+                "action_space": {k: describe(agent.action_space[k]) for k in keys},
+                "state_space": describe(state) if state is not None else None,
             }
         else:
             spaces = {
-                "observation_space": space_to_json(agent.observation_space),
-                "action_space": space_to_json(agent.action_space),
+                "observation_space": describe(agent.observation_space),
+                "action_space": describe(agent.action_space),
             }
         document = {
             "algorithm": c.algorithm,
@@ -259,49 +259,16 @@ class XuanCeRuntime:
             "env": c.family,
             "env_id": c.env_id,
             "multi_agent": c.family == "mpe",
-            "xuance_version": getattr(xuance, "__version__", None),
-            "worker_version": __version__,
+            "xuance_version": xuance_version,
+            "worker_version": self.context.worker_version,
             "steps": int(agent.current_step),
             "model": MODEL_FILE,
             "config": config,
             "not_saved": dropped,
             **spaces,
         }
-        checkpoints = self.run_dir / "checkpoints"
-        (checkpoints / CONFIG_FILE).write_text(json.dumps(document, indent=2) + "\n")
-        weights = sorted(p.name for p in checkpoints.iterdir() if p.name != CONFIG_FILE)
-        self.files = [f"checkpoints/{name}" for name in [*weights, CONFIG_FILE]]
-
-    def _write_manifest(self, agent: Any) -> None:
-        c = self.config
-        log_dir = pathlib.Path(agent.log_dir)
-        tensorboard = str(log_dir.relative_to(self.run_dir)) if log_dir.is_dir() else None
-        WorkerAnalyticsManifest(
-            run_id=c.run_id,
-            worker_type="xuance",
-            artifacts=ArtifactsMetadata(
-                tensorboard=tensorboard,
-                checkpoints=CheckpointMetadata(
-                    directory="checkpoints",
-                    format="pytorch",
-                    files=tuple(self.files),
-                    latest=f"checkpoints/{MODEL_FILE}",
-                ),
-                logs_dir=".",
-            ),
-            metadata={
-                "algorithm": c.algorithm,
-                "agent": c.agent,
-                "env": c.family,
-                "env_id": c.env_id,
-                "seed": c.effective_seed,
-                "total_steps": c.total_steps,
-                "steps": int(agent.current_step),
-                "xuance_version": _version("xuance"),
-                "worker_version": __version__,
-                "config": c.to_dict(),
-            },
-        ).save(self.run_dir)
+        path = self.context.path("checkpoints", CONFIG_FILE)
+        path.write_text(json.dumps(document, indent=2) + "\n")
 
 
 def _agent_bases() -> list[type]:
@@ -341,12 +308,3 @@ def _plain_config(config: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]
             continue
         out[key] = value
     return out, dropped
-
-
-def _version(distribution: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
