@@ -117,6 +117,7 @@ def test_round_trip_for_every_algorithm() -> None:
         ({"algorithm": "c51", "v_min": 10, "v_max": 0}, "v_min", "less than v_max"),
         ({"algorithm": "sac", "policy_lr": -1}, "policy_lr", "a number > 0"),
         ({"algorithm": "dqn", "total_steps": 0}, "total_steps", "an integer >= 1"),
+        ({"algorithm": "dqn", "num_envs": 2}, "num_envs", "asserts num_envs == 1"),
         ({"algorithm": "ppo", "target_kl": "x"}, "target_kl", "a number or null"),
     ],
 )  # fmt: skip

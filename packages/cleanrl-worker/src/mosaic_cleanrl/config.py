@@ -112,6 +112,12 @@ class CleanRLConfig(TrainingConfigBase, per_algorithm=True):
         v_min, v_max = getattr(self, "v_min", None), getattr(self, "v_max", None)
         if v_min is not None and v_max is not None and v_min >= v_max:
             raise ConfigError.bad_value("v_min", v_min, f"less than v_max ({v_max})")
+        if self.script == "dqn" and getattr(self, "num_envs", 1) != 1:
+            # cleanrl/dqn.py asserts it after building its networks: refuse it before.
+            raise ConfigError.bad_value(
+                "num_envs", getattr(self, "num_envs", None), "1: CleanRL's dqn script runs one "
+                "environment (it asserts num_envs == 1)"
+            )  # fmt: skip
 
     def flags(self) -> list[str]:
         """The script's command line for this config (the seed always given)."""
