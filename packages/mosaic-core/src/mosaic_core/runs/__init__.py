@@ -10,6 +10,7 @@ from mosaic_core._lazy import lazy_attributes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from mosaic_core._procs import run_processes
     from mosaic_core.runs.launch import Prepared, prepare_runs, read_config_file, redact
     from mosaic_core.runs.reader import (
         Anomaly,
@@ -54,6 +55,7 @@ _LAZY = {
     "read_config_file": "mosaic_core.runs.launch",
     "read_events": "mosaic_core.runs.reader",
     "reconcile": "mosaic_core.runs.supervisor",
+    "run_processes": "mosaic_core._procs",
     "redact": "mosaic_core.runs.launch",
 }
 
@@ -80,4 +82,5 @@ __all__ = [
     "read_events",
     "reconcile",
     "redact",
+    "run_processes",
 ]
