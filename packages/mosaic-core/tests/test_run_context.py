@@ -125,3 +125,44 @@ def test_a_malformed_description_is_a_manifest_error() -> None:
         RunContext.space_from_description({"type": "Graph"})
     with pytest.raises(ManifestError, match="malformed"):
         RunContext.space_from_description({"type": "Discrete"})
+
+
+def test_recorded_spaces_are_in_the_manifest_at_once(context: RunContext) -> None:
+    cartpole = gymnasium.make("CartPole-v1")
+    context.write_manifest(algorithm="ppo")
+    context.record_spaces(cartpole.observation_space, cartpole.action_space, env_id="CartPole-v1")
+    reopened = RunContext.open(context.run_dir)
+    assert reopened.trained_on == {
+        "env_id": "CartPole-v1",
+        "observation_space": RunContext.describe_space(cartpole.observation_space),
+        "action_space": {"type": "Discrete", "n": 2, "start": 0},
+    }
+    assert reopened.metadata["algorithm"] == "ppo"  # the rest of the manifest is kept
+
+
+def test_a_multi_agent_run_records_each_agent_s_spaces(context: RunContext) -> None:
+    grid, moves = gymnasium.spaces.MultiBinary(9), gymnasium.spaces.Discrete(9)
+    context.record_spaces(grid, moves, agent="player_1", env_id="tictactoe")
+    record = context.record_spaces(grid, gymnasium.spaces.Discrete(3), agent="player_2")
+    assert record["env_id"] == "tictactoe"
+    assert set(record["agents"]) == {"player_1", "player_2"}
+    assert record["agents"]["player_2"]["action_space"]["n"] == 3
+    assert RunContext.open(context.run_dir).trained_on == record
+
+
+def test_a_run_without_recorded_spaces_has_none(context: RunContext) -> None:
+    context.write_manifest(algorithm="ppo")
+    assert RunContext.open(context.run_dir).trained_on is None
+
+
+@pytest.mark.parametrize(
+    ("value", "grace"), [("12.5", 12.5), (None, 5.0), ("soon", 5.0), ("-1", 5.0), ("0", 5.0)]
+)
+def test_stop_grace_is_the_supervisor_s_else_five_seconds(
+    context: RunContext, monkeypatch: pytest.MonkeyPatch, value: str | None, grace: float
+) -> None:
+    if value is None:
+        monkeypatch.delenv("MOSAIC_STOP_GRACE", raising=False)
+    else:
+        monkeypatch.setenv("MOSAIC_STOP_GRACE", value)
+    assert context.stop_grace == grace

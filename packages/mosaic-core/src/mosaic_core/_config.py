@@ -170,10 +170,14 @@ class WorkerConfigBase:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TrainingConfigBase(WorkerConfigBase):
-    """Adds the fields every training worker accepts: ``env_id``, ``algorithm``, ``total_steps``.
+    """Adds the fields every training worker accepts: ``env_id``, ``algorithm``,
+    ``total_steps`` and ``checkpoint_every``.
 
     A worker overrides their defaults and adds its own fields, named as its
-    upstream library names them, in snake_case.
+    upstream library names them, in snake_case. A worker that declares
+    ``supports_checkpointing`` saves a checkpoint each time its step count
+    passes a multiple of ``checkpoint_every``; the host refuses the field
+    for one that does not.
     """
 
     env_id: str
@@ -182,6 +186,9 @@ class TrainingConfigBase(WorkerConfigBase):
     """the algorithm to train"""
     total_steps: Annotated[int, Ge(1)] = 100_000
     """how many environment steps to train for"""
+    checkpoint_every: Annotated[int | None, Ge(1)] = None
+    """save a checkpoint every this many environment steps (null: only at the end, and when
+    the run is stopped); for a worker that declares supports_checkpointing"""
 
     #: On a ``per_algorithm`` base: the class of each algorithm, and the base itself.
     _mosaic_variants: ClassVar[dict[str, type[TrainingConfigBase]]] = {}
