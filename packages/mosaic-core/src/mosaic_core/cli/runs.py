@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mosaic_core import _procs as procs
+from mosaic_core._context import DEFAULT_STOP_GRACE
 from mosaic_core._errors import ConfigError, MosaicError
 from mosaic_core.runs.store import ACTIVE_STATUSES, STATUSES, RunStore
 from mosaic_core.runs.supervisor import DEFAULT_HEARTBEAT_TIMEOUT, RunResult, Supervisor, reconcile
@@ -141,6 +142,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             heartbeat_timeout=args.heartbeat_timeout,
             gpus=args.gpus,
+            kill_grace=args.grace,
         )
         if args.detach:
             return _detach(store, prepared, args.json)
@@ -389,20 +391,31 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
             raise MosaicError(f"run {run['run_id']} is already {run['status']}; nothing to cancel")
         store.update(run["run_id"], cancel_requested=1)
         supervised = procs.alive(run["supervisor_pid"], run["supervisor_start"])
+        grace = args.grace if args.grace is not None else _grace_of(store, run["run_id"])
         if run["pid"] and procs.alive(run["pid"], run["pid_start"]):
-            procs.kill_tree(run["pid"], grace=args.grace)
+            procs.kill_tree(run["pid"], grace=grace)
         if not supervised:
             store.catch_up(run["run_id"], final=True)
             store.update(run["run_id"], status="cancelled", reason="cancelled",
                          ended_at=time.time())  # fmt: skip
         else:
-            deadline = time.monotonic() + args.grace + 5
+            deadline = time.monotonic() + grace + 5
             while time.monotonic() < deadline:
                 if store.get(run["run_id"])["status"] not in ACTIVE_STATUSES:
                     break
                 time.sleep(0.1)
         print(f"cancelled {run['run_id']} ({store.get(run['run_id'])['status']})")
         return 0
+
+
+def _grace_of(store: RunStore, run_id: str) -> float:
+    """The grace period the run was started with (``mosaic run --grace``)."""
+    from mosaic_core.runs.supervisor import LaunchSpec
+
+    try:
+        return LaunchSpec.load(store.run_dir(run_id) / "launch.json").kill_grace
+    except (OSError, ValueError, TypeError, KeyError):
+        return DEFAULT_STOP_GRACE
 
 
 def _cmd_rm(args: argparse.Namespace) -> int:
@@ -463,6 +476,13 @@ def register(commands: Any) -> None:
         default=DEFAULT_HEARTBEAT_TIMEOUT,
         help="kill a worker silent for this many seconds (default %(default)s)",
     )
+    run.add_argument(
+        "--grace",
+        type=_positive,
+        default=DEFAULT_STOP_GRACE,
+        help="seconds a stopped run (cancel, Ctrl-C, a timeout) has between SIGTERM and "
+        "SIGKILL to save its checkpoint (default %(default)s)",
+    )
     run.add_argument("--env", help="run with the interpreter of this `mosaic env`")
     run.add_argument("--gpus", default="", help="CUDA_VISIBLE_DEVICES for the worker")
     run.add_argument("--detach", action="store_true", help="start and return at once")
@@ -500,7 +520,13 @@ def register(commands: Any) -> None:
 
     cancel = commands.add_parser("cancel", help="cancel a running run (its whole process tree)")
     cancel.add_argument("run")
-    cancel.add_argument("--grace", type=float, default=5.0, help="seconds before SIGKILL")
+    cancel.add_argument(
+        "--grace",
+        type=_positive,
+        default=None,
+        help="seconds between SIGTERM and SIGKILL, in which the run saves its checkpoint "
+        "(default: the run's own, from mosaic run --grace)",
+    )
     cancel.set_defaults(func=_cmd_cancel)
 
     rm = commands.add_parser("rm", help="delete finished runs and their directories")
