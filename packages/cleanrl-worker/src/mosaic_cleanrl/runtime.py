@@ -7,6 +7,12 @@ The script's process gets ``mosaic_cleanrl/_site`` on its PYTHONPATH, whose
 ``checkpoints/``. This process owns the run's telemetry (one ``seq``
 series), heartbeats, and the manifest, through the run's
 :class:`~mosaic_core.RunContext`.
+
+Stopping (``mosaic cancel``, Ctrl-C on ``mosaic run``, a timeout): the
+supervisor's SIGTERM reaches the script too, which saves its networks and
+ends. This process keeps relaying until the script is gone (or the grace
+period nearly is), records that checkpoint, writes the manifest and ends
+the run with ``run_cancelled``, which names the checkpoint.
 """
 
 from __future__ import annotations
@@ -20,11 +26,12 @@ import select
 import signal
 import subprocess
 import sys
+import time
 from importlib import metadata
 from typing import Any
 
 from mosaic_cleanrl.config import ALGORITHMS, CleanRLConfig
-from mosaic_core import ConfigError, RunContext, RunHandle, did_you_mean
+from mosaic_core import ConfigError, RunCancelled, RunContext, RunHandle, did_you_mean
 
 __all__ = ["CleanRLRuntime", "check_env"]
 
@@ -32,9 +39,9 @@ SITE_DIR = pathlib.Path(__file__).parent / "_site"
 _FLUSH_IDLE = 0.05
 
 
-def check_env(config: CleanRLConfig) -> str:
+def check_env(config: CleanRLConfig) -> tuple[Any, Any]:
     """Make the env once with the script's own gym; a mismatch is a ConfigError. Returns
-    a description of its action space."""
+    its observation and action spaces."""
     gym = importlib.import_module(config.gym)
     try:
         env = gym.make(config.env_id)
@@ -49,7 +56,7 @@ def check_env(config: CleanRLConfig) -> str:
             hint=f"{type(exc).__name__}: {exc}",
         ) from None
     try:
-        space = env.action_space
+        observations, space = env.observation_space, env.action_space
     finally:
         env.close()
     kind = type(space).__name__
@@ -65,7 +72,21 @@ def check_env(config: CleanRLConfig) -> str:
             f"{config.algorithm} needs a {config.action_space} ({wanted}) action space; "
             f"use one of {', '.join(fitting)}",
         )
-    return str(space)
+    return observations, space
+
+
+class _StopRequest:
+    """SIGTERM while the script runs: noted, not raised, so the relay goes on and the
+    checkpoint the script saves on the same signal is recorded."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self.at = 0.0
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.reason is None:
+            self.reason = f"received {signal.Signals(signum).name}"
+            self.at = time.monotonic()
 
 
 class CleanRLRuntime:
@@ -94,18 +115,17 @@ class CleanRLRuntime:
             total_steps=c.total_steps,
             script=f"cleanrl.{c.script}",
         ) as run:
-            check_env(c)
-            self._train(run)
-            self.context.write_manifest(
-                algorithm=c.algorithm,
-                script=f"cleanrl.{c.script}",
-                env_id=c.env_id,
-                seed=c.effective_seed,
-                total_steps=c.total_steps,
-                global_step=self.global_step,
-                cleanrl_version=self.cleanrl_version,
-                config=c.to_dict(),
-            )
+            observation_space, action_space = check_env(c)
+            self.context.record_spaces(observation_space, action_space, env_id=c.env_id)
+            stopped = self._train(run)
+            self._write_manifest()
+            checkpoint = self.context.checkpoints[-1] if self.context.checkpoints else None
+            if stopped is not None:
+                # The checkpoint the script saved on SIGTERM is recorded: end as cancelled.
+                run.emitter.run_cancelled(
+                    reason=stopped, checkpoint=checkpoint, global_step=self.global_step
+                )
+                raise RunCancelled(stopped)
             run.summary.update(
                 algorithm=c.algorithm,
                 env_id=c.env_id,
@@ -115,10 +135,23 @@ class CleanRLRuntime:
                 mean_return_last_10=(
                     sum(self.returns[-10:]) / len(self.returns[-10:]) if self.returns else None
                 ),
-                checkpoint=self.context.checkpoints[-1] if self.context.checkpoints else None,
+                checkpoint=checkpoint,
                 final_metrics=self.last_values,
             )
         return run.summary
+
+    def _write_manifest(self) -> None:
+        c = self.config
+        self.context.write_manifest(
+            algorithm=c.algorithm,
+            script=f"cleanrl.{c.script}",
+            env_id=c.env_id,
+            seed=c.effective_seed,
+            total_steps=c.total_steps,
+            global_step=self.global_step,
+            cleanrl_version=self.cleanrl_version,
+            config=c.to_dict(),
+        )
 
     def _child_env(self, channel: int) -> dict[str, str]:
         env = dict(os.environ)
@@ -128,44 +161,71 @@ class CleanRLRuntime:
         env["MOSAIC_CLEANRL_ALGORITHM"] = self.config.algorithm
         env["MOSAIC_CLEANRL_VERSION"] = self.cleanrl_version or ""
         env["MOSAIC_CLEANRL_RUN_DIR"] = str(self.context.run_dir)  # where the hooks write
+        every = self.config.checkpoint_every
+        env["MOSAIC_CLEANRL_CHECKPOINT_EVERY"] = str(every) if every else ""
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SITE_DIR), env.get("PYTHONPATH")]))
         env.setdefault("SDL_VIDEODRIVER", "dummy")  # old gym opens a display otherwise
         env.setdefault("OMP_NUM_THREADS", "1")  # torch's default threads thrash small machines
         return env
 
-    def _train(self, run: RunHandle) -> None:
-        read_fd, write_fd = os.pipe()
+    def _train(self, run: RunHandle) -> str | None:
+        """Run the script to its end; returns why it was stopped, or None if it was not."""
+        stop = _StopRequest()
+        previous = signal.signal(signal.SIGTERM, stop)
         try:
-            proc = subprocess.Popen(
-                self.command(),
-                cwd=self.context.run_dir,
-                env=self._child_env(write_fd),
-                stdin=subprocess.DEVNULL,
-                pass_fds=(write_fd,),
-            )
+            read_fd, write_fd = os.pipe()
+            try:
+                proc = subprocess.Popen(
+                    self.command(),
+                    cwd=self.context.run_dir,
+                    env=self._child_env(write_fd),
+                    stdin=subprocess.DEVNULL,
+                    pass_fds=(write_fd,),
+                )
+            finally:
+                os.close(write_fd)
+            try:
+                with os.fdopen(read_fd, "rb") as channel:
+                    self._relay(channel, run, proc, stop)
+                code = proc.wait()
+            except BaseException:
+                _stop(proc)
+                raise
         finally:
-            os.close(write_fd)
-        try:
-            with os.fdopen(read_fd, "rb") as channel:
-                self._relay(channel, run)
-            code = proc.wait()
-        except BaseException:
-            _stop(proc)
-            raise
+            signal.signal(signal.SIGTERM, previous)
+        if stop.reason is not None:
+            return stop.reason
         if code != 0:
             how = f"signal {signal.Signals(-code).name}" if code < 0 else f"status {code}"
             raise RuntimeError(
                 f"cleanrl.{self.config.script} exited with {how}; its output is in the run's "
                 "stderr.log"
             )
+        return None
 
-    def _relay(self, channel: Any, run: RunHandle) -> None:
-        """Turn the script's scalars into metrics events, one per global step."""
+    def _relay(
+        self, channel: Any, run: RunHandle, proc: subprocess.Popen[bytes], stop: _StopRequest
+    ) -> None:
+        """Turn the script's scalars into metrics events, one per global step, and its
+        checkpoints into recorded ones, until the script closes the channel."""
         pending_step: int | None = None
         pending: dict[str, float] = {}
         buffer = b""
         fd = channel.fileno()
+        forwarded = killed = False
+        # Leave time, within the grace period, to record the checkpoint and end the run.
+        grace = self.context.stop_grace
+        patience = max(grace - 1.0, grace * 0.6)
         while True:
+            if stop.reason is not None and not killed:
+                if not forwarded:
+                    forwarded = True
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.send_signal(signal.SIGTERM)  # if only this process was signalled
+                elif time.monotonic() - stop.at > patience:
+                    killed = True
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.kill()
             ready, _, _ = select.select([fd], [], [], _FLUSH_IDLE)
             if not ready:
                 if pending:
@@ -189,8 +249,13 @@ class CleanRLRuntime:
                     if tag == "charts/episodic_return":
                         self.returns.append(value)
                 elif message[0] == "c":
-                    _, path, step, modules = message
-                    self.context.record_checkpoint(path, step=step, modules=modules)
+                    if pending:  # the metrics the script logged before it saved come first
+                        self._emit(run, pending_step, pending)
+                        pending = {}
+                    _, path, step, modules, reason = message
+                    if step is not None:
+                        self.global_step = max(self.global_step, step)
+                    self.context.record_checkpoint(path, step=step, modules=modules, reason=reason)
         if pending:
             self._emit(run, pending_step, pending)
 
