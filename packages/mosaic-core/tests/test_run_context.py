@@ -11,7 +11,14 @@ import gymnasium
 import numpy as np
 import pytest
 
-from mosaic_core import ManifestError, RunContext, TelemetryEmitter, WorkerAnalyticsManifest
+from mosaic_core import (
+    ArtifactsMetadata,
+    CheckpointMetadata,
+    ManifestError,
+    RunContext,
+    TelemetryEmitter,
+    WorkerAnalyticsManifest,
+)
 
 
 @pytest.fixture
@@ -81,6 +88,25 @@ def test_latest_checkpoint_of_a_finished_run(
     opened = RunContext.open(context.run_dir)
     assert opened.worker_type == "toy" and opened.worker_version == "0.3.0"
     assert opened.latest_checkpoint() == context.run_dir / "checkpoints" / "final.pt"
+
+
+def test_latest_checkpoint_is_the_manifest_s_latest_wherever_files_list_it(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Worker 0.1.0 manifests listed the config after the model they named latest."""
+    WorkerAnalyticsManifest(
+        run_id="r1",
+        worker_type="xuance",
+        artifacts=ArtifactsMetadata(
+            checkpoints=CheckpointMetadata(
+                files=("checkpoints/model.pth", "checkpoints/config.json"),
+                latest="checkpoints/model.pth",
+            )
+        ),
+    ).save(tmp_path)
+    opened = RunContext.open(tmp_path)
+    assert opened.latest_checkpoint() == tmp_path / "checkpoints" / "model.pth"
+    assert opened.checkpoints == ("checkpoints/config.json", "checkpoints/model.pth")
 
 
 @pytest.mark.parametrize("manifest", [False, True])

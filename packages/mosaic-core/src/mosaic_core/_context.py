@@ -96,7 +96,9 @@ class RunContext:
             checkpoints = manifest.artifacts.checkpoints
             if checkpoints is not None:
                 context._checkpoints = list(checkpoints.files)
-                if checkpoints.latest and checkpoints.latest not in context._checkpoints:
+                if checkpoints.latest:  # the newest, wherever the files list it
+                    if checkpoints.latest in context._checkpoints:
+                        context._checkpoints.remove(checkpoints.latest)
                     context._checkpoints.append(checkpoints.latest)
                 context._checkpoint_format = checkpoints.format
             context._metadata = dict(manifest.metadata)
