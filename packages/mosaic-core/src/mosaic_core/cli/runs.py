@@ -392,7 +392,13 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
         store.update(run["run_id"], cancel_requested=1)
         supervised = procs.alive(run["supervisor_pid"], run["supervisor_start"])
         grace = args.grace if args.grace is not None else _grace_of(store, run["run_id"])
-        if run["pid"] and procs.alive(run["pid"], run["pid_start"]):
+
+        def worker_alive() -> bool:
+            return bool(run["pid"]) and procs.alive(run["pid"], run["pid_start"])
+
+        # A supervisor stops its run itself (one SIGTERM, the run's grace, then SIGKILL);
+        # this command signals only a run nobody supervises, or when given its own --grace.
+        if worker_alive() and (not supervised or args.grace is not None):
             procs.kill_tree(run["pid"], grace=grace)
         if not supervised:
             store.catch_up(run["run_id"], final=True)
@@ -404,6 +410,9 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
                 if store.get(run["run_id"])["status"] not in ACTIVE_STATUSES:
                     break
                 time.sleep(0.1)
+            else:
+                if worker_alive():  # the supervisor did not act: stop the run from here
+                    procs.kill_tree(run["pid"], grace=1.0)
         print(f"cancelled {run['run_id']} ({store.get(run['run_id'])['status']})")
         return 0
 
