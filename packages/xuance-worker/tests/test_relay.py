@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from mosaic_xuance.runtime import _MetricsRelay, observe_log_infos
+from mosaic_xuance.observe import MetricsRelay, observe_log_infos
 
 
 class _Run:
@@ -27,7 +27,7 @@ class _Agent:
 
 def test_each_step_is_one_metrics_event_with_nested_dicts_flattened() -> None:
     run = _Run()
-    relay = _MetricsRelay(run)  # type: ignore[arg-type]
+    relay = MetricsRelay(run)  # type: ignore[arg-type]
     agent = _Agent()
     with observe_log_infos([_Agent], relay):
         agent.log_infos({"loss": np.float32(0.5), "skipped": None}, 10)

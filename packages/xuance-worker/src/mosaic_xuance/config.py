@@ -159,7 +159,8 @@ class XuanCeConfig(TrainingConfigBase, per_algorithm=True):
         The run's directories are added by the runtime; fields left at None keep
         XuanCe's YAML values.
         """
-        skip = {"run_id", "algorithm", "env", "env_id", "total_steps", "seed", "parser_args"}
+        skip = {"run_id", "algorithm", "env", "env_id", "total_steps", "checkpoint_every", "seed",
+                "parser_args"}  # fmt: skip
         args: dict[str, Any] = {
             name: value
             for name, value in ((f.name, getattr(self, f.name)) for f in dataclasses.fields(self))
