@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from .conftest import read_jsonl, run_llm
-from .scripted_server import ScriptedServer
+from mosaic_llm.scripted_server import ScriptedServer
 
 KEY = "sk-test-7f3a9c-NEVER-WRITE-ME"
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from .conftest import read_jsonl, run_llm
-from .scripted_server import ScriptedServer
+from mosaic_llm.scripted_server import ScriptedServer
 
 textworld = pytest.importorskip("textworld", reason="the textworld extra is not installed")
 

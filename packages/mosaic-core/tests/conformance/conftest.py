@@ -138,6 +138,18 @@ VARIANTS: dict[str, tuple[str, str | None]] = {
         _spec("kf-badoperator", "operator_factory=lambda checkpoint, **options: None"),
         None,
     ),
+    "kf-service": (
+        _spec("kf-service", "smoke_service=file_service", _BASE + "file_service"),
+        None,
+    ),
+    "kf-badservice": (
+        _spec("kf-badservice", "smoke_service=broken_service", _BASE + "broken_service"),
+        None,
+    ),
+    "kf-needsservice": (
+        _spec("kf-needsservice", 'smoke_config={"service_file": "/nonexistent/service"}'),
+        None,
+    ),
     "kf-heavy": (HEAVY, None),
     "kf-badcaps": (BAD_CAPS, None),
     "kf-legacy": (LEGACY, "kitfix_kf_legacy:info"),
