@@ -44,6 +44,8 @@ BROKEN = [
     ("kf-brokenep", "entry-point", "No module named 'kitfix_no_such_module'", {}),
     ("kf-legacy", "entry-point", "legacy entry point", {}),
     ("kf-heavy", "plugin-light-import", "kitfix_kf_heavy -> torch", {}),
+    ("kf-oldcore", "core-version", "requires mosaic-core<1, which excludes the mosaic-core", {}),
+    ("kf-nocore", "core-version", "does not declare a dependency on mosaic-core", {}),
     ("kf-badcaps", "capabilities", "did you mean 'discrete'", {}),
     ("kf-badcaps", "entry-point", "WorkerCapabilities.action_spaces", {}),
     ("kf-badversion", "metadata", "distribution kitfix-kf-badversion is '0.1.0'", {}),
@@ -140,3 +142,18 @@ def test_smoke_service_runs_around_every_run_and_stops_with_the_kit(
 
 def test_config_checks_need_no_service(run_check: Any) -> None:
     assert run_check("kf-badservice", "config-round-trip").status == "passed"
+
+
+def test_report_names_the_mosaic_core_it_ran_against_and_the_declared_range(
+    kit_env: Any,
+) -> None:
+    from mosaic_core import __version__
+
+    report = check_worker("kf-good", select=["core-version"])
+    assert report.ok
+    assert report.mosaic_core_version == __version__
+    assert report.requirement == "kitfix-kf-good 0.1.0 requires mosaic-core>=1.1,<2"
+    assert report.to_dict()["requirement"] == report.requirement
+    assert check_worker("kf-nocore", select=["entry-point"]).requirement == (
+        "kitfix-kf-nocore 0.1.0 declares no mosaic-core requirement"
+    )
