@@ -15,7 +15,6 @@ import pytest
 
 from mosaic_core.testing import mosaic as mosaic  # re-exported for the tests
 from mosaic_core.testing import run_json
-
 from mosaic_llm.scripted_server import ScriptedServer
 
 

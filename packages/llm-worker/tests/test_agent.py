@@ -10,7 +10,6 @@ import pytest
 from mosaic_llm.agent import Agent
 from mosaic_llm.client import ChatClient, EndpointError
 from mosaic_llm.envs import Observation
-
 from mosaic_llm.scripted_server import ScriptedServer
 
 SEEN = Observation(

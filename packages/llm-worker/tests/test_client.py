@@ -7,7 +7,6 @@ import time
 import pytest
 
 from mosaic_llm.client import ChatClient, EndpointError
-
 from mosaic_llm.scripted_server import ScriptedServer
 
 MESSAGES = [{"role": "user", "content": "Legal actions: left, right\nGo."}]

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import pytest
 
 from mosaic_core.conformance import Conformance, WorkerConformance
+from mosaic_llm.scripted_server import ScriptedServer
 
 from .conftest import mosaic
-from mosaic_llm.scripted_server import ScriptedServer
 
 #: The llm worker runs, fails, cancels and serves an operator: these checks must pass.
 MUST_RUN = {"plugin-light-import", "smoke-run", "manifest", "failing-run", "bad-config-run",

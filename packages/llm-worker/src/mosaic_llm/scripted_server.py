@@ -3,9 +3,10 @@
 It stands in for a remote service (vLLM, Ollama, a hosted API) where no
 model runs: behind the conformance kit's smoke run (the worker's
 ``smoke_service``, so ``mosaic check llm`` passes wherever the worker is
-installed) and in the worker's fast tests. It answers ``POST /v1/chat/completions`` with a legal action chosen by
-a policy, in the form the request asks for (a tool call, a JSON object or
-plain text), and it misbehaves on cue. Each entry of ``faults`` is used by
+installed) and in the worker's fast tests. It answers
+``POST /v1/chat/completions`` with a legal action chosen by a policy, in
+the form the request asks for (a tool call, a JSON object or plain text),
+and it misbehaves on cue. Each entry of ``faults`` is used by
 one request, in order:
 
 ``500``, ``429``, ``503``, ``400``   that HTTP status (429 with ``Retry-After: 0``)

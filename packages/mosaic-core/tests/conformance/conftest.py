@@ -193,9 +193,7 @@ def kit_site(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
         if source:
             (site / f"{module_name(worker)}.py").write_text(source)
         requires = CORE_REQUIREMENT.get(worker, "mosaic-core>=1.1,<2")
-        write_dist(
-            site, f"kitfix-{worker}", {worker: entry_point or module_name(worker)}, requires
-        )
+        write_dist(site, f"kitfix-{worker}", {worker: entry_point or module_name(worker)}, requires)
     have_bandit = any(
         ep.name == "bandit" for ep in importlib.metadata.entry_points(group="mosaic.workers")
     )

@@ -32,7 +32,9 @@ def quickstart(tmp_path: Path) -> Path:
     return Path(shutil.copytree(GUIDE / "quickstart", tmp_path / "quickstart"))
 
 
-def mosaic(*args: str | Path, python: str | Path = sys.executable) -> subprocess.CompletedProcess[str]:
+def mosaic(
+    *args: str | Path, python: str | Path = sys.executable
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in CLEAN}
     return subprocess.run(
         [str(python), "-m", "mosaic_core", *map(str, args)],

@@ -115,7 +115,9 @@ def check_core_version(kit: WorkerUnderTest) -> str:
             "against a mosaic-core inside it"
         )
     note = "" if "<" in declared else "; no upper bound: declare <2, as a 2.0 may change names"
-    return f"mosaic-core {__version__} is inside the declared mosaic-core{declared or ' (any)'}" + note
+    return (
+        f"mosaic-core {__version__} is inside the declared mosaic-core{declared or ' (any)'}" + note
+    )
 
 
 def _plugin_module(kit: WorkerUnderTest) -> str:

@@ -7,7 +7,7 @@ ones a module needs and adds or drops the imports that follow.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import libcst as cst
 import libcst.matchers as m
@@ -67,8 +67,9 @@ def _is_gym_gui(node: cst.ImportFrom) -> bool:
     return not node.relative and _dotted(node.module).split(".")[0] == "gym_gui"
 
 
-def _statements(body: cst.BaseSuite) -> Sequence[cst.BaseStatement | cst.BaseSmallStatement]:
-    return body.body if isinstance(body, cst.IndentedBlock) else body.body
+def _block(suite: cst.BaseSuite) -> list[cst.BaseStatement]:
+    """The statements of an indented block (a one-line suite has none to keep apart)."""
+    return [s for s in suite.body if isinstance(s, cst.BaseStatement)]
 
 
 def _small(statement: cst.CSTNode) -> list[cst.BaseSmallStatement]:
@@ -82,9 +83,7 @@ class _GymGui(cst.CSTTransformer):
     def __init__(self, edit: ModuleEdit, flags: set[str]) -> None:
         self.edit, self.flags = edit, flags
 
-    def leave_ImportFrom(
-        self, original: cst.ImportFrom, updated: cst.ImportFrom
-    ) -> cst.ImportFrom:
+    def leave_ImportFrom(self, original: cst.ImportFrom, updated: cst.ImportFrom) -> cst.ImportFrom:
         if not _is_gym_gui(original):
             return updated
         if isinstance(updated.names, cst.ImportStar):
@@ -93,7 +92,7 @@ class _GymGui(cst.CSTTransformer):
                 "name what it uses from mosaic_core"
             )
             return updated
-        missing = [a.name.value for a in updated.names if _dotted(a.name) not in SDK_NAMES]
+        missing = [_dotted(a.name) for a in updated.names if _dotted(a.name) not in SDK_NAMES]
         if missing:
             self.edit.notes.append(
                 f"{self.edit.name}: {_dotted(original.module)} has no mosaic_core counterpart for "
@@ -107,7 +106,7 @@ class _GymGui(cst.CSTTransformer):
     ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement] | cst.RemovalSentinel:
         if not _guards_gym_gui(original):
             return updated
-        body = list(updated.body.body)
+        body = _block(updated.body)
         asserts = [s for st in body for s in _small(st) if isinstance(s, cst.Assert)]
         if asserts and all(
             isinstance(s, (cst.ImportFrom, cst.Assert)) for st in body for s in _small(st)
@@ -124,9 +123,9 @@ class _GymGui(cst.CSTTransformer):
         if flag is None or isinstance(updated.orelse, cst.If):
             return updated
         if not negated:
-            return cst.FlattenSentinel(list(updated.body.body))
+            return cst.FlattenSentinel(_block(updated.body))
         if isinstance(updated.orelse, cst.Else):
-            return cst.FlattenSentinel(list(updated.orelse.body.body))
+            return cst.FlattenSentinel(_block(updated.orelse.body))
         return cst.RemoveFromParent()
 
     def leave_IfExp(self, original: cst.IfExp, updated: cst.IfExp) -> cst.BaseExpression:
@@ -210,7 +209,7 @@ class _Config(cst.CSTTransformer):
         decorators = [_frozen_kw_only(d) for d in updated.decorators]
         bases = [cst.Arg(cst.Name(self.edit.base)), *updated.bases]
         body: list[cst.BaseStatement] = []
-        for statement in updated.body.body:
+        for statement in _block(updated.body):
             if isinstance(statement, cst.FunctionDef):
                 name = statement.name.value
                 if name in _GENERATED:
@@ -250,13 +249,18 @@ class _Config(cst.CSTTransformer):
 
     def leave_If(self, original: cst.If, updated: cst.If) -> cst.If:
         """``if self.x < 1: raise ConfigError("...")`` names the field ``x``."""
-        fields = {n.attr.value for n in m.findall(updated.test, m.Attribute(value=m.Name("self")))}
+        found = m.findall(updated.test, m.Attribute(value=m.Name("self")))
+        fields = {n.attr.value for n in found if isinstance(n, cst.Attribute)}
         if not self.inside or len(fields) != 1:
             return updated
         (field,) = fields
 
         def name_field(node: cst.CSTNode, captured: object) -> cst.CSTNode:
-            if not isinstance(node, cst.Call) or _dotted(node.func) != "ConfigError" or any(a.keyword for a in node.args):
+            if (
+                not isinstance(node, cst.Call)
+                or _dotted(node.func) != "ConfigError"
+                or any(a.keyword for a in node.args)
+            ):
                 return node
             keyword = cst.Arg(
                 keyword=cst.Name("field"),
@@ -312,6 +316,7 @@ def _redundant_field(statement: cst.CSTNode) -> bool:
         if (
             small.target.value == "seed"
             and code in ("int|None", "Optional[int]", "None|int")
+            and small.value is not None
             and m.matches(small.value, m.Name("None"))
         ):
             return True
@@ -332,9 +337,12 @@ class _Loader(cst.CSTTransformer):
         if updated.name.value != "load_worker_config" or len(params) != 1:
             return updated
         first = updated.body.body[0] if updated.body.body else None
-        docstring = [first] if first is not None and m.matches(
-            first, m.SimpleStatementLine([m.Expr(m.SimpleString())])
-        ) else []
+        docstring = (
+            [first]
+            if first is not None
+            and m.matches(first, m.SimpleStatementLine([m.Expr(m.SimpleString())]))
+            else []
+        )
         call = cst.parse_statement(
             f"return _load_worker_config({params[0].name.value}, {self.edit.config_class})"
         )
@@ -436,8 +444,7 @@ def rewrite_module(source: str, edit: ModuleEdit, package: str) -> str:
         sibling = edit.siblings[name]
         AddImportsVisitor.add_needed_import(context, f"{package}.{sibling}", name)
         edit.notes.append(
-            f"{edit.name}: used {name} without importing it; imported it from "
-            f"{package}.{sibling}"
+            f"{edit.name}: used {name} without importing it; imported it from {package}.{sibling}"
         )
     module = AddImportsVisitor(context).transform_module(module)
     # Imports the removed code used, now unused; never one that may have side effects.

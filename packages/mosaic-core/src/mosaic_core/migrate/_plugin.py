@@ -9,7 +9,7 @@ from mosaic_core.migrate._survey import Survey
 
 __all__ = ["plugin_source", "pyproject_text", "smoke_config"]
 
-_HEADER = '''"""What discovery imports: the {worker} worker's spec, registered through mosaic-core's hook.
+_HEADER = '''"""What discovery imports: the {worker} worker's spec, registered through the hook.
 
 Written by `mosaic migrate` from the worker's get_worker_metadata and its config and
 runtime classes. Import nothing heavy here: the runtime is imported when a run starts.
@@ -49,7 +49,7 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return {{"result": value}}
 '''
 
-_FACTORY = '''
+_FACTORY = """
 
 def make_runtime(config: {config}, context: RunContext) -> Any:
     # Called when a run starts, in the worker process: heavy imports belong here.
@@ -75,7 +75,7 @@ SPEC = WorkerSpec(
 @hookimpl
 def mosaic_register_workers(register: Callable[[WorkerSpec], None]) -> None:
     register(SPEC)
-'''
+"""
 
 
 def smoke_config(found: Survey) -> dict[str, Any]:

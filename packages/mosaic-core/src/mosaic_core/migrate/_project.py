@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import pathlib
 
-
 import attrs
 
 from mosaic_core._errors import ConfigError
@@ -125,5 +124,3 @@ def _advice(found: Survey) -> list[str]:
             "methods, or drop the runtime from __init__.py"
         )
     return notes
-
-
