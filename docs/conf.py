@@ -27,7 +27,9 @@ extensions = [
 root_doc = "index"
 exclude_patterns = ["_build", "examples"]
 html_theme = "alabaster"
+# plugins.json is published beside the pages, for `mosaic workers --available`.
 html_static_path: list[str] = []
+html_extra_path = ["plugins.json"]
 
 # The public API is documented under its import path (``mosaic_core.X``).
 add_module_names = True

@@ -30,7 +30,7 @@ def read_index(source: str) -> list[dict[str, Any]]:
 
     try:
         if "://" in source:
-            with urllib.request.urlopen(source, timeout=10) as response:  # noqa: S310
+            with urllib.request.urlopen(source, timeout=10) as response:
                 text = response.read().decode("utf-8")
         else:
             with open(source, encoding="utf-8") as handle:
