@@ -40,11 +40,11 @@ def read_index(source: str) -> list[dict[str, Any]]:
         raise MosaicError(f"plugin index {source}: cannot read it ({exc})") from None
     if not isinstance(document, dict) or document.get("version") != 1:
         raise MosaicError(
-            f"plugin index {source}: expected a JSON object with \"version\": 1 and \"workers\""
+            f'plugin index {source}: expected a JSON object with "version": 1 and "workers"'
         )
     entries = document.get("workers")
     if not isinstance(entries, list):
-        raise MosaicError(f"plugin index {source}: \"workers\" is not a list")
+        raise MosaicError(f'plugin index {source}: "workers" is not a list')
     for number, entry in enumerate(entries):
         missing = [k for k in _ENTRY_KEYS if not isinstance(entry, dict) or not entry.get(k)]
         if missing:
