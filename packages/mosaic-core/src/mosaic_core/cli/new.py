@@ -106,9 +106,16 @@ def _cmd_new_worker(args: argparse.Namespace) -> int:
     print(f"wrote {len(files)} files into {target}/ ({variables['dist']}):")
     for path in files:
         print(f"  {path.relative_to(target)}")
-    print(f"\nnext:\n  cd {target}\n  pip install -e '.[test]'")
-    print("  pytest                  # your tests, and the conformance kit: one test per check")
-    print(f"  mosaic check {args.name}    # the kit alone, as .github/workflows/ runs it in CI")
+    steps = [
+        (f"cd {target}", ""),
+        ("pip install -e '.[test]'", ""),
+        ("pytest", "# your tests, and the conformance kit: one test per check"),
+        (f"mosaic check {args.name}", "# the kit alone, as .github/workflows/ runs it in CI"),
+    ]
+    width = max(len(command) for command, _ in steps) + 2
+    print("\nnext:")
+    for command, comment in steps:
+        print(f"  {command.ljust(width) if comment else command}{comment}")
     return 0
 
 
