@@ -1,6 +1,9 @@
 """Build every package under packages/ and prove each wheel installs alone.
 
-For each package: build its sdist and wheel, check what they contain, create
+For each package: build its sdist and wheel, check what they contain, run
+``twine check --strict`` on both (as a third party does before uploading),
+check that the metadata carries Documentation, Source and Changelog URLs and
+that the README, the PyPI page, links nowhere relative; create
 a fresh virtual environment, install the wheel (sibling wheels such as
 mosaic-core come from the same build directory, everything else from the
 index), import the package and, for mosaic-core, run the `mosaic` command.
@@ -12,7 +15,9 @@ Exits non-zero on the first failure, naming the package and the step.
 from __future__ import annotations
 
 import argparse
+import email
 import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -31,6 +36,25 @@ def run(step: str, *cmd: str | Path) -> str:
     if done.returncode != 0:
         sys.exit(f"FAILED: {step} (exit {done.returncode})\n{done.stdout}\n{done.stderr}")
     return done.stdout
+
+
+#: A Markdown link or image whose target is not absolute: broken on PyPI.
+RELATIVE_LINK = re.compile(r"\]\((?!https?://|mailto:|#)([^)]+)\)")
+URLS = ("Documentation", "Source", "Changelog")
+
+
+def check_metadata(wheel: Path) -> None:
+    """The wheel's METADATA carries the project URLs, and its README links only absolutely."""
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        metadata = email.message_from_bytes(archive.read(name))
+    labels = {url.split(",")[0].strip() for url in metadata.get_all("Project-URL") or []}
+    missing = [label for label in URLS if label not in labels]
+    if missing:
+        sys.exit(f"FAILED: {wheel.name} has no Project-URL for {', '.join(missing)}")
+    relative = RELATIVE_LINK.findall(str(metadata.get_payload()))
+    if relative:
+        sys.exit(f"FAILED: {wheel.name}'s README links relatively (broken on PyPI): {relative}")
 
 
 def packages() -> list[tuple[Path, str, str]]:
@@ -67,7 +91,9 @@ def main() -> None:
             members = archive.getnames()
         if not any("/tests/" in m for m in members):
             sys.exit(f"FAILED: {sdist.name} ships no tests/")
-        print(f"ok: {wheel.name}, {sdist.name}")
+        run(f"twine check {dist}", sys.executable, "-m", "twine", "check", "--strict", wheel, sdist)
+        check_metadata(wheel)
+        print(f"ok: {wheel.name}, {sdist.name} (twine check --strict, URLs, README links)")
         if build_only:
             continue
         env = out / f"venv-{dist}"

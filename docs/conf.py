@@ -27,7 +27,9 @@ extensions = [
 root_doc = "index"
 exclude_patterns = ["_build", "examples"]
 html_theme = "alabaster"
+# plugins.json is published beside the pages, for `mosaic workers --available`.
 html_static_path: list[str] = []
+html_extra_path = ["plugins.json"]
 
 # The public API is documented under its import path (``mosaic_core.X``).
 add_module_names = True
@@ -42,6 +44,8 @@ nitpick_ignore = [
 ]
 nitpick_ignore_regex = [
     (r"py:class", rf"(?:{'|'.join(sorted(sys.stdlib_module_names))})\..*"),
+    # The constraint markers in config annotations (Annotated[int, Ge(1)]): not ours.
+    (r"py:class", r"annotated_types\..*"),
 ]
 
 

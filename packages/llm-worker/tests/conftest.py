@@ -15,8 +15,7 @@ import pytest
 
 from mosaic_core.testing import mosaic as mosaic  # re-exported for the tests
 from mosaic_core.testing import run_json
-
-from .scripted_server import ScriptedServer
+from mosaic_llm.scripted_server import ScriptedServer
 
 
 @pytest.fixture

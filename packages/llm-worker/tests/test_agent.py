@@ -10,8 +10,7 @@ import pytest
 from mosaic_llm.agent import Agent
 from mosaic_llm.client import ChatClient, EndpointError
 from mosaic_llm.envs import Observation
-
-from .scripted_server import ScriptedServer
+from mosaic_llm.scripted_server import ScriptedServer
 
 SEEN = Observation(
     text="You see a red ball 2 steps ahead.",

@@ -7,8 +7,7 @@ import time
 import pytest
 
 from mosaic_llm.client import ChatClient, EndpointError
-
-from .scripted_server import ScriptedServer
+from mosaic_llm.scripted_server import ScriptedServer
 
 MESSAGES = [{"role": "user", "content": "Legal actions: left, right\nGo."}]
 

@@ -1,9 +1,8 @@
 """The conformance kit and ``mosaic eval``, run against the installed llm worker.
 
-The kit's smoke run needs an endpoint: ``WorkerSpec.smoke_config`` reads its
-URL from ``$MOSAIC_LLM_SMOKE_BASE_URL``, which these tests point at the
-scripted server. Its replies take 50 ms, as a near service's would, so the
-kit's cancel check finds the run still at work.
+The kit's smoke run needs an endpoint, and the worker brings it: its
+``smoke_service`` starts the scripted server for the kit's runs, as it does
+under ``mosaic check llm`` anywhere the worker is installed.
 """
 
 from __future__ import annotations
@@ -15,9 +14,9 @@ from collections.abc import Iterator
 import pytest
 
 from mosaic_core.conformance import Conformance, WorkerConformance
+from mosaic_llm.scripted_server import ScriptedServer
 
 from .conftest import mosaic
-from .scripted_server import ScriptedServer
 
 #: The llm worker runs, fails, cancels and serves an operator: these checks must pass.
 MUST_RUN = {"plugin-light-import", "smoke-run", "manifest", "failing-run", "bad-config-run",
@@ -30,18 +29,6 @@ def slow_server() -> Iterator[ScriptedServer]:
         yield server
 
 
-@pytest.fixture(scope="class")
-def smoke_endpoint() -> Iterator[ScriptedServer]:
-    """The scripted server behind the kit's runs and its operator, for a whole class."""
-    with (
-        ScriptedServer(refuse={"json_schema"}, delay=0.05) as server,
-        pytest.MonkeyPatch.context() as patch,
-    ):
-        patch.setenv("MOSAIC_LLM_SMOKE_BASE_URL", server.url)
-        yield server
-
-
-@pytest.mark.usefixtures("smoke_endpoint")
 class TestConformance(WorkerConformance):
     worker_type = "llm"
 

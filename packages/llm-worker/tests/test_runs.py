@@ -11,8 +11,9 @@ import sys
 
 import pytest
 
+from mosaic_llm.scripted_server import ScriptedServer
+
 from .conftest import read_jsonl, run_llm
-from .scripted_server import ScriptedServer
 
 KEY = "sk-test-7f3a9c-NEVER-WRITE-ME"
 

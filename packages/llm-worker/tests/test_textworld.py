@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from mosaic_llm.scripted_server import ScriptedServer
+
 from .conftest import read_jsonl, run_llm
-from .scripted_server import ScriptedServer
 
 textworld = pytest.importorskip("textworld", reason="the textworld extra is not installed")
 

@@ -151,3 +151,66 @@ def test_config_refuses_algorithm_for_a_worker_with_one_config_class() -> None:
         config_fields_text(One, "one", "dqn")
     assert caught.value.field == "--algorithm"
     assert "total_steps" in config_fields_text(One, "one")
+
+
+# -- mosaic workers --available ---------------------------------------------------------
+
+
+def _index(tmp_path: Path, workers: Any) -> str:
+    path = tmp_path / "index.json"
+    path.write_text(json.dumps({"version": 1, "workers": workers}))
+    return str(path)
+
+
+def test_workers_available_lists_the_index_and_marks_what_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entries = [
+        {"worker_type": "sb3", "distribution": "mosaic-sb3-worker", "description": "SB3 agents"},
+        {"worker_type": "core", "distribution": "mosaic-core", "description": "not a worker"},
+    ]
+    monkeypatch.setenv("MOSAIC_PLUGIN_INDEX", _index(tmp_path, entries))
+    assert cli.main(["workers", "--available"]) == 0
+    out = capsys.readouterr().out
+    rows = table_rows(out)
+    assert rows["sb3"][:3] == ["sb3", "mosaic-sb3-worker", "-"]
+    assert rows["core"][:3] == ["core", "mosaic-core", __version__]
+    assert "pip install mosaic-sb3-worker" in out
+    assert cli.main(["workers", "--available", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["workers"]
+    assert [(w["worker_type"], w["installed"]) for w in listed] == [
+        ("sb3", None),
+        ("core", __version__),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no plugin index is configured; set $MOSAIC_PLUGIN_INDEX"),
+        ("[1, 2]", 'expected a JSON object with "version": 1'),
+        ('{"version": 1, "workers": [{"worker_type": "x"}]}', "workers[0] lacks distribution"),
+        ("{not json", "cannot read it"),
+    ],
+)
+def test_workers_available_refuses_a_missing_or_malformed_index(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    content: str | None,
+    message: str,
+) -> None:
+    monkeypatch.delenv("MOSAIC_PLUGIN_INDEX", raising=False)
+    if content is not None:
+        (tmp_path / "index.json").write_text(content)
+        monkeypatch.setenv("MOSAIC_PLUGIN_INDEX", str(tmp_path / "index.json"))
+    assert cli.main(["workers", "--available"]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_the_docs_plugin_index_is_a_valid_index() -> None:
+    from mosaic_core.cli.workers import read_index
+
+    index = Path(__file__).resolve().parents[3] / "docs" / "plugins.json"
+    names = {entry["worker_type"] for entry in read_index(str(index))}
+    assert {"cleanrl", "xuance", "ray", "llm"} <= names

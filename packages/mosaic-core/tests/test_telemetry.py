@@ -285,6 +285,22 @@ def test_run_failed_from_mapping_or_message(sink: Sink) -> None:
     assert second == {"error": "it broke", "error_type": "Error", "traceback": ""}
 
 
+def test_run_failed_with_a_dict_in_an_except_block_takes_the_exceptions_traceback(
+    sink: Sink,
+) -> None:
+    # The original worker guide's runtime: run_failed({"status": ..., "error": str(e)}).
+    try:
+        raise RuntimeError("env exploded")
+    except RuntimeError as exc:
+        TelemetryEmitter("a", stream=sink).run_failed({"status": "failed", "error": str(exc)})
+        TelemetryEmitter("b", stream=sink).run_failed({"error": "x", "traceback": "mine"})
+    first, second = (e["payload"] for e in events(sink))
+    assert first["error"] == "env exploded" and first["status"] == "failed"
+    assert first["error_type"] == "RuntimeError"
+    assert "RuntimeError: env exploded" in first["traceback"]
+    assert second["traceback"] == "mine", "a key the caller gives is kept"
+
+
 def test_run_started_carries_what_progress_bars_need(emitter: TelemetryEmitter, sink: Sink) -> None:
     emitter.run_started(
         worker_type="cleanrl", algorithm="ppo", env_id="CartPole-v1", seed=1, total_steps=500

@@ -1,16 +1,18 @@
 """Registers the ``llm`` worker. Imports only mosaic_core and this package's config.
 
-The conformance kit's smoke run needs an endpoint: it talks to
-``$MOSAIC_LLM_SMOKE_BASE_URL`` (default ``http://127.0.0.1:8000/v1``, where
-llama.cpp's and vLLM's servers listen) serving ``$MOSAIC_LLM_SMOKE_MODEL``,
-both read when the kit asks for the smoke config. The worker's tests point
-it at their scripted server.
+The conformance kit's smoke run needs an endpoint. The worker's
+``smoke_service`` gives it one: the scripted server of
+:mod:`mosaic_llm.scripted_server`, started on a free port for the kit's
+runs, so ``mosaic check llm`` passes wherever the worker is installed. With
+``$MOSAIC_LLM_SMOKE_BASE_URL`` set (and ``$MOSAIC_LLM_SMOKE_MODEL``, default
+``smoke``) the kit talks to that server instead, a real model for instance.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from mosaic_core import WorkerCapabilities, WorkerMetadata, WorkerSpec, hookimpl
@@ -37,28 +39,21 @@ def make_operator(
     return LLMOperator.load(source, context=context, **options)
 
 
-class SmokeConfig(Mapping[str, Any]):
-    """The kit's smoke config, its endpoint read from the environment at each look."""
+@contextlib.contextmanager
+def smoke_endpoint() -> Iterator[dict[str, Any]]:
+    """The endpoint of the kit's runs: ``$MOSAIC_LLM_SMOKE_BASE_URL``, else a scripted server.
 
-    def _config(self) -> dict[str, Any]:
-        return {
-            "env_id": "FrozenLake-v1",
-            "episodes": 2,
-            "max_episode_steps": 8,
-            "model": os.environ.get("MOSAIC_LLM_SMOKE_MODEL", "smoke"),
-            "base_url": os.environ.get("MOSAIC_LLM_SMOKE_BASE_URL", "http://127.0.0.1:8000/v1"),
-            "max_retries": 1,
-            "timeout": 30.0,
-        }
+    The scripted server answers after 50 ms, as a near service would, so the
+    kit's cancel check finds the run still at work.
+    """
+    url = os.environ.get("MOSAIC_LLM_SMOKE_BASE_URL")
+    if url:
+        yield {"base_url": url, "model": os.environ.get("MOSAIC_LLM_SMOKE_MODEL", "smoke")}
+        return
+    from mosaic_llm.scripted_server import ScriptedServer
 
-    def __getitem__(self, key: str) -> Any:
-        return self._config()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._config())
-
-    def __len__(self) -> int:
-        return len(self._config())
+    with ScriptedServer(refuse={"json_schema"}, delay=0.05) as server:
+        yield {"base_url": server.url}
 
 
 SPEC = WorkerSpec(
@@ -90,7 +85,15 @@ SPEC = WorkerSpec(
     config_class=LLMConfig,
     runtime_factory=make_runtime,
     operator_factory=make_operator,
-    smoke_config=SmokeConfig(),
+    smoke_config={
+        "env_id": "FrozenLake-v1",
+        "episodes": 2,
+        "max_episode_steps": 8,
+        "model": "smoke",
+        "max_retries": 1,
+        "timeout": 30.0,
+    },
+    smoke_service=smoke_endpoint,
     # A valid config whose environment does not exist: the run itself fails.
     failing_config={"env_id": "NoSuchEnv-v0"},
 )

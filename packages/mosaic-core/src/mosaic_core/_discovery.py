@@ -321,7 +321,14 @@ def _from_legacy(source: _Source, func: Any, common: dict[str, Any]) -> Discover
 
 
 def _broken(source: _Source, exc: BaseException) -> BrokenPlugin:
-    if isinstance(exc, ModuleNotFoundError):
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] == "gym_gui":
+        hint = (
+            f"{source.dist_name or source.value} was written for the original MOSAIC worker "
+            "guide (gym_gui.core.worker); `mosaic migrate PATH` rewrites its project onto "
+            "mosaic_core (pip install 'mosaic-core[migrate]'), or see the guide's migration "
+            "section"
+        )
+    elif isinstance(exc, ModuleNotFoundError):
         hint = (
             f"install the missing module {exc.name!r} into this environment "
             f"({sys.executable}), or uninstall {source.dist_name or source.value}"

@@ -52,11 +52,22 @@ class Operator(Protocol):
 
 @attrs.frozen(kw_only=True)
 class OperatorContext:
-    """What MOSAIC knows about the seat an operator takes, for operators that need it."""
+    """What MOSAIC knows about the seat an operator takes, for operators that need it.
 
+    An ``operator_factory`` that names a ``context`` parameter gets one per
+    agent it plays: a multi-agent policy learns which agent it is, and any
+    policy can check the spaces it will be given against the ones it was
+    trained on. Started without an environment (``select_action`` only), the
+    spaces and ``env_id`` are None.
+    """
+
+    #: The agent's action space (a Gymnasium space), or None without an environment.
     action_space: Any = None
+    #: The agent's observation space (a Gymnasium space), or None without an environment.
     observation_space: Any = None
+    #: The agent's id in a PettingZoo environment; None in a single-agent one.
     agent: str | None = None
+    #: The environment as it was named (``CartPole-v1``, ``module:factory``), or None.
     env_id: str | None = None
     #: Names of discrete actions, e.g. ``("NOOP", "FIRE", ...)`` for Atari.
     action_meanings: tuple[str, ...] = ()

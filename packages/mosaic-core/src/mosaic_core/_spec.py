@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 import attrs
@@ -84,6 +85,13 @@ class WorkerSpec:
     if set, loads a trained policy for evaluation; one that declares a
     ``context`` parameter is also given the seat's ``OperatorContext`` (which
     agent of a multi-agent environment it plays, and that agent's spaces).
+
+    ``smoke_service``, if set, is what the smoke run needs beside the worker,
+    such as a local server: a callable returning a context manager, which
+    the conformance kit enters before its first run and leaves when it is
+    done. What the context manager yields (a mapping, or None) is merged over
+    ``smoke_config`` in every run the kit makes, so a service started on a
+    free port can say where it listens: ``yield {"base_url": server.url}``.
     """
 
     metadata: WorkerMetadata = attrs.field(validator=_is(WorkerMetadata, "a WorkerMetadata"))
@@ -101,6 +109,10 @@ class WorkerSpec:
     #: Changes merged over ``smoke_config`` that pass validation but make ``run()``
     #: raise, such as an env id that does not exist: the conformance kit's failing run.
     failing_config: Mapping[str, Any] | None = attrs.field(default=None)
+    #: A callable returning a context manager around the kit's runs (see above).
+    smoke_service: Callable[[], AbstractContextManager[Mapping[str, Any] | None]] | None = (
+        attrs.field(default=None, validator=_callable(True))
+    )
     #: A module that ``mosaic env create`` runs as ``python -m <setup_module>`` in a new
     #: environment once pip has installed the worker: for the install steps pip
     #: metadata cannot express (such as a dependency added with ``--no-deps``).

@@ -367,20 +367,24 @@ class TelemetryEmitter:
         return seq
 
     def run_failed(self, error: BaseException | Mapping[str, Any] | str, **extra: Any) -> int:
-        """Record a failure from an exception (with its traceback), a message or a dict."""
+        """Record a failure from an exception (with its traceback), a message or a dict.
+
+        A message or a dict given while an exception is being handled (in an
+        ``except`` block, as the original worker guide wrote it) gets that
+        exception's type and traceback unless it names its own.
+        """
+        handling = sys.exc_info()[1]
         if isinstance(error, BaseException):
-            fields: dict[str, Any] = {
-                "error": str(error) or type(error).__name__,
-                "error_type": type(error).__name__,
-                "traceback": "".join(
-                    traceback.format_exception(type(error), error, error.__traceback__)
-                ),
-            }
+            fields: dict[str, Any] = _exception_fields(error)
         elif isinstance(error, Mapping):
             fields = dict(error)
             fields.setdefault("error", "unknown error")
         else:
             fields = {"error": str(error)}
+        if not isinstance(error, BaseException) and handling is not None:
+            for key, value in _exception_fields(handling).items():
+                if key != "error":
+                    fields.setdefault(key, value)
         fields.setdefault("error_type", "Error")
         fields.setdefault("traceback", "")
         fields.update(extra)
@@ -462,21 +466,42 @@ class TelemetryEmitter:
 
 
 class RunHandle:
-    """What ``with emitter.lifecycle() as run:`` gives the block."""
+    """What ``with emitter.lifecycle() as run:`` gives the block: the run's events while it
+    is going, and the summary its ``run_completed`` will carry."""
 
     def __init__(self, emitter: TelemetryEmitter) -> None:
+        #: The run's emitter, for events the handle has no method for.
         self.emitter = emitter
         #: The ``run_completed`` payload; fill it in before the block ends.
         self.summary: dict[str, Any] = {}
 
     def metrics(self, step: int, values: Mapping[str, Any]) -> int:
+        """Report scalars at a training step, ``run.metrics(1000, {"charts/episodic_return":
+        21.0})``: one ``metrics`` event, whose step later heartbeats repeat. Returns its seq.
+
+        ``step`` is the worker's own count (environment steps, usually) and must not go
+        backwards; values are numbers keyed by name, TensorBoard-style (``group/name``).
+        """
         return self.emitter.metrics(step, values)
 
     def heartbeat(self, *, step: int | None = None) -> int:
+        """Say the run is alive, at ``step`` if given; the lifecycle block already sends one
+        every few seconds, so call this only from a loop that reports nothing for longer."""
         return self.emitter.heartbeat(step=step)
 
     def checkpoint_saved(self, path: str, *, step: int | None = None, **extra: Any) -> int:
+        """Announce a checkpoint ``path`` (relative to the run directory) without listing it
+        in the manifest; :meth:`RunContext.record_checkpoint
+        <mosaic_core.RunContext.record_checkpoint>` does both."""
         return self.emitter.checkpoint_saved(path, step=step, **extra)
+
+
+def _exception_fields(error: BaseException) -> dict[str, Any]:
+    return {
+        "error": str(error) or type(error).__name__,
+        "error_type": type(error).__name__,
+        "traceback": "".join(traceback.format_exception(type(error), error, error.__traceback__)),
+    }
 
 
 def _flush_at_exit(ref: weakref.ReferenceType[TelemetryEmitter]) -> None:

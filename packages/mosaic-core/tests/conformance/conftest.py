@@ -138,6 +138,20 @@ VARIANTS: dict[str, tuple[str, str | None]] = {
         _spec("kf-badoperator", "operator_factory=lambda checkpoint, **options: None"),
         None,
     ),
+    "kf-service": (
+        _spec("kf-service", "smoke_service=file_service", _BASE + "file_service"),
+        None,
+    ),
+    "kf-badservice": (
+        _spec("kf-badservice", "smoke_service=broken_service", _BASE + "broken_service"),
+        None,
+    ),
+    "kf-needsservice": (
+        _spec("kf-needsservice", 'smoke_config={"service_file": "/nonexistent/service"}'),
+        None,
+    ),
+    "kf-oldcore": (_spec("kf-oldcore"), None),
+    "kf-nocore": (_spec("kf-nocore"), None),
     "kf-heavy": (HEAVY, None),
     "kf-badcaps": (BAD_CAPS, None),
     "kf-legacy": (LEGACY, "kitfix_kf_legacy:info"),
@@ -149,10 +163,22 @@ def module_name(worker: str) -> str:
     return "kitfix_" + worker.replace("-", "_")
 
 
-def write_dist(site: pathlib.Path, name: str, entry_points: dict[str, str]) -> None:
+#: What each fixture distribution declares about mosaic-core (a Requires-Dist line's tail).
+CORE_REQUIREMENT = {"kf-oldcore": "mosaic-core<1", "kf-nocore": None}
+
+
+def write_dist(
+    site: pathlib.Path,
+    name: str,
+    entry_points: dict[str, str],
+    requires: str | None = "mosaic-core>=1.1,<2",
+) -> None:
     info = site / f"{name.replace('-', '_')}-0.1.0.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1.0\n")
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1.0\n"
+    if requires is not None:
+        metadata += f"Requires-Dist: {requires}\nRequires-Dist: pytest; extra == 'test'\n"
+    (info / "METADATA").write_text(metadata)
     lines = ["[mosaic.workers]", *(f"{k} = {v}" for k, v in entry_points.items())]
     (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
 
@@ -166,7 +192,8 @@ def kit_site(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     for worker, (source, entry_point) in VARIANTS.items():
         if source:
             (site / f"{module_name(worker)}.py").write_text(source)
-        write_dist(site, f"kitfix-{worker}", {worker: entry_point or module_name(worker)})
+        requires = CORE_REQUIREMENT.get(worker, "mosaic-core>=1.1,<2")
+        write_dist(site, f"kitfix-{worker}", {worker: entry_point or module_name(worker)}, requires)
     have_bandit = any(
         ep.name == "bandit" for ep in importlib.metadata.entry_points(group="mosaic.workers")
     )

@@ -8,12 +8,14 @@ pass the correct worker and fail each broken one with the right check id.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import signal
+import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ class FixConfig(TrainingConfigBase):
     total_steps: int = 20
     behavior: str = "ok"
     silence: float = 0.0
+    service_file: str = ""
 
 
 @dataclasses.dataclass
@@ -112,6 +115,8 @@ class FixRuntime:
         ) as run:
             if c.env_id != "Line-v0":
                 raise ValueError(f"unknown env_id {c.env_id!r}")
+            if c.service_file:  # a worker that needs its service while it runs
+                Path(c.service_file).read_text()
             if behavior == "silent":
                 time.sleep(c.silence)
             if behavior == "seq_gap":
@@ -170,6 +175,21 @@ class KitOperator:
 
     def close(self) -> None:
         pass
+
+
+@contextlib.contextmanager
+def file_service() -> Iterator[dict[str, Any]]:
+    """A stand-in for a local server: a file that exists while the service runs."""
+    with tempfile.TemporaryDirectory(prefix="kitfix-service-") as folder:
+        path = Path(folder, "service")
+        path.write_text("up")
+        yield {"service_file": str(path)}
+
+
+@contextlib.contextmanager
+def broken_service() -> Iterator[dict[str, Any]]:
+    raise ConnectionRefusedError("the service could not bind its port")
+    yield {}
 
 
 def make_spec(worker_type: str, **changes: Any) -> WorkerSpec:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from mosaic_core import __version__
 from mosaic_core.conformance import CHECK_IDS
 
 
@@ -37,7 +38,37 @@ def test_mosaic_check_passes_a_conforming_worker_with_exit_0(kit_env: Any) -> No
     assert done.returncode == 0, done.stdout + done.stderr
     assert "PASS  smoke-run" in done.stdout
     assert "SKIP  operator-protocol" in done.stdout
-    assert done.stdout.rstrip().splitlines()[-1].startswith("15 passed, 1 skipped in ")
+    assert done.stdout.rstrip().splitlines()[-1].startswith("16 passed, 1 skipped in ")
+    header = done.stdout.splitlines()[:2]
+    assert header == [
+        f"mosaic check kf-good: 17 checks against mosaic-core {__version__}",
+        "kitfix-kf-good 0.1.0 requires mosaic-core>=1.1,<2",
+    ]
+
+
+def test_mosaic_check_fails_a_worker_whose_range_excludes_this_mosaic_core(kit_env: Any) -> None:
+    done = mosaic("check", "kf-oldcore", "-k", "entry-point,core-version")
+    assert done.returncode == 1
+    assert "kitfix-kf-oldcore 0.1.0 requires mosaic-core<1" in done.stdout.splitlines()[1]
+    assert "FAIL  core-version" in done.stdout
+
+
+def test_mosaic_check_junit_xml_has_one_testcase_per_check(kit_env: Any, tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    target = tmp_path / "kit.xml"
+    done = mosaic("check", "kf-twoterm", "--junit-xml", str(target))
+    assert done.returncode == 1
+    suite = ET.parse(target).getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("17", "1", "1")
+    cases = {case.get("name"): case for case in suite.iter("testcase")}
+    assert list(cases) == list(CHECK_IDS)
+    failure = cases["smoke-run"].find("failure")
+    assert failure is not None and "2 terminal events" in (failure.text or "")
+    assert cases["operator-protocol"].find("skipped") is not None
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert properties["mosaic_core_version"] == __version__
 
 
 def test_mosaic_check_json_reports_every_check_and_exit_1_on_failure(kit_env: Any) -> None:
@@ -88,12 +119,22 @@ def test_pytest_mosaic_worker_option_adds_one_test_per_check(kit_env: Any, tmp_p
     done = pytest_in(tmp_path, "--mosaic-worker", "kf-good")
     assert done.returncode == 0, done.stdout
     assert "PASSED mosaic-worker[kf-good]::smoke-run" in done.stdout
-    assert "15 passed, 1 skipped" in done.stdout
+    assert "16 passed, 1 skipped" in done.stdout
     done = pytest_in(tmp_path, "--mosaic-worker", "kf-missingckpt", "-k", "checkpoints")
     assert done.returncode == 1
     assert "FAILED mosaic-worker[kf-missingckpt]::checkpoints" in done.stdout
     assert "checkpoints/never-written.pt" in done.stdout
-    assert "1 failed, 15 deselected" in done.stdout
+    assert "1 failed, 16 deselected" in done.stdout
+
+
+def test_pytest_mosaic_worker_counts_the_checks_it_collects(kit_env: Any, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--mosaic-worker", "kf-good",
+         "-k", "metadata"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=dict(os.environ),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout
+    assert "collected 17 items / 16 deselected / 1 selected" in done.stdout
 
 
 def test_worker_conformance_subclass_gets_one_test_id_per_check(

@@ -6,6 +6,8 @@ the check id that names the rule and a message that says what to fix.
 
 from __future__ import annotations
 
+import json
+import pathlib
 from typing import Any
 
 import pytest
@@ -42,6 +44,8 @@ BROKEN = [
     ("kf-brokenep", "entry-point", "No module named 'kitfix_no_such_module'", {}),
     ("kf-legacy", "entry-point", "legacy entry point", {}),
     ("kf-heavy", "plugin-light-import", "kitfix_kf_heavy -> torch", {}),
+    ("kf-oldcore", "core-version", "requires mosaic-core<1, which excludes the mosaic-core", {}),
+    ("kf-nocore", "core-version", "does not declare a dependency on mosaic-core", {}),
     ("kf-badcaps", "capabilities", "did you mean 'discrete'", {}),
     ("kf-badcaps", "entry-point", "WorkerCapabilities.action_spaces", {}),
     ("kf-badversion", "metadata", "distribution kitfix-kf-badversion is '0.1.0'", {}),
@@ -60,6 +64,9 @@ BROKEN = [
     ("kf-rawmain", "bad-config-run", "stderr shows a traceback", {}),
     ("kf-failok", "failing-run", "it ended with run_completed, not run_failed", {}),
     ("kf-ignoreterm", "cancel", "ignored SIGTERM", {"cancel_grace": 0.5}),
+    ("kf-needsservice", "smoke-run", "No such file or directory", {}),
+    ("kf-badservice", "smoke-run", "smoke_service did not start: ConnectionRefusedError", {}),
+    ("kf-badservice", "failing-run", "smoke_service did not start", {}),
     ("kf-badoperator", "operator-protocol", "operator_factory returned NoneType", {}),
 ]
 
@@ -116,3 +123,37 @@ def test_checks_share_one_smoke_run_and_run_once(kit_env: Any, tmp_path: Any) ->
 def test_selected_checks_run_in_the_kits_order(kit_env: Any) -> None:
     report = check_worker("kf-good", select=["metadata", "entry-point"])
     assert [r.id for r in report.results] == ["entry-point", "metadata"]
+
+
+def test_smoke_service_runs_around_every_run_and_stops_with_the_kit(
+    kit_env: Any, tmp_path: Any
+) -> None:
+    with Conformance("kf-service", workdir=tmp_path) as kit:
+        report = kit.run_all(["smoke-run", "failing-run", "bad-config-run", "cancel"])
+        assert {r.id: r.message for r in report.failures()} == {}
+        # Every run the kit made was given the service's config changes.
+        service_file = kit.smoke_document()["service_file"]
+        for run in kit.store.list_runs():
+            config = json.loads((kit.store.run_dir(run["run_id"]) / "config.json").read_text())
+            assert config["service_file"] == service_file
+        assert pathlib.Path(service_file).exists()
+    assert not pathlib.Path(service_file).exists(), "closing the kit stops the service"
+
+
+def test_config_checks_need_no_service(run_check: Any) -> None:
+    assert run_check("kf-badservice", "config-round-trip").status == "passed"
+
+
+def test_report_names_the_mosaic_core_it_ran_against_and_the_declared_range(
+    kit_env: Any,
+) -> None:
+    from mosaic_core import __version__
+
+    report = check_worker("kf-good", select=["core-version"])
+    assert report.ok
+    assert report.mosaic_core_version == __version__
+    assert report.requirement == "kitfix-kf-good 0.1.0 requires mosaic-core>=1.1,<2"
+    assert report.to_dict()["requirement"] == report.requirement
+    assert check_worker("kf-nocore", select=["entry-point"]).requirement == (
+        "kitfix-kf-nocore 0.1.0 declares no mosaic-core requirement"
+    )

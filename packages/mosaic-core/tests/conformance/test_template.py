@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -58,19 +59,42 @@ def test_existing_directory_is_never_overwritten(tmp_path: Path) -> None:
 def test_mosaic_new_worker_writes_the_whole_package(tmp_path: Path) -> None:
     out = run(sys.executable, "-m", "mosaic_core", "new", "worker", "gridworld", "--dir",
               tmp_path / "w")  # fmt: skip
-    assert "wrote 12 files" in out
+    assert "wrote 17 files" in out
     files = sorted(str(p.relative_to(tmp_path / "w")) for p in (tmp_path / "w").rglob("*"))
     assert files == [
+        ".github", ".github/workflows", ".github/workflows/mosaic-check.yml",
         ".gitignore", "CHANGELOG.md", "README.md", "pyproject.toml", "src",
         "src/mosaic_gridworld", "src/mosaic_gridworld/__init__.py",
-        "src/mosaic_gridworld/config.py", "src/mosaic_gridworld/plugin.py",
-        "src/mosaic_gridworld/py.typed", "src/mosaic_gridworld/runtime.py", "tests",
-        "tests/test_config.py", "tests/test_conformance.py", "tests/test_runtime.py",
+        "src/mosaic_gridworld/__main__.py", "src/mosaic_gridworld/config.py",
+        "src/mosaic_gridworld/corridor.py", "src/mosaic_gridworld/operator.py",
+        "src/mosaic_gridworld/plugin.py", "src/mosaic_gridworld/py.typed",
+        "src/mosaic_gridworld/runtime.py", "tests",
+        "tests/test_config.py", "tests/test_conformance.py", "tests/test_operator.py",
+        "tests/test_runtime.py",
     ]  # fmt: skip
     pyproject = (tmp_path / "w" / "pyproject.toml").read_text()
     assert 'gridworld = "mosaic_gridworld.plugin"' in pyproject
+    assert 'mosaic-gridworld-worker = "mosaic_gridworld.__main__:main"' in pyproject
     assert f'"mosaic-core{template_variables("gridworld")["mosaic_pin"]}"' in pyproject
-    assert "{{" not in "".join(p.read_text() for p in (tmp_path / "w").rglob("*") if p.is_file())
+    text = "".join(p.read_text() for p in (tmp_path / "w").rglob("*") if p.is_file())
+    assert re.findall(r"\{\{\w+\}\}", text) == [], "every placeholder is filled"
+    workflow = (tmp_path / "w" / ".github" / "workflows" / "mosaic-check.yml").read_text()
+    assert "${{ matrix.python }}" in workflow, "GitHub's own expressions are left alone"
+
+
+def test_the_workflow_is_valid_yaml_that_checks_newest_and_oldest(tmp_path: Path) -> None:
+    yaml = pytest.importorskip("yaml")
+    render_worker("gridworld", tmp_path / "w")
+    workflow = yaml.safe_load((tmp_path / "w" / ".github/workflows/mosaic-check.yml").read_text())
+    job = workflow["jobs"]["kit"]
+    assert [row["mosaic-core"] for row in job["strategy"]["matrix"]["include"]] == [
+        "newest",
+        "oldest",
+    ]
+    commands = "\n".join(step.get("run", "") for step in job["steps"])
+    assert 'requires("mosaic-gridworld-worker")' in commands
+    assert "mosaic check gridworld --junit-xml mosaic-check.xml" in commands
+    assert "python -m pytest" in commands
 
 
 def test_generated_worker_installs_in_a_fresh_venv_and_its_tests_pass(tmp_path: Path) -> None:
@@ -87,7 +111,11 @@ def test_generated_worker_installs_in_a_fresh_venv_and_its_tests_pass(tmp_path: 
     out = run(python, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", cwd=package)
     assert "PASSED tests/test_conformance.py::TestConformance::test_conformance[smoke-run]" in out
     assert "PASSED tests/test_config.py::test_defaults_are_a_valid_config" in out
-    assert "PASSED tests/test_runtime.py::test_a_run_completes_and_records_its_checkpoint" in out
-    assert " failed" not in out
+    assert "PASSED tests/test_runtime.py::test_a_run_learns_and_records_its_checkpoint" in out
+    assert (
+        "PASSED tests/test_operator.py::test_mosaic_eval_plays_the_trained_run_to_the_goal" in out
+    )
+    assert "PASSED tests/test_conformance.py::TestConformance::test_conformance[operator-" in out
+    assert " failed" not in out and " skipped" not in out
     out = run(bin_dir / "mosaic", "check", "grid-world", cwd=tmp_path)
-    assert out.rstrip().splitlines()[-1].startswith("15 passed, 1 skipped")
+    assert out.rstrip().splitlines()[-1].startswith("17 passed in ")

@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "mosaic_core.cli.envs",
     "mosaic_core.cli.check",
     "mosaic_core.cli.new",
+    "mosaic_core.cli.migrate",
     "mosaic_core.cli.eval",
 )
 

@@ -2,6 +2,8 @@
 
 Exit status: 0 when every selected check passed or was skipped, 1 when one
 failed, 2 for a usage error (an unknown check id, a missing worker name).
+``--json`` prints the report for machines; ``--junit-xml FILE`` writes it
+as JUnit XML, which CI services show as test results.
 """
 
 from __future__ import annotations
@@ -54,8 +56,17 @@ def _cmd_check(args: argparse.Namespace) -> int:
             print(f"      {' ' * width}  {line}")
 
     if not args.json:
+        from mosaic_core.__about__ import __version__
+
         plural = "s" if len(checks) != 1 else ""
-        print(f"mosaic check {args.worker}: {len(checks)} check{plural}", flush=True)
+        print(
+            f"mosaic check {args.worker}: {len(checks)} check{plural} against mosaic-core "
+            f"{__version__}",
+            flush=True,
+        )
+        declared = kit.requirement()
+        if declared:
+            print(declared, flush=True)
     try:
         report = kit.run_all([c.id for c in checks], on_result=show)
     finally:
@@ -64,6 +75,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         else:
             kit.close()
     seconds = time.perf_counter() - started
+    if args.junit_xml:
+        _write_junit(report, seconds, args.junit_xml)
     if args.json:
         print(json.dumps({**report.to_dict(), "seconds": round(seconds, 3)}, indent=2))
     else:
@@ -71,6 +84,44 @@ def _cmd_check(args: argparse.Namespace) -> int:
         parts = [f"{counts[k]} {k}" for k in ("passed", "failed", "skipped") if counts[k]]
         print(f"{', '.join(parts)} in {seconds:.2f}s")
     return 0 if report.ok else 1
+
+
+def _write_junit(report: Any, seconds: float, path: str) -> None:
+    """The report as JUnit XML: one testcase per check, a failure or skip with its message."""
+    import xml.etree.ElementTree as ET
+
+    counts = report.counts()
+    suite = ET.Element(
+        "testsuite",
+        name=f"mosaic check {report.worker_type}",
+        tests=str(len(report.results)),
+        failures=str(counts["failed"]),
+        skipped=str(counts["skipped"]),
+        errors="0",
+        time=f"{seconds:.3f}",
+    )
+    properties = ET.SubElement(suite, "properties")
+    for name in ("mosaic_core_version", "requirement"):
+        ET.SubElement(properties, "property", name=name, value=getattr(report, name))
+    for result in report.results:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"mosaic.check.{report.worker_type}",
+            name=result.id,
+            time=f"{result.seconds:.3f}",
+        )
+        first = (result.message.splitlines() or [""])[0]
+        if result.status == "failed":
+            ET.SubElement(case, "failure", message=first).text = result.message
+        elif result.status == "skipped":
+            ET.SubElement(case, "skipped", message=first)
+        else:
+            ET.SubElement(case, "system-out").text = result.message
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.indent(root)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 
 
 def register(commands: Any) -> None:
@@ -92,6 +143,9 @@ def register(commands: Any) -> None:
         help="run only this check (repeat, or separate ids with commas); see --list",
     )
     check.add_argument("--json", action="store_true", help="print one JSON report at the end")
+    check.add_argument(
+        "--junit-xml", metavar="FILE", help="also write the report as JUnit XML, for CI services"
+    )
     check.add_argument("--list", action="store_true", help="list the checks and exit")
     check.add_argument(
         "--timeout", type=float, default=120.0, help="limit for each run, in seconds (120)"

@@ -3,7 +3,9 @@
 The files come from ``mosaic_core/templates/worker/`` (shipped in the
 wheel): each ``*.tmpl`` file is copied with its ``{{name}}``-style
 placeholders filled in, a ``__package__`` path segment becomes the import
-package, and ``gitignore`` becomes ``.gitignore``.
+package, ``gitignore`` becomes ``.gitignore`` and ``github/`` ``.github/``
+(GitHub Actions' ``{{ ... }}`` expressions, with their spaces, are left as
+they are).
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ def render_worker(name: str, target: str | pathlib.Path) -> list[pathlib.Path]:
         names = [variables["package"] if p == "__package__" else p for p in parts]
         if names[-1] == "gitignore":
             names[-1] = ".gitignore"
+        if names[0] == "github":  # .github/workflows/: a dot directory may not survive packaging
+            names[0] = ".github"
         path = root.joinpath(*names)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(_fill(text, variables), encoding="utf-8")
@@ -102,8 +106,16 @@ def _cmd_new_worker(args: argparse.Namespace) -> int:
     print(f"wrote {len(files)} files into {target}/ ({variables['dist']}):")
     for path in files:
         print(f"  {path.relative_to(target)}")
-    print(f"\nnext:\n  cd {target}\n  pip install -e '.[test]'")
-    print("  pytest    # your tests, and the conformance kit: one test per check")
+    steps = [
+        (f"cd {target}", ""),
+        ("pip install -e '.[test]'", ""),
+        ("pytest", "# your tests, and the conformance kit: one test per check"),
+        (f"mosaic check {args.name}", "# the kit alone, as .github/workflows/ runs it in CI"),
+    ]
+    width = max(len(command) for command, _ in steps) + 2
+    print("\nnext:")
+    for command, comment in steps:
+        print(f"  {command.ljust(width) if comment else command}{comment}")
     return 0
 
 

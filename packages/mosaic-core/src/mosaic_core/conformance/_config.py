@@ -26,6 +26,9 @@ __all__ = [
 #: The run id the in-process config checks use.
 CHECK_RUN_ID = "conformance-check"
 
+#: The fields every training config has (TrainingConfigBase): not the worker's own.
+_COMMON = ("env_id", "algorithm", "total_steps")
+
 _DERIVE = "derive the config from mosaic_core.TrainingConfigBase (or WorkerConfigBase)"
 
 
@@ -209,11 +212,12 @@ def check_config_errors(kit: WorkerUnderTest) -> str:
     # Bad values any config must reject: a run id that escapes its directory, a word as seed.
     _expect_config_error(kit, {**document, "run_id": "../escape"}, "run_id", "run_id='../escape'")
     _expect_config_error(kit, {**document, "seed": "not-a-seed"}, "seed", "seed='not-a-seed'")
-    # A word where the worker's own first numeric field wants a number.
-    numeric = next(
-        (k for k, v in fields.items() if k not in ("run_id", "seed") and type(v) in (int, float)),
-        None,
-    )
+    # A word where a number is wanted: in the worker's own first numeric field, or in
+    # total_steps (TrainingConfigBase's) when the worker has none of its own.
+    numbers = [
+        k for k, v in fields.items() if k not in ("run_id", "seed") and type(v) in (int, float)
+    ]
+    numeric = next((k for k in numbers if k not in _COMMON), numbers[0] if numbers else None)
     checked = "an unknown key, run_id, seed"
     if numeric is not None:
         _expect_config_error(

@@ -37,9 +37,8 @@ def check_failing_run(kit: WorkerUnderTest) -> str:
             "smoke_config) that pass validation but make run() raise, such as "
             "{'env_id': 'NoSuchEnv-v0'}, so the kit can check how a failure is reported"
         )
-    document = {**dict(spec.smoke_config or {}), **dict(spec.failing_config)}
     try:
-        record = kit.launch(document)
+        record = kit.launch(kit.smoke_document(spec.failing_config))
     except ConfigError as exc:
         raise CheckFailed(
             f"the config validation rejects failing_config {dict(spec.failing_config)!r}: "
@@ -84,8 +83,7 @@ def check_failing_run(kit: WorkerUnderTest) -> str:
 
 def check_bad_config_run(kit: WorkerUnderTest) -> str:
     """A run given an unknown key fails at once: ``run_failed`` with ConfigError, exit 2."""
-    document = {**dict(kit.spec.smoke_config or {}), UNKNOWN_KEY: 1}
-    record = kit.launch(document, validate=False)
+    record = kit.launch(kit.smoke_document({UNKNOWN_KEY: 1}), validate=False)
     problems = stream_problems(record)
     terminal = record.terminals[-1] if record.terminals else None
     if terminal is None or terminal.event != "run_failed":
@@ -120,7 +118,7 @@ def check_bad_config_run(kit: WorkerUnderTest) -> str:
 
 def _long_document(kit: WorkerUnderTest, factor: int = 1000) -> dict[str, Any]:
     """The smoke config, with total_steps scaled up when the config has it and allows it."""
-    smoke = dict(kit.spec.smoke_config or {})
+    smoke = kit.smoke_document()
     try:
         steps = kit.spec.config_class.from_dict(base_document(kit)).to_dict().get("total_steps")
         if type(steps) is int:

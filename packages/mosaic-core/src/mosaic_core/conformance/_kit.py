@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from mosaic_core.__about__ import __version__
 from mosaic_core._errors import MosaicError, did_you_mean
 from mosaic_core.conformance._outcomes import (
     CheckFailed,
@@ -104,7 +105,26 @@ class Conformance(WorkerUnderTest):
             if on_result is not None:
                 on_result(result)
             results.append(result)
-        return Report(worker_type=self.worker_type, results=tuple(results))
+        return Report(
+            worker_type=self.worker_type,
+            results=tuple(results),
+            mosaic_core_version=__version__,
+            requirement=self.requirement(),
+        )
+
+    def requirement(self) -> str:
+        """What the worker declares about mosaic-core, in words, for the kit's reports:
+        ``mosaic-gridworld-worker 0.1.0 requires mosaic-core>=1.1,<2``."""
+        from mosaic_core.conformance._static import core_requirement
+
+        worker, _, _ = self.discovery()
+        if worker is None or worker.distribution is None:
+            return ""
+        where = f"{worker.distribution} {worker.distribution_version}"
+        declared = core_requirement(worker.distribution)
+        if declared is None:
+            return f"{where} declares no mosaic-core requirement"
+        return f"{where} requires mosaic-core{declared or ' (any version)'}"
 
     def __enter__(self) -> Conformance:
         return self

@@ -51,6 +51,11 @@ class Report:
 
     worker_type: str
     results: tuple[CheckResult, ...]
+    #: The mosaic-core the checks ran against.
+    mosaic_core_version: str = ""
+    #: What the worker declares about it, e.g. ``mosaic-gridworld-worker 0.1.0 requires
+    #: mosaic-core>=1.1,<2``; empty when the worker did not load.
+    requirement: str = ""
 
     @property
     def ok(self) -> bool:
@@ -69,6 +74,8 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         return {
             "worker": self.worker_type,
+            "mosaic_core_version": self.mosaic_core_version,
+            "requirement": self.requirement,
             "ok": self.ok,
             "counts": self.counts(),
             "results": [r.to_dict() for r in self.results],

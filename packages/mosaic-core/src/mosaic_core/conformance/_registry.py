@@ -22,6 +22,7 @@ from mosaic_core.conformance._runs import (
 )
 from mosaic_core.conformance._static import (
     check_capabilities,
+    check_core_version,
     check_entry_point,
     check_light_import,
     check_metadata,
@@ -47,6 +48,7 @@ def _check(check_id: str, func: Callable[[WorkerUnderTest], str]) -> Check:
 
 CHECKS: tuple[Check, ...] = (
     _check("entry-point", check_entry_point),
+    _check("core-version", check_core_version),
     _check("plugin-light-import", check_light_import),
     _check("metadata", check_metadata),
     _check("capabilities", check_capabilities),

@@ -12,7 +12,14 @@ from mosaic_core.conformance._outcomes import CheckFailed, CheckSkipped, describ
 if TYPE_CHECKING:
     from mosaic_core.conformance._subject import WorkerUnderTest
 
-__all__ = ["HEAVY_MODULES", "check_capabilities", "check_entry_point", "check_light_import"]
+__all__ = [
+    "HEAVY_MODULES",
+    "check_capabilities",
+    "check_core_version",
+    "check_entry_point",
+    "check_light_import",
+    "core_requirement",
+]
 
 #: Top-level modules a plugin module must not import (directly or through others).
 HEAVY_MODULES = (
@@ -56,6 +63,61 @@ def check_entry_point(kit: WorkerUnderTest) -> str:
         else "no distribution"
     )
     return f"{worker.entry_point} from {source}, loaded in {worker.load_seconds:.3f} s"
+
+
+def core_requirement(distribution: str) -> str | None:
+    """The requirement on mosaic-core that ``distribution`` declares, e.g. ``>=1.1,<2``:
+    ``""`` for any version, None when it declares none (extras' requirements aside)."""
+    import importlib.metadata
+
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    for line in importlib.metadata.requires(distribution) or ():
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if canonicalize_name(requirement.name) != "mosaic-core":
+            continue
+        if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+            # Lower bounds first, as people write them: >=1.1,<2.
+            order = {">": 0, "~": 0, "=": 0, "!": 1, "<": 2}
+            parts = sorted(map(str, requirement.specifier), key=lambda p: (order[p[0]], p))
+            return ",".join(parts)
+    return None
+
+
+def check_core_version(kit: WorkerUnderTest) -> str:
+    """The worker's distribution requires mosaic-core in a range that holds the installed one."""
+    from packaging.specifiers import SpecifierSet
+
+    from mosaic_core.__about__ import __version__
+
+    worker, _, _ = kit.discovery()
+    if worker is None:
+        raise CheckSkipped(f"worker {kit.worker_type!r} did not load (see entry-point)")
+    if worker.distribution is None:
+        raise CheckSkipped(f"{worker.entry_point} belongs to no installed distribution")
+    declared = core_requirement(worker.distribution)
+    where = f"{worker.distribution} {worker.distribution_version}"
+    if declared is None:
+        raise CheckFailed(
+            f"{where} does not declare a dependency on mosaic-core, so installing it does not "
+            "install the SDK it imports; add `mosaic-core>=1.1,<2` (the range of the SDK "
+            "names it uses) to [project] dependencies in pyproject.toml"
+        )
+    if not SpecifierSet(declared).contains(__version__, prereleases=True):
+        raise CheckFailed(
+            f"{where} requires mosaic-core{declared}, which excludes the mosaic-core "
+            f"{__version__} installed here: pip would not install them together. Widen the "
+            "range (mosaic-core keeps its public names within a major version), or test "
+            "against a mosaic-core inside it"
+        )
+    note = "" if "<" in declared else "; no upper bound: declare <2, as a 2.0 may change names"
+    return (
+        f"mosaic-core {__version__} is inside the declared mosaic-core{declared or ' (any)'}" + note
+    )
 
 
 def _plugin_module(kit: WorkerUnderTest) -> str:

@@ -8,6 +8,7 @@ run. This module knows no check; the runner above it knows them all.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -84,6 +85,7 @@ class WorkerUnderTest:
         self.workdir = os.fspath(workdir or tempfile.mkdtemp(prefix="mosaic-check-"))
         self._cache: dict[str, Any] = {}
         self._store: RunStore | None = None
+        self._services = contextlib.ExitStack()
 
     def once(self, key: str, compute: Callable[[], Any]) -> Any:
         """``compute()`` the first time ``key`` is asked for; its value (or error) after."""
@@ -144,6 +146,34 @@ class WorkerUnderTest:
             cancel_after_start=cancel_after_start,
         )
 
+    def smoke_document(self, *changes: Mapping[str, Any]) -> dict[str, Any]:
+        """``smoke_config`` with what the worker's smoke service yields, then ``changes``,
+        merged over it: the config of a run the kit makes. Starts the service the first time."""
+        service: dict[str, Any] = self.once("smoke-service", self._start_service)
+        merged = {**dict(self.spec.smoke_config or {}), **service}
+        for change in changes:
+            merged.update(change)
+        return merged
+
+    def _start_service(self) -> dict[str, Any]:
+        factory = self.spec.smoke_service
+        if factory is None:
+            return {}
+        try:
+            given = self._services.enter_context(factory())
+        except Exception as exc:  # noqa: BLE001 - the worker's service is the finding
+            raise CheckFailed(
+                f"WorkerSpec.smoke_service did not start: {type(exc).__name__}: {exc}; it must "
+                "return a context manager that starts what the smoke run needs and yields a "
+                "mapping of config changes (or None)"
+            ) from None
+        if given is not None and not isinstance(given, Mapping):
+            raise CheckFailed(
+                f"WorkerSpec.smoke_service yielded {type(given).__name__}; expected a mapping of "
+                "config changes merged over smoke_config, or None"
+            )
+        return dict(given or {})
+
     def smoke_run(self) -> RunRecord:
         """The smoke run, started the first time a check needs it."""
         record: RunRecord = self.once("smoke-run", self._smoke_run)
@@ -157,7 +187,7 @@ class WorkerUnderTest:
                 "config (without run_id) small enough for a run of a few seconds, e.g. "
                 "smoke_config={'total_steps': 200}"
             )
-        return self.launch(dict(smoke))
+        return self.launch(self.smoke_document())
 
     def completed_smoke_run(self) -> RunRecord:
         """The smoke run if it completed; :class:`CheckSkipped` otherwise."""
@@ -172,7 +202,9 @@ class WorkerUnderTest:
         return record
 
     def close(self) -> None:
-        """Close the run store; remove the work directory if the kit made it."""
+        """Stop the smoke service, close the run store, remove the work directory if the kit
+        made it."""
+        self._services.close()
         if self._store is not None:
             self._store.close()
             self._store = None

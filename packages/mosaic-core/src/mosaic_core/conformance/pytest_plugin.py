@@ -173,5 +173,9 @@ def pytest_collection_modifyitems(
     for worker in dict.fromkeys(workers):
         name = f"mosaic-worker[{worker}]"
         collector = _WorkerChecks.from_parent(session, name=name, nodeid=name, worker_type=worker)
-        added += list(collector.collect())
+        checks = list(collector.collect())
+        # Reported like any collected node, so "collected N items" counts the checks.
+        report = pytest.CollectReport(name, "passed", None, list(checks))
+        config.hook.pytest_collectreport(report=report)
+        added += checks
     items[:0] = added

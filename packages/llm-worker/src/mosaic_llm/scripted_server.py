@@ -1,9 +1,12 @@
 """A scripted OpenAI-compatible chat server, standard library only.
 
-It stands in for a remote service (vLLM, Ollama, a hosted API) in the fast
-tests: it answers ``POST /v1/chat/completions`` with a legal action chosen by
-a policy, in the form the request asks for (a tool call, a JSON object or
-plain text), and it misbehaves on cue. Each entry of ``faults`` is used by
+It stands in for a remote service (vLLM, Ollama, a hosted API) where no
+model runs: behind the conformance kit's smoke run (the worker's
+``smoke_service``, so ``mosaic check llm`` passes wherever the worker is
+installed) and in the worker's fast tests. It answers
+``POST /v1/chat/completions`` with a legal action chosen by a policy, in
+the form the request asks for (a tool call, a JSON object or plain text),
+and it misbehaves on cue. Each entry of ``faults`` is used by
 one request, in order:
 
 ``500``, ``429``, ``503``, ``400``   that HTTP status (429 with ``Retry-After: 0``)
@@ -16,7 +19,7 @@ one request, in order:
 
 ``refuse`` names request forms it rejects the way llama.cpp's server
 rejects ``json_schema`` (HTTP 500). Every request is kept (headers and body)
-for the tests to inspect. The real model lives in the real tier
+for the tests to inspect. The real model lives in the tests' real tier
 (``test_real_model.py``).
 """
 
