@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -89,43 +90,52 @@ print(supervisor._reaper.subreaper, result.run_id, len(zombies))
     assert zombies == "0"  # the adopted orphan was killed and its exit collected
 
 
+def start_two_seeds_one_at_a_time(
+    mosaic: Mosaic, store: RunStore
+) -> tuple[subprocess.Popen[str], str, dict[str, Any]]:
+    """``mosaic run --seeds 1,2 --parallel 1`` of a long run: the first runs, the second
+    waits its turn (for as long as the test needs)."""
+    runner = mosaic.popen(
+        "run", "fixture", "--json", "--seeds", "1,2", "--parallel", "1",
+        "--set", "total_steps=100000", "--set", "step_sleep=0.01",
+    )  # fmt: skip
+    first = wait_for(lambda: store.list_runs(status="running"), what="the first run")[0]
+    wait_for(lambda: store.get(first["run_id"])["events"] >= 2, what="its first events")
+    (queued,) = store.list_runs(status="pending")
+    return runner, first["run_id"], queued
+
+
 def test_rm_of_a_queued_run_is_refused_and_the_supervisor_survives_its_removal(
     mosaic: Mosaic, store: RunStore
 ) -> None:
-    runner = mosaic.popen(
-        "run", "fixture", "--json", "--seeds", "1,2", "--parallel", "1",
-        "--set", "total_steps=400", "--set", "step_sleep=0.005",
-    )  # fmt: skip
-    queued = wait_for(lambda: store.list_runs(status="pending"), what="a queued run")[0]
+    runner, first, queued = start_two_seeds_one_at_a_time(mosaic, store)
     refused = mosaic("rm", queued["run_id"])
     assert refused.returncode == 1 and "cancel" in refused.stderr
     assert "Traceback" not in refused.stderr
     # Removed behind its supervisor's back (as a second `mosaic rm` racing the check
     # could): the supervisor must not crash, and must not start it.
     store.delete(queued["run_id"])
+    assert mosaic("cancel", first, "--grace", "2").returncode == 0  # its turn comes now
     out, err = runner.communicate(timeout=120)
     assert "Traceback" not in err, err
     runs = {r["run_id"]: r for r in json.loads(out)["runs"]}
     assert runs[queued["run_id"]]["status"] == "cancelled"
     assert runs[queued["run_id"]]["reason"] == "removed before it started"
     assert not store.run_dir(queued["run_id"]).exists()
-    others = [r for r in runs.values() if r["run_id"] != queued["run_id"]]
-    assert [r["status"] for r in others] == ["completed"]
+    assert runs[first]["status"] == "cancelled"
 
 
 def test_cancel_of_a_queued_run_cancels_it_at_once_and_it_never_starts(
     mosaic: Mosaic, store: RunStore
 ) -> None:
-    runner = mosaic.popen(
-        "run", "fixture", "--json", "--seeds", "1,2", "--parallel", "1",
-        "--set", "total_steps=300", "--set", "step_sleep=0.01",
-    )  # fmt: skip
-    queued = wait_for(lambda: store.list_runs(status="pending"), what="a queued run")[0]
+    runner, first, queued = start_two_seeds_one_at_a_time(mosaic, store)
     started = time.monotonic()
     done = mosaic("cancel", queued["run_id"])
     assert done.returncode == 0, done.stderr
     assert time.monotonic() - started < 8, "cancel waited for a run that was only queued"
     assert done.stdout.strip() == f"cancelled {queued['run_id']} (cancelled)"
+    assert store.get(first)["status"] == "running"  # the other run goes on
+    assert mosaic("cancel", first, "--grace", "2").returncode == 0
     runner.communicate(timeout=120)
     row = store.get(queued["run_id"])
     assert row["status"] == "cancelled" and row["pid"] is None  # never launched
