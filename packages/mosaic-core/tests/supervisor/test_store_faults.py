@@ -300,6 +300,7 @@ _FULL_DISK = textwrap.dedent(
         "show": json.loads(shown.stdout) if shown.returncode == 0 else shown.stderr,
         "seqs": [e["seq"] for e in complete if "seq" in e],
         "indexed": len(indexed.stdout.splitlines()), "events_code": indexed.returncode,
+        "marks_left": [n for n in os.listdir(os.path.join(runs, run_id)) if n.startswith(".end.")],
     }))
     """
 )
@@ -328,7 +329,8 @@ def test_a_full_disk_stops_the_run_records_why_and_keeps_every_complete_event(
     if space_comes_back == "yes":  # recorded by the supervisor itself, once it could
         assert shown["reason"] == "disk_full", shown
         json.loads(report["stdout"])  # and its --json report is whole
-    else:  # the supervisor gave up; the next command with space settles the run
-        assert shown["reason"] in ("disk_full", "supervisor_lost"), shown
+    else:  # the supervisor gave up; the next command with space records what it left
+        assert shown["reason"] == "disk_full", shown
         assert report["stderr"].strip().splitlines()[-1].startswith("mosaic: error: the disk")
+        assert report["marks_left"] == []
     assert report["events_code"] == 0 and report["indexed"] == len(report["seqs"])

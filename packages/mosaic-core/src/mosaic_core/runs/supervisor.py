@@ -40,6 +40,7 @@ from mosaic_core._secrets import Scrubber
 from mosaic_core.runs.database import StoreError, StoreFull, explain
 from mosaic_core.runs.reader import TelemetryEvent, TelemetryReader
 from mosaic_core.runs.reaper import Reaper
+from mosaic_core.runs.recorder import Recorder, RunResult, end_mark, warn
 from mosaic_core.runs.store import RunNotFound, RunStore, terminal_status
 
 __all__ = ["LaunchSpec", "RunProgress", "RunResult", "Supervisor", "reconcile"]
@@ -87,22 +88,6 @@ class RunProgress:
     metrics: dict[str, Any] = attrs.field(factory=dict)
     events: int = 0
     status: str = "running"
-
-
-@attrs.frozen(kw_only=True)
-class RunResult:
-    run_id: str
-    status: str
-    reason: str | None
-    exit_code: int | None
-    signal: str | None
-    duration_s: float
-    run_dir: str
-    final_metrics: dict[str, Any]
-    summary: dict[str, Any] | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return attrs.asdict(self)
 
 
 class _Live:
@@ -162,9 +147,8 @@ class Supervisor:
         self._cancel_all_requested: str | None = None
         self._next_queue_check = 0.0
         self._reaper = Reaper()
-        #: Why the store could not be written, if it failed; every run was stopped then.
-        self.store_problem: StoreError | None = None
-        self._unrecorded: dict[str, dict[str, Any]] = {}  # run id -> fields not yet recorded
+        self._recorder = Recorder(store, self._scrubbers)
+        self._stopped_for_store = False
 
     # -- starting ------------------------------------------------------------------
 
@@ -248,6 +232,18 @@ class Supervisor:
             supervisor_start=procs.start_time(os.getpid()),
         )
 
+    def _start_failed(self, spec: LaunchSpec, exc: Exception) -> None:
+        """Starting ``spec`` failed in the supervisor itself (its store, most likely)."""
+        if explain(exc, self.store.home) is not None:
+            self._store_failed(exc)
+        else:
+            warn(f"run {spec.run_id}: could not be started ({exc!r})")
+        message = self._scrub(spec.run_id, f"{type(exc).__name__}: {exc}")
+        if spec.run_id not in self.results:
+            self._record(spec.run_id, status="failed", reason=f"launch_failed: {message}",
+                         ended_at=time.time(), error=message)  # fmt: skip
+            self.results[spec.run_id] = self._result(spec.run_id, time.time())
+
     def _removed(self, spec: LaunchSpec) -> None:
         """A queued run whose record is gone (``mosaic rm``): nothing to start or record."""
         self.results[spec.run_id] = RunResult(
@@ -301,7 +297,11 @@ class Supervisor:
                     self.cancel_all(self._cancel_all_requested)
                 self._check_queue()
                 while self._queue and len(self._live) < self.parallel:
-                    self.start(self._queue.popleft())
+                    spec = self._queue.popleft()
+                    try:
+                        self.start(spec)
+                    except Exception as exc:  # noqa: BLE001 - the others go on
+                        self._start_failed(spec, exc)
                 busy = False
                 for live in list(self._live.values()):
                     try:
@@ -317,7 +317,7 @@ class Supervisor:
                     time.sleep(self.poll_interval)
         finally:
             self._reaper.close()
-        self._record_the_unrecorded()
+        self._recorder.retry(self.results)
         if on_progress is not None:
             on_progress([])
         return self.results
@@ -379,7 +379,7 @@ class Supervisor:
         elif isinstance(exc, sqlite3.OperationalError):
             pass  # busy for longer than the timeout: try again at the next turn
         else:
-            _warn(f"run {run_id}: the supervisor failed watching it ({exc!r}); stopping it")
+            warn(f"run {run_id}: the supervisor failed watching it ({exc!r}); stopping it")
             self._begin_kill(live, "supervisor_error")
         if run_id in self._live and live.proc.poll() is not None:
             self._finish(live)
@@ -443,9 +443,10 @@ class Supervisor:
     def _store_failed(self, exc: BaseException) -> None:
         """The store cannot record anything: stop every run (their workers could not
         report either) and keep their ends to record once it can."""
-        if self.store_problem is None:
-            self.store_problem = explain(exc, self.store.home) or StoreError(str(exc))
-            _warn(f"{self.store_problem}; stopping every run")
+        self._recorder.failed(exc)
+        if not self._stopped_for_store:
+            self._stopped_for_store = True
+            warn(f"{self.store_problem}; stopping every run")
         reason = "disk_full" if isinstance(self.store_problem, StoreFull) else "store_unavailable"
         for live in self._live.values():
             self._begin_kill(live, reason)
@@ -494,92 +495,28 @@ class Supervisor:
         )
         self.results[run_id] = self._result(run_id, live.wall_started)
 
-    # -- recording -----------------------------------------------------------------
-
-    def _record(self, run_id: str, **fields: Any) -> bool:
-        """``store.update``, or, when the store cannot take it, kept to try again later."""
-        if self.store_problem is None:
-            try:
-                self.store.update(run_id, **fields)
-                return True
-            except RunNotFound:
-                return False
-            except Exception as exc:
-                if explain(exc, self.store.home) is None:
-                    raise
-                self._store_failed(exc)
-        self._unrecorded.setdefault(run_id, {}).update(fields)
-        return False
-
-    def _record_the_unrecorded(self, patience: float = 10.0) -> None:
-        """Record the ends the store could not take when they happened, retrying with
-        backoff for ``patience`` seconds (space may come back once the workers stop)."""
-        if not self._unrecorded:
-            return
-        deadline = time.monotonic() + patience
-        delay = 0.1
-        while self._unrecorded:
-            for run_id, fields in list(self._unrecorded.items()):
-                try:
-                    # What the index missed meanwhile first: every complete line is kept.
-                    self.store.catch_up(run_id, final=True, scrub=self._scrubbers.get(run_id))
-                    self.store.update(run_id, **fields)
-                except RunNotFound:
-                    pass
-                except Exception:  # noqa: BLE001 - still failing: try again below
-                    continue
-                del self._unrecorded[run_id]
-                self.results[run_id] = self._result(run_id, time.time())
-            if not self._unrecorded or time.monotonic() + delay > deadline:
-                break
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
-        if self._unrecorded:
-            ids = ", ".join(self._unrecorded)
-            _warn(
-                f"could not record the end of run(s) {ids}; the next `mosaic runs` with the "
-                "store writable again marks them failed"
-            )
-        else:
-            self.store_problem = None
-
-    @property
-    def unrecorded(self) -> list[str]:
-        """Runs whose end the store has not taken (it failed under them)."""
-        return list(self._unrecorded)
-
     def _scrub(self, run_id: str, text: str) -> str:
         scrubber = self._scrubbers.get(run_id)
         return scrubber.text(text) if scrubber else text
 
+    def _record(self, run_id: str, **fields: Any) -> bool:
+        recorded = self._recorder.record(run_id, **fields)
+        if self._recorder.problem is not None and not self._stopped_for_store:
+            self._store_failed(self._recorder.problem)  # the store failed just now
+        return recorded
+
     def _result(self, run_id: str, started: float) -> RunResult:
-        kept = self._unrecorded.get(run_id, {})
-        try:
-            run = dict(self.store.get(run_id))
-            final_metrics = self.store.final_metrics(run_id)
-        except Exception:  # noqa: BLE001 - the store failed: report what this process knows
-            run = {"reason": None, "exit_code": None, "signal": None, "summary": None,
-                   "ended_at": None, "started_at": None, "status": "failed"}  # fmt: skip
-            final_metrics = {}
-        run.update(kept)
-        summary = json.loads(run["summary"]) if run.get("summary") else None
-        return RunResult(
-            run_id=run_id,
-            status=run["status"],
-            reason=run["reason"],
-            exit_code=run["exit_code"],
-            signal=run["signal"],
-            duration_s=round((run["ended_at"] or time.time()) - (run["started_at"] or started), 3),
-            run_dir=str(self.store.run_dir(run_id)),
-            final_metrics=final_metrics,
-            summary=summary,
-        )
+        return self._recorder.result(run_id, started)
 
+    @property
+    def store_problem(self) -> StoreError | None:
+        """Why the store could not be written, if it failed; every run was stopped then."""
+        return self._recorder.problem
 
-def _warn(message: str) -> None:
-    with contextlib.suppress(Exception):
-        sys.stderr.write(f"mosaic: {message}\n")
-        sys.stderr.flush()
+    @property
+    def unrecorded(self) -> list[str]:
+        """Runs whose end the store has not taken (it failed under them)."""
+        return self._recorder.unrecorded
 
 
 def _outcome(
@@ -614,7 +551,9 @@ def reconcile(store: RunStore) -> list[str]:
     A run whose supervisor is gone is caught up from its ``events.jsonl``. If
     its worker is still alive it stays ``running`` and is reported with reason
     ``supervisor_lost``; if the worker is gone too, its own terminal event
-    decides, and without one it is ``failed`` with reason ``supervisor_lost``.
+    decides, and without one it is ``failed`` with reason ``supervisor_lost``,
+    unless its supervisor left the end it could not record (see
+    :mod:`mosaic_core.runs.recorder`).
     """
     changed: list[str] = []
     if store.readonly:
@@ -636,13 +575,17 @@ def reconcile(store: RunStore) -> list[str]:
         run = store.catch_up(run["run_id"], final=True)
         for orphan in procs.marked_processes(run["run_id"]):  # what the run left running
             procs.signal_tree(orphan, signal.SIGKILL)
-        status = terminal_status(run["terminal_event"])
+        status, reason = terminal_status(run["terminal_event"]) or "failed", "supervisor_lost"
+        left = end_mark(store.run_dir(run["run_id"]))  # what its supervisor could not record
+        if left is not None:
+            status, reason = left
         store.update(
             run["run_id"],
-            status=status or "failed",
-            reason="supervisor_lost",
+            status=status,
+            reason=reason,
             ended_at=run["last_event_at"] or time.time(),
         )
+        end_mark(store.run_dir(run["run_id"]), remove=True)
         changed.append(run["run_id"])
     return changed
 
