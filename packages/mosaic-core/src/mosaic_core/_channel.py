@@ -67,6 +67,7 @@ class Channel:
         self._before_write = before_write
         self._refused: deque[bytes] = deque()  # writes the stream refused, oldest first
         self._refused_bytes = 0
+        self._plain = before_write is None  # healthy, nothing refused: write straight on
         #: When the current run of failed writes began (monotonic), None while writes succeed.
         self.failing_since: float | None = None
         #: The last error a write met.
@@ -77,6 +78,12 @@ class Channel:
 
     def write(self, data: bytes) -> None:
         """Take ``data``; it reaches the channel at the next flush at the latest."""
+        if self._plain and len(data) <= _BUFFER:
+            try:
+                self._out.write(data)  # whole, or raises having taken none of it
+                return
+            except (OSError, ValueError):
+                pass  # the careful way below says what it was
         if self.gone is not None or self.reader_gone:
             return
         if self._refused:
@@ -86,8 +93,11 @@ class Channel:
         try:
             if self._before_write is not None:
                 self._before_write()
+            if len(data) <= _BUFFER:
+                self._out.write(data)  # whole, or raises having taken none of it
+                return
             while start < len(data):
-                self._out.write(data[start : start + _BUFFER])  # whole, or raises
+                self._out.write(data[start : start + _BUFFER])
                 start += _BUFFER
         except BrokenPipeError:
             self._reader_went_away()
@@ -127,6 +137,7 @@ class Channel:
             self._give_up(None, f"the stream is closed ({exc})")
             return True
         self.failing_since = None
+        self._plain = self._before_write is None and self.gone is None and not self.reader_gone
         return True
 
     def flush_until(self, deadline: float) -> bool:
@@ -155,6 +166,7 @@ class Channel:
         return False
 
     def _refuse(self, data: bytes) -> None:
+        self._plain = False
         self._refused.append(data)
         self._refused_bytes += len(data)
         if self._refused_bytes > _MAX_PENDING:
@@ -184,6 +196,7 @@ class Channel:
             name = errno.errorcode.get(exc.errno or 0, str(exc.errno))
             cause = f": {exc.strerror or exc} ({name})"
         self.gone = why + cause
+        self._plain = False
         _stderr(
             f"mosaic: the telemetry channel of run {self.run_id} is gone ({self.gone}); "
             f"the run is ended{f' and {lost} bytes of telemetry were not written' if lost else ''}"
@@ -192,6 +205,7 @@ class Channel:
     def _reader_went_away(self) -> None:
         # The reader is gone; training goes on, telemetry cannot.
         self.reader_gone = True
+        self._plain = False
         self._refused.clear()
         _stderr(
             f"mosaic: telemetry reader of run {self.run_id} went away; further events are dropped"

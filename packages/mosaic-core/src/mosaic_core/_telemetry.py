@@ -177,8 +177,8 @@ class TelemetryEmitter:
         self._seq = 0
         self._terminal: str | None = None
         self._dirty = False
-        #: Secret values to keep out of every payload (the SDK's worker entry sets it).
-        self._scrubber = Scrubber()
+        #: Secret values to keep out of every payload (the SDK's worker entry sets them).
+        self._scrubber: Scrubber | None = None
         self._flusher: threading.Thread | None = None
         self._heartbeat: threading.Thread | None = None
         self._stop = threading.Event()
@@ -232,8 +232,15 @@ class TelemetryEmitter:
 
     def emit(self, event: str, payload: Mapping[str, Any] | None = None) -> int:
         """Write one event and return its ``seq``. Prefer the named methods below."""
-        with _deferring():
+        # The guard of _deferring(), inline: this is the hot path.
+        _guard.depth = getattr(_guard, "depth", 0) + 1
+        try:
             return self._emit(event, payload)
+        finally:
+            _guard.depth -= 1
+            if not _guard.depth and getattr(_guard, "deferred", None) is not None:
+                exc, _guard.deferred = _guard.deferred, None
+                raise exc
 
     def _emit(self, event: str, payload: Mapping[str, Any] | None) -> int:
         if event not in EVENTS:
@@ -247,7 +254,7 @@ class TelemetryEmitter:
                 f"telemetry payload of {event!r} is a {type(payload).__name__}; expected an "
                 "object (a dict)"
             )
-        if self._scrubber:
+        if self._scrubber is not None:
             payload = self._scrubber.value(payload)
         body = _encode(payload)
         with self._lock:
@@ -263,7 +270,18 @@ class TelemetryEmitter:
                     f"{self._terminal!r}, and exactly one terminal event ends a run"
                 )
             seq = self._seq
-            line = self._line(event, seq, body)
+            line = (
+                '{"v":1,"event":"'
+                + event
+                + '"'
+                + self._prefix_run
+                + str(seq)
+                + ',"timestamp":'
+                + repr(time.time())
+                + ',"payload":'
+                + body
+                + "}\n"
+            )
             # seq moves on only once the line is written: an exception raised in
             # between (a signal handler's) leaves no gap.
             if event in LIFECYCLE_EVENTS:
@@ -279,6 +297,10 @@ class TelemetryEmitter:
                     if self._flusher is None:
                         self._start_flusher()
         return seq
+
+    def _set_scrubber(self, scrubber: Scrubber) -> None:
+        """Keep ``scrubber``'s secret values out of every payload from now on."""
+        self._scrubber = scrubber if scrubber else None
 
     def _write(self, data: bytes, *, flush: bool) -> None:
         """Hand ``data`` to the channel (never raises for a failed write: the flusher

@@ -122,7 +122,7 @@ def run_worker(spec: WorkerSpec | None = None, argv: Sequence[str] | None = None
     scrubber = Scrubber()
     try:
         source, scrubber = _with_secrets(args.config)
-        emitter._scrubber = scrubber
+        emitter._set_scrubber(scrubber)
         if spec is None:
             spec = _find_spec(args.worker)
         config: Any = load_worker_config(
@@ -144,7 +144,7 @@ def run_worker(spec: WorkerSpec | None = None, argv: Sequence[str] | None = None
     scrubber = _config_secrets(config, scrubber)
     if config.run_id != emitter.run_id:
         emitter = TelemetryEmitter(config.run_id)
-    emitter._scrubber = scrubber
+    emitter._set_scrubber(scrubber)
     try:
         factory = spec.runtime_factory
         if wants_context(factory):
