@@ -4,8 +4,8 @@ Its config field ``behavior`` picks what it does: finish normally, raise,
 die by SIGKILL or a segfault, hang without heartbeats, flood telemetry,
 write garbage to the telemetry channel, spawn a grandchild that ignores
 SIGTERM, leave an orphan in a session of its own and die by SIGKILL, write
-numbers beyond 64 bits, refuse its API key (quoting it), or exit without a
-terminal event.
+numbers beyond 64 bits, refuse its API key (quoting it), wait for a file
+then die, or exit without a terminal event.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from mosaic_core import (
 Behavior = Literal[
     "ok", "fail", "sigkill", "segfault", "hang", "flood", "garbage", "grandchild",
     "no_terminal", "slow_start", "exit_nonzero", "orphan", "huge_numbers", "reject_key",
+    "wait_for_go",
 ]  # fmt: skip
 
 
@@ -63,6 +64,15 @@ class FixtureRuntime:
             emitter.run_started(total_steps=c.total_steps)
             emitter.flush()
             time.sleep(600)
+        if c.behavior == "wait_for_go":
+            # Reports, then waits for a file named "go" in its run directory, and dies
+            # without a terminal event: its end is the supervisor's to record.
+            emitter.run_started(total_steps=c.total_steps)
+            emitter.flush()
+            deadline = time.monotonic() + 120
+            while not os.path.exists("go") and time.monotonic() < deadline:
+                time.sleep(0.01)
+            os._exit(3)
         if c.behavior == "no_terminal":
             emitter.run_started(total_steps=c.total_steps)
             emitter.metrics(0, {"x": 1.0})

@@ -334,3 +334,59 @@ def test_a_full_disk_stops_the_run_records_why_and_keeps_every_complete_event(
         assert report["stderr"].strip().splitlines()[-1].startswith("mosaic: error: the disk")
         assert report["marks_left"] == []
     assert report["events_code"] == 0 and report["indexed"] == len(report["seqs"])
+
+
+_FULL_AT_THE_END = textwrap.dedent(
+    """
+    import json, os, subprocess, sys, time
+    home = sys.argv[1]
+    os.environ["MOSAIC_HOME"] = home
+    mosaic = [sys.executable, "-m", "mosaic_core"]
+    runner = subprocess.Popen(
+        [*mosaic, "run", "fixture", "--json", "--set", "behavior=wait_for_go"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    runs = os.path.join(home, "runs")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        names = os.listdir(runs) if os.path.isdir(runs) else []
+        events = names and os.path.join(runs, names[0], "events.jsonl")
+        if events and os.path.exists(events) and os.path.getsize(events) > 0:
+            break
+        time.sleep(0.05)
+    run_id = names[0]
+    filler = os.open(os.path.join(home, "filler"), os.O_WRONLY | os.O_CREAT)
+    for size in (65536, 512, 1):
+        try:
+            while True:
+                os.write(filler, b"\\0" * size)
+        except OSError:
+            pass
+    open(os.path.join(runs, run_id, "go"), "w").close()  # empty: fits on a full disk
+    out, err = runner.communicate(timeout=120)
+    os.close(filler)
+    os.unlink(os.path.join(home, "filler"))
+    listing = subprocess.run([*mosaic, "runs", "--json"], capture_output=True, text=True)
+    shown = subprocess.run([*mosaic, "show", run_id, "--json"], capture_output=True, text=True)
+    print(json.dumps({"code": runner.returncode, "stderr": err, "runs": listing.returncode,
+                      "show": json.loads(shown.stdout),
+                      "marks": [n for n in os.listdir(os.path.join(runs, run_id))
+                                if n.startswith(".end.")]}))
+    """
+)
+
+
+@needs_namespaces
+def test_a_disk_full_only_when_the_end_is_recorded_still_records_it_as_disk_full(
+    site: Path, tmp_path: Path
+) -> None:
+    done = run_on_tmpfs(
+        tmp_path / "home", "3m", [*python(_FULL_AT_THE_END), str(tmp_path / "home")]
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["code"] == 1 and "Traceback" not in report["stderr"], report["stderr"]
+    assert "is full" in report["stderr"]
+    assert report["runs"] == 0
+    assert (report["show"]["status"], report["show"]["reason"]) == ("failed", "disk_full")
+    assert report["marks"] == []  # recorded, and the mark it left is gone

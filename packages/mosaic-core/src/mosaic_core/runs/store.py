@@ -173,10 +173,13 @@ class RunStore:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # A failed COMMIT (a full disk) leaves the transaction open, and SQLite may
+            # have rolled it back already: either way, end it, and report the first error.
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
 
     # -- runs ------------------------------------------------------------------
 

@@ -447,7 +447,7 @@ class Supervisor:
         if not self._stopped_for_store:
             self._stopped_for_store = True
             warn(f"{self.store_problem}; stopping every run")
-        reason = "disk_full" if isinstance(self.store_problem, StoreFull) else "store_unavailable"
+        reason = self._store_reason()
         for live in self._live.values():
             self._begin_kill(live, reason)
         self._cancel_all_requested = self._cancel_all_requested or reason
@@ -481,19 +481,20 @@ class Supervisor:
                 if explain(exc, self.store.home) is not None:
                     self._store_failed(exc)
         if kill_reason is None and terminal is None and self.store_problem is not None:
-            # Its telemetry could not be written either: the store's fault is the reason.
-            full = isinstance(self.store_problem, StoreFull)
-            kill_reason = "disk_full" if full else "store_unavailable"
+            kill_reason = self._store_reason()  # its telemetry could not be written either
         status, reason = _outcome(kill_reason, terminal, exit_code, sig)
-        self._record(
-            run_id,
-            status=status,
-            reason=self._scrub(run_id, reason) if reason else reason,
-            exit_code=exit_code,
-            signal=sig,
-            ended_at=time.time(),
+        ended = {"exit_code": exit_code, "signal": sig, "ended_at": time.time()}
+        recorded = self._record(
+            run_id, status=status, reason=self._scrub(run_id, reason) if reason else reason, **ended
         )
+        if not recorded and kill_reason is None and terminal is None and self.store_problem:
+            # The store failed right here, on this very record: then it is the reason.
+            status, reason = _outcome(self._store_reason(), None, exit_code, sig)
+            self._record(run_id, status=status, reason=reason, **ended)
         self.results[run_id] = self._result(run_id, live.wall_started)
+
+    def _store_reason(self) -> str:
+        return "disk_full" if isinstance(self.store_problem, StoreFull) else "store_unavailable"
 
     def _scrub(self, run_id: str, text: str) -> str:
         scrubber = self._scrubbers.get(run_id)
