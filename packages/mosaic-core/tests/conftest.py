@@ -252,6 +252,20 @@ def toy_only_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
+def plugin_distribution(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """``plugin_distribution(*dists)``: a new directory holding the toy worker and ``dists``
+    (each a :class:`Dist` or the tuple of its fields)."""
+
+    def make(*dists: Sequence[Any]) -> Path:
+        root = tmp_path_factory.mktemp("dists")
+        for dist in (DISTRIBUTIONS[0], *dists):
+            write_distribution(root, Dist(*dist))
+        return root
+
+    return make
+
+
+@pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """No MOSAIC_* variable from the outer environment leaks into a test."""
     for name in MOSAIC_ENV:

@@ -316,14 +316,15 @@ def test_legacy_callable_returning_the_wrong_thing_is_broken(result: Any) -> Non
     )
 
 
-def test_second_plugin_for_the_same_worker_type_is_broken() -> None:
+def test_two_plugins_for_the_same_worker_type_make_it_ambiguous_in_either_order() -> None:
     first = plugin_module("first", spec("same"))
     second = plugin_module("second", spec("same"))
-    found = discover_workers(plugins=[first, second], load=["first", "second"])
-    assert found.workers["same"].entry_point == "first"
-    (broken,) = found.broken
-    assert broken.name == "second"
-    assert "worker type 'same' is already provided by first" in broken.error
+    for order in ([first, second], [second, first]):
+        found = discover_workers(plugins=order, load=["first", "second"])
+        assert "same" not in found.workers and not found.broken
+        assert sorted(w.entry_point for w in found.ambiguous["same"]) == ["first", "second"]
+        with pytest.raises(PluginError, match=r"worker 'same' is ambiguous: .* both register it"):
+            found.runnable("same")
 
 
 def test_register_with_something_other_than_a_spec_is_broken() -> None:

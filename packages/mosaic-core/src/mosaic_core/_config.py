@@ -33,7 +33,7 @@ from typing import Annotated, Any, ClassVar, TypeVar
 from annotated_types import Ge
 
 from mosaic_core._errors import ConfigError, did_you_mean
-from mosaic_core._fields import Secret, coerce, hints, metadata_of, plain
+from mosaic_core._fields import Secret, check_json, coerce, hints, metadata_of, plain
 from mosaic_core._secrets import looks_secret
 
 __all__ = [
@@ -87,7 +87,13 @@ class WorkerConfigBase:
         annotations = hints(type(self))
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            checked = coerce(value, annotations.get(f.name, Any), f.name)
+            tp = annotations.get(f.name, Any)
+            try:
+                checked = coerce(value, tp, f.name)
+            except ConfigError as exc:
+                if Secret in metadata_of(tp):
+                    raise exc.redacted() from None  # the message must not show the secret
+                raise
             if checked is not value:
                 object.__setattr__(self, f.name, checked)
         self._validate_common()
@@ -112,6 +118,7 @@ class WorkerConfigBase:
         """
         if not isinstance(data, Mapping):
             raise ConfigError.bad_value(cls.__name__, data, "a JSON object of config fields")
+        check_json(data)
         variant = _variant_for(cls, data)
         if variant is not cls:
             built: C = variant.from_dict(data)
@@ -321,10 +328,17 @@ def read_config_document(path: str | os.PathLike[str]) -> Any:
         raise ConfigError(f"cannot read config file {name}: {exc}", value=name) from None
     suffix = pathlib.PurePath(name).suffix.lower()
     if suffix in (".yaml", ".yml"):
-        return _parse_yaml(text, name)
-    if suffix == ".toml":
-        return _parse_toml(text, name)
-    return _parse_json(text, name)
+        document = _parse_yaml(text, name)
+    elif suffix == ".toml":
+        document = _parse_toml(text, name)
+    else:
+        document = _parse_json(text, name)
+    try:
+        check_json(document)
+    except ConfigError as exc:
+        exc.args = (f"{name}: {exc}",)
+        raise
+    return document
 
 
 def read_json_file(path: str | os.PathLike[str]) -> Any:

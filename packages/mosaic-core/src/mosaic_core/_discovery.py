@@ -1,10 +1,18 @@
 """Finding installed workers: entry points of group ``mosaic.workers``, loaded one by one.
 
-A plugin that fails to import or to register is isolated: it becomes a
+A plugin that fails to import or to register (an exception, ``SystemExit``,
+even a ``KeyboardInterrupt`` it raises itself) is isolated: it becomes a
 :class:`BrokenPlugin` record (distribution, version, error, hint) and every
-other plugin still loads. ``MOSAIC_LOAD_PLUGINS=a,b`` loads only the named
-entry points; ``MOSAIC_STRICT_PLUGINS=1`` turns the first failure into a
-:class:`~mosaic_core._errors.PluginError`.
+other plugin still loads. What a plugin prints while it loads goes to
+stderr, never stdout, which may be JSON. ``MOSAIC_LOAD_PLUGINS=a,b`` loads
+only the named entry points; ``MOSAIC_STRICT_PLUGINS=1`` turns the first
+failure into a :class:`~mosaic_core._errors.PluginError`.
+
+Two distributions that register the same worker type make it *ambiguous*:
+neither wins (which would depend on the order of ``sys.path``), both are
+listed in :attr:`Discovery.ambiguous`, and asking for the worker is a
+``PluginError`` naming both distributions (under ``MOSAIC_STRICT_PLUGINS``,
+discovery itself fails).
 
 Entry points come in two styles. The current one names a module holding
 ``@hookimpl def mosaic_register_workers(register)``. The legacy one, from
@@ -15,12 +23,15 @@ status ``legacy`` and cannot be run until they register a ``WorkerSpec``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import os
+import signal
 import sys
+import threading
 import time
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -110,11 +121,16 @@ class Discovery:
     workers: Mapping[str, DiscoveredWorker]
     broken: tuple[BrokenPlugin, ...] = ()
     skipped: tuple[str, ...] = ()
+    #: Worker types that several distributions register, with each of them.
+    ambiguous: Mapping[str, tuple[DiscoveredWorker, ...]] = attrs.field(factory=dict)
 
     def get(self, worker_type: str) -> DiscoveredWorker:
         """The worker named ``worker_type``, or a PluginError that says why not."""
         if worker_type in self.workers:
             return self.workers[worker_type]
+        if worker_type in self.ambiguous:
+            message = _ambiguity(worker_type, self.ambiguous[worker_type])
+            raise PluginError(message, plugin=worker_type)
         for plugin in self.broken:
             if plugin.name == worker_type:
                 raise PluginError(
@@ -192,6 +208,7 @@ def discover_workers(
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
     workers: dict[str, DiscoveredWorker] = {}
+    ambiguous: dict[str, tuple[DiscoveredWorker, ...]] = {}
     broken: list[BrokenPlugin] = []
     skipped: list[str] = []
     for source in _sources(group, plugins):
@@ -200,27 +217,120 @@ def discover_workers(
             continue
         started = time.perf_counter()
         try:
-            loaded = _load_one(source, manager)
-            for worker in loaded:
-                if worker.worker_type in workers:
-                    other = workers[worker.worker_type]
-                    raise PluginError(
-                        f"worker type {worker.worker_type!r} is already provided by "
-                        f"{other.distribution or other.entry_point}",
-                        plugin=source.name,
-                    )
+            loaded = _load_isolated(source, manager)
             elapsed = time.perf_counter() - started
             for worker in loaded:
-                workers[worker.worker_type] = attrs.evolve(worker, load_seconds=elapsed)
+                worker = attrs.evolve(worker, load_seconds=elapsed)
+                name = worker.worker_type
+                if name in workers:  # neither wins: the order of sys.path would decide
+                    ambiguous[name] = (workers.pop(name),)
+                if name in ambiguous:
+                    ambiguous[name] += (worker,)
+                else:
+                    workers[name] = worker
         except (Exception, SystemExit) as exc:
             if strict:
                 raise PluginError(
                     f"worker plugin {source.name!r} ({source.value}) failed: "
-                    f"{type(exc).__name__}: {exc}",
+                    f"{type(_interrupt_of(exc)).__name__}: {_interrupt_of(exc)}",
                     plugin=source.name,
                 ) from exc
-            broken.append(_broken(source, exc))
-    return Discovery(workers=workers, broken=tuple(broken), skipped=tuple(skipped))
+            broken.append(_broken(source, _interrupt_of(exc)))
+    if strict and ambiguous:
+        name, candidates = next(iter(ambiguous.items()))
+        raise PluginError(_ambiguity(name, candidates), plugin=name)
+    return Discovery(
+        workers=workers, broken=tuple(broken), skipped=tuple(skipped), ambiguous=ambiguous
+    )
+
+
+class _PluginInterrupted(Exception):
+    """A plugin raised ``KeyboardInterrupt`` while it loaded: a broken plugin, carried so."""
+
+    def __init__(self, interrupt: KeyboardInterrupt) -> None:
+        super().__init__(str(interrupt))
+        self.interrupt = interrupt
+
+
+def _interrupt_of(exc: BaseException) -> BaseException:
+    return exc.interrupt if isinstance(exc, _PluginInterrupted) else exc
+
+
+def _load_isolated(source: _Source, manager: pluggy.PluginManager) -> list[DiscoveredWorker]:
+    """:func:`_load_one`, its prints sent to stderr, its own KeyboardInterrupt made a failure
+    (a real Ctrl-C meanwhile still interrupts)."""
+    with _plugin_output_to_stderr(), _interrupts() as interrupted:
+        try:
+            return _load_one(source, manager)
+        except KeyboardInterrupt as exc:
+            if interrupted():
+                raise
+            raise _PluginInterrupted(exc) from exc
+
+
+def _ambiguity(worker_type: str, candidates: tuple[DiscoveredWorker, ...]) -> str:
+    names = " and ".join(
+        f"{w.distribution} {w.distribution_version}" if w.distribution else w.entry_point
+        for w in candidates
+    )
+    return (
+        f"worker {worker_type!r} is ambiguous: {names} both register it; uninstall all but "
+        "one (`pip uninstall DISTRIBUTION`)"
+    )
+
+
+@contextlib.contextmanager
+def _plugin_output_to_stderr() -> Iterator[None]:
+    """Send what plugins print while they load to stderr: stdout may be JSON, or a
+    protocol. The descriptor too, so a C extension's printf is caught as well."""
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no stdout at all
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+@contextlib.contextmanager
+def _interrupts() -> Iterator[Callable[[], bool]]:
+    """Tell the user's Ctrl-C from a ``KeyboardInterrupt`` a plugin raises at import:
+    yields a function that says whether SIGINT really arrived meanwhile."""
+    seen: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False  # SIGINT is never raised in another thread
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if previous == signal.SIG_IGN:
+            return
+        seen.append(signum)
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:
+        yield lambda: False
+        return
+    try:
+        yield lambda: bool(seen)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _load_one(source: _Source, manager: pluggy.PluginManager) -> list[DiscoveredWorker]:

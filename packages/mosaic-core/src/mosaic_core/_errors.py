@@ -9,6 +9,7 @@ catch (``ValueError`` for bad values, ``ImportError``-free for plugins).
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -47,17 +48,42 @@ class ConfigError(MosaicError, ValueError):
         self.value = value
         self.expected = expected
         self.hint = hint
+        self._shown: str | None = None  # how bad_value showed the value, for redacted()
         super().__init__(message)
 
     @classmethod
     def bad_value(
         cls, field: str, value: Any, expected: str, hint: str | None = None
     ) -> ConfigError:
-        """The usual shape: ``config field 'lr': got -1 (int); expected a number > 0``."""
-        message = f"config field {field!r}: got {_show(value)}; expected {expected}"
+        """The usual shape: ``config field 'lr': got -1 (int); expected a number > 0``.
+
+        The value of a field named like a secret (``api_key``, ``a.token``) is
+        shown as ``***``: an error message must not carry a secret to a terminal
+        or a log.
+        """
+        from mosaic_core._secrets import looks_secret
+
+        shown = "***" if looks_secret(_last_name(field)) else _show(value)
+        message = f"config field {field!r}: got {shown}; expected {expected}"
         if hint:
             message += f" ({hint})"
-        return cls(message, field=field, value=value, expected=expected, hint=hint)
+        error = cls(message, field=field, value=value, expected=expected, hint=hint)
+        error._shown = shown
+        return error
+
+    def redacted(self) -> ConfigError:
+        """The same error without the value: for a field that holds a secret."""
+        if self._shown is not None:
+            message = str(self).replace(f"got {self._shown}", "got ***", 1)
+        else:
+            from mosaic_core._secrets import Scrubber
+
+            message = Scrubber([self.value]).text(str(self))
+        error = type(self)(
+            message, field=self.field, value="***", expected=self.expected, hint=self.hint
+        )
+        error._shown = "***"
+        return error
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly view, used in ``run_failed`` payloads and ``--json`` output."""
@@ -104,7 +130,24 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 
 def _show(value: Any) -> str:
     """A short repr with the type, so ``'5'`` and ``5`` cannot be confused."""
-    text = repr(value)
-    if len(text) > 80:
-        text = text[:77] + "..."
-    return f"{text} ({type(value).__name__})"
+    return f"{short_repr(value)} ({type(value).__name__})"
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters; never raises, however deep or long
+    the value (a hostile input must not turn an error message into a crash)."""
+    if isinstance(value, (str, bytes)) and len(value) > limit:
+        value = value[: limit + 1]  # repr of a 50,000-character id costs nothing then
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"<{type(value).__name__} nested too deeply to show>"
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not hide the real error
+        return f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _last_name(field: str) -> str:
+    """``endpoints[0].token`` -> ``token``: the key a value sits under."""
+    parts = [p for p in re.split(r"[.\[\]]", field) if p and not p.isdigit()]
+    return parts[-1] if parts else field

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import pathlib
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -22,7 +23,9 @@ from typing import Any, Literal, Union
 from mosaic_core._errors import ConfigError, did_you_mean
 
 __all__ = [
+    "MAX_DEPTH",
     "Secret",
+    "check_json",
     "coerce",
     "constraints_of",
     "describe",
@@ -33,6 +36,12 @@ __all__ = [
 ]
 
 _INT64 = (-(2**63), 2**63 - 1)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+#: How deep a config may nest objects and lists. No config needs more, and far
+#: deeper values exhaust the stack of whatever walks them next.
+MAX_DEPTH = 64
+_MAX_NODES = 1_000_000
 
 
 class _SecretMarker:
@@ -94,6 +103,63 @@ def describe(tp: Any) -> str:
         return "one of " + ", ".join(repr(m.value) for m in tp)
     names = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
     return names.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def check_json(value: Any, field: str = "") -> None:
+    """Refuse what no config needs and what breaks everything below it: nesting deeper
+    than :data:`MAX_DEPTH`, integers beyond 64 bits, text that is not valid Unicode (a
+    lone surrogate such as ``"\\ud800"``: neither UTF-8 nor SQLite can hold it).
+
+    ``field`` names the value (``--set`` key, file name); errors name the path
+    inside it. The walk is iterative and bounded, so a hostile document (deep,
+    self-referencing YAML, a billion laughs) cannot exhaust the stack or hang it.
+    """
+    stack: list[tuple[Any, str, int]] = [(value, field, 0)]
+    nodes = 0
+    while stack:
+        item, where, depth = stack.pop()
+        nodes += 1
+        if nodes > _MAX_NODES:
+            raise ConfigError(
+                f"config {field or 'document'!r} has more than {_MAX_NODES:,} values; "
+                "expected a config, not a data set",
+                field=field or None,
+                expected=f"at most {_MAX_NODES:,} values",
+            )
+        if isinstance(item, str):
+            _check_text(item, where)
+        elif type(item) is int:
+            if not _INT64[0] <= item <= _INT64[1]:
+                raise ConfigError.bad_value(
+                    where, item, "an integer that fits in 64 bits (|n| < 2**63)"
+                )
+        elif isinstance(item, (Mapping, list, tuple)):
+            if depth >= MAX_DEPTH:
+                shown = where if len(where) <= 60 else where[:57] + "..."
+                raise ConfigError(
+                    f"config field {shown!r} is nested more than {MAX_DEPTH} levels "
+                    f"deep; expected at most {MAX_DEPTH} levels of objects and lists",
+                    field=where or None,
+                    expected=f"at most {MAX_DEPTH} levels",
+                )
+            if isinstance(item, Mapping):
+                for key, child in item.items():
+                    name = str(key) if isinstance(key, str) else repr(key)
+                    path = f"{where}.{name}" if where else name
+                    if isinstance(key, str):
+                        _check_text(key, path, what="key")
+                    stack.append((child, path, depth + 1))
+            else:
+                stack.extend((child, f"{where}[{i}]", depth + 1) for i, child in enumerate(item))
+
+
+def _check_text(text: str, where: str, what: str = "field") -> None:
+    if not text.isascii() and _SURROGATE.search(text):
+        message = (
+            f"config {what} {where!r}: got {text[:40]!r}, which holds a lone surrogate; "
+            "expected valid Unicode text"
+        )
+        raise ConfigError(message, field=where, value=text, expected="valid Unicode text")
 
 
 def coerce(value: Any, tp: Any, field: str) -> Any:

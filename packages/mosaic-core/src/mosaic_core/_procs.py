@@ -3,7 +3,10 @@
 A worker starts in a session of its own, so everything it spawns shares its
 session id unless it deliberately calls ``setsid()``. Killing a run means
 signalling its process group, every process of its session, and every
-descendant found through parent links.
+descendant found through parent links. A process that escaped both (its own
+session, and its parent died) is found by the ``MOSAIC_RUN_ID`` it inherited
+in its environment, and the supervisor, a *child subreaper*, becomes its
+parent, so it is never lost to init.
 """
 
 from __future__ import annotations
@@ -13,8 +16,24 @@ import os
 import signal
 import time
 from collections.abc import Iterable
+from typing import NamedTuple
 
-__all__ = ["alive", "kill_tree", "run_processes", "signal_name", "signal_tree", "start_time"]
+__all__ = [
+    "Process",
+    "alive",
+    "become_subreaper",
+    "children",
+    "descendants",
+    "kill_tree",
+    "marked_processes",
+    "process_table",
+    "reap",
+    "run_id_of",
+    "run_processes",
+    "signal_name",
+    "signal_tree",
+    "start_time",
+]
 
 _PROC = "/proc"
 
@@ -55,35 +74,55 @@ def alive(pid: int | None, started: str | None = None) -> bool:
     return started is None or fields[19] == started
 
 
-def run_processes(pid: int, session: int | None = None) -> set[int]:
-    """Live processes of a run: ``pid``'s descendants and members of its session."""
-    parents: dict[int, int] = {}
-    members: set[int] = set()
+class Process(NamedTuple):
+    """One row of :func:`process_table`."""
+
+    parent: int
+    session: int
+    started: str
+
+
+def process_table() -> dict[int, Process] | None:
+    """Every live (not zombie) process, from one scan of ``/proc``; None without ``/proc``."""
     try:
         entries = os.listdir(_PROC)
     except OSError:
-        return {pid} if alive(pid) else set()
+        return None
+    table: dict[int, Process] = {}
     for entry in entries:
         if not entry.isdigit():
             continue
         fields = _stat(int(entry))
-        if fields is None or fields[0] in ("Z", "X"):
+        if fields is None or fields[0] in ("Z", "X") or len(fields) <= 19:
             continue
-        child = int(entry)
-        parents[child] = int(fields[1])
-        if session is not None and int(fields[3]) == session:
-            members.add(child)
-    found = {pid} if pid in parents else set()
+        table[int(entry)] = Process(int(fields[1]), int(fields[3]), fields[19])
+    return table
+
+
+def descendants(table: dict[int, Process], pid: int, session: int | None = None) -> set[int]:
+    """``pid`` (if alive), its descendants and the members of ``session``, from ``table``."""
+    kids: dict[int, list[int]] = {}
+    for child, row in table.items():
+        kids.setdefault(row.parent, []).append(child)
+    found = {pid} if pid in table else set()
     frontier = [pid]
     while frontier:
-        current = frontier.pop()
-        for child, parent in parents.items():
-            if parent == current and child not in found:
+        for child in kids.get(frontier.pop(), ()):
+            if child not in found:
                 found.add(child)
                 frontier.append(child)
-    found |= members
+    if session is not None:
+        found |= {child for child, row in table.items() if row.session == session}
     found.discard(os.getpid())
     return found
+
+
+def run_processes(pid: int, session: int | None = None) -> set[int]:
+    """Live processes of a run: ``pid``'s descendants and members of its session."""
+    table = process_table()
+    if table is None:
+        return {pid} if alive(pid) else set()
+    return descendants(table, pid, session)
 
 
 def _signal_all(pids: Iterable[int], pgid: int | None, sig: int) -> None:
@@ -126,3 +165,73 @@ def signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
+
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Make this process the parent of every orphan among its descendants (Linux
+    ``prctl(PR_SET_CHILD_SUBREAPER)``): a worker's child that outlives the worker is
+    then this process's to find, kill and reap, not init's. False where unsupported."""
+    if not os.path.isdir(_PROC):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def children(pid: int) -> dict[int, str | None]:
+    """``{child pid: start time}`` of ``pid``'s children, zombies included."""
+    out: dict[int, str | None] = {}
+    try:
+        entries = os.listdir(_PROC)
+    except OSError:
+        return out
+    for entry in entries:
+        if entry.isdigit():
+            fields = _stat(int(entry))
+            if fields is not None and len(fields) > 19 and int(fields[1]) == pid:
+                out[int(entry)] = fields[19]
+    return out
+
+
+def run_id_of(pid: int) -> str | None:
+    """The ``MOSAIC_RUN_ID`` a process started with (None if unreadable or unset)."""
+    try:
+        with open(f"{_PROC}/{pid}/environ", "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    for item in data.split(b"\0"):
+        if item.startswith(b"MOSAIC_RUN_ID="):
+            return item[len(b"MOSAIC_RUN_ID=") :].decode("utf-8", "replace")
+    return None
+
+
+def marked_processes(run_id: str) -> set[int]:
+    """Live processes whose environment names run ``run_id`` (the run's, wherever they are)."""
+    found: set[int] = set()
+    try:
+        entries = os.listdir(_PROC)
+    except OSError:
+        return found
+    me = os.getpid()
+    for entry in entries:
+        pid = int(entry) if entry.isdigit() else me
+        if pid != me and run_id_of(pid) == run_id and alive(pid):
+            found.add(pid)
+    return found
+
+
+def reap(pid: int) -> bool:
+    """Collect ``pid`` if it is this process's child and has exited; True if it was."""
+    try:
+        done, _status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return done == pid

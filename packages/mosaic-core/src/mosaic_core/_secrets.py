@@ -3,16 +3,20 @@
 A run's ``config.json`` never holds a secret: :func:`redact` replaces each
 with ``"***"`` and returns the values, which the supervisor passes to the
 worker in its environment (``MOSAIC_CONFIG_SECRETS``), where
-:func:`apply_secrets` puts them back before the config is loaded.
+:func:`apply_secrets` puts them back before the config is loaded. What
+MOSAIC records beyond the config (telemetry, logs, the index, error
+messages) goes through a :class:`Scrubber` that knows the run's secret
+values and replaces each by ``"***"`` wherever it appears.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["REDACTED", "apply_secrets", "looks_secret", "redact"]
+__all__ = ["REDACTED", "Scrubber", "apply_secrets", "looks_secret", "redact"]
 
 _SECRET_NAME = re.compile(
     r"(?:^|[_\-.])(?:api[_\-]?key|key|token|secret|password|passwd|credentials?)$", re.I
@@ -68,3 +72,77 @@ def apply_secrets(document: dict[str, Any], secrets: Sequence[Sequence[Any]]) ->
             target = target[key] if isinstance(target, list) else target.setdefault(key, {})
         target[path[-1]] = value
     return document
+
+
+#: A secret shorter than this is not looked for in free text: replacing every
+#: "1" or "ab" of a log would destroy it and hide nothing.
+MIN_SCRUB_LENGTH = 4
+
+
+class Scrubber:
+    """Replaces known secret values by ``"***"`` in text and in JSON-like values.
+
+    ``values`` are secret values as a config holds them (strings, numbers, or
+    objects and lists of them). Each string form of at least
+    :data:`MIN_SCRUB_LENGTH` characters is looked for as it is, as ``repr``
+    shows it and as JSON escapes it, so an error message quoting a secret is
+    caught too. An empty scrubber is falsy and costs nothing.
+    """
+
+    def __init__(self, values: Iterable[Any] = ()) -> None:
+        #: The secret values given.
+        self.values = list(values)
+        forms: set[str] = set()
+        for value in _leaves(self.values):
+            text = value if isinstance(value, str) else json.dumps(value)
+            for form in (text, repr(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]):
+                if len(form) >= MIN_SCRUB_LENGTH and form != REDACTED:
+                    forms.add(form)
+        # Longest first, so a secret that contains another is replaced whole.
+        self._forms = sorted(forms, key=len, reverse=True)
+
+    @classmethod
+    def from_pairs(cls, secrets: Iterable[Sequence[Any]]) -> Scrubber:
+        """From :func:`redact`'s ``[[path, value], ...]``."""
+        return cls(value for _path, value in secrets)
+
+    def __bool__(self) -> bool:
+        return bool(self._forms)
+
+    def hits(self, text: str) -> bool:
+        return any(form in text for form in self._forms)
+
+    def text(self, text: str) -> str:
+        for form in self._forms:
+            if form in text:
+                text = text.replace(form, REDACTED)
+        return text
+
+    def value(self, value: Any) -> Any:
+        """A copy of a JSON-like value with every string (keys too) scrubbed."""
+        if not self._forms:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {
+                self.text(k) if isinstance(k, str) else k: self.value(v) for k, v in value.items()
+            }
+        if isinstance(value, (list, tuple)):
+            return [self.value(v) for v in value]
+        return value
+
+
+def _leaves(values: list[Any]) -> Iterable[Any]:
+    """The scalars inside ``values``, depth-first, without recursion."""
+    stack = values[::-1]
+    seen = 0
+    while stack and seen < 100_000:
+        seen += 1
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            stack.extend(list(item.values())[::-1])
+        elif isinstance(item, (list, tuple)):
+            stack.extend(list(item)[::-1])
+        elif isinstance(item, (str, int, float)) and not isinstance(item, bool):
+            yield item

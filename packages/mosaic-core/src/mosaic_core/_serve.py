@@ -32,7 +32,7 @@ from mosaic_core._session import Session, jsonable
 
 __all__ = ["build_session", "run_session", "serve_main"]
 
-_ASSIGN = re.compile(r"^([A-Za-z0-9_.\-]+)=(.+)$")
+_ASSIGN = re.compile(r"([A-Za-z0-9_.\-]+)=(.+)\Z", re.DOTALL)
 
 Builder = Callable[[str, OperatorContext], Operator]
 

@@ -16,9 +16,11 @@ action_mask?, agent?}``
 ``stop``                                           ``stopped``
 =================================================  ==========================================
 
-Anything wrong (bad JSON, an unknown command, a missing field, an illegal
-action, a request after ``stop``, an operator that raised) is answered by
-``error {message}`` and the loop goes on. The server reads input in
+Anything wrong (bad JSON, JSON nested too deeply, an ``id`` that is not a
+number, a string of valid Unicode or null, an unknown command, a missing
+field, an illegal action, a request after ``stop``, an operator that raised,
+a line over 64 MiB) is answered by ``error {message}`` and the loop goes
+on: every non-blank line gets at least one answer. The server reads input in
 chunks and answers a chunk's commands in one write, so a client may send
 many commands before reading (pipelining). Frames go to fastlane and a
 ``step`` carries only a reference (see :mod:`mosaic_core._fastlane`).
@@ -43,7 +45,7 @@ from typing import Any
 
 from mosaic_core._arena import make_arena
 from mosaic_core._envspec import make_env
-from mosaic_core._errors import did_you_mean
+from mosaic_core._errors import did_you_mean, short_repr
 from mosaic_core._operator import Operator
 from mosaic_core._session import NOT_GIVEN, PROTOCOL_VERSION, RenderMode, Session, SessionError
 
@@ -51,6 +53,7 @@ __all__ = ["COMMANDS", "InteractiveServer"]
 
 COMMANDS = ("reset", "step", "select_action", "ping", "stop")
 _FLUSH_EVERY = 64
+MAX_LINE = 64 << 20  # bytes; a longer request line is answered with an error and dropped
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=True).encode
 
@@ -109,9 +112,14 @@ class InteractiveServer:
             return [_error(None, f"expected a JSON object such as {{\"cmd\": \"ping\", \"id\": 1}}"
                            f", got {_short(request)}")]  # fmt: skip
         rid = request.get("id")
+        problem = _bad_id(rid)
+        if problem is not None:
+            return [_error(None, problem)]
         cmd = request.get("cmd")
         if self.stopped:
-            return [_error(rid, f"{cmd!r} after stop: this operator has stopped; start a new one")]
+            return [
+                _error(rid, f"{_short(cmd)} after stop: this operator has stopped; start a new one")
+            ]
         handler = self._handlers.get(cmd) if isinstance(cmd, str) else None
         if handler is None:
             if cmd is None:
@@ -133,14 +141,22 @@ class InteractiveServer:
         return responses
 
     def handle_line(self, line: bytes | str) -> list[bytes]:
-        """Encoded response lines for one raw request line."""
-        request = _plain_step(line)
-        if request is None:
-            try:
-                request = json.loads(line)
-            except ValueError as exc:
-                return [_line(_error(None, f"bad JSON ({exc}): {_short(line)}"))]
-        return [_line(r) for r in self.handle(request)]
+        """Encoded response lines for one raw request line (at least one, always)."""
+        try:
+            request = _plain_step(line)
+            if request is None:
+                try:
+                    request = json.loads(line)
+                except RecursionError:
+                    return [_line(_error(None, "bad JSON: nested too deeply to read"))]
+                except ValueError as exc:
+                    return [_line(_error(None, f"bad JSON ({exc}): {_short(line)}"))]
+            return [_line(r) for r in self.handle(request)] or [
+                _line(_error(None, "the request produced no response"))
+            ]
+        except Exception as exc:  # noqa: BLE001 - one bad line never ends the session
+            traceback.print_exc(file=sys.stderr)
+            return [_line(_error(None, f"could not answer this line: {type(exc).__name__}"))]
 
     def _reset(self, request: dict[str, Any]) -> list[dict[str, Any]]:
         ready = self.session.reset(request.get("seed"))
@@ -205,6 +221,7 @@ class InteractiveServer:
 
     def _loop(self, in_fd: int, out_fd: int, linger: float) -> None:
         pending = b""
+        dropping = False  # inside a line longer than MAX_LINE
         while True:
             if self.stopped and not select.select([in_fd], [], [], linger)[0]:
                 return
@@ -213,12 +230,17 @@ class InteractiveServer:
                 return
             *lines, pending = (pending + data).split(b"\n")
             out: list[bytes] = []
+            if dropping and lines:
+                lines[0], dropping = b"", False  # the rest of the overlong line
             for line in lines:
                 if line.strip():
                     out.extend(self.handle_line(line))
                     if len(out) >= _FLUSH_EVERY:
                         _write_all(out_fd, b"".join(out))
                         out = []
+            if len(pending) > MAX_LINE:
+                out.append(_line(_error(None, f"request line longer than {MAX_LINE} bytes")))
+                pending, dropping = b"", True
             if out:
                 _write_all(out_fd, b"".join(out))
 
@@ -285,18 +307,38 @@ def _line(response: dict[str, Any]) -> bytes:
             return fast
     try:
         return (_encode(response) + "\n").encode()
-    except (TypeError, ValueError) as exc:
-        fallback = _error(response.get("id"), f"response is not JSON-serialisable: {exc}")
-        return (_encode(fallback) + "\n").encode()
+    except (TypeError, ValueError, RecursionError) as exc:
+        # Not JSON, or not UTF-8 (a lone surrogate): say so, in plain ASCII JSON.
+        message = f"response is not JSON-serialisable: {type(exc).__name__}: {_short(str(exc))}"
+        fallback = _error(response.get("id"), message)
+        return (json.dumps(fallback, ensure_ascii=True, default=repr) + "\n").encode()
 
 
 def _error(rid: Any, message: str) -> dict[str, Any]:
     return {"type": "error", "id": rid, "message": message}
 
 
+def _bad_id(rid: Any) -> str | None:
+    """Why ``id`` cannot be echoed back (None if it can): a number, a string or null."""
+    if rid is None or isinstance(rid, int):
+        return None
+    if isinstance(rid, float) and math.isfinite(rid):
+        return None
+    if isinstance(rid, str):
+        try:
+            rid.encode("utf-8")
+        except UnicodeEncodeError:
+            return "'id' holds a lone surrogate; expected a string of valid Unicode"
+        return None
+    return f"'id' must be a number, a string or null, got {_short(rid)}"
+
+
 def _short(value: Any) -> str:
-    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return (
+        short_repr(value.decode("utf-8", "replace") if isinstance(value, bytes) else value)
+        .encode("utf-8", "backslashreplace")
+        .decode("utf-8")
+    )
 
 
 def _env_name(env: Any) -> str:

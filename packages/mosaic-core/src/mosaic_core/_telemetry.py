@@ -8,7 +8,10 @@ One JSON object per line, compact UTF-8::
 nothing was lost. Lifecycle events are flushed at once; heartbeats and
 metrics are buffered and flushed by a background thread within
 ``flush_interval`` (50 ms by default), which is what makes the emitter fast.
-The reading side lives in :mod:`mosaic_core.runs.reader`.
+A write that fails for a moment (a full disk) is retried with backoff by
+that thread; a channel that is gone for good ends the run (see
+:mod:`mosaic_core._channel`). The reading side lives in
+:mod:`mosaic_core.runs.reader`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ import weakref
 from collections.abc import Iterator, Mapping
 from typing import IO, Any, ClassVar
 
+from mosaic_core._channel import Channel
 from mosaic_core._errors import ProtocolError, RunCancelled
+from mosaic_core._secrets import Scrubber
 
 __all__ = [
     "ENVELOPE_VERSION",
@@ -95,12 +100,25 @@ _guard = threading.local()
 
 
 def raise_after_emit(exc: BaseException) -> None:
-    """For signal handlers: raise ``exc`` now, or, if this thread is inside ``emit``,
-    as soon as that event is written whole (so ``seq`` never repeats or skips)."""
+    """For signal handlers: raise ``exc`` now, or, if this thread is inside ``emit`` (or
+    a flush), as soon as that is done whole (so no line is lost, repeated or torn)."""
     if getattr(_guard, "depth", 0):
         _guard.deferred = exc
         return
     raise exc
+
+
+@contextlib.contextmanager
+def _deferring() -> Iterator[None]:
+    """The span in which :func:`raise_after_emit` defers its exception."""
+    _guard.depth = getattr(_guard, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _guard.depth -= 1
+        if not _guard.depth and getattr(_guard, "deferred", None) is not None:
+            exc, _guard.deferred = _guard.deferred, None
+            raise exc
 
 
 class TelemetryEmitter:
@@ -159,7 +177,8 @@ class TelemetryEmitter:
         self._seq = 0
         self._terminal: str | None = None
         self._dirty = False
-        self._pipe_broken = False
+        #: Secret values to keep out of every payload (the SDK's worker entry sets them).
+        self._scrubber: Scrubber | None = None
         self._flusher: threading.Thread | None = None
         self._heartbeat: threading.Thread | None = None
         self._stop = threading.Event()
@@ -167,7 +186,7 @@ class TelemetryEmitter:
         #: The latest training step seen; heartbeats carry it.
         self.step: int | None = None
         try:
-            self._out, self._before_write = self._open(stream)
+            self._channel = self._open(self.run_id, stream)
         except BaseException:
             with self._shared_lock:  # never hand out a half-built shared emitter
                 for key, value in list(self._shared.items()):
@@ -178,25 +197,26 @@ class TelemetryEmitter:
         atexit.register(_flush_at_exit, weakref.ref(self))
 
     @staticmethod
-    def _open(stream: IO[bytes] | None) -> tuple[IO[bytes], Any]:
+    def _open(run_id: str, stream: IO[bytes] | None) -> Channel:
         if stream is not None:
-            return stream, None
+            return Channel(run_id, stream=stream)
         fd = os.environ.get(_ENV_FD)
         if fd:
             try:
                 number = int(fd)
-                return os.fdopen(number, "wb", buffering=1 << 16, closefd=False), None
+                os.fstat(number)
             except (ValueError, OSError) as exc:
                 raise ProtocolError(
                     f"${_ENV_FD}={fd!r} is not an open file descriptor ({exc}); "
                     "expected the number of a descriptor the supervisor passed to this process"
                 ) from None
+            return Channel(run_id, fd=number)
         # Standard output is shared with print(): push its text layer out first
         # so that a telemetry line never lands in the middle of a log line.
         buffer = getattr(sys.stdout, "buffer", None)
         if buffer is None:
-            return _TextSink(sys.stdout), None  # type: ignore[return-value]
-        return buffer, sys.stdout.flush
+            return Channel(run_id, stream=_TextSink(sys.stdout))  # type: ignore[arg-type]
+        return Channel(run_id, stream=buffer, before_write=sys.stdout.flush)
 
     # -- the core --------------------------------------------------------------
 
@@ -212,6 +232,7 @@ class TelemetryEmitter:
 
     def emit(self, event: str, payload: Mapping[str, Any] | None = None) -> int:
         """Write one event and return its ``seq``. Prefer the named methods below."""
+        # The guard of _deferring(), inline: this is the hot path.
         _guard.depth = getattr(_guard, "depth", 0) + 1
         try:
             return self._emit(event, payload)
@@ -233,8 +254,16 @@ class TelemetryEmitter:
                 f"telemetry payload of {event!r} is a {type(payload).__name__}; expected an "
                 "object (a dict)"
             )
+        if self._scrubber is not None:
+            payload = self._scrubber.value(payload)
         body = _encode(payload)
         with self._lock:
+            if self._channel.gone is not None:
+                self._end_for_lost_channel()
+                raise ProtocolError(
+                    f"cannot emit {event!r}: the telemetry channel of run {self.run_id!r} is "
+                    f"gone ({self._channel.gone}), so the run has ended"
+                )
             if self._terminal is not None:
                 raise ProtocolError(
                     f"cannot emit {event!r}: run {self.run_id!r} already ended with "
@@ -269,27 +298,22 @@ class TelemetryEmitter:
                         self._start_flusher()
         return seq
 
+    def _set_scrubber(self, scrubber: Scrubber) -> None:
+        """Keep ``scrubber``'s secret values out of every payload from now on."""
+        self._scrubber = scrubber if scrubber else None
+
     def _write(self, data: bytes, *, flush: bool) -> None:
-        if self._pipe_broken:
-            return
-        try:
-            if self._before_write is not None:
-                self._before_write()
-            self._out.write(data)
-            if flush:
-                self._out.flush()
-                self._dirty = False
-        except BrokenPipeError:
-            # The reader is gone; training goes on, telemetry cannot.
-            self._pipe_broken = True
-            with contextlib.suppress(OSError):
-                sys.stderr.write(
-                    f"mosaic: telemetry reader of run {self.run_id} went away; "
-                    "further events are dropped\n"
-                )
+        """Hand ``data`` to the channel (never raises for a failed write: the flusher
+        retries what the channel keeps pending)."""
+        self._channel.write(data)
+        if flush:
+            self._dirty = not self._channel.flush()
+            if self._dirty and self._flusher is None:
+                self._start_flusher()
 
     def flush(self) -> None:
-        with self._lock:
+        """Write what is buffered now; what a failing channel keeps is retried later."""
+        with _deferring(), self._lock:
             self._write(b"", flush=True)
 
     def _start_flusher(self) -> None:
@@ -299,17 +323,62 @@ class TelemetryEmitter:
         self._flusher.start()
 
     def _flush_loop(self) -> None:
-        while not self._stop.wait(self._flush_interval):
-            if self._dirty:
+        """Flush every ``flush_interval``; after a failed write, back off (up to 1 s) and
+        try again, until the channel works or is given up. This thread never dies of a
+        write error: the events behind it would never arrive."""
+        wait = self._flush_interval
+        while not self._stop.wait(wait):
+            if not self._dirty:
+                continue
+            try:
                 with self._lock:
-                    if self._dirty:
-                        self._write(b"", flush=True)
+                    self._dirty = not self._channel.flush()
+                    if self._channel.gone is not None:
+                        self._end_for_lost_channel()
+                        return
+            except Exception as exc:  # noqa: BLE001 - keep flushing whatever went wrong
+                with contextlib.suppress(Exception):
+                    sys.stderr.write(f"mosaic: telemetry flush of run {self.run_id}: {exc!r}\n")
+            wait = min(wait * 2, 1.0) if self._dirty else self._flush_interval
+
+    def _end_for_lost_channel(self) -> None:
+        """The channel is gone: end the run with ``run_failed``, if even that can still be
+        written somewhere (it says why), so that nothing goes on training unreported."""
+        if self._terminal is not None:
+            return
+        self._terminal = "run_failed"
+        body = _encode(
+            {
+                "error": f"the telemetry channel is gone: {self._channel.gone}",
+                "error_type": "ProtocolError",
+                "traceback": "",
+            }
+        )
+        self._channel.last_word(self._line("run_failed", self._seq, body).encode())
+
+    def _line(self, event: str, seq: int, body: str) -> str:
+        return (
+            '{"v":1,"event":"'
+            + event
+            + '"'
+            + self._prefix_run
+            + str(seq)
+            + ',"timestamp":'
+            + repr(time.time())
+            + ',"payload":'
+            + body
+            + "}\n"
+        )
 
     def close(self) -> None:
-        """Stop background threads and flush. Idempotent; does not emit anything."""
+        """Stop background threads and flush (retrying a failing channel for a while).
+        Idempotent; does not emit anything."""
         self.stop_heartbeat()
         self._stop.set()
-        self.flush()
+        with _deferring(), self._lock:
+            if not self._channel.flush_until(time.monotonic() + self._channel.give_up_after):
+                self._channel.give_up()
+            self._dirty = False
 
     # -- named events ------------------------------------------------------------
 

@@ -23,9 +23,11 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from mosaic_core._config import load_worker_config
+from mosaic_core._config import load_worker_config, secret_fields
 from mosaic_core._context import RunContext
-from mosaic_core._errors import ConfigError, MosaicError, ProtocolError, RunCancelled
+from mosaic_core._errors import ConfigError, MosaicError, ProtocolError, RunCancelled, short_repr
+from mosaic_core._fields import MAX_DEPTH, check_json
+from mosaic_core._secrets import Scrubber, redact
 from mosaic_core._spec import WorkerSpec, wants_context
 from mosaic_core._telemetry import TelemetryEmitter, raise_after_emit
 
@@ -55,28 +57,52 @@ def parse_set(items: Sequence[str]) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(
-                f"--set {item!r}: expected KEY=VALUE, such as total_steps=5000",
+                f"--set {short_repr(item)}: expected KEY=VALUE, such as total_steps=5000",
                 value=item,
                 expected="KEY=VALUE",
             )
+        key = key.strip()
         try:
             value: Any = json.loads(raw)
+        except RecursionError:
+            raise ConfigError(
+                f"--set {key}=...: the value is nested too deeply to read; expected at most "
+                f"{MAX_DEPTH} levels of objects and lists",
+                field=key,
+                expected=f"at most {MAX_DEPTH} levels",
+            ) from None
         except ValueError:
             value = raw
-        out[key.strip()] = value
+        check_json({key: value})
+        out[key] = value
     return out
 
 
-def _with_secrets(path: str) -> str | dict[str, Any]:
-    """The config file, with redacted secrets restored from ``$MOSAIC_CONFIG_SECRETS``."""
+def _with_secrets(path: str) -> tuple[str | dict[str, Any], Scrubber]:
+    """The config file, with redacted secrets restored from ``$MOSAIC_CONFIG_SECRETS``,
+    and a scrubber that knows their values."""
     secrets = os.environ.get("MOSAIC_CONFIG_SECRETS")
     if not secrets:
-        return path
+        return path, Scrubber()
     from mosaic_core._config import extract_worker_config, read_json_file
     from mosaic_core._secrets import apply_secrets
 
+    pairs = json.loads(secrets)
     document = extract_worker_config(read_json_file(path), path)
-    return apply_secrets(document, json.loads(secrets))
+    return apply_secrets(document, pairs), Scrubber.from_pairs(pairs)
+
+
+def _config_secrets(config: Any, scrubber: Scrubber) -> Scrubber:
+    """``scrubber`` plus the secret fields of the loaded config (a config file may hold
+    them itself when the worker runs without the supervisor)."""
+    to_dict = getattr(config, "to_dict", None)
+    if not callable(to_dict):
+        return scrubber
+    try:
+        _, pairs = redact(to_dict(), secret_fields(type(config)))
+    except Exception:  # noqa: BLE001 - a broken to_dict() is reported when the run uses it
+        return scrubber
+    return Scrubber([*scrubber.values, *(value for _path, value in pairs)])
 
 
 _stopping = False
@@ -93,33 +119,46 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 def run_worker(spec: WorkerSpec | None = None, argv: Sequence[str] | None = None) -> int:
-    """Run one job from the command line; returns the exit status."""
+    """Run one job from the command line; returns the exit status.
+
+    Secret values of the config are scrubbed from everything this writes: the
+    telemetry (a ``run_failed`` quoting a key), and its messages on stderr.
+    """
     args = _parser("mosaic-worker" if spec is None else spec.worker_type).parse_args(argv)
     global _stopping
-    emitter = TelemetryEmitter()
     _stopping = False
-    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
+        emitter = TelemetryEmitter()
+    except ProtocolError as exc:  # no channel to report on: say so, in a line
+        print(f"mosaic: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    scrubber = Scrubber()
+    try:
+        source, scrubber = _with_secrets(args.config)
+        emitter._set_scrubber(scrubber)
         if spec is None:
             spec = _find_spec(args.worker)
         config: Any = load_worker_config(
-            _with_secrets(args.config),
+            source,
             spec.config_class,
             defaults={"run_id": emitter.run_id},
             overrides=parse_set(args.set),
         )
     except (ConfigError, MosaicError) as exc:
-        _fail_quietly(emitter, exc)
+        _fail_quietly(emitter, exc, scrubber)
         return EXIT_BAD_CONFIG if isinstance(exc, ConfigError) else EXIT_FAILED
     except RunCancelled as exc:
         emitter.run_cancelled(reason=str(exc))
         return EXIT_CANCELLED
     except Exception as exc:  # noqa: BLE001 - a broken config class still ends the run
         emitter.run_failed(exc)
-        traceback.print_exc()
+        _print_traceback(exc, scrubber)
         return EXIT_FAILED
+    scrubber = _config_secrets(config, scrubber)
     if config.run_id != emitter.run_id:
         emitter = TelemetryEmitter(config.run_id)
+    emitter._set_scrubber(scrubber)
     try:
         factory = spec.runtime_factory
         if wants_context(factory):
@@ -141,14 +180,16 @@ def run_worker(spec: WorkerSpec | None = None, argv: Sequence[str] | None = None
         return EXIT_CANCELLED
     except ConfigError as exc:
         if not emitter.finished:
-            _fail_quietly(emitter, exc)
+            _fail_quietly(emitter, exc, scrubber)
         else:
-            print(f"mosaic: {exc}", file=sys.stderr)
+            print(f"mosaic: {scrubber.text(str(exc))}", file=sys.stderr)
         return EXIT_BAD_CONFIG
     except BaseException as exc:  # noqa: BLE001 - the worker's last line of defence
+        if emitter._channel.gone is not None:
+            return EXIT_FAILED  # the channel said why, in one line; a traceback adds nothing
         if not emitter.finished:
             emitter.run_failed(exc)
-        traceback.print_exc()
+        _print_traceback(exc, scrubber)
         return EXIT_FAILED
     if not emitter.finished:
         emitter.run_completed(summary)
@@ -158,13 +199,19 @@ def run_worker(spec: WorkerSpec | None = None, argv: Sequence[str] | None = None
     )
 
 
-def _fail_quietly(emitter: TelemetryEmitter, exc: BaseException) -> None:
+def _fail_quietly(emitter: TelemetryEmitter, exc: BaseException, scrubber: Scrubber) -> None:
     """A user error: one clear line on stderr and ``run_failed``, no traceback."""
-    print(f"mosaic: {exc}", file=sys.stderr)
+    print(f"mosaic: {scrubber.text(str(exc))}", file=sys.stderr)
     emitter.run_failed(
         {"error": str(exc), "error_type": type(exc).__name__, "traceback": ""},
         field=getattr(exc, "field", None),
     )
+
+
+def _print_traceback(exc: BaseException, scrubber: Scrubber) -> None:
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    sys.stderr.write(scrubber.text(text))
+    sys.stderr.flush()
 
 
 def _find_spec(worker_type: str | None) -> WorkerSpec:

@@ -3,7 +3,9 @@
 Its config field ``behavior`` picks what it does: finish normally, raise,
 die by SIGKILL or a segfault, hang without heartbeats, flood telemetry,
 write garbage to the telemetry channel, spawn a grandchild that ignores
-SIGTERM, exit without a terminal event, or save a checkpoint when stopped
+SIGTERM, leave an orphan in a session of its own and die by SIGKILL, write
+numbers beyond 64 bits, refuse its API key (quoting it), wait for a file
+then die, exit without a terminal event, or save a checkpoint when stopped
 (taking ``stop_sleep`` seconds; ``silent`` also sends no heartbeat).
 """
 
@@ -19,6 +21,7 @@ import time
 from typing import Literal
 
 from mosaic_core import (
+    ConfigError,
     RunCancelled,
     RunContext,
     TelemetryEmitter,
@@ -31,7 +34,8 @@ from mosaic_core import (
 
 Behavior = Literal[
     "ok", "fail", "sigkill", "segfault", "hang", "flood", "garbage", "grandchild",
-    "no_terminal", "slow_start", "exit_nonzero", "save_on_stop",
+    "no_terminal", "slow_start", "exit_nonzero", "save_on_stop", "orphan", "huge_numbers",
+    "reject_key", "wait_for_go",
 ]  # fmt: skip
 
 
@@ -45,6 +49,11 @@ class FixtureConfig(TrainingConfigBase):
     api_key: str | None = None
     stop_sleep: float = 0.0
     silent: bool = False
+    endpoints: tuple[dict[str, str], ...] = ()
+
+    def validate(self) -> None:
+        if self.api_key is not None and self.api_key.startswith("refused-"):
+            raise ConfigError(f"api_key {self.api_key!r} is not a key this endpoint knows")
 
 
 class FixtureRuntime:
@@ -62,6 +71,15 @@ class FixtureRuntime:
             time.sleep(600)
         if c.behavior == "save_on_stop":
             return self._save_on_stop()
+        if c.behavior == "wait_for_go":
+            # Reports, then waits for a file named "go" in its run directory, and dies
+            # without a terminal event: its end is the supervisor's to record.
+            emitter.run_started(total_steps=c.total_steps)
+            emitter.flush()
+            deadline = time.monotonic() + 120
+            while not os.path.exists("go") and time.monotonic() < deadline:
+                time.sleep(0.01)
+            os._exit(3)
         if c.behavior == "no_terminal":
             emitter.run_started(total_steps=c.total_steps)
             emitter.metrics(0, {"x": 1.0})
@@ -77,6 +95,34 @@ class FixtureRuntime:
                 os.write(fd, b"not json at all\n\xff\xfe invalid utf8\n")
                 os.write(fd, b'{"v": 1, "event": "warp_drive", "run_id": "x", "seq": 99}\n')
                 os.write(fd, b"x" * (10 * 1024 * 1024) + b"\n")
+            if c.behavior == "orphan":
+                # A child in a session of its own, then this worker dies at once: the
+                # child has neither the worker's session nor a living parent.
+                code = (
+                    "import os, time; open('orphan.pid', 'w').write(str(os.getpid()));"
+                    "time.sleep(600)"
+                )
+                subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+                while not os.path.exists("orphan.pid"):
+                    time.sleep(0.01)
+                emitter.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
+            if c.behavior == "huge_numbers":
+                # Valid JSON the index cannot hold: step and seq beyond 64 bits, a value
+                # beyond any float, a key with a lone surrogate (a JSON escape).
+                fd = int(os.environ["MOSAIC_TELEMETRY_FD"])
+                emitter.flush()
+                line = (
+                    '{"v":1,"event":"metrics","run_id":"%s","seq":%d,"timestamp":1.0,'
+                    '"payload":{"step":%d,"values":{"x":%d,"\\ud800":1.0}}}\n'
+                )
+                seq, huge = emitter.seq, 10**400
+                os.write(fd, (line % (c.run_id, seq, 2**64, huge)).encode())
+                os.write(fd, (line % (c.run_id, 2**64, 1, 1)).encode())
+                os.write(fd, (line % (c.run_id, seq + 1, 1, huge)).encode())
+                emitter._seq += 2  # the lines above took these
+            if c.behavior == "reject_key":
+                raise ConfigError(f"the endpoint refused api_key {c.api_key!r}")
             if c.behavior == "grandchild":
                 code = (
                     "import signal, time, os; signal.signal(signal.SIGTERM, signal.SIG_IGN);"

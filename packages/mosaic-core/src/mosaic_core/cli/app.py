@@ -2,15 +2,19 @@
 
 Each sub-command is a function taking the parsed arguments and returning an
 exit status. User errors (a :class:`~mosaic_core._errors.MosaicError`) print
-one line on stderr and exit non-zero: 2 for bad input, 1 otherwise. No
-traceback reaches a user unless ``MOSAIC_DEBUG=1``.
+one line on stderr and exit non-zero: 2 for bad input, 1 otherwise. So do
+the faults of the machine under a command: a full disk, a read-only or
+missing file, a damaged ``mosaic.db``. No traceback reaches a user unless
+``MOSAIC_DEBUG=1``.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 
@@ -67,8 +71,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MosaicError as exc:
         if os.environ.get("MOSAIC_DEBUG"):
             raise
-        print(f"mosaic: error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return 2 if isinstance(exc, ConfigError) else 1
+    except (OSError, sqlite3.Error) as exc:
+        if os.environ.get("MOSAIC_DEBUG"):
+            raise
+        _error(_environment_error(exc))
+        return 1
+
+
+def _error(message: str) -> None:
+    """One line on stderr, whatever the message quotes (a newline in a value)."""
+    one_line = message.replace("\r", "\\r").replace("\n", "\\n")
+    print(f"mosaic: error: {one_line}", file=sys.stderr)
+
+
+def _environment_error(exc: OSError | sqlite3.Error) -> str:
+    """A fault of the machine, said in a line: which file, what happened, what to do."""
+    from mosaic_core.runs.database import explain
+    from mosaic_core.runs.store import mosaic_home
+
+    explained = explain(exc, mosaic_home())
+    if explained is not None:
+        return str(explained)
+    if isinstance(exc, OSError):
+        name = errno.errorcode.get(exc.errno or 0, "")
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}" + (f" ({name})" if name else "")
+    return f"the run index failed: {exc}"
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from typing import Any
 
 from mosaic_core.cli.output import print_table
 from mosaic_core.runs import RunStore
+from mosaic_core.runs.database import StoreReadOnly
 from mosaic_core.venvs import create_env
 
 __all__ = ["register"]
@@ -31,7 +32,11 @@ def _cmd_create(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    with RunStore() as store:
+    try:
+        store = RunStore()
+    except StoreReadOnly:  # listing reads only: a read-only home will do
+        store = RunStore(readonly=True)
+    with store:
         envs = store.envs()
     for env in envs:
         env["exists"] = os.path.exists(env["python"])

@@ -2,7 +2,9 @@
 cancel, rm, db rebuild.
 
 Exit status of ``mosaic run``: 0 completed, 1 failed, 2 bad config, 130
-cancelled by Ctrl-C. With several seeds the worst outcome decides.
+cancelled by Ctrl-C (129 by SIGHUP, 143 by SIGTERM: the same cancelling).
+With several seeds the worst outcome decides. The reading commands work on a
+read-only store; the writing ones say that it is read-only.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from mosaic_core import _procs as procs
 from mosaic_core._context import DEFAULT_STOP_GRACE
 from mosaic_core._errors import ConfigError, MosaicError
+from mosaic_core.runs.database import StoreReadOnly
 from mosaic_core.runs.store import ACTIVE_STATUSES, STATUSES, RunStore
 from mosaic_core.runs.supervisor import DEFAULT_HEARTBEAT_TIMEOUT, RunResult, Supervisor, reconcile
 
@@ -51,8 +54,15 @@ def _positive(text: str) -> float:
 
 
 @contextlib.contextmanager
-def _store() -> Iterator[RunStore]:
-    store = RunStore()
+def _store(*, write: bool = True) -> Iterator[RunStore]:
+    """The run store; for a reading command (``write=False``) read-only when the home
+    cannot be written."""
+    try:
+        store = RunStore()
+    except StoreReadOnly:
+        if write:
+            raise
+        store = RunStore(readonly=True)
     try:
         yield store
     finally:
@@ -129,21 +139,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     document.update(parse_set(args.set))
     with _store() as store:
         spec, python, module = _resolve(store, args)
-        prepared = prepare_runs(
-            store,
-            args.worker,
-            spec,
-            document,
-            seeds=args.seeds or (),
-            python=python,
-            console_module=module,
-            env_name=args.env,
-            venv=store.get_env(args.env)["path"] if args.env else None,
-            timeout=args.timeout,
-            heartbeat_timeout=args.heartbeat_timeout,
-            gpus=args.gpus,
-            kill_grace=args.grace,
-        )
+        try:
+            prepared = prepare_runs(
+                store,
+                args.worker,
+                spec,
+                document,
+                seeds=args.seeds or (),
+                python=python,
+                console_module=module,
+                env_name=args.env,
+                venv=store.get_env(args.env)["path"] if args.env else None,
+                timeout=args.timeout,
+                heartbeat_timeout=args.heartbeat_timeout,
+                gpus=args.gpus,
+                kill_grace=args.grace,
+            )
+        except ConfigError as exc:
+            raise _without_secrets(exc, document, spec) from None
         if args.detach:
             return _detach(store, prepared, args.json)
         secrets = {p.run_id: p.secrets_json for p in prepared if p.secrets_json}
@@ -162,18 +175,40 @@ def _cmd_run(args: argparse.Namespace) -> int:
         interrupted: list[int] = []
 
         def on_interrupt(signum: int, frame: Any) -> None:
+            # Ctrl-C, SIGTERM and SIGHUP (the terminal closed) alike: never leave a worker
+            # running unsupervised. A second one kills at once.
             interrupted.append(signum)
-            print("\nmosaic: cancelling (Ctrl-C again to kill at once) ...", file=sys.stderr)
+            with contextlib.suppress(OSError):
+                print("\nmosaic: cancelling (Ctrl-C again to kill at once) ...", file=sys.stderr)
             supervisor.request_cancel_all("interrupted")
 
-        previous = signal.signal(signal.SIGINT, on_interrupt)
+        previous = {signum: signal.signal(signum, on_interrupt) for signum in _STOP_SIGNALS}
         try:
             results = supervisor.wait(display.update if display else None)
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
         ordered = [results[p.run_id] for p in prepared]
-        _report(store, ordered, as_json=args.json)
-        return 130 if interrupted else _exit_status(store, ordered)
+        with contextlib.suppress(OSError):  # after SIGHUP there may be no terminal to print on
+            _report(store, ordered, as_json=args.json)
+        if supervisor.store_problem is not None:
+            raise supervisor.store_problem
+        return 128 + interrupted[0] if interrupted else _exit_status(store, ordered)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _without_secrets(exc: ConfigError, document: dict[str, Any], spec: Any) -> ConfigError:
+    """``exc`` with the config's secret values replaced by ``***`` in its message."""
+    from mosaic_core._config import secret_fields
+    from mosaic_core._secrets import Scrubber, redact
+
+    fields = secret_fields(spec.config_class) if spec is not None else ()
+    scrubber = Scrubber.from_pairs(redact(document, fields)[1])
+    if scrubber and scrubber.hits(str(exc)):
+        exc.args = (scrubber.text(str(exc)),)
+    return exc
 
 
 def _exit_status(store: RunStore, results: list[RunResult]) -> int:
@@ -255,7 +290,7 @@ def _detach(store: RunStore, prepared: list[Any], as_json: bool) -> int:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    with _store() as store:
+    with _store(write=False) as store:
         reconcile(store)
         runs = store.list_runs(worker_type=args.worker, status=args.status, limit=args.limit)
         if args.json:
@@ -281,7 +316,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    with _store() as store:
+    with _store(write=False) as store:
         reconcile(store)
         run = store.get(args.run)
         run["run_dir"] = str(store.run_dir(run["run_id"]))
@@ -314,7 +349,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_logs(args: argparse.Namespace) -> int:
-    with _store() as store:
+    with _store(write=False) as store:
         run_id = store.get(args.run)["run_id"]
         run_dir = store.run_dir(run_id)
         names = ["stderr.log"] if args.stderr else ["stdout.log", "stderr.log"]
@@ -348,7 +383,7 @@ def _cmd_logs(args: argparse.Namespace) -> int:
 
 
 def _cmd_events(args: argparse.Namespace) -> int:
-    with _store() as store:
+    with _store(write=False) as store:
         reconcile(store)
         run_id = store.get(args.run)["run_id"]
         for event in store.events(run_id):
@@ -359,7 +394,7 @@ def _cmd_events(args: argparse.Namespace) -> int:
 
 
 def _cmd_metrics(args: argparse.Namespace) -> int:
-    with _store() as store:
+    with _store(write=False) as store:
         reconcile(store)
         run_id = store.get(args.run)["run_id"]
         rows = store.metrics(run_id, key=args.key)
@@ -401,6 +436,8 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
         if worker_alive() and (not supervised or args.grace is not None):
             procs.kill_tree(run["pid"], grace=grace)
         if not supervised:
+            for orphan in procs.marked_processes(run["run_id"]):  # what the run left running
+                procs.kill_tree(orphan, grace=0.5)
             store.catch_up(run["run_id"], final=True)
             store.update(run["run_id"], status="cancelled", reason="cancelled",
                          ended_at=time.time())  # fmt: skip
@@ -413,7 +450,12 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
             else:
                 if worker_alive():  # the supervisor did not act: stop the run from here
                     procs.kill_tree(run["pid"], grace=1.0)
-        print(f"cancelled {run['run_id']} ({store.get(run['run_id'])['status']})")
+        status = store.get(run["run_id"])["status"]
+        if status in ACTIVE_STATUSES:
+            print(f"asked to cancel {run['run_id']}; its supervisor has not recorded the end "
+                  f"yet (still {status})")  # fmt: skip
+        else:
+            print(f"cancelled {run['run_id']} ({status})")
         return 0
 
 
@@ -432,10 +474,13 @@ def _cmd_rm(args: argparse.Namespace) -> int:
         reconcile(store)
         for ref in args.runs:
             run = store.get(ref)
-            if run["status"] in ACTIVE_STATUSES and procs.alive(run["pid"], run["pid_start"]):
+            worker_alive = procs.alive(run["pid"], run["pid_start"])
+            supervised = procs.alive(run["supervisor_pid"], run["supervisor_start"])
+            if run["status"] in ACTIVE_STATUSES and (worker_alive or supervised):
                 raise MosaicError(
-                    f"run {run['run_id']} is still {run['status']}; "
-                    f"`mosaic cancel {run['run_id']}` it first"
+                    f"run {run['run_id']} is still {run['status']}"
+                    + ("" if worker_alive else " (its supervisor will start it)")
+                    + f"; `mosaic cancel {run['run_id']}` it first"
                 )
             store.delete(run["run_id"])
             print(f"removed {run['run_id']}")
@@ -443,11 +488,20 @@ def _cmd_rm(args: argparse.Namespace) -> int:
 
 
 def _cmd_db_rebuild(args: argparse.Namespace) -> int:
+    """Rebuild the index; a damaged one is moved aside first. Runs that cannot be read
+    are skipped and named on stderr; the exit status is still 0 (the rest is indexed)."""
+    from mosaic_core.runs.rebuild import rebuild_index
+    from mosaic_core.runs.store import mosaic_home
+
+    report = rebuild_index()
+    for path in report.moved_aside:
+        print(f"mosaic: the damaged index was moved aside to {path}", file=sys.stderr)
     with _store() as store:
-        count = store.rebuild()
         reconcile(store)
-        print(f"rebuilt the index of {count} runs from {store.runs_dir}")
-        return 0
+    print(f"rebuilt the index of {report.runs} runs from {mosaic_home() / 'runs'}")
+    for name, why in report.skipped:
+        print(f"mosaic: skipped runs/{name}: {why}", file=sys.stderr)
+    return 0
 
 
 def register(commands: Any) -> None:

@@ -85,6 +85,10 @@ def parse_operator_spec(text: str, store: Any = None) -> OperatorSpec:
     body, _, query = text.strip().partition("?")
     options = _options(query, text)
     if body in BUILTIN:
+        if options:  # seen now, before an evaluation run exists, as any bad spec
+            raise ConfigError.bad_value(
+                "--operator", text, f"no options: the {body} operator takes none"
+            )
         return OperatorSpec(text=text, name=body, builtin=True, options=options)
     worker, sep, ref = body.partition(":")
     if not sep:

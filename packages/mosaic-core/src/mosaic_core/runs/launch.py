@@ -9,6 +9,7 @@ worker only through its environment (``MOSAIC_CONFIG_SECRETS``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -24,6 +25,7 @@ from mosaic_core._config import (
 )
 from mosaic_core._context import DEFAULT_STOP_GRACE
 from mosaic_core._errors import ConfigError
+from mosaic_core._fields import check_json
 from mosaic_core._secrets import REDACTED, apply_secrets, redact
 from mosaic_core._spec import WorkerSpec
 from mosaic_core._ulid import new_ulid
@@ -69,57 +71,70 @@ def prepare_runs(
     """Validate every run's config first, then create them all; a bad one creates none.
 
     ``spec`` may be None when the worker lives only in another environment:
-    then the worker itself validates and a bad config fails the run with
-    exit status 2.
+    then the worker itself validates its fields and a bad config fails the
+    run with exit status 2, but what no worker can take (an integer beyond
+    64 bits, text that is not valid Unicode, nesting too deep) is refused
+    here, before any run exists. If making a later run fails, the earlier
+    ones are removed again.
     """
     base = dict(document)
     given_id = base.pop("run_id", None)
     if given_id is not None:
         check_run_id(given_id)
+    for given_seed in seeds:
+        check_json(given_seed, "--seeds")
     configs = []
     chosen: list[int | None] = list(seeds) or [base.get("seed")]
     for seed in chosen:
         run_id = given_id or new_ulid()
         if given_id and len(seeds) > 1:
-            run_id = f"{given_id}-seed{seed}"
+            run_id = check_run_id(f"{given_id}-seed{seed}")
         config = {**base, "run_id": run_id}
         if seed is not None:
             config["seed"] = seed
+        check_json(config)
         if spec is not None:
             config = spec.config_class.from_dict(config).to_dict()
             _check_checkpointing(spec, config)
         configs.append(config)
     module = console_module or (spec.console_module if spec else None)
-    prepared = []
-    for config in configs:
-        redacted, secrets = redact(
-            config, secret_fields(spec.config_class) if spec is not None else ()
-        )
-        run_id = config["run_id"]
-        interpreter = python or sys.executable
-        run_dir = store.create_run(
-            run_id, worker_type, redacted, env_name=env_name, python=interpreter
-        )
-        # Until a supervisor starts it, the run belongs to the process that made it.
-        store.update(
-            run_id, supervisor_pid=os.getpid(), supervisor_start=procs.start_time(os.getpid())
-        )
-        command = [interpreter, "-m", module or "mosaic_core.worker_main"]
-        if not module:
-            command += ["--worker", worker_type]
-        command += ["--config", str(run_dir / "config.json")]
-        launch = LaunchSpec(
-            run_id=run_id,
-            worker_type=worker_type,
-            command=tuple(command),
-            timeout=timeout,
-            heartbeat_timeout=heartbeat_timeout,
-            gpus=gpus,
-            venv=venv,
-            kill_grace=kill_grace,
-        )
-        launch.save(run_dir / "launch.json")
-        prepared.append(Prepared(launch, secrets))
+    interpreter = python or sys.executable
+    command = [interpreter, "-m", module or "mosaic_core.worker_main"]
+    if not module:
+        command += ["--worker", worker_type]
+    prepared: list[Prepared] = []
+    made: list[str] = []
+    try:
+        for config in configs:
+            redacted, secrets = redact(
+                config, secret_fields(spec.config_class) if spec is not None else ()
+            )
+            run_id = config["run_id"]
+            run_dir = store.create_run(
+                run_id, worker_type, redacted, env_name=env_name, python=interpreter
+            )
+            made.append(run_id)
+            # Until a supervisor starts it, the run belongs to the process that made it.
+            store.update(
+                run_id, supervisor_pid=os.getpid(), supervisor_start=procs.start_time(os.getpid())
+            )
+            launch = LaunchSpec(
+                run_id=run_id,
+                worker_type=worker_type,
+                command=(*command, "--config", str(run_dir / "config.json")),
+                timeout=timeout,
+                heartbeat_timeout=heartbeat_timeout,
+                gpus=gpus,
+                venv=venv,
+                kill_grace=kill_grace,
+            )
+            launch.save(run_dir / "launch.json")
+            prepared.append(Prepared(launch, secrets))
+    except BaseException:
+        for run_id in made:  # "one bad seed, no run": nothing half-made stays
+            with contextlib.suppress(Exception):
+                store.delete(run_id)
+        raise
     return prepared
 
 

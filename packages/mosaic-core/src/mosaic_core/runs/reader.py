@@ -26,6 +26,9 @@ __all__ = [
 ]
 
 DEFAULT_MAX_LINE = 1 << 20  # 1 MiB
+#: ``seq`` and ``step`` are indexed as SQLite integers (64 bits); ``seq + 1`` must fit too.
+MAX_SEQ = 2**63 - 2
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 class TelemetryEvent(NamedTuple):
@@ -56,7 +59,8 @@ class Anomaly(NamedTuple):
 
     Kinds: ``invalid_utf8``, ``line_too_long``, ``bad_envelope``,
     ``unknown_event``, ``seq_gap``, ``seq_repeat``, ``run_id_mismatch``,
-    ``event_after_terminal``, ``truncated_line``.
+    ``event_after_terminal``, ``truncated_line``, ``out_of_range`` (a
+    payload's ``step`` beyond 64 bits: the event is kept without it).
     """
 
     kind: str
@@ -185,12 +189,12 @@ class TelemetryReader:
         problem = None
         if v != ENVELOPE_VERSION:
             problem = f"'v' is {v!r}; this reader understands version {ENVELOPE_VERSION}"
-        elif not isinstance(event, str):
-            problem = f"'event' is {event!r}; expected a string"
+        elif not isinstance(event, str) or not _unicode(event):
+            problem = f"'event' is {_short(event)}; expected a string of valid Unicode"
         elif not isinstance(run_id, str):
-            problem = f"'run_id' is {run_id!r}; expected a string"
-        elif type(seq) is not int or seq < 0:
-            problem = f"'seq' is {seq!r}; expected an integer >= 0"
+            problem = f"'run_id' is {_short(run_id)}; expected a string"
+        elif type(seq) is not int or not 0 <= seq <= MAX_SEQ:
+            problem = f"'seq' is {_short(seq)}; expected an integer from 0 to 2**63-2"
         elif not _is_timestamp(ts):
             problem = f"'timestamp' is {_short(ts)}; expected Unix seconds"
         elif not isinstance(payload, dict):
@@ -202,6 +206,17 @@ class TelemetryReader:
         assert isinstance(payload, dict) and isinstance(ts, (int, float))
         if event not in EVENTS:
             out.append(Anomaly("unknown_event", f"unknown event {event!r} (seq {seq})", line[:200]))
+        step = payload.get("step")
+        if type(step) is int and not _INT64[0] <= step <= _INT64[1]:
+            del payload["step"]
+            out.append(
+                Anomaly(
+                    "out_of_range",
+                    f"{event} (seq {seq}) has step {_short(step)}, beyond 64 bits; "
+                    "kept without its step",
+                    line[:200],
+                )
+            )
         return TelemetryEvent(event, run_id, seq, float(ts), payload, line)
 
     def _account(self, event: TelemetryEvent, out: list[Item]) -> None:
@@ -250,8 +265,24 @@ def _is_timestamp(value: Any) -> bool:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    if type(value) is int and value.bit_length() > 256:
+        return f"an integer of {value.bit_length()} bits"
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"<{type(value).__name__} nested too deeply>"
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _unicode(text: str) -> bool:
+    """Valid Unicode: no lone surrogate (JSON's ``"\\ud800"`` escape makes one)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def read_events(source: IO[bytes] | Iterable[bytes], **options: Any) -> Iterator[Item]:

@@ -5,7 +5,9 @@ the worker wrote on its telemetry channel, ``run.json`` what the supervisor
 saw (status, reason, exit code, times). ``mosaic.db`` (SQLite, WAL) indexes
 runs, events, metrics and anomalies for queries, and :meth:`RunStore.rebuild`
 makes it again from the directories. Several supervisors may share one
-store: SQLite serialises their writes.
+store: SQLite serialises their writes. A store opened ``readonly`` (a
+read-only home) reads and refuses to write; see :mod:`mosaic_core.runs.database`
+for how opening fails.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import json
 import os
 import pathlib
+import re
 import shutil
 import sqlite3
 import time
@@ -21,7 +24,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from mosaic_core._config import check_run_id
-from mosaic_core._errors import ConfigError, MosaicError
+from mosaic_core._errors import ConfigError, MosaicError, short_repr
+from mosaic_core._fields import check_json
+from mosaic_core._secrets import Scrubber
+from mosaic_core.runs.database import StoreReadOnly, connect, explain
 from mosaic_core.runs.reader import Anomaly, Item, TelemetryEvent, TelemetryReader
 
 __all__ = ["ACTIVE_STATUSES", "STATUSES", "RunNotFound", "RunStore", "mosaic_home"]
@@ -127,20 +133,26 @@ def mosaic_home() -> pathlib.Path:
 class RunStore:
     """One ``$MOSAIC_HOME``: run directories plus their SQLite index.
 
-    A store object holds one connection; use one per thread.
+    A store object holds one connection; use one per thread. ``readonly``
+    opens the index without ever writing (the reading commands on a
+    read-only home); its writing methods raise
+    :class:`~mosaic_core.runs.database.StoreReadOnly`.
     """
 
-    def __init__(self, home: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, home: str | os.PathLike[str] | None = None, *, readonly: bool = False
+    ) -> None:
         self.home = pathlib.Path(home) if home is not None else mosaic_home()
+        self.readonly = readonly
         self.runs_dir = self.home / "runs"
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.home / "mosaic.db"
-        self._db = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None)
+        if not readonly:
+            try:
+                self.runs_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise explain(exc, self.home) or exc from None
+        self._db = connect(self.db_path, readonly=readonly, schema=_SCHEMA)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA busy_timeout = 30000")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
         self._db.close()
@@ -154,13 +166,20 @@ class RunStore:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """``BEGIN IMMEDIATE`` ... ``COMMIT``: one writer at a time across processes."""
+        if self.readonly:
+            raise StoreReadOnly(
+                f"the run store {self.home} was opened read-only: this command writes to it"
+            )
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # A failed COMMIT (a full disk) leaves the transaction open, and SQLite may
+            # have rolled it back already: either way, end it, and report the first error.
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
 
     # -- runs ------------------------------------------------------------------
 
@@ -176,7 +195,13 @@ class RunStore:
         env_name: str | None = None,
         python: str | None = None,
     ) -> pathlib.Path:
-        """Make the run directory, write ``config.json`` and ``run.json``, index the run."""
+        """Make the run directory, write ``config.json`` and ``run.json``, index the run.
+
+        All or nothing: a config no index can hold (see
+        :func:`~mosaic_core._fields.check_json`) is a ConfigError before anything
+        is made, and a failure half-way removes the directory again.
+        """
+        check_json(config)
         directory = self.run_dir(run_id)
         try:
             directory.mkdir(parents=True)
@@ -187,30 +212,34 @@ class RunStore:
                 value=run_id,
                 expected="a new run id",
             ) from None
-        for sub in ("checkpoints", "tensorboard", "videos"):
-            (directory / sub).mkdir()
-        _write_json(directory / "config.json", config)
-        (directory / "events.jsonl").touch()
-        now = time.time()
-        record = {
-            "run_id": run_id,
-            "worker_type": worker_type,
-            "status": "pending",
-            "created_at": now,
-            "env_name": env_name,
-            "python": python,
-            "algorithm": config.get("algorithm"),
-            "env_id": config.get("env_id"),
-            "seed": config.get("seed") if isinstance(config.get("seed"), int) else None,
-            "total_steps": config.get("total_steps")
-            if isinstance(config.get("total_steps"), int)
-            else None,
-        }
-        _write_json(directory / "run.json", record)
-        with self.transaction() as db:
-            columns = ", ".join(record)
-            marks = ", ".join("?" for _ in record)
-            db.execute(f"INSERT INTO runs ({columns}) VALUES ({marks})", list(record.values()))
+        # All or nothing: a run the index never learns of must not stay on disk.
+        try:
+            for sub in ("checkpoints", "tensorboard", "videos"):
+                (directory / sub).mkdir()
+            _write_json(directory / "config.json", config)
+            (directory / "events.jsonl").touch()
+            record = {
+                "run_id": run_id,
+                "worker_type": worker_type,
+                "status": "pending",
+                "created_at": time.time(),
+                "env_name": env_name,
+                "python": python,
+                "algorithm": _str_or_none(config.get("algorithm")),
+                "env_id": _str_or_none(config.get("env_id")),
+                "seed": _int64(config.get("seed")),
+                "total_steps": _int64(config.get("total_steps")),
+            }
+            _write_json(directory / "run.json", record)
+            with self.transaction() as db:
+                columns = ", ".join(record)
+                marks = ", ".join("?" for _ in record)
+                db.execute(f"INSERT INTO runs ({columns}) VALUES ({marks})", list(record.values()))
+        except BaseException as exc:
+            shutil.rmtree(directory, ignore_errors=True)
+            if isinstance(exc, (OSError, sqlite3.Error)):
+                raise explain(exc, self.home) or exc from None
+            raise
         return directory
 
     def update(self, run_id: str, **fields: Any) -> None:
@@ -220,30 +249,25 @@ class RunStore:
             raise ValueError(f"cannot update run columns {sorted(unknown)}")
         if not fields:
             return
+        # run.json is written inside the transaction: a rebuild, which reads it inside
+        # its own, sees the database and the file agree.
         with self.transaction() as db:
             assignments = ", ".join(f"{k} = ?" for k in fields)
             db.execute(
                 f"UPDATE runs SET {assignments} WHERE run_id = ?", [*fields.values(), run_id]
             )
-        self._sync_run_json(run_id)
-
-    def _sync_run_json(self, run_id: str) -> None:
-        row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        if row is None:
-            return
-        keep = (
-            "run_id", "worker_type", "status", "reason", "created_at", "started_at", "ended_at",
-            "pid", "pid_start", "supervisor_pid", "supervisor_start", "exit_code", "signal",
-            "env_name", "python", "algorithm", "env_id", "seed", "total_steps", "terminal_event",
-            "error",
-        )  # fmt: skip
-        record = {k: row[k] for k in keep}
-        directory = self.runs_dir / run_id
-        if directory.is_dir():
-            _write_json(directory / "run.json", record)
+            row = db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            directory = self.runs_dir / run_id
+            if row is not None and directory.is_dir():
+                _write_json(directory / "run.json", {k: row[k] for k in _RUN_JSON})
 
     def get(self, run_id: str) -> dict[str, Any]:
         """The run whose id is ``run_id`` or starts with it (unambiguously)."""
+        if not isinstance(run_id, str) or not _RUN_REF.match(run_id):
+            raise RunNotFound(
+                f"no run {short_repr(run_id, 60)} in {self.home}: a run id is 1-128 letters, "
+                "digits, '.', '_' or '-' (see `mosaic runs`)"
+            )
         row = self._db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         if row is None and run_id:
             rows = self._db.execute(
@@ -274,7 +298,7 @@ class RunStore:
         clauses, params = [], []
         if worker_type:
             clauses.append("worker_type = ?")
-            params.append(worker_type)
+            params.append(_text(worker_type))
         if status:
             clauses.append("status = ?")
             params.append(status)
@@ -284,6 +308,18 @@ class RunStore:
         if limit:
             query += f" LIMIT {int(limit)}"
         return [dict(r) for r in self._db.execute(query, params)]
+
+    def cancel_requests(self, run_ids: Sequence[str]) -> dict[str, bool]:
+        """``{run id: cancel requested}`` for those of ``run_ids`` still in the store."""
+        out: dict[str, bool] = {}
+        for start in range(0, len(run_ids), 500):
+            chunk = list(run_ids[start : start + 500])
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._db.execute(
+                f"SELECT run_id, cancel_requested FROM runs WHERE run_id IN ({marks})", chunk
+            )
+            out.update((row[0], bool(row[1])) for row in rows)
+        return out
 
     def delete(self, run_id: str) -> None:
         with self.transaction() as db:
@@ -301,12 +337,14 @@ class RunStore:
         next_seq: int,
         *,
         expect_offset: int | None = None,
+        scrub: Scrubber | None = None,
     ) -> bool:
         """Index parsed telemetry of one run, and remember how far the file was read.
 
         With ``expect_offset`` nothing is written unless the index still
-        stands at that offset (another process may have caught up first);
-        returns whether the items were indexed.
+        stands at that offset (another process may have caught up first, or a
+        rebuild started over); returns whether the items were indexed.
+        ``scrub`` replaces the run's secret values wherever they appear.
         """
         # Rows as flat lists of column values, five per row: see _insert_rows.
         events: list[Any] = []
@@ -319,25 +357,32 @@ class RunStore:
         now = time.time()
         for item in items:
             if isinstance(item, TelemetryEvent):
+                if scrub and scrub.hits(item.raw.decode()):
+                    item = _scrubbed(item, scrub)
                 event, ts, payload = item.event, item.timestamp, item.payload
                 events += (run_id, item.seq, event, ts, item.raw.decode())
                 last_ts = ts
-                step = payload.get("step")
-                if type(step) is int:
+                step = _int64(payload.get("step"))  # the reader has flagged a larger one
+                if step is not None:
                     last_step = step
                 if event == "metrics":
                     values = payload.get("values")
-                    if isinstance(values, dict) and type(step) is int:
+                    if isinstance(values, dict) and step is not None:
                         for key, value in values.items():
                             if type(value) is not float:
                                 value = _number(value)
+                            if not key.isascii():
+                                key = _text(key)
                             metrics += (run_id, step, key, value, ts)
                 elif event == "run_started":
                     started = payload
                 elif item.is_terminal:
                     terminal = item
             elif isinstance(item, Anomaly):
-                anomalies.append((run_id, item.kind, item.detail, item.raw, now))
+                raw = item.raw
+                if scrub and raw and scrub.hits(raw.decode("utf-8", "replace")):
+                    raw = scrub.text(raw.decode("utf-8", "replace")).encode()
+                anomalies.append((run_id, item.kind, _text(item.detail), raw, now))
         with self.transaction() as db:
             if expect_offset is not None:
                 row = db.execute(
@@ -365,9 +410,7 @@ class RunStore:
                     (
                         _str_or_none(started.get("algorithm")),
                         _str_or_none(started.get("env_id")),
-                        started.get("total_steps")
-                        if type(started.get("total_steps")) is int
-                        else None,
+                        _int64(started.get("total_steps")),
                         run_id,
                     ),
                 )
@@ -384,7 +427,9 @@ class RunStore:
                 )
         return True
 
-    def catch_up(self, run_id: str, *, final: bool = False) -> dict[str, Any]:
+    def catch_up(
+        self, run_id: str, *, final: bool = False, scrub: Scrubber | None = None
+    ) -> dict[str, Any]:
         """Index whatever ``events.jsonl`` holds beyond what the database has; returns the run.
 
         With ``final`` the stream is over: a last line without its newline
@@ -404,8 +449,9 @@ class RunStore:
                     offset += len(chunk)
                     end = offset - reader.buffered
                     if not self.ingest(
-                        run["run_id"], items, end, reader.next_seq, expect_offset=indexed
-                    ):
+                        run["run_id"], items, end, reader.next_seq, expect_offset=indexed,
+                        scrub=scrub,
+                    ):  # fmt: skip
                         return self.get(run["run_id"])  # someone else is catching up
                     indexed = end
         except FileNotFoundError:
@@ -413,7 +459,10 @@ class RunStore:
         if final:
             items = reader.close()
             if items:
-                self.ingest(run["run_id"], items, offset, reader.next_seq, expect_offset=indexed)
+                self.ingest(
+                    run["run_id"], items, offset, reader.next_seq, expect_offset=indexed,
+                    scrub=scrub,
+                )  # fmt: skip
         return self.get(run["run_id"])
 
     def events(self, run_id: str) -> list[dict[str, Any]]:
@@ -483,37 +532,25 @@ class RunStore:
     # -- rebuild -------------------------------------------------------------------
 
     def rebuild(self) -> int:
-        """Drop the index and make it again from the run directories and the
-        environments' ``mosaic-env.json``; returns the number of runs."""
-        with self.transaction() as db:
-            for table in ("events", "metrics", "anomalies", "runs"):
-                db.execute(f"DELETE FROM {table}")
-        count = 0
-        for directory in sorted(p for p in self.runs_dir.iterdir() if p.is_dir()):
-            record = _read_json(directory / "run.json")
-            if not isinstance(record, dict) or record.get("run_id") != directory.name:
-                continue
-            columns = [k for k in record if k in _REBUILD_COLUMNS]
-            with self.transaction() as db:
-                db.execute(
-                    f"INSERT INTO runs ({', '.join(columns)}) VALUES"
-                    f" ({', '.join('?' for _ in columns)})",
-                    [record[k] for k in columns],
-                )
-            self.catch_up(directory.name, final=record.get("status") not in ACTIVE_STATUSES)
-            count += 1
-        for env_file in sorted((self.home / "envs").glob("*/mosaic-env.json")):
-            env = _read_json(env_file)
-            if isinstance(env, dict) and env.get("name") == env_file.parent.name:
-                self.save_env(env)
+        """Index every run directory again, and the environments' ``mosaic-env.json``;
+        returns the number of runs indexed (see :mod:`mosaic_core.runs.reindex`)."""
+        from mosaic_core.runs.reindex import rebuild_envs, rebuild_lock, rebuild_runs
+
+        with rebuild_lock(self.home):
+            count, _skipped = rebuild_runs(self, STATUSES, ACTIVE_STATUSES)
+            rebuild_envs(self)
         return count
 
 
-# What run.json restores; the terminal event and summary come back from events.jsonl.
-_REBUILD_COLUMNS = frozenset(
-    (_UPDATABLE - {"terminal_event", "summary"})
-    | {"run_id", "worker_type", "created_at", "algorithm", "env_id", "seed", "total_steps"}
-)
+# What run.json holds: the supervisor's view of a run.
+_RUN_JSON = (
+    "run_id", "worker_type", "status", "reason", "created_at", "started_at", "ended_at",
+    "pid", "pid_start", "supervisor_pid", "supervisor_start", "exit_code", "signal",
+    "env_name", "python", "algorithm", "env_id", "seed", "total_steps", "terminal_event",
+    "error",
+)  # fmt: skip
+# A run id, or a prefix of one: anything else names no run (and is never a LIKE pattern).
+_RUN_REF = re.compile(r"[A-Za-z0-9._-]{1,128}\Z")
 
 
 def terminal_status(event: str | None) -> str | None:
@@ -547,25 +584,50 @@ def _insert_rows(db: sqlite3.Connection, table: str, flat: list[Any]) -> None:
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return float(value)
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float
+            return None
     return None
 
 
+def _int64(value: Any) -> int | None:
+    """``value`` if it is an integer SQLite can hold, else None."""
+    if type(value) is int and -(2**63) <= value < 2**63:
+        return value
+    return None
+
+
+def _text(value: str) -> str:
+    """``value`` as text SQLite can hold: a lone surrogate becomes its ``\\ud800`` escape."""
+    if value.isascii():
+        return value
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    return _text(value) if isinstance(value, str) else None
+
+
+def _scrubbed(event: TelemetryEvent, scrub: Scrubber) -> TelemetryEvent:
+    """The event with every secret value replaced by ``***``, raw line included."""
+    payload = scrub.value(event.payload)
+    envelope = {
+        "v": event.v, "event": event.event, "run_id": event.run_id, "seq": event.seq,
+        "timestamp": event.timestamp, "payload": payload,
+    }  # fmt: skip
+    raw = json.dumps(envelope, separators=(",", ":")).encode()
+    return event._replace(payload=payload, raw=raw)
 
 
 def _write_json(path: pathlib.Path, data: Any) -> None:
+    """Write whole or not at all (a full disk leaves the old file, never half a new one)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _read_json(path: pathlib.Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise

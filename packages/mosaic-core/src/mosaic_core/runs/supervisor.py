@@ -17,13 +17,21 @@ reads it, so no event is lost when the supervisor dies, and a library's
 prints cannot reach it. One monitoring loop tails every active run's file,
 indexes what it reads, watches heartbeats and deadlines, and records how
 each run ended. Nothing one run does (crash, hang, flood) touches another.
+
+Nothing a run started outlives it: the supervisor is a child subreaper, and
+when a worker ends, its whole tree, its session and any orphan it left are
+killed and reaped (:mod:`mosaic_core.runs.reaper`). The index is written
+with a compare-and-swap on how far ``events.jsonl`` was read, so a rebuild
+or a catch-up running beside it never makes a line count twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -35,8 +43,12 @@ import attrs
 
 from mosaic_core import _procs as procs
 from mosaic_core._context import DEFAULT_STOP_GRACE, STOP_GRACE_ENV
+from mosaic_core._secrets import Scrubber
+from mosaic_core.runs.database import StoreError, StoreFull, explain
 from mosaic_core.runs.reader import TelemetryEvent, TelemetryReader
-from mosaic_core.runs.store import RunStore, terminal_status
+from mosaic_core.runs.reaper import Reaper
+from mosaic_core.runs.recorder import Recorder, RunResult, end_mark, warn
+from mosaic_core.runs.store import RunNotFound, RunStore, terminal_status
 
 __all__ = ["LaunchSpec", "RunProgress", "RunResult", "Supervisor", "reconcile"]
 
@@ -87,22 +99,6 @@ class RunProgress:
     status: str = "running"
 
 
-@attrs.frozen(kw_only=True)
-class RunResult:
-    run_id: str
-    status: str
-    reason: str | None
-    exit_code: int | None
-    signal: str | None
-    duration_s: float
-    run_dir: str
-    final_metrics: dict[str, Any]
-    summary: dict[str, Any] | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return attrs.asdict(self)
-
-
 class _Live:
     """The supervisor's bookkeeping for one running worker."""
 
@@ -112,7 +108,9 @@ class _Live:
         self.proc = proc
         self.events = events
         self.reader = TelemetryReader(expected_run_id=spec.run_id)
-        self.offset = 0
+        self.offset = 0  # bytes of events.jsonl read
+        self.indexed = 0  # where the index stands (a line boundary), and its next seq
+        self.indexed_seq = 0
         self.last_activity = now
         self.started = now
         self.wall_started = time.time()
@@ -129,6 +127,12 @@ class Supervisor:
     ``start`` launches at once; ``submit`` queues a run to start when fewer
     than ``parallel`` runs are active. ``wait`` drives everything until no
     run is left and returns each run's :class:`RunResult`.
+
+    A queued run that is cancelled (``mosaic cancel``) or removed meanwhile
+    is not started. When the store fails under it (a full disk, a damaged
+    database), every run is stopped, since none can be recorded;
+    :attr:`store_problem` says why, and each run's end is recorded as soon
+    as the store takes it again.
     """
 
     def __init__(
@@ -143,10 +147,17 @@ class Supervisor:
         self.parallel = max(1, parallel)
         self.poll_interval = poll_interval
         self._secrets = dict(secrets or {})
+        self._scrubbers = {
+            run_id: Scrubber.from_pairs(json.loads(text)) for run_id, text in self._secrets.items()
+        }
         self._live: dict[str, _Live] = {}
         self._queue: deque[LaunchSpec] = deque()
         self.results: dict[str, RunResult] = {}
         self._cancel_all_requested: str | None = None
+        self._next_queue_check = 0.0
+        self._reaper = Reaper()
+        self._recorder = Recorder(store, self._scrubbers)
+        self._stopped_for_store = False
 
     # -- starting ------------------------------------------------------------------
 
@@ -154,13 +165,20 @@ class Supervisor:
         self._queue.append(spec)
 
     def start(self, spec: LaunchSpec) -> None:
-        run_dir = self.store.run_dir(spec.run_id)
-        events_fd = os.open(run_dir / "events.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+        run_id = spec.run_id
+        try:
+            run = self.store.get(run_id)
+        except RunNotFound:
+            self._removed(spec)
+            return
+        if run["cancel_requested"]:
+            self._end_unstarted(run_id, "cancelled")
+            return
+        run_dir = self.store.run_dir(run_id)
         env = dict(os.environ)
         env.update(
-            MOSAIC_RUN_ID=spec.run_id,
+            MOSAIC_RUN_ID=run_id,
             MOSAIC_RUN_DIR=str(run_dir),
-            MOSAIC_TELEMETRY_FD=str(events_fd),
             MOSAIC_HOME=str(self.store.home),
             CUDA_VISIBLE_DEVICES=spec.gpus,
             PYTHONUNBUFFERED="1",
@@ -173,12 +191,15 @@ class Supervisor:
                 env.pop(name, None)
             env["VIRTUAL_ENV"] = spec.venv
             env["PATH"] = os.pathsep.join([os.path.join(spec.venv, "bin"), env.get("PATH", "")])
-        secret = self._secrets.get(spec.run_id)
+        secret = self._secrets.get(run_id)
         if secret:
             env["MOSAIC_CONFIG_SECRETS"] = secret
         else:
             env.pop("MOSAIC_CONFIG_SECRETS", None)
+        events_fd = -1
         try:
+            events_fd = os.open(run_dir / "events.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+            env["MOSAIC_TELEMETRY_FD"] = str(events_fd)
             with (
                 open(run_dir / "stdout.log", "ab") as out,
                 open(run_dir / "stderr.log", "ab") as err,
@@ -193,20 +214,27 @@ class Supervisor:
                     pass_fds=(events_fd,),
                     start_new_session=True,
                 )
+            reader = open(run_dir / "events.jsonl", "rb")  # noqa: SIM115 - closed in _finish
         except OSError as exc:
-            os.close(events_fd)
-            self.store.update(
-                spec.run_id,
+            if events_fd >= 0:
+                os.close(events_fd)
+            if explain(exc, self.store.home) is not None:
+                self._store_failed(exc)
+            message = self._scrub(run_id, str(exc))
+            self._record(
+                run_id,
                 status="failed",
-                reason=f"launch_failed: {exc}",
+                reason=f"launch_failed: {message}",
                 ended_at=time.time(),
-                error=str(exc),
+                error=message,
             )
-            self.results[spec.run_id] = self._result(spec.run_id, time.time())
+            self.results[run_id] = self._result(run_id, time.time())
             return
         os.close(events_fd)
-        self.store.update(
-            spec.run_id,
+        live = _Live(spec, proc, reader)
+        self._live[run_id] = live
+        self._record(
+            run_id,
             status="running",
             started_at=time.time(),
             pid=proc.pid,
@@ -214,8 +242,30 @@ class Supervisor:
             supervisor_pid=os.getpid(),
             supervisor_start=procs.start_time(os.getpid()),
         )
-        reader = open(run_dir / "events.jsonl", "rb")  # noqa: SIM115 - closed in _finish
-        self._live[spec.run_id] = _Live(spec, proc, reader)
+
+    def _start_failed(self, spec: LaunchSpec, exc: Exception) -> None:
+        """Starting ``spec`` failed in the supervisor itself (its store, most likely)."""
+        if explain(exc, self.store.home) is not None:
+            self._store_failed(exc)
+        else:
+            warn(f"run {spec.run_id}: could not be started ({exc!r})")
+        message = self._scrub(spec.run_id, f"{type(exc).__name__}: {exc}")
+        if spec.run_id not in self.results:
+            self._record(spec.run_id, status="failed", reason=f"launch_failed: {message}",
+                         ended_at=time.time(), error=message)  # fmt: skip
+            self.results[spec.run_id] = self._result(spec.run_id, time.time())
+
+    def _removed(self, spec: LaunchSpec) -> None:
+        """A queued run whose record is gone (``mosaic rm``): nothing to start or record."""
+        self.results[spec.run_id] = RunResult(
+            run_id=spec.run_id, status="cancelled", reason="removed before it started",
+            exit_code=None, signal=None, duration_s=0.0,
+            run_dir=str(self.store.run_dir(spec.run_id)), final_metrics={}, summary=None,
+        )  # fmt: skip
+
+    def _end_unstarted(self, run_id: str, reason: str) -> None:
+        self._record(run_id, status="cancelled", reason=reason, ended_at=time.time())
+        self.results[run_id] = self._result(run_id, time.time())
 
     # -- watching ------------------------------------------------------------------
 
@@ -229,8 +279,7 @@ class Supervisor:
             self._begin_kill(live, reason)
         elif any(s.run_id == run_id for s in self._queue):
             self._queue = deque(s for s in self._queue if s.run_id != run_id)
-            self.store.update(run_id, status="cancelled", reason=reason, ended_at=time.time())
-            self.results[run_id] = self._result(run_id, time.time())
+            self._end_unstarted(run_id, reason)
 
     def request_cancel_all(self, reason: str = "cancelled") -> None:
         """Safe from a signal handler: ``wait`` cancels every run at its next turn.
@@ -253,23 +302,58 @@ class Supervisor:
     ) -> dict[str, RunResult]:
         """Drive every queued and live run to its end. Ctrl-C propagates to the caller."""
         next_progress = 0.0
-        while self._queue or self._live:
-            if self._cancel_all_requested:
-                self.cancel_all(self._cancel_all_requested)
-            while self._queue and len(self._live) < self.parallel:
-                self.start(self._queue.popleft())
-            busy = False
-            for live in list(self._live.values()):
-                busy |= self._poll(live)
-            now = time.monotonic()
-            if on_progress is not None and now >= next_progress:
-                on_progress(self.active)
-                next_progress = now + progress_interval
-            if not busy:
-                time.sleep(self.poll_interval)
+        try:
+            while self._queue or self._live:
+                if self._cancel_all_requested:
+                    self.cancel_all(self._cancel_all_requested)
+                self._check_queue()
+                while self._queue and len(self._live) < self.parallel:
+                    spec = self._queue.popleft()
+                    try:
+                        self.start(spec)
+                    except Exception as exc:  # noqa: BLE001 - the others go on
+                        self._start_failed(spec, exc)
+                busy = False
+                for live in list(self._live.values()):
+                    try:
+                        busy |= self._poll(live)
+                    except Exception as exc:  # noqa: BLE001 - one run's trouble stays its own
+                        self._poll_failed(live, exc)
+                self._reaper.watch({r: live.proc.pid for r, live in self._live.items()})
+                now = time.monotonic()
+                if on_progress is not None and now >= next_progress:
+                    on_progress(self.active)
+                    next_progress = now + progress_interval
+                if not busy:
+                    time.sleep(self.poll_interval)
+        finally:
+            self._reaper.close()
+        self._recorder.retry(self.results)
         if on_progress is not None:
             on_progress([])
         return self.results
+
+    def _check_queue(self) -> None:
+        """Drop queued runs that were cancelled or removed meanwhile (every 0.25 s)."""
+        now = time.monotonic()
+        if not self._queue or now < self._next_queue_check:
+            return
+        self._next_queue_check = now + _CANCEL_POLL
+        if self.store_problem is not None:
+            for spec in list(self._queue):
+                self.cancel(spec.run_id, "store_unavailable")
+            return
+        try:
+            state = self.store.cancel_requests([s.run_id for s in self._queue])
+        except Exception as exc:  # noqa: BLE001 - the store failing stops everything
+            self._store_failed(exc)
+            return
+        for spec in list(self._queue):
+            if spec.run_id not in state:
+                self._queue.remove(spec)
+                self._removed(spec)
+            elif state[spec.run_id]:
+                self.cancel(spec.run_id, "cancelled")
 
     def _poll(self, live: _Live) -> bool:
         busy = self._read(live)
@@ -298,16 +382,45 @@ class Supervisor:
             return True
         return busy
 
+    def _poll_failed(self, live: _Live, exc: Exception) -> None:
+        """A store that fails stops every run; anything else stops only this one."""
+        run_id = live.spec.run_id
+        if explain(exc, self.store.home) is not None:
+            self._store_failed(exc)
+        elif isinstance(exc, sqlite3.OperationalError):
+            pass  # busy for longer than the timeout: try again at the next turn
+        else:
+            warn(f"run {run_id}: the supervisor failed watching it ({exc!r}); stopping it")
+            self._begin_kill(live, "supervisor_error")
+        if run_id in self._live and live.proc.poll() is not None:
+            self._finish(live)
+
     def _read(self, live: _Live) -> bool:
+        if self.store_problem is not None:
+            return False  # nothing can be indexed; the file keeps every line
         chunk = live.events.read(_READ_CHUNK)
         if not chunk:
             return False
+        run_id = live.spec.run_id
         items = live.reader.feed(chunk)
         live.offset += len(chunk)
         live.last_activity = time.monotonic()
-        self.store.ingest(
-            live.spec.run_id, items, live.offset - live.reader.buffered, live.reader.next_seq
-        )
+        end = live.offset - live.reader.buffered
+        try:
+            indexed = self.store.ingest(
+                run_id, items, end, live.reader.next_seq,
+                expect_offset=live.indexed, scrub=self._scrubbers.get(run_id),
+            )  # fmt: skip
+        except BaseException:
+            self._rewind(live, live.indexed, live.indexed_seq)  # read it again next time
+            raise
+        if not indexed:
+            # Another process indexed this run meanwhile (a rebuild): go on from where
+            # the index stands, so that no line is indexed twice or skipped.
+            run = self.store.get(run_id)
+            self._rewind(live, run["ingested_bytes"], run["next_seq"])
+            return True
+        live.indexed, live.indexed_seq = end, live.reader.next_seq
         progress = live.progress
         for item in items:
             if isinstance(item, TelemetryEvent):
@@ -322,6 +435,14 @@ class Supervisor:
                     progress.total_steps = payload["total_steps"]
         return True
 
+    @staticmethod
+    def _rewind(live: _Live, offset: int, next_seq: int) -> None:
+        live.events.seek(offset)
+        live.offset = live.indexed = offset
+        live.indexed_seq = next_seq
+        live.reader = TelemetryReader(expected_run_id=live.spec.run_id)
+        live.reader.next_seq = next_seq
+
     def _begin_kill(self, live: _Live, reason: str) -> None:
         if live.kill_reason is not None:
             return
@@ -330,69 +451,107 @@ class Supervisor:
         live.progress.status = "stopping"
         procs.signal_tree(live.proc.pid, signal.SIGTERM)
 
+    def _store_failed(self, exc: BaseException) -> None:
+        """The store cannot record anything: stop every run (their workers could not
+        report either) and keep their ends to record once it can."""
+        self._recorder.failed(exc)
+        if not self._stopped_for_store:
+            self._stopped_for_store = True
+            warn(f"{self.store_problem}; stopping every run")
+        reason = self._store_reason()
+        for live in self._live.values():
+            self._begin_kill(live, reason)
+        self._cancel_all_requested = self._cancel_all_requested or reason
+
     def _finish(self, live: _Live) -> None:
         run_id = live.spec.run_id
-        tail = live.reader.close()
-        if tail:
-            self.store.ingest(run_id, tail, live.offset, live.reader.next_seq)
+        del self._live[run_id]
         live.events.close()
-        # Nothing of a finished run may outlive it: grandchildren included,
+        # Nothing of a finished run may outlive it: grandchildren and orphans included,
         # and the fastlane frame rings that a killed writer could not remove.
-        procs.signal_tree(live.proc.pid, signal.SIGKILL)
-        from mosaic_core import _fastlane as fastlane  # shared memory, only when a run ends
+        self._reaper.run_ended(run_id, live.proc.pid)
+        with contextlib.suppress(Exception):
+            from mosaic_core import _fastlane as fastlane  # shared memory, only when a run ends
 
-        fastlane.cleanup_stale(fastlane.segment_name(run_id))
+            fastlane.cleanup_stale(fastlane.segment_name(run_id))
         code = live.proc.returncode
         exit_code = code if code >= 0 else None
         sig = procs.signal_name(-code) if code < 0 else None
-        terminal = live.reader.terminal
+        terminal: tuple[str, dict[str, Any]] | None = None
+        if live.reader.terminal is not None:
+            terminal = (live.reader.terminal.event, live.reader.terminal.payload)
         kill_reason = live.kill_reason
-        if kill_reason is None and self.store.get(run_id)["cancel_requested"]:
-            kill_reason = "cancelled"  # `mosaic cancel` from elsewhere got there first
+        if self.store_problem is None:
+            try:
+                run = self.store.catch_up(run_id, final=True, scrub=self._scrubbers.get(run_id))
+                if run["terminal_event"]:  # the first one, whoever indexed it
+                    terminal = (run["terminal_event"], json.loads(run["summary"] or "{}"))
+                if kill_reason is None and run["cancel_requested"]:
+                    kill_reason = "cancelled"  # `mosaic cancel` from elsewhere got there first
+            except Exception as exc:  # noqa: BLE001 - the end is recorded later if not now
+                if explain(exc, self.store.home) is not None:
+                    self._store_failed(exc)
+        if kill_reason is None and terminal is None and self.store_problem is not None:
+            kill_reason = self._store_reason()  # its telemetry could not be written either
         status, reason = _outcome(kill_reason, terminal, exit_code, sig)
-        self.store.update(
-            run_id,
-            status=status,
-            reason=reason,
-            exit_code=exit_code,
-            signal=sig,
-            ended_at=time.time(),
+        ended = {"exit_code": exit_code, "signal": sig, "ended_at": time.time()}
+        recorded = self._record(
+            run_id, status=status, reason=self._scrub(run_id, reason) if reason else reason, **ended
         )
-        del self._live[run_id]
+        if not recorded and kill_reason is None and terminal is None and self.store_problem:
+            # The store failed right here, on this very record: then it is the reason.
+            status, reason = _outcome(self._store_reason(), None, exit_code, sig)
+            self._record(run_id, status=status, reason=reason, **ended)
         self.results[run_id] = self._result(run_id, live.wall_started)
 
+    def _store_reason(self) -> str:
+        return "disk_full" if isinstance(self.store_problem, StoreFull) else "store_unavailable"
+
+    def _scrub(self, run_id: str, text: str) -> str:
+        scrubber = self._scrubbers.get(run_id)
+        return scrubber.text(text) if scrubber else text
+
+    def _record(self, run_id: str, **fields: Any) -> bool:
+        recorded = self._recorder.record(run_id, **fields)
+        if self._recorder.problem is not None and not self._stopped_for_store:
+            self._store_failed(self._recorder.problem)  # the store failed just now
+        return recorded
+
     def _result(self, run_id: str, started: float) -> RunResult:
-        run = self.store.get(run_id)
-        summary = json.loads(run["summary"]) if run["summary"] else None
-        return RunResult(
-            run_id=run_id,
-            status=run["status"],
-            reason=run["reason"],
-            exit_code=run["exit_code"],
-            signal=run["signal"],
-            duration_s=round((run["ended_at"] or time.time()) - (run["started_at"] or started), 3),
-            run_dir=str(self.store.run_dir(run_id)),
-            final_metrics=self.store.final_metrics(run_id),
-            summary=summary,
-        )
+        return self._recorder.result(run_id, started)
+
+    @property
+    def store_problem(self) -> StoreError | None:
+        """Why the store could not be written, if it failed; every run was stopped then."""
+        return self._recorder.problem
+
+    @property
+    def unrecorded(self) -> list[str]:
+        """Runs whose end the store has not taken (it failed under them)."""
+        return self._recorder.unrecorded
 
 
 def _outcome(
-    kill_reason: str | None, terminal: TelemetryEvent | None, exit_code: int | None, sig: str | None
+    kill_reason: str | None,
+    terminal: tuple[str, Mapping[str, Any]] | None,
+    exit_code: int | None,
+    sig: str | None,
 ) -> tuple[str, str | None]:
     """``(status, reason)`` from what the supervisor did and what the worker said."""
-    if kill_reason in ("timeout", "heartbeat_timeout"):
+    if kill_reason in ("timeout", "heartbeat_timeout", "disk_full", "store_unavailable",
+                       "supervisor_error"):  # fmt: skip
         return "failed", kill_reason
     if kill_reason is not None:
         return "cancelled", kill_reason
     if terminal is not None:
-        status = terminal_status(terminal.event) or "failed"
+        event, payload = terminal
+        status = terminal_status(event) or "failed"
         if status == "failed":
-            error = terminal.payload.get("error")
-            kind = terminal.payload.get("error_type")
+            error = payload.get("error")
+            kind = payload.get("error_type")
             return status, f"{kind}: {error}" if kind else str(error)
         if status == "cancelled":
-            return status, str(terminal.payload.get("reason") or "cancelled")
+            return status, str(payload.get("reason") or "cancelled")
         return status, None
     how = f"killed by {sig}" if sig else f"exit code {exit_code}"
     return "failed", f"worker exited without a terminal event ({how})"
@@ -404,9 +563,13 @@ def reconcile(store: RunStore) -> list[str]:
     A run whose supervisor is gone is caught up from its ``events.jsonl``. If
     its worker is still alive it stays ``running`` and is reported with reason
     ``supervisor_lost``; if the worker is gone too, its own terminal event
-    decides, and without one it is ``failed`` with reason ``supervisor_lost``.
+    decides, and without one it is ``failed`` with reason ``supervisor_lost``,
+    unless its supervisor left the end it could not record (see
+    :mod:`mosaic_core.runs.recorder`).
     """
-    changed = []
+    changed: list[str] = []
+    if store.readonly:
+        return changed  # nothing can be settled in a read-only store; it is shown as it is
     for run in store.list_runs():
         if run["status"] not in ("pending", "running"):
             continue
@@ -422,13 +585,19 @@ def reconcile(store: RunStore) -> list[str]:
                 changed.append(run["run_id"])
             continue
         run = store.catch_up(run["run_id"], final=True)
-        status = terminal_status(run["terminal_event"])
+        for orphan in procs.marked_processes(run["run_id"]):  # what the run left running
+            procs.signal_tree(orphan, signal.SIGKILL)
+        status, reason = terminal_status(run["terminal_event"]) or "failed", "supervisor_lost"
+        left = end_mark(store.run_dir(run["run_id"]))  # what its supervisor could not record
+        if left is not None:
+            status, reason = left
         store.update(
             run["run_id"],
-            status=status or "failed",
-            reason="supervisor_lost",
+            status=status,
+            reason=reason,
             ended_at=run["last_event_at"] or time.time(),
         )
+        end_mark(store.run_dir(run["run_id"]), remove=True)
         changed.append(run["run_id"])
     return changed
 
@@ -439,7 +608,8 @@ def supervise_detached(run_id: str) -> int:
     spec = LaunchSpec.load(store.run_dir(run_id) / "launch.json")
     secrets = os.environ.pop("MOSAIC_CONFIG_SECRETS", None)
     supervisor = Supervisor(store, secrets={run_id: secrets} if secrets else None)
-    signal.signal(signal.SIGTERM, lambda *_: supervisor.request_cancel_all())
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(signum, lambda *_: supervisor.request_cancel_all())
     supervisor.start(spec)
     results = supervisor.wait()
     return 0 if results[run_id].status == "completed" else 1

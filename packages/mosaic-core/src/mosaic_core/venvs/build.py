@@ -38,8 +38,8 @@ __all__ = ["MIN_PYTHON", "check_env_name", "create_env", "find_python", "install
 #: mosaic-core's own ``requires-python``: an environment needs at least this.
 MIN_PYTHON = (3, 10)
 
-_VERSION = re.compile(r"^\d+(?:\.\d+){0,2}$")
-_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_VERSION = re.compile(r"\d+(?:\.\d+){0,2}\Z")
+_ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 _PROJECT = re.compile(r"^\s*(?:-e\s+)?([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(.?)")
 _PROBE = "import sys; print(sys.executable); print('.'.join(map(str, sys.version_info[:3])))"
 # What would make another interpreter import this one's packages, or list

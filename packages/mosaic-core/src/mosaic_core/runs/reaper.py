@@ -1,0 +1,108 @@
+"""What a run leaves behind: every process it started, found, killed when it ends, reaped.
+
+A worker runs in a session of its own, so its children are found through
+parent links and the session. A child that starts a session of its own and
+whose parent then dies (a worker killed by SIGKILL) has neither: it is found
+by the ``MOSAIC_RUN_ID`` it inherited, or because the reaper saw it in the
+run's tree earlier (it looks once a second). The supervisor's process is a
+*child subreaper* (Linux ``prctl(PR_SET_CHILD_SUBREAPER)``), so such an
+orphan becomes its child, not init's: when its run ends it is killed and its
+exit collected, and nothing a run started outlives it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Mapping
+
+from mosaic_core import _procs as procs
+
+__all__ = ["Reaper"]
+
+_LOOK_EVERY = 1.0
+
+
+class Reaper:
+    """The processes of the runs one supervisor watches."""
+
+    def __init__(self) -> None:
+        #: Whether this process adopts its descendants' orphans (Linux).
+        self.subreaper = procs.become_subreaper()
+        self._seen: dict[str, dict[int, str]] = {}  # run id -> {pid: start time}
+        self._ended: set[str] = set()
+        self._orphans: dict[int, str] = {}  # adopted children of this process, to reap
+        self._next_look = 0.0
+
+    def watch(self, workers: Mapping[str, int]) -> None:
+        """Note the processes of live runs (``{run id: worker pid}``), kill the orphans of
+        runs that ended, reap the orphans that exited. Does the work once a second."""
+        now = time.monotonic()
+        if now < self._next_look:
+            return
+        self._next_look = now + _LOOK_EVERY
+        table = procs.process_table()
+        if table is None:
+            return
+        for run_id, pid in workers.items():
+            seen = self._seen.setdefault(run_id, {})
+            for member in procs.descendants(table, pid, session=pid):
+                seen[member] = table[member].started
+        self._adopt(table, set(workers.values()))
+
+    def run_ended(self, run_id: str, pid: int) -> set[int]:
+        """Kill whatever is left of a run whose worker (``pid``) has exited; returns the
+        processes signalled."""
+        self._ended.add(run_id)
+        targets = procs.signal_tree(pid, signal.SIGKILL)
+        left = procs.marked_processes(run_id)
+        left |= {p for p, started in self._seen.get(run_id, {}).items() if procs.alive(p, started)}
+        for other in left - targets:
+            targets |= procs.signal_tree(other, signal.SIGKILL)
+        for child, started in procs.children(os.getpid()).items():
+            if child in targets and child != pid:  # adopted: ours to reap once it is dead
+                self._orphans[child] = started or ""
+        self._reap()
+        return targets
+
+    def close(self, timeout: float = 3.0) -> None:
+        """At the supervisor's end: kill every orphan of its runs and collect their exits."""
+        deadline = time.monotonic() + timeout
+        while True:
+            table = procs.process_table()
+            if table is not None:
+                self._adopt(table, set(), kill_all=True)
+            self._reap()
+            if not self._orphans or time.monotonic() > deadline:
+                return
+            time.sleep(0.02)
+
+    def _owner(self, pid: int, started: str) -> str | None:
+        run_id = procs.run_id_of(pid)
+        if run_id is not None and run_id in self._seen:
+            return run_id
+        for run, seen in self._seen.items():
+            if seen.get(pid) == started:
+                return run
+        return None
+
+    def _adopt(
+        self, table: Mapping[int, procs.Process], workers: set[int], kill_all: bool = False
+    ) -> None:
+        me = os.getpid()
+        for pid, row in table.items():
+            if row.parent != me or pid in workers or pid in self._orphans:
+                continue
+            if self._owner(pid, row.started) is not None:
+                self._orphans[pid] = row.started
+        for pid, started in self._orphans.items():
+            ended = kill_all or self._owner(pid, started) in self._ended
+            if ended and procs.alive(pid, started):
+                procs.signal_tree(pid, signal.SIGKILL)
+        self._reap()
+
+    def _reap(self) -> None:
+        for pid in list(self._orphans):
+            if not procs.alive(pid) and procs.reap(pid):
+                del self._orphans[pid]
