@@ -180,22 +180,18 @@ def _run_local(
     on_episode: OnEpisode,
 ) -> None:
     from mosaic_core._arena import make_arena
-    from mosaic_core._envspec import make_env
+    from mosaic_core._family_registry import find_env_task, make_env, seats
     from mosaic_core._session import Session
 
     render = recorder.episodes > 0
     arena = make_arena(make_env(env_id, render_mode="rgb_array" if render else None), env_id)
+    task = find_env_task(env_id)
     operators: dict[str | None, Any] = {}
     session = None
     try:
-        for agent in arena.possible_agents or (None,):
-            context = OperatorContext(
-                action_space=arena.action_space(agent),
-                observation_space=arena.observation_space(agent),
-                agent=agent,
-                env_id=env_id,
-                action_meanings=arena.action_meanings() if agent is None else (),
-            )
+        # One seat per agent of the family's list (the environment's own when it has none).
+        for agent in seats(arena, task):
+            context = OperatorContext.for_seat(arena, agent, env_id, task)
             operators[agent] = build_operator(result.spec, context)
         session = Session(
             arena,
