@@ -48,6 +48,15 @@ _NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 _RESERVED = ("show", "preview")  # `mosaic envs show|preview TASK`
 
 
+def _tuple(values: Iterable[Any]) -> tuple[Any, ...]:
+    """A converter with a type, so that type checkers read the field's argument type."""
+    return tuple(values)
+
+
+def _dict(values: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(values)
+
+
 def _fail(where: str, message: str) -> PluginError:
     return PluginError(f"{where}: {message}")
 
@@ -75,8 +84,8 @@ class KeyMap:
     exists). Letters are case-insensitive.
     """
 
-    keys: Mapping[str, int] = attrs.field(converter=dict)
-    labels: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    keys: Mapping[str, int] = attrs.field(converter=_dict)
+    labels: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
     noop: int | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -147,7 +156,7 @@ class FamilySetting:
     name: str
     default: bool | int | float | str
     description: str
-    choices: tuple[Any, ...] = attrs.field(default=(), converter=tuple)
+    choices: tuple[Any, ...] = attrs.field(default=(), converter=_tuple)
     minimum: float | None = None
     maximum: float | None = None
 
@@ -234,8 +243,8 @@ class EnvTask:
 
     id: str
     env: str = ""
-    kwargs: Mapping[str, Any] = attrs.field(factory=dict, converter=dict)
-    agents: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    kwargs: Mapping[str, Any] = attrs.field(factory=dict, converter=_dict)
+    agents: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
     stepping: Stepping = attrs.field(default="single", validator=_stepping)
     description: str = ""
     key_map: KeyMap | None = None
@@ -310,10 +319,10 @@ class EnvFamily:
     display_name: str
     requirement: str
     description: str = ""
-    modules: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    modules: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
     tasks: TaskSource = attrs.field(default=(), validator=_tasks)
-    prefixes: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    settings: tuple[FamilySetting, ...] = attrs.field(default=(), converter=tuple)
+    prefixes: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
+    settings: tuple[FamilySetting, ...] = attrs.field(default=(), converter=_tuple)
     parallel_only: bool = False
     homepage: str = ""
     _cache: dict[str, Any] = attrs.field(factory=dict, init=False, repr=False)

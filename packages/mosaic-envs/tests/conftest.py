@@ -1,0 +1,27 @@
+"""Every family's library is installed in this package's test environment (tox -e mosaic-envs).
+
+pygame needs no display or sound card here; MOSAIC_HOME (TextWorld's game
+cache among it) is one temporary directory for the session.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = str(tmp_path_factory.mktemp("mosaic-home"))
+    before = os.environ.get("MOSAIC_HOME")
+    os.environ["MOSAIC_HOME"] = home
+    yield home
+    if before is None:
+        os.environ.pop("MOSAIC_HOME", None)
+    else:
+        os.environ["MOSAIC_HOME"] = before
