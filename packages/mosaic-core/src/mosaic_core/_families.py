@@ -53,6 +53,10 @@ def _tuple(values: Iterable[Any]) -> tuple[Any, ...]:
     return tuple(values)
 
 
+def _optional_tuple(values: Iterable[Any] | None) -> tuple[Any, ...] | None:
+    return None if values is None else tuple(values)
+
+
 def _dict(values: Mapping[str, Any]) -> dict[str, Any]:
     return dict(values)
 
@@ -142,6 +146,7 @@ class KeyMap:
 
 
 _KINDS: dict[type, str] = {bool: "boolean", int: "integer", float: "number", str: "string"}
+_A = {"boolean": "a boolean", "integer": "an integer", "number": "a number", "string": "a string"}
 
 
 @attrs.frozen(kw_only=True)
@@ -184,15 +189,15 @@ class FamilySetting:
         if want is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if type(value) is not want:
-            raise ConfigError.bad_value(field, value, f"a {self.kind}")
+            raise ConfigError.bad_value(field, value, _A[self.kind])
         if self.choices and value not in self.choices:
             raise ConfigError.bad_value(field, value, f"one of {list(self.choices)}")
         if not isinstance(value, (int, float)):
             return value
         if self.minimum is not None and value < self.minimum:
-            raise ConfigError.bad_value(field, value, f"a {self.kind} >= {self.minimum}")
+            raise ConfigError.bad_value(field, value, f"{_A[self.kind]} >= {self.minimum}")
         if self.maximum is not None and value > self.maximum:
-            raise ConfigError.bad_value(field, value, f"a {self.kind} <= {self.maximum}")
+            raise ConfigError.bad_value(field, value, f"{_A[self.kind]} <= {self.maximum}")
         return value
 
     def to_dict(self) -> dict[str, Any]:
@@ -238,7 +243,8 @@ class EnvTask:
     the environment lists them. ``render`` is what a preview shows: an
     ``rgb_array`` frame or ``ansi`` text. ``legal_actions`` says the
     environment restricts the legal actions at each step (an action mask,
-    or, for text actions, ``info["legal_actions"]``).
+    or, for text actions, ``info["legal_actions"]``). ``settings`` names
+    the family settings the task takes, when not all of them.
     """
 
     id: str
@@ -250,6 +256,8 @@ class EnvTask:
     key_map: KeyMap | None = None
     render: Literal["rgb_array", "ansi"] = "rgb_array"
     legal_actions: bool = False
+    #: The names of the family's settings this task takes; None: all of them.
+    settings: tuple[str, ...] | None = attrs.field(default=None, converter=_optional_tuple)
     #: The family that declares the task; set when the family lists it.
     family: str = ""
 
@@ -286,6 +294,7 @@ class EnvTask:
             "key_map": self.key_map.to_dict() if self.key_map else None,
             "render": self.render,
             "legal_actions": self.legal_actions,
+            "settings": list(self.settings) if self.settings is not None else None,
         }
 
 
@@ -373,6 +382,9 @@ class EnvFamily:
                 raise _fail(where, f"tasks gave {task!r}; expected mosaic_core.EnvTask")
             if self.parallel_only and task.stepping == "aec":
                 raise _fail(where, f"task {task.id!r} is 'aec' in a parallel-only family")
+            unknown = sorted(set(task.settings or ()) - {s.name for s in self.settings})
+            if unknown:
+                raise _fail(where, f"task {task.id!r} takes settings {unknown} it does not declare")
             owned.append(attrs.evolve(task, family=self.name))
         ids = [t.id for t in owned]
         if len(set(ids)) != len(ids):
@@ -396,15 +408,21 @@ class EnvFamily:
 
     # -- settings and making ----------------------------------------------------------
 
-    def check_settings(self, settings: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Every setting with its value: the defaults, overridden by ``settings`` (checked)."""
-        known = {s.name: s for s in self.settings}
+    def check_settings(
+        self, settings: Mapping[str, Any] | None, task: EnvTask | None = None
+    ) -> dict[str, Any]:
+        """Every setting (of ``task``, if given) with its value: the defaults, overridden by
+        ``settings`` (checked)."""
+        known = {
+            s.name: s
+            for s in self.settings
+            if task is None or task.settings is None or s.name in task.settings
+        }
         values = {name: s.default for name, s in known.items()}
         for name, value in (settings or {}).items():
             if name not in known:
-                expected = f"a setting of family {self.name!r}: " + (
-                    ", ".join(known) or "it has none"
-                )
+                owner = f"task {task.id!r}" if task is not None else f"family {self.name!r}"
+                expected = f"a setting of {owner}: " + (", ".join(known) or "it has none")
                 raise ConfigError.bad_value(
                     "setting", name, expected + did_you_mean(name, list(known))
                 )
@@ -432,7 +450,7 @@ class EnvFamily:
                 f"an installed family: {self.display_name} needs {', '.join(missing)}",
                 hint=f"pip install '{self.requirement}'",
             )
-        values = self.check_settings(settings)
+        values = self.check_settings(settings, found)
         return EnvSpec.parse(found.env).make(render_mode=render_mode, **found.kwargs, **values)
 
     def _suggest(self, task_id: str) -> str:

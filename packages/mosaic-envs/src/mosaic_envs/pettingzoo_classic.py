@@ -34,7 +34,7 @@ _GAMES = (
 
 
 def make(game: str, render_mode: str | None = None, board_size: int = 19, komi: float = 7.5) -> Any:
-    """The AEC environment of ``game``; the go settings reach go only."""
+    """The AEC environment of ``game``; only go takes the settings."""
     module = importlib.import_module(f"pettingzoo.classic.{game}")
     options: dict[str, Any] = {"render_mode": render_mode}
     if game.startswith("go_"):
@@ -58,6 +58,7 @@ CLASSIC = EnvFamily(
             key_map=keys,
             description=description,
             legal_actions=True,
+            settings=None if game.startswith("go_") else (),
         )
         for game, agents, keys, description in _GAMES
     ),

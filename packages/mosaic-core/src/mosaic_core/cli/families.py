@@ -193,7 +193,9 @@ def _cmd_envs(args: argparse.Namespace) -> int:
             raise ConfigError(f"usage: mosaic envs {words[0]} TASK", field="TASK")
         return (_show if words[0] == "show" else _preview)(args, words[1])
     if len(words) > 1:
-        raise ConfigError(f"mosaic envs: too many arguments {words}; usage: {_USAGE}")
+        raise ConfigError(
+            f"mosaic envs: too many arguments {words}; expected FAMILY, show TASK or preview TASK"
+        )
     return _listing(args)
 
 

@@ -40,7 +40,7 @@ def _open(task_id: str, settings: Mapping[str, Any] | None, families: EnvFamilie
 
     found = (families or env_families()).task(task_id)
     family, task = found
-    values = family.check_settings(settings)
+    values = family.check_settings(settings, task)
     env = family.make(task, render_mode=task.render, settings=values)
     return family, task, values, make_arena(env, task.id)
 
@@ -75,7 +75,11 @@ def describe_task(
         out.update(
             family_display_name=family.display_name,
             parallel_only=family.parallel_only,
-            settings=[{**s.to_dict(), "value": values[s.name]} for s in family.settings],
+            settings=[
+                {**s.to_dict(), "value": values[s.name]}
+                for s in family.settings
+                if s.name in values
+            ],
             seats=detail,
             action_meanings=list(arena.action_meanings()) if not task.agents else [],
         )

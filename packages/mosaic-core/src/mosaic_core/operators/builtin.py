@@ -69,9 +69,10 @@ class HumanOperator:
         self._space = need_space(context, "human")
         self._np = require("numpy", "the human operator")
         self._agent = context.agent
-        self._meanings = tuple(m.lower() for m in context.action_meanings)
-        self._names = context.action_meanings
         self._keys: KeyMap | None = context.key_map
+        names = context.action_meanings or (self._keys.labels if self._keys else ())
+        self._meanings = tuple(m.lower() for m in names)
+        self._names = tuple(names)
         self._own: IO[str] | None = None
         if input is None or output is None:
             with contextlib.suppress(OSError):
