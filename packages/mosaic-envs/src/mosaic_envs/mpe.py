@@ -1,5 +1,9 @@
 """The multi-agent particle environments (``mpe2``, where PettingZoo's MPE moved in 1.25).
 
+Where ``mpe2`` is not installed but PettingZoo before 1.25 is (the XuanCe
+worker's environment pins 1.24.3), the same scenarios come from
+``pettingzoo.mpe``.
+
 Every agent moves at once (parallel); the scenarios whose agents only move
 (five actions: none, left, right, down, up) have arrow keys, with "no
 action" for a person who presses nothing. Scenarios whose actions also
@@ -50,8 +54,13 @@ def parallel_env(
     max_cycles: int = 25,
     continuous_actions: bool = False,
 ) -> Any:
-    """The parallel environment of ``scenario`` from ``mpe2``."""
-    module = importlib.import_module(f"mpe2.{scenario}")
+    """The parallel environment of ``scenario`` from ``mpe2``, else from ``pettingzoo.mpe``."""
+    try:
+        module = importlib.import_module(f"mpe2.{scenario}")
+    except ModuleNotFoundError as exc:
+        if exc.name != "mpe2":
+            raise
+        module = importlib.import_module(f"pettingzoo.mpe.{scenario}")
     return module.parallel_env(
         render_mode=render_mode, max_cycles=max_cycles, continuous_actions=continuous_actions
     )
@@ -63,7 +72,8 @@ MPE = EnvFamily(
     description="Agents and landmarks on a plane: cooperative, competitive and talking "
     "scenarios (spread, adversary, tag, push, speaker-listener ...).",
     requirement="mosaic-envs[mpe]",
-    modules=("mpe2", "pygame"),
+    # pettingzoo.mpe itself raises from 1.25 on, so a scenario module is what is looked up.
+    modules=("mpe2|pettingzoo.mpe.simple_v3", "pygame"),
     tasks=tuple(
         EnvTask(
             id=scenario,
