@@ -167,6 +167,41 @@ def test_eval_seats_the_family_agents_and_plays_only_legal_moves(
     assert played["invalid_actions"] == 0 and played["episodes"] == 3
 
 
+def test_eval_seats_a_fixed_operator_on_one_agent_for_every_contender(
+    family_dist: Path, tmp_path: Path
+) -> None:
+    done = mosaic("eval", "--env", "Ttt-v0", "--operator", "random", "--operator", "random",
+                  "--seat", "player_2=random", "--episodes", "3", "--json", site=family_dist,
+                  home=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    reports = json.loads(done.stdout)["operators"]
+    assert [r["seats"] for r in reports] == [{"player_2": "random"}] * 2
+    assert all(r["episodes"] == 3 and r["invalid_actions"] == 0 for r in reports)
+    table = mosaic("eval", "--env", "Ttt-v0", "--operator", "random", "--parallel",
+                   "--seat", "player_1=random", "--episodes", "2", site=family_dist,
+                   home=tmp_path)  # fmt: skip
+    assert table.returncode == 0, table.stderr
+    assert "seated for every operator: player_1=random" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("seats", "message"),
+    [
+        (["player_3=random"], "Ttt-v0 has no agent 'player_3'; its agents: player_1, player_2"),
+        (["player_1=random", "player_2=random"], "seats every agent of Ttt-v0"),
+        (["player_1"], "expected AGENT=SPEC"),
+    ],
+)
+def test_eval_refuses_seats_that_do_not_fit(
+    family_dist: Path, tmp_path: Path, seats: list[str], message: str
+) -> None:
+    flags = [part for seat in seats for part in ("--seat", seat)]
+    done = mosaic("eval", "--env", "Ttt-v0", "--operator", "random", "--episodes", "1", *flags,
+                  site=family_dist, home=tmp_path)  # fmt: skip
+    assert done.returncode == 2, done.stderr  # refused before anything runs
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
 def test_eval_refuses_a_family_whose_agents_are_wrong(family_dist: Path, tmp_path: Path) -> None:
     done = mosaic("eval", "--env", "WrongAgents-v0", "--operator", "random", "--episodes", "1",
                   site=family_dist, home=tmp_path)  # fmt: skip
