@@ -136,6 +136,9 @@ LISTED = EnvFamily(
     display_name="Listed at run time",
     requirement="mosaictest-families",
     tasks=lambda: [
+        EnvTask(id="BadKeys-v0", env="mosaictest_families:paint", key_map=KeyMap({"x": 9})),
+        EnvTask(id="NoMask-v0", env="mosaictest_families:paint", legal_actions=True),
+        EnvTask(id="NotRgb-v0", env="mosaictest_families:words", legal_actions=True),
         EnvTask(
             id="WrongAgents-v0",
             env="pettingzoo.classic.rps_v2:parallel_env",
