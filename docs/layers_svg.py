@@ -24,12 +24,14 @@ WRAPS = {
     "mosaic_ray": "Ray RLlib",
     "mosaic_llm": "LLM agents",
     "mosaic_bandit": "the docs' example",
+    "mosaic_envs": "environment families",
 }
 #: The job of each part of the host and of the kit.
 JOBS = {
     "mosaic_core.runs": "supervisor, run store, launch, telemetry reader",
     "mosaic_core.operators": "operator specs, built-ins, client, mosaic eval",
-    "mosaic_core.plugins": "discovery: which workers are installed",
+    "mosaic_core.plugins": "discovery: which workers and families are installed",
+    "mosaic_core.families": "envs: describe a task, preview a frame",
     "mosaic_core.venvs": "a virtual environment per worker",
     "mosaic_core.operator_main": "python -m mosaic_core.operator_main",
     "mosaic_core.conformance": "the checks: mosaic check, pytest plugin",
@@ -50,7 +52,7 @@ SDK_GROUPS = {
         "_fastlane",
         "_fastlane_gym",
     ),
-    "environments": ("_envspec", "_spaces"),
+    "environments": ("_envspec", "_spaces", "_families", "_family_registry"),
     "plumbing": ("_lazy", "_moved"),
 }
 
