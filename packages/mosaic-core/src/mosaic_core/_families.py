@@ -81,7 +81,9 @@ def _key_name(key: Any, where: str) -> str:
 class KeyMap:
     """Which key a person presses for which discrete action.
 
-    ``keys`` maps a key name (one character, or one of :data:`NAMED_KEYS`)
+    ``keys`` maps a key name (one character, or one of the named keys:
+    the browser's ``KeyboardEvent.key`` names such as ``ArrowUp``, with
+    ``Space`` for the space bar)
     to an action; ``labels`` names the actions by index (``labels[2]`` is
     what action 2 does); ``noop`` is the action of a person who presses
     nothing in a game where every agent acts at once (None where none

@@ -169,7 +169,12 @@ class HumanOperator:
             except ValueError as exc:
                 if text.lstrip("-").isdigit():
                     raise
-                raise ValueError(f"{text!r} is not a key, an action number or a name") from exc
+                what = (
+                    "a key, an action number or a name"
+                    if self._keys
+                    else "an action number or name"
+                )
+                raise ValueError(f"{text!r} is not {what}") from exc
         try:
             values: Any = [float(part) for part in text.replace(",", " ").split()]
         except ValueError:
