@@ -280,3 +280,36 @@ def test_a_seat_gets_the_key_map_only_where_its_actions_fit() -> None:
     assert OperatorContext.for_seat(Seats(), "small", "T", task).key_map is None
     big = OperatorContext.for_seat(Seats(), "big", "T", task)
     assert big.key_map is KEYS and big.action_meanings == KEYS.labels
+
+
+def test_on_a_terminal_a_key_acts_the_moment_it_is_pressed() -> None:
+    import termios
+    import tty
+
+    master, slave = os.openpty()
+    canonical = termios.tcgetattr(slave)
+    # Keys typed before the prompt would sit in the line buffer of a canonical terminal:
+    # the test types them in the mode the operator reads them in (as a person, after it).
+    tty.setcbreak(slave)
+    with open(slave, encoding="utf-8") as terminal:
+        out = io.StringIO()
+        context = OperatorContext(action_space=gym.spaces.Discrete(7), key_map=KEYS)
+        human = HumanOperator(context, input=terminal, output=out)
+        os.write(master, b"\x1b[D")  # the left arrow, and no Enter
+        assert human.select_action(0, {}) == 0
+        os.write(master, b"x \x1bOA")  # x is no key here; then Space; the up arrow waits
+        assert human.select_action(0, {}) == 3
+        assert human.select_action(0, {}) == 2
+        assert "x does nothing here" in out.getvalue() and "ArrowLeft\n" in out.getvalue()
+        termios.tcsetattr(slave, termios.TCSANOW, canonical)
+        line_mode = HumanOperator(context, input=terminal, output=out, keys_at_once=False)
+        os.write(master, b"q\n")
+        assert line_mode.select_action(0, {}) == 6
+    os.close(master)
+
+
+def test_a_key_named_r_is_the_key_not_a_random_action() -> None:
+    keys = KeyMap({"r": 5, "ArrowUp": 2}, labels=("a", "b", "c", "d", "e", "place stone"))
+    human, _ = person("r\nrandom\n", keys=keys)
+    assert human.select_action(0, {}) == 5
+    assert human.select_action(0, {"action_mask": np.eye(7, dtype=np.int8)[4]}) == 4

@@ -9,10 +9,11 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from mosaic_core._errors import ProtocolError
-from mosaic_core._families import NAMED_KEYS, KeyMap
+from mosaic_core._families import KeyMap
 from mosaic_core._operator import OperatorContext, action_mask_of, agent_seed, need_space, require
+from mosaic_core.operators.terminal import key_name, read_key, terminal_key
 
-__all__ = ["BUILTIN", "HumanOperator", "RandomOperator", "legal_actions_of", "terminal_key"]
+__all__ = ["BUILTIN", "HumanOperator", "RandomOperator", "legal_actions_of"]
 
 
 class RandomOperator:
@@ -65,6 +66,7 @@ class HumanOperator:
         *,
         input: IO[str] | None = None,
         output: IO[str] | None = None,
+        keys_at_once: bool | None = None,
     ) -> None:
         self._space = need_space(context, "human")
         self._np = require("numpy", "the human operator")
@@ -79,6 +81,11 @@ class HumanOperator:
                 self._own = open("/dev/tty", "r+", encoding="utf-8")  # noqa: SIM115
         self._in = input or self._own or sys.stdin
         self._out = output or self._own or sys.stderr
+        # On a terminal, with a key map, a key acts when pressed (no Enter), where the
+        # terminal allows it; elsewhere a line is read.
+        if keys_at_once is None:
+            keys_at_once = self._keys is not None and _is_terminal(self._in)
+        self._at_once = keys_at_once and self._keys is not None
 
     def reset(self, seed: int | None = None) -> None:
         self._space.seed(agent_seed(seed, self._agent))
@@ -114,16 +121,31 @@ class HumanOperator:
         mask = action_mask_of(observation, info)
         legal = legal_actions_of(info)
         self._show(observation, legal)
+        at_once = self._at_once and legal is None
         while True:
             self._out.write(self._prompt(mask, legal))
             self._out.flush()
-            line = self._in.readline()
+            line = read_key(self._in) if at_once else self._in.readline()
             if not line:
                 raise ProtocolError("human operator: the terminal closed (end of input)")
             try:
+                if at_once:
+                    self._out.write(f"{key_name(line)}\n")
+                    return self._pressed(line, mask)
                 return self._parse(line.rstrip("\r\n"), mask, legal)
             except ValueError as exc:
                 self._out.write(f"  {exc}\n")
+
+    def _pressed(self, key: str, mask: Any) -> Any:
+        """The action of one key pressed on a terminal in key-at-once mode."""
+        assert self._keys is not None
+        name = key_name(key)
+        action = self._keys.action_for(name)
+        if action is not None:
+            return self._legal(action, mask)
+        if name.lower() == "r":
+            return self._random(mask, None)
+        raise ValueError(f"{name} does nothing here; press one of the keys above, or r")
 
     def _random(self, mask: Any, legal: list[Any] | None) -> Any:
         np, space = self._np, self._space
@@ -135,7 +157,8 @@ class HumanOperator:
 
     def _parse(self, raw: str, mask: Any, legal: list[Any] | None) -> Any:
         text = raw.strip()
-        if text.lower() in ("r", "random"):
+        bound = self._keys is not None and self._keys.action_for(text) is not None
+        if text.lower() == "random" or (text.lower() == "r" and not bound):
             return self._random(mask, legal)
         if legal is not None:
             if text.isdigit() and int(text) < len(legal):
@@ -196,25 +219,11 @@ class HumanOperator:
             self._own = None
 
 
-#: What a terminal sends for the named keys, when a line is typed after pressing one.
-_SEQUENCES = {
-    "\x1b[A": "ArrowUp", "\x1b[B": "ArrowDown", "\x1b[C": "ArrowRight", "\x1b[D": "ArrowLeft",
-    "\x1bOA": "ArrowUp", "\x1bOB": "ArrowDown", "\x1bOC": "ArrowRight", "\x1bOD": "ArrowLeft",
-    "\x1b[5~": "PageUp", "\x1b[6~": "PageDown", "\x1b[H": "Home", "\x1b[F": "End",
-    "\x1b[2~": "Insert", "\x1b[3~": "Delete", "\x1b": "Escape", "\t": "Tab", " ": "Space",
-    "": "Enter",
-}  # fmt: skip
-
-
-def terminal_key(raw: str) -> str | None:
-    """The key a typed line stands for: an escape sequence (an arrow key pressed, then
-    Enter), a space, an empty line (Enter), one character, or a key's name."""
-    if raw in _SEQUENCES:
-        return _SEQUENCES[raw]
-    text = raw.strip()
-    if len(text) == 1 or text.lower() in {k.lower() for k in NAMED_KEYS}:
-        return text
-    return None
+def _is_terminal(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 BUILTIN: Mapping[str, type[RandomOperator] | type[HumanOperator]] = {
