@@ -115,6 +115,12 @@ def main() -> None:
             for worker_type in entry.get("entry-points", {}).get("mosaic.workers", {}):
                 if worker_type not in names:
                     sys.exit(f"FAILED: {dist}'s worker {worker_type!r} is not discovered")
+            if entry.get("entry-points", {}).get("mosaic.env_families"):
+                # Declaring a family imports none of its libraries: all load without them.
+                found = json.loads(run("mosaic envs --json", env / "bin" / "mosaic", "envs",
+                                       "--json"))  # fmt: skip
+                if found["broken"] or not found["families"]:
+                    sys.exit(f"FAILED: {dist}'s families do not load: {found['broken']}")
         run(f"import {module}", python, "-c", f"import {module}")
         print(f"ok: {dist} installs alone into a fresh venv")
 

@@ -24,13 +24,16 @@ WRAPS = {
     "mosaic_ray": "Ray RLlib",
     "mosaic_llm": "LLM agents",
     "mosaic_bandit": "the docs' example",
+    "mosaic_envs": "environment families",
 }
 #: The job of each part of the host and of the kit.
 JOBS = {
     "mosaic_core.runs": "supervisor, run store, launch, telemetry reader",
-    "mosaic_core.operators": "operator specs, built-ins, client, mosaic eval",
-    "mosaic_core.plugins": "discovery: which workers are installed",
+    "mosaic_core.operators": "specs, built-ins, client, mosaic eval, operator_main",
+    "mosaic_core.plugins": "discovery: which workers and families are installed",
+    "mosaic_core.families": "envs: describe a task, preview a frame",
     "mosaic_core.venvs": "a virtual environment per worker",
+    "mosaic_core.migrate": "mosaic migrate: a 1.0-guide worker into a plugin",
     "mosaic_core.operator_main": "python -m mosaic_core.operator_main",
     "mosaic_core.conformance": "the checks: mosaic check, pytest plugin",
     "mosaic_core.testing": "the mosaic command, for a worker's tests",
@@ -40,7 +43,16 @@ KIT = ("mosaic_core.conformance", "mosaic_core.testing")
 SDK_GROUPS = {
     "configs": ("_config", "_fields", "_schema", "_secrets"),
     "plugins and errors": ("_spec", "_metadata", "_hooks", "_protocols", "_discovery", "_errors"),
-    "one run": ("worker_main", "_worker", "_context", "_telemetry", "_manifest", "_procs", "_ulid"),
+    "one run": (
+        "worker_main",
+        "_worker",
+        "_context",
+        "_telemetry",
+        "_channel",
+        "_manifest",
+        "_procs",
+        "_ulid",
+    ),
     "operators, in worker processes": (
         "_operator",
         "_serve",
@@ -50,7 +62,7 @@ SDK_GROUPS = {
         "_fastlane",
         "_fastlane_gym",
     ),
-    "environments": ("_envspec", "_spaces"),
+    "environments": ("_envspec", "_spaces", "_families", "_family_registry"),
     "plumbing": ("_lazy", "_moved"),
 }
 
@@ -136,9 +148,12 @@ def draw_host_and_kit(host: list[str], commands: list[str]) -> list[str]:
     out = [box(20, 190, 640, 230, "#fef3e2"), text(36, 214, "The host", size=15, **BOLD)]
     out.append(text(120, 214, "runs workers: the mosaic command, runs, operators, discovery"))
     out += [box(36, 228, 608, 58, "white"), text(46, 249, "`mosaic_core.cli`", size=13)]
-    groups = ", ".join(commands)
-    line = f"one module per command group, none importing another: {groups}"
-    out.append(text(46, 270, line, size=11, **DIM))
+    out.append(
+        text(46, 265, "one module per command group, none importing another:", size=10, **DIM)
+    )
+    out.append(text(46, 279, ", ".join(commands), size=10, **DIM))
+    if len(host) > 6:
+        raise SystemExit(f"layers_svg.py: {len(host)} host packages; the picture holds 6")
     for i, name in enumerate(host):
         x, y = 36 + (i % 2) * 312, 296 + (i // 2) * 40
         out += [box(x, y, 296, 34, "white"), text(x + 10, y + 15, f"`{name}`")]
@@ -225,7 +240,10 @@ def draw() -> str:
             f"{sorted(placed - set(sdk))}"
         )
     order = [f"mosaic_core.{name}" for name in ("runs", "operators", "plugins", "venvs")]
-    rest = sorted(set(forbidden) - set(order) - {*KIT, "mosaic_core.cli"})
+    # operator_main is the operators' command-line entry: drawn as part of their box.
+    rest = sorted(
+        set(forbidden) - set(order) - {*KIT, "mosaic_core.cli", "mosaic_core.operator_main"}
+    )
     host = [m for m in order if m in forbidden] + rest
     commands = [m.rsplit(".", 1)[1] for m in listed(parser, "cli-commands-independent", "modules")]
     if sorted(commands) != sorted(m.rsplit(".", 1)[1] for m in COMMAND_MODULES):

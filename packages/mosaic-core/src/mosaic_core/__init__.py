@@ -39,6 +39,8 @@ if TYPE_CHECKING:
         RunCancelled,
         did_you_mean,
     )
+    from mosaic_core._families import EnvFamily, EnvTask, FamilySetting, KeyMap
+    from mosaic_core._family_registry import find_env_task, make_env
     from mosaic_core._hooks import hookimpl
     from mosaic_core._manifest import (
         ArtifactsMetadata,
@@ -59,7 +61,11 @@ _LAZY = {
     "ArtifactsMetadata": "mosaic_core._manifest",
     "CheckpointMetadata": "mosaic_core._manifest",
     "ConfigError": "mosaic_core._errors",
+    "EnvFamily": "mosaic_core._families",
     "EnvSpec": "mosaic_core._envspec",
+    "EnvTask": "mosaic_core._families",
+    "FamilySetting": "mosaic_core._families",
+    "KeyMap": "mosaic_core._families",
     "ManifestError": "mosaic_core._errors",
     "MosaicError": "mosaic_core._errors",
     "Operator": "mosaic_core._operator",
@@ -82,8 +88,10 @@ _LAZY = {
     "WorkerRuntime": "mosaic_core._protocols",
     "WorkerSpec": "mosaic_core._spec",
     "did_you_mean": "mosaic_core._errors",
+    "find_env_task": "mosaic_core._family_registry",
     "hookimpl": "mosaic_core._hooks",
     "load_worker_config": "mosaic_core._config",
+    "make_env": "mosaic_core._family_registry",
     "run_worker": "mosaic_core._worker",
     "serve_main": "mosaic_core._serve",
 }
@@ -103,7 +111,11 @@ __all__ = [
     "ArtifactsMetadata",
     "CheckpointMetadata",
     "ConfigError",
+    "EnvFamily",
     "EnvSpec",
+    "EnvTask",
+    "FamilySetting",
+    "KeyMap",
     "ManifestError",
     "MosaicError",
     "Operator",
@@ -127,8 +139,10 @@ __all__ = [
     "WorkerSpec",
     "__version__",
     "did_you_mean",
+    "find_env_task",
     "hookimpl",
     "load_worker_config",
+    "make_env",
     "run_worker",
     "serve_main",
 ]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from mosaic_core._families import EnvFamily
     from mosaic_core._spec import WorkerSpec
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
@@ -30,4 +31,15 @@ def mosaic_register_workers(register: Callable[[WorkerSpec], None]) -> None:
     Called once per discovery. Import nothing heavy here (torch, ray, the
     upstream RL library): they belong in the runtime factory, which runs
     only when a run starts.
+    """
+
+
+@hookspec
+def mosaic_register_env_families(register: Callable[[EnvFamily], None]) -> None:
+    """Register the environment families this plugin provides, each by
+    ``register(EnvFamily(...))``.
+
+    Called once per discovery of entry-point group ``mosaic.env_families``.
+    Declare; do not import the environments' library here: a family lists
+    its tasks, and makes an environment, only when asked.
     """

@@ -71,6 +71,31 @@ class OperatorContext:
     env_id: str | None = None
     #: Names of discrete actions, e.g. ``("NOOP", "FIRE", ...)`` for Atari.
     action_meanings: tuple[str, ...] = ()
+    #: The keys a person presses for this seat's actions (a :class:`~mosaic_core.KeyMap`
+    #: from the task's environment family), None when the task declares none.
+    key_map: Any = None
+
+    @classmethod
+    def for_seat(
+        cls, arena: Any, agent: str | None, env_id: str | None, task: Any = None
+    ) -> OperatorContext:
+        """The context of ``agent``'s seat in ``arena``; ``task`` (an
+        :class:`~mosaic_core.EnvTask`) adds its key map where the seat's actions fit it."""
+        space = arena.action_space(agent) if arena is not None else None
+        meanings = arena.action_meanings() if arena is not None and agent is None else ()
+        key_map = getattr(task, "key_map", None)
+        if key_map is not None and not key_map.fits(space):
+            key_map = None
+        if key_map is not None and not meanings and key_map.labels:
+            meanings = key_map.labels
+        return cls(
+            action_space=space,
+            observation_space=arena.observation_space(agent) if arena is not None else None,
+            agent=agent,
+            env_id=env_id,
+            action_meanings=tuple(meanings),
+            key_map=key_map,
+        )
 
 
 def require(module: str, why: str) -> Any:

@@ -107,25 +107,20 @@ def build_session(
 ) -> Session:
     """The environment from ``args.env`` and one operator per agent, built by ``build``."""
     from mosaic_core._arena import make_arena
-    from mosaic_core._envspec import make_env
+    from mosaic_core._family_registry import find_env_task, make_env, seats
 
     arena = None
+    task = None
     if args.env:
         render_mode = "rgb_array" if args.render != "none" else None
         arena = make_arena(make_env(args.env, render_mode=render_mode), args.env)
-    agents: tuple[str | None, ...] = (arena.possible_agents if arena else ()) or (None,)
+        task = find_env_task(args.env)
+    agents = seats(arena, task) if arena else (None,)
     named = _assignments(specs, [a for a in agents if a is not None])
     operators: dict[str | None, Operator] = {}
-    meanings = arena.action_meanings() if arena else ()
     for agent in agents:
         spec = named.get(agent) or named[None]
-        context = OperatorContext(
-            action_space=arena.action_space(agent) if arena else None,
-            observation_space=arena.observation_space(agent) if arena else None,
-            agent=agent,
-            env_id=args.env,
-            action_meanings=meanings if agent is None else (),
-        )
+        context = OperatorContext.for_seat(arena, agent, args.env, task)
         operators[agent] = build(spec, context)
     return Session(arena, operators, run_id=run_id, render=args.render)
 

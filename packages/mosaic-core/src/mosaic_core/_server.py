@@ -44,8 +44,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from mosaic_core._arena import make_arena
-from mosaic_core._envspec import make_env
 from mosaic_core._errors import did_you_mean, short_repr
+from mosaic_core._family_registry import make_env
 from mosaic_core._operator import Operator
 from mosaic_core._session import NOT_GIVEN, PROTOCOL_VERSION, RenderMode, Session, SessionError
 

@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "mosaic_core.cli.runs",
     "mosaic_core.cli.config",
     "mosaic_core.cli.envs",
+    "mosaic_core.cli.families",
     "mosaic_core.cli.check",
     "mosaic_core.cli.new",
     "mosaic_core.cli.migrate",

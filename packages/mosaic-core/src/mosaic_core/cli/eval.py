@@ -49,12 +49,22 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         if args.env is None:
             args.env, env_from = env_for(specs)
         check_fits(args.env, specs)  # an operator trained on other spaces: exit 2, no run
+        seats = _seats(args.seat, store, parse_operator_spec)
+        if seats:
+            # A family task's agents are known before anything is made: bad seats are bad input.
+            from mosaic_core._family_registry import find_env_task
+            from mosaic_core.operators.eval import check_seats
+
+            task = find_env_task(args.env)
+            if task is not None:
+                check_seats(seats, task.agents or (None,), args.env)
         run_id = new_ulid()
         config = {
             "env_id": args.env,
             "algorithm": "eval",
             "seed": args.seed,
             "operators": [s.text for s in specs],
+            "seats": {agent: spec.text for agent, spec in seats.items()},
             "episodes": args.episodes,
             "parallel": args.parallel,
             "record": args.record,
@@ -77,7 +87,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             )
         with open(run_dir / "events.jsonl", "ab") as events:
             emitter = TelemetryEmitter(run_id, stream=events)
-            outcome = _evaluate(args, specs, emitter, run_id, record_dir, evaluate)
+            outcome = _evaluate(args, specs, seats, emitter, run_id, record_dir, evaluate)
         run = store.catch_up(run_id, final=True)
         status = {"run_completed": "completed", "run_cancelled": "cancelled"}.get(
             run["terminal_event"] or "", "failed"
@@ -103,9 +113,25 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 1 if any(r.error for r in results) else 0
 
 
+def _seats(items: list[str], store: Any, parse: Any) -> dict[str, Any]:
+    """``["player_2=human"]`` -> ``{"player_2": <the human spec>}``."""
+    from mosaic_core._errors import ConfigError
+
+    seats: dict[str, Any] = {}
+    for item in items:
+        agent, sep, text = item.partition("=")
+        if not sep or not agent.strip() or not text.strip():
+            raise ConfigError.bad_value("--seat", item, "AGENT=SPEC, such as player_2=human")
+        if agent.strip() in seats:
+            raise ConfigError(f"--seat {item!r}: agent {agent!r} is seated twice", field="--seat")
+        seats[agent.strip()] = parse(text.strip(), store)
+    return seats
+
+
 def _evaluate(
     args: argparse.Namespace,
     specs: list[Any],
+    seats: dict[str, Any],
     emitter: Any,
     run_id: str,
     record_dir: Any,
@@ -143,6 +169,7 @@ def _evaluate(
             record_episodes=args.record_episodes,
             run_id=run_id,
             on_episode=on_episode,
+            seats=seats,
         )
     except KeyboardInterrupt:
         emitter.run_cancelled(reason="interrupted")
@@ -165,6 +192,9 @@ def _print_table(report: dict[str, Any]) -> None:
     from mosaic_core.operators.eval import format_return
 
     rows = report["operators"]
+    seated = rows[0].get("seats") if rows else None
+    if seated:
+        print("seated for every operator: " + ", ".join(f"{a}={s}" for a, s in seated.items()))
     invalid = any(r["invalid_actions"] for r in rows)
     header = ["OPERATOR", "EPISODES", "RETURN (mean ± std)", "LENGTH"]
     if invalid:
@@ -213,11 +243,19 @@ def register(commands: Any) -> None:
     )
     cmd.add_argument(
         "--env",
-        help="Gymnasium id or module:factory (default: the environment the operators' run "
-        "was trained on)",
+        help="a task of `mosaic envs`, a Gymnasium id or module:factory (default: the "
+        "environment the operators' run was trained on)",
     )
     cmd.add_argument(
         "--operator", action="append", required=True, metavar="SPEC", help="repeat to compare"
+    )
+    cmd.add_argument(
+        "--seat",
+        action="append",
+        default=[],
+        metavar="AGENT=SPEC",
+        help="seat another operator on one agent for every contender, e.g. player_2=human "
+        "(repeatable); the operators under evaluation play the other agents",
     )
     cmd.add_argument("--episodes", type=_positive_int, default=10, help="default %(default)s")
     cmd.add_argument("--seed", type=int, default=0, help="episode k uses seed + k (default 0)")

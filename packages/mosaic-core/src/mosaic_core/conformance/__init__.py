@@ -7,6 +7,9 @@ Three ways in, all running the same checks, each with its own stable id:
   :class:`WorkerConformance`, in a worker's own test suite;
 - :func:`check_worker` from Python, which returns a :class:`Report`.
 
+An environment family's tests run :func:`check_env_task` on each task
+(:func:`env_task_cases` lists them for ``pytest.mark.parametrize``).
+
 A worker tells the kit how to make a short run through
 ``WorkerSpec.smoke_config`` and how to make a run fail through
 ``WorkerSpec.failing_config``; the kit needs no other knowledge of it. Names
@@ -20,6 +23,7 @@ from mosaic_core._lazy import lazy_attributes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from mosaic_core.conformance._families import check_env_task, env_task_cases
     from mosaic_core.conformance._kit import Conformance, check_worker, select_checks
     from mosaic_core.conformance._outcomes import CheckFailed, CheckResult, CheckSkipped, Report
     from mosaic_core.conformance._registry import CHECK_IDS, CHECKS, Check
@@ -38,7 +42,9 @@ _LAZY = {
     "Report": "mosaic_core.conformance._outcomes",
     "select_checks": "mosaic_core.conformance._kit",
     "WorkerConformance": "mosaic_core.conformance._testclass",
+    "check_env_task": "mosaic_core.conformance._families",
     "check_worker": "mosaic_core.conformance._kit",
+    "env_task_cases": "mosaic_core.conformance._families",
 }
 
 
@@ -56,6 +62,8 @@ __all__ = [
     "Conformance",
     "Report",
     "WorkerConformance",
+    "check_env_task",
     "check_worker",
+    "env_task_cases",
     "select_checks",
 ]

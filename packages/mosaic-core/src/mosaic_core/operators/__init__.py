@@ -13,7 +13,7 @@ from mosaic_core._lazy import lazy_attributes
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mosaic_core._arena import Arena, make_arena
-    from mosaic_core._envspec import make_env
+    from mosaic_core._family_registry import make_env
     from mosaic_core._fastlane import (
         FastlaneReader,
         FastlaneWriter,
@@ -65,7 +65,7 @@ _LAZY = {
     "cleanup_stale": "mosaic_core._fastlane",
     "evaluate": "mosaic_core.operators.eval",
     "make_arena": "mosaic_core._arena",
-    "make_env": "mosaic_core._envspec",
+    "make_env": "mosaic_core._family_registry",
     "parse_operator_spec": "mosaic_core.operators.specs",
     "segment_name": "mosaic_core._fastlane",
     "write_gif": "mosaic_core.operators.eval",

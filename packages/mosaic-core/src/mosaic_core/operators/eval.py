@@ -20,12 +20,12 @@ import re
 import statistics
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
-from mosaic_core._errors import MosaicError
+from mosaic_core._errors import ConfigError, MosaicError, did_you_mean
 from mosaic_core._fastlane import FastlaneReader, Frame, segment_name
 from mosaic_core._operator import OperatorContext
 from mosaic_core.operators.specs import OperatorSpec, build_operator
@@ -62,6 +62,8 @@ class ContenderResult:
     error: str | None = None
     recordings: list[str] = attrs.field(factory=list)
     where: str = "in-process"
+    #: Agents seated with another operator (``--seat AGENT=SPEC``); this one plays the rest.
+    seats: dict[str, OperatorSpec] = attrs.field(factory=dict)
 
     @property
     def steps(self) -> int:
@@ -85,6 +87,7 @@ class ContenderResult:
         single = stats.get(None)
         return {
             "operator": self.label,
+            "seats": {agent: spec.text for agent, spec in self.seats.items()} or None,
             "worker": None if self.spec.builtin else self.spec.name,
             "run_id": self.spec.run_id,
             "where": self.where,
@@ -180,23 +183,22 @@ def _run_local(
     on_episode: OnEpisode,
 ) -> None:
     from mosaic_core._arena import make_arena
-    from mosaic_core._envspec import make_env
+    from mosaic_core._family_registry import find_env_task, make_env, seats
     from mosaic_core._session import Session
 
     render = recorder.episodes > 0
     arena = make_arena(make_env(env_id, render_mode="rgb_array" if render else None), env_id)
+    task = find_env_task(env_id)
     operators: dict[str | None, Any] = {}
     session = None
     try:
-        for agent in arena.possible_agents or (None,):
-            context = OperatorContext(
-                action_space=arena.action_space(agent),
-                observation_space=arena.observation_space(agent),
-                agent=agent,
-                env_id=env_id,
-                action_meanings=arena.action_meanings() if agent is None else (),
-            )
-            operators[agent] = build_operator(result.spec, context)
+        # One seat per agent of the family's list (the environment's own when it has none).
+        agents = seats(arena, task)
+        check_seats(result.seats, agents, env_id)
+        for agent in agents:
+            context = OperatorContext.for_seat(arena, agent, env_id, task)
+            spec = result.seats.get(agent, result.spec) if agent is not None else result.spec
+            operators[agent] = build_operator(spec, context)
         session = Session(
             arena,
             operators,
@@ -235,8 +237,9 @@ def _run_remote(
     from mosaic_core.operators.client import OperatorClient
 
     render = recorder.episodes > 0
+    lineup = [result.spec.text] + [f"{agent}={spec.text}" for agent, spec in result.seats.items()]
     client = OperatorClient.spawn(
-        result.spec.text,
+        lineup if result.seats else result.spec.text,
         env_id,
         python=result.spec.python,
         render="fastlane" if render else "none",
@@ -286,6 +289,28 @@ def _finish_episode(
     on_episode(result, episode)
 
 
+def check_seats(
+    fixed: Mapping[str, OperatorSpec], agents: Sequence[str | None], env_id: str
+) -> None:
+    """``--seat`` names agents of the environment, and leaves the operator at least one."""
+    known = [a for a in agents if a is not None]
+    for agent in fixed:
+        if agent not in known:
+            raise ConfigError(
+                f"--seat {agent}=...: {env_id} has no agent {agent!r}"
+                + (f"; its agents: {', '.join(known)}" if known else " (it has one agent)")
+                + did_you_mean(agent, known),
+                field="--seat",
+                value=agent,
+            )
+    if known and set(known) <= set(fixed):
+        raise ConfigError(
+            f"--seat seats every agent of {env_id}, so the operators under evaluation play "
+            "none; leave at least one agent to them",
+            field="--seat",
+        )
+
+
 def evaluate(
     env_id: str,
     specs: Sequence[OperatorSpec],
@@ -297,12 +322,16 @@ def evaluate(
     record_episodes: int = 1,
     run_id: str = "eval",
     on_episode: OnEpisode | None = None,
+    seats: Mapping[str, OperatorSpec] | None = None,
 ) -> list[ContenderResult]:
     """Play ``episodes`` seeded episodes with each operator; one result per spec, in order.
 
-    An operator that fails is reported in its result's ``error``; the others
-    go on. ``on_episode(result, episode)`` is called as each episode ends
-    (from worker threads when ``parallel``).
+    In a multi-agent environment each operator takes every agent's seat,
+    except those ``seats`` gives to another operator (the same for every
+    contender: an opponent, or a person). An operator that fails is reported
+    in its result's ``error``; the others go on. ``on_episode(result,
+    episode)`` is called as each episode ends (from worker threads when
+    ``parallel``).
     """
     if episodes < 1:
         raise MosaicError(f"--episodes: got {episodes}; expected at least 1")
@@ -333,7 +362,7 @@ def evaluate(
         label = spec.text
         if texts.count(spec.text) > 1:
             label += f"#{texts[: i + 1].count(spec.text)}"
-        results.append(ContenderResult(index=i, spec=spec, label=label))
+        results.append(ContenderResult(index=i, spec=spec, label=label, seats=dict(seats or {})))
     if not parallel or len(results) == 1:
         return [play(r) for r in results]
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(results)) as pool:

@@ -133,7 +133,7 @@ def check_fits(env_id: str, specs: Sequence[Any]) -> None:
     each operator's own build checks its seat.
     """
     from mosaic_core._arena import make_arena
-    from mosaic_core._envspec import make_env
+    from mosaic_core._family_registry import make_env
 
     wanted = [s for s in specs if trained_on(s.checkpoint) is not None]
     if not wanted:
