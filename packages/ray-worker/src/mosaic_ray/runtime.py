@@ -174,8 +174,10 @@ class RayRuntime:
         with self._stop_lock:
             if self._stop_result is None:
                 saved = None
-                if self.algo is not None and self.reporter is not None:
+                # Before the first iteration nothing has been learned that is worth a file.
+                if self.algo is not None and self.reporter is not None and self.reporter.step:
                     saved = self._save_stopped(self.algo)
+                if self.reporter is not None:
                     self._write_progress()
                 steps = self.reporter.step if self.reporter is not None else 0
                 self._stop_result = {"checkpoint": saved, "env_steps": steps}
