@@ -44,7 +44,7 @@ nitpick_ignore = [
 ]
 nitpick_ignore_regex = [
     (r"py:class", rf"(?:{'|'.join(sorted(sys.stdlib_module_names))})\..*"),
-    # The constraint markers in config annotations (Annotated[int, Ge(1)]): not ours.
+    # The constraint markers of config fields (``Annotated[int | None, Ge(1)]``): not ours.
     (r"py:class", r"annotated_types\..*"),
 ]
 

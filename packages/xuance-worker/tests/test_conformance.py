@@ -21,7 +21,15 @@ class TestConformance(WorkerConformance):
     worker_type = "xuance"
 
     @pytest.mark.parametrize(
-        "check", ["smoke-run", "failing-run", "checkpoints", "cancel", "operator-protocol"]
+        "check",
+        [
+            "smoke-run",
+            "failing-run",
+            "checkpoints",
+            "cancel",
+            "cancel-checkpoint",
+            "operator-protocol",
+        ],
     )
     def test_what_the_worker_declares_is_checked_not_skipped(
         self, check: str, mosaic_conformance: Conformance

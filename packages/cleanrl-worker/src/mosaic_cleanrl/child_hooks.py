@@ -231,8 +231,9 @@ def _on_sigterm(signum: int, frame: Any) -> None:
         return  # a second SIGTERM (mosaic cancel and the supervisor each send one)
     _stopping = True
     try:
-        main = sys.modules.get("__main__")
-        _save_checkpoint(step_checkpoint(getattr(main, "global_step", 0)), "stopped")
+        step = getattr(sys.modules.get("__main__"), "global_step", None)
+        if step:  # before the first step, nothing has been learned that is worth a file
+            _save_checkpoint(step_checkpoint(step), "stopped")
     except Exception:  # noqa: BLE001 - never keep a stopped process alive; say what failed
         print("mosaic-cleanrl: saving the checkpoint on SIGTERM failed:", file=sys.stderr)
         traceback.print_exc()

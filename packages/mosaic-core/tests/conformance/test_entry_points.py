@@ -41,7 +41,7 @@ def test_mosaic_check_passes_a_conforming_worker_with_exit_0(kit_env: Any) -> No
     assert done.stdout.rstrip().splitlines()[-1].startswith("16 passed, 1 skipped in ")
     header = done.stdout.splitlines()[:2]
     assert header == [
-        f"mosaic check kf-good: 17 checks against mosaic-core {__version__}",
+        f"mosaic check kf-good: 18 checks against mosaic-core {__version__}",
         "kitfix-kf-good 0.1.0 requires mosaic-core>=1.1,<2",
     ]
 
@@ -61,7 +61,7 @@ def test_mosaic_check_junit_xml_has_one_testcase_per_check(kit_env: Any, tmp_pat
     assert done.returncode == 1
     suite = ET.parse(target).getroot().find("testsuite")
     assert suite is not None
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("17", "1", "1")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("18", "1", "1")
     cases = {case.get("name"): case for case in suite.iter("testcase")}
     assert list(cases) == list(CHECK_IDS)
     failure = cases["smoke-run"].find("failure")
@@ -124,7 +124,7 @@ def test_pytest_mosaic_worker_option_adds_one_test_per_check(kit_env: Any, tmp_p
     assert done.returncode == 1
     assert "FAILED mosaic-worker[kf-missingckpt]::checkpoints" in done.stdout
     assert "checkpoints/never-written.pt" in done.stdout
-    assert "1 failed, 16 deselected" in done.stdout
+    assert "1 failed, 17 deselected" in done.stdout
 
 
 def test_pytest_mosaic_worker_counts_the_checks_it_collects(kit_env: Any, tmp_path: Path) -> None:
@@ -134,7 +134,7 @@ def test_pytest_mosaic_worker_counts_the_checks_it_collects(kit_env: Any, tmp_pa
         capture_output=True, text=True, timeout=120, cwd=tmp_path, env=dict(os.environ),
     )  # fmt: skip
     assert done.returncode == 0, done.stdout
-    assert "collected 17 items / 16 deselected / 1 selected" in done.stdout
+    assert "collected 18 items / 17 deselected / 1 selected" in done.stdout
 
 
 def test_worker_conformance_subclass_gets_one_test_id_per_check(

@@ -118,4 +118,4 @@ def test_generated_worker_installs_in_a_fresh_venv_and_its_tests_pass(tmp_path: 
     assert "PASSED tests/test_conformance.py::TestConformance::test_conformance[operator-" in out
     assert " failed" not in out and " skipped" not in out
     out = run(bin_dir / "mosaic", "check", "grid-world", cwd=tmp_path)
-    assert out.rstrip().splitlines()[-1].startswith("17 passed in ")
+    assert out.rstrip().splitlines()[-1].startswith("18 passed in ")

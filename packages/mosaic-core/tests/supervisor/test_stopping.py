@@ -48,6 +48,13 @@ def test_wall_clock_timeout_leaves_the_checkpoint_saved_in_the_grace(
     assert kinds[-2:] == ["checkpoint_saved", "run_cancelled"]
 
 
+def test_the_report_of_a_stopped_run_names_the_checkpoint_it_kept(mosaic: Mosaic) -> None:
+    done = mosaic("run", "fixture", *SAVE, "--set", "step_sleep=0.01", "--timeout", "1")
+    assert done.returncode == 1
+    assert "FAILED  run" in done.stdout and "reason: timeout" in done.stdout
+    assert "  latest checkpoint: checkpoints/stopped.json\n" in done.stdout
+
+
 def test_heartbeat_timeout_leaves_the_checkpoint_saved_in_the_grace(
     mosaic: Mosaic, store: RunStore
 ) -> None:

@@ -130,7 +130,8 @@ class XuanCeRuntime:
                 self._train(runner, agent, relay)
             except RunCancelled as stop:
                 relay.flush()
-                saved = self._save(runner, agent, "stopped")
+                # Before the first step nothing has been learned that is worth a file.
+                saved = self._save(runner, agent, "stopped") if agent.current_step else None
                 with contextlib.suppress(Exception):
                     agent.finish()  # flushes TensorBoard's file, closes the envs
                 self._write_manifest(int(agent.current_step))

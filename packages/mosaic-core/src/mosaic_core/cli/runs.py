@@ -240,6 +240,9 @@ def _report(store: RunStore, results: list[RunResult], *, as_json: bool) -> None
         if r.exit_code not in (None, 0) or r.signal:
             print(f"  exit: {r.signal or r.exit_code}")
         summary = r.summary if r.status == "completed" else None  # else it is run_failed's
+        kept = _latest_checkpoint(r.run_dir) if r.status != "completed" else None
+        if kept:  # what a stopped (or failed) run kept, as its manifest lists it
+            print(f"  latest checkpoint: {kept}")
         scalars = {k: v for k, v in (summary or {}).items() if isinstance(v, (int, float, str))}
         if scalars:
             print("  summary:")
@@ -252,6 +255,16 @@ def _report(store: RunStore, results: list[RunResult], *, as_json: bool) -> None
         print(f"  run directory: {r.run_dir}")
         if r.status == "failed":
             print(f"  logs: mosaic logs {r.run_id}")
+
+
+def _latest_checkpoint(run_dir: str) -> str | None:
+    from mosaic_core._context import RunContext
+
+    try:
+        checkpoints = RunContext.open(run_dir).checkpoints
+    except MosaicError:
+        return None
+    return checkpoints[-1] if checkpoints else None
 
 
 def _show(value: Any) -> str:
