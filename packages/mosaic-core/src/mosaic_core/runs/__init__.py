@@ -11,6 +11,7 @@ from mosaic_core._lazy import lazy_attributes
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mosaic_core.runs.launch import Prepared, prepare_runs, read_config_file, redact
+    from mosaic_core.runs.provenance import collect_provenance
     from mosaic_core.runs.reader import (
         Anomaly,
         LogLine,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         Supervisor,
         reconcile,
     )
+    from mosaic_core.runs.sweep import check_group, default_group, parse_sweeps, sweep_grid
 
 _LAZY = {
     "ACTIVE_STATUSES": "mosaic_core.runs.store",
@@ -49,6 +51,11 @@ _LAZY = {
     "Supervisor": "mosaic_core.runs.supervisor",
     "TelemetryEvent": "mosaic_core.runs.reader",
     "TelemetryReader": "mosaic_core.runs.reader",
+    "check_group": "mosaic_core.runs.sweep",
+    "collect_provenance": "mosaic_core.runs.provenance",
+    "default_group": "mosaic_core.runs.sweep",
+    "parse_sweeps": "mosaic_core.runs.sweep",
+    "sweep_grid": "mosaic_core.runs.sweep",
     "mosaic_home": "mosaic_core.runs.store",
     "prepare_runs": "mosaic_core.runs.launch",
     "read_config_file": "mosaic_core.runs.launch",
@@ -74,10 +81,15 @@ __all__ = [
     "Supervisor",
     "TelemetryEvent",
     "TelemetryReader",
+    "check_group",
+    "collect_provenance",
+    "default_group",
     "mosaic_home",
+    "parse_sweeps",
     "prepare_runs",
     "read_config_file",
     "read_events",
     "reconcile",
     "redact",
+    "sweep_grid",
 ]

@@ -22,6 +22,7 @@ from typing import Any
 
 from mosaic_core._config import check_run_id
 from mosaic_core._errors import ConfigError, MosaicError
+from mosaic_core.runs.migrations import migrate, read_config
 from mosaic_core.runs.reader import Anomaly, Item, TelemetryEvent, TelemetryReader
 
 __all__ = ["ACTIVE_STATUSES", "STATUSES", "RunNotFound", "RunStore", "mosaic_home"]
@@ -141,6 +142,7 @@ class RunStore:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.executescript(_SCHEMA)
+        migrate(self._db, self.runs_dir)
 
     def close(self) -> None:
         self._db.close()
@@ -175,8 +177,15 @@ class RunStore:
         *,
         env_name: str | None = None,
         python: str | None = None,
+        group: str | None = None,
+        headline_metric: str | None = None,
     ) -> pathlib.Path:
-        """Make the run directory, write ``config.json`` and ``run.json``, index the run."""
+        """Make the run directory, write ``config.json`` and ``run.json``, index the run.
+
+        ``group`` names the sweep or group the run belongs to; ``headline_metric``
+        is the metric key its worker reports as its headline (see
+        :attr:`mosaic_core.WorkerSpec.headline_metric`).
+        """
         directory = self.run_dir(run_id)
         try:
             directory.mkdir(parents=True)
@@ -205,12 +214,15 @@ class RunStore:
             "total_steps": config.get("total_steps")
             if isinstance(config.get("total_steps"), int)
             else None,
+            "group_name": group,
+            "headline_metric": headline_metric,
         }
         _write_json(directory / "run.json", record)
+        indexed = {**record, "config": json.dumps(config, separators=(",", ":"), default=str)}
         with self.transaction() as db:
-            columns = ", ".join(record)
-            marks = ", ".join("?" for _ in record)
-            db.execute(f"INSERT INTO runs ({columns}) VALUES ({marks})", list(record.values()))
+            columns = ", ".join(indexed)
+            marks = ", ".join("?" for _ in indexed)
+            db.execute(f"INSERT INTO runs ({columns}) VALUES ({marks})", list(indexed.values()))
         return directory
 
     def update(self, run_id: str, **fields: Any) -> None:
@@ -235,7 +247,7 @@ class RunStore:
             "run_id", "worker_type", "status", "reason", "created_at", "started_at", "ended_at",
             "pid", "pid_start", "supervisor_pid", "supervisor_start", "exit_code", "signal",
             "env_name", "python", "algorithm", "env_id", "seed", "total_steps", "terminal_event",
-            "error",
+            "error", "group_name", "headline_metric",
         )  # fmt: skip
         record = {k: row[k] for k in keep}
         directory = self.runs_dir / run_id
@@ -266,6 +278,7 @@ class RunStore:
         *,
         worker_type: str | None = None,
         status: str | None = None,
+        group: str | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         if status is not None and status not in STATUSES:
@@ -278,6 +291,9 @@ class RunStore:
         if status:
             clauses.append("status = ?")
             params.append(status)
+        if group is not None:
+            clauses.append("group_name = ?")
+            params.append(group)
         if clauses:
             query += " WHERE " + " AND ".join(clauses)
         query += " ORDER BY created_at DESC, run_id DESC"
@@ -360,14 +376,15 @@ class RunStore:
             if started is not None:
                 db.execute(
                     "UPDATE runs SET algorithm = COALESCE(?, algorithm),"
-                    " env_id = COALESCE(?, env_id), total_steps = COALESCE(?, total_steps)"
-                    " WHERE run_id = ?",
+                    " env_id = COALESCE(?, env_id), total_steps = COALESCE(?, total_steps),"
+                    " seed = COALESCE(seed, ?) WHERE run_id = ?",
                     (
                         _str_or_none(started.get("algorithm")),
                         _str_or_none(started.get("env_id")),
                         started.get("total_steps")
                         if type(started.get("total_steps")) is int
                         else None,
+                        started.get("seed") if type(started.get("seed")) is int else None,
                         run_id,
                     ),
                 )
@@ -447,6 +464,65 @@ class RunStore:
         ).fetchall()
         return {r["key"]: r["value"] for r in rows}
 
+    def metric_keys(self, run_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The metric keys each run has, sorted; a run without metrics has none."""
+        out: dict[str, list[str]] = {run_id: [] for run_id in run_ids}
+        for chunk in _chunks(list(run_ids)):
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._db.execute(
+                f"SELECT DISTINCT run_id, key FROM metrics WHERE run_id IN ({marks})"
+                " ORDER BY run_id, key",
+                chunk,
+            )
+            for run_id, key in rows:
+                out[run_id].append(key)
+        return out
+
+    def metric_summary(
+        self, run_ids: Sequence[str], key: str, *, tail: int = 10
+    ) -> dict[str, dict[str, Any]]:
+        """Per run with metric ``key``: ``count``, ``min``, ``max``, ``mean``, ``last``,
+        ``last_step`` and ``tail`` (the mean of its last ``tail`` values)."""
+        out: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(list(run_ids)):
+            marks = ", ".join("?" for _ in chunk)
+            for row in self._db.execute(
+                "SELECT run_id, COUNT(value) AS count, MIN(value) AS min, MAX(value) AS max,"
+                f" AVG(value) AS mean FROM metrics WHERE key = ? AND run_id IN ({marks})"
+                " GROUP BY run_id",
+                [key, *chunk],
+            ):
+                out[row["run_id"]] = dict(row)
+            recent: dict[str, list[tuple[int, float]]] = {}
+            for run_id, step, value in self._db.execute(
+                "SELECT run_id, step, value FROM (SELECT run_id, step, value, ROW_NUMBER()"
+                " OVER (PARTITION BY run_id ORDER BY rowid DESC) AS back FROM metrics"
+                f" WHERE key = ? AND value IS NOT NULL AND run_id IN ({marks}))"
+                " WHERE back <= ? ORDER BY run_id, back DESC",
+                [key, *chunk, tail],
+            ):
+                recent.setdefault(run_id, []).append((step, value))
+            for run_id, pairs in recent.items():
+                values = [v for _, v in pairs]
+                out[run_id].update(
+                    last=values[-1], last_step=pairs[-1][0], tail=sum(values) / len(values)
+                )
+        for record in out.values():
+            record.pop("run_id", None)
+            record.setdefault("last", None)
+            record.setdefault("last_step", None)
+            record.setdefault("tail", None)
+        return out
+
+    def groups(self) -> list[dict[str, Any]]:
+        """Every group with its number of runs and when its first and last runs were made."""
+        rows = self._db.execute(
+            "SELECT group_name AS name, COUNT(*) AS runs, MIN(created_at) AS first_created,"
+            " MAX(created_at) AS last_created FROM runs WHERE group_name IS NOT NULL"
+            " GROUP BY group_name ORDER BY last_created DESC"
+        )
+        return [dict(r) for r in rows]
+
     # -- environments --------------------------------------------------------------
 
     def save_env(self, record: Mapping[str, Any]) -> None:
@@ -494,11 +570,14 @@ class RunStore:
             if not isinstance(record, dict) or record.get("run_id") != directory.name:
                 continue
             columns = [k for k in record if k in _REBUILD_COLUMNS]
+            values = [record[k] for k in columns]
+            columns.append("config")
+            values.append(read_config(directory / "config.json"))
             with self.transaction() as db:
                 db.execute(
                     f"INSERT INTO runs ({', '.join(columns)}) VALUES"
                     f" ({', '.join('?' for _ in columns)})",
-                    [record[k] for k in columns],
+                    values,
                 )
             self.catch_up(directory.name, final=record.get("status") not in ACTIVE_STATUSES)
             count += 1
@@ -512,7 +591,17 @@ class RunStore:
 # What run.json restores; the terminal event and summary come back from events.jsonl.
 _REBUILD_COLUMNS = frozenset(
     (_UPDATABLE - {"terminal_event", "summary"})
-    | {"run_id", "worker_type", "created_at", "algorithm", "env_id", "seed", "total_steps"}
+    | {
+        "run_id",
+        "worker_type",
+        "created_at",
+        "algorithm",
+        "env_id",
+        "seed",
+        "total_steps",
+        "group_name",
+        "headline_metric",
+    }
 )
 
 
@@ -544,6 +633,12 @@ def _insert_rows(db: sqlite3.Connection, table: str, flat: list[Any]) -> None:
         db.executemany(many, [flat[i : i + width] for i in range(0, whole, width)])
     if whole < len(flat):
         db.executemany(one, [flat[i : i + 5] for i in range(whole, len(flat), 5)])
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    """``items`` in slices small enough for one statement's parameters."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _number(value: Any) -> float | None:

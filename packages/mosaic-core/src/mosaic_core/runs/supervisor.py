@@ -88,7 +88,11 @@ class RunResult:
     duration_s: float
     run_dir: str
     final_metrics: dict[str, Any]
-    summary: dict[str, Any] | None
+    #: The terminal event's payload: ``run_completed``'s summary, ``run_failed``'s error;
+    #: ``{}`` when the worker sent none.
+    summary: dict[str, Any] = attrs.field(factory=dict)
+    #: The seed the run used: its config's, or the one the worker reported choosing.
+    seed: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -352,7 +356,7 @@ class Supervisor:
 
     def _result(self, run_id: str, started: float) -> RunResult:
         run = self.store.get(run_id)
-        summary = json.loads(run["summary"]) if run["summary"] else None
+        summary = json.loads(run["summary"]) if run["summary"] else {}
         return RunResult(
             run_id=run_id,
             status=run["status"],
@@ -362,7 +366,8 @@ class Supervisor:
             duration_s=round((run["ended_at"] or time.time()) - (run["started_at"] or started), 3),
             run_dir=str(self.store.run_dir(run_id)),
             final_metrics=self.store.final_metrics(run_id),
-            summary=summary,
+            summary=summary if isinstance(summary, dict) else {"value": summary},
+            seed=run["seed"],
         )
 
 
