@@ -31,6 +31,8 @@ JOBS = {
     "mosaic_core.operators": "operator specs, built-ins, client, mosaic eval",
     "mosaic_core.plugins": "discovery: which workers are installed",
     "mosaic_core.venvs": "a virtual environment per worker",
+    "mosaic_core.query": "run table, curves, comparisons, group statistics",
+    "mosaic_core.interop": "runs into TensorBoard and MLflow",
     "mosaic_core.operator_main": "python -m mosaic_core.operator_main",
     "mosaic_core.conformance": "the checks: mosaic check, pytest plugin",
     "mosaic_core.testing": "the mosaic command, for a worker's tests",
@@ -136,13 +138,17 @@ def draw_host_and_kit(host: list[str], commands: list[str]) -> list[str]:
     out = [box(20, 190, 640, 230, "#fef3e2"), text(36, 214, "The host", size=15, **BOLD)]
     out.append(text(120, 214, "runs workers: the mosaic command, runs, operators, discovery"))
     out += [box(36, 228, 608, 58, "white"), text(46, 249, "`mosaic_core.cli`", size=13)]
-    groups = ", ".join(commands)
-    line = f"one module per command group, none importing another: {groups}"
-    out.append(text(46, 270, line, size=11, **DIM))
-    for i, name in enumerate(host):
-        x, y = 36 + (i % 2) * 312, 296 + (i // 2) * 40
-        out += [box(x, y, 296, 34, "white"), text(x + 10, y + 15, f"`{name}`")]
-        out.append(text(x + 10, y + 29, JOBS.get(name, ""), size=10, **DIM))
+    words = f"one module per command group, none importing another: {', '.join(commands)}"
+    cut = words.rfind(", ", 0, 100) + 2 if len(words) > 100 else len(words)
+    out.append(text(46, 266 if cut < len(words) else 270, words[:cut], size=11, **DIM))
+    if cut < len(words):
+        out.append(text(46, 280, words[cut:], size=11, **DIM))
+    for i, name in enumerate(host):  # two columns of four rows fit the host's box
+        x, y = 36 + (i % 2) * 312, 292 + (i // 2) * 31
+        out += [box(x, y, 296, 29, "white"), text(x + 10, y + 13, f"`{name}`")]
+        out.append(text(x + 10, y + 25, JOBS.get(name, ""), size=10, **DIM))
+    if len(host) > 8:
+        raise SystemExit(f"layers_svg.py: {len(host)} host packages; the box holds 8")
     out += [box(700, 190, 280, 230, "#f3e8fd"), text(716, 214, "The kit", size=15, **BOLD)]
     out.append(text(782, 214, "for worker test suites"))
     for i, name in enumerate(KIT):

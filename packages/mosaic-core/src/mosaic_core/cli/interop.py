@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -56,7 +56,7 @@ def _cmd_tensorboard(args: argparse.Namespace) -> int:
     assert program is not None
     command = [program, "--logdir", logdir, "--port", str(args.port), "--host", args.host]
     print(" ".join(command), flush=True)
-    os.execv(program, command)
+    return subprocess.call(command)  # until TensorBoard stops (Ctrl-C reaches both)
 
 
 def _cmd_export_mlflow(args: argparse.Namespace) -> int:
