@@ -59,3 +59,15 @@ def test_dumb_terminals_pipes_and_no_color_are_honoured() -> None:
     monochrome = _Tty()
     ProgressDisplay(monochrome, live=True, colour=False, width=100).update([_run(1)])
     assert "\x1b[32m" not in monochrome.getvalue() and "\x1b[2m" not in monochrome.getvalue()
+
+
+def test_cancelling_is_said_in_the_hint_s_place_and_the_metric_outlasts_the_clock() -> None:
+    out = _Tty()
+    display = ProgressDisplay(out, live=True, width=80)
+    assert display.note("mosaic: cancelling (Ctrl-C again to kill at once) ...") is True
+    display.update([_run(1)])
+    drawn = [ANSI.sub("", line) for line in out.getvalue().split("\n") if line]
+    assert drawn[-1].startswith("mosaic: cancelling")
+    line = render_line(_run(1), 100.0, 80)
+    assert "episodic_return=275.1" in line and "ETA" in line and "elapsed" not in line
+    assert ProgressDisplay(io.StringIO(), live=False).note("x") is False

@@ -53,9 +53,11 @@ def group_table_text(stats: dict[str, Any]) -> str:
     if stats["metric"] is None and keys:
         metric = ", ".join(keys)
     how = _STAT_WORDS.get(stats["stat"] or "", "")
-    level = f"{stats['bootstrap']['confidence']:.0%}"
+    boot = stats["bootstrap"]
+    level = f"{boot['confidence']:.0%}"
     head = f"{metric}" + (f" ({how} per run)" if how else "")
-    head += f"; mean and IQM over runs with {level} stratified bootstrap CIs"
+    foot = (f"  {level} CIs: stratified bootstrap over runs, {boot['reps']:,} resamples, "
+            f"seed {boot['seed']}")  # fmt: skip
     fields = stats["fields"]
     rows: list[list[str]] = [[*(f.upper() for f in fields), "RUNS", f"MEAN [{level} CI]",
                               f"IQM [{level} CI]"]]  # fmt: skip
@@ -69,7 +71,7 @@ def group_table_text(stats: dict[str, Any]) -> str:
         rows.append([*cells, counted, _estimate(conf["mean"], conf["mean_ci"]),
                      _estimate(conf["iqm"], conf["iqm_ci"])])  # fmt: skip
     title = f"group {stats['group']}: " if stats.get("group") else ""
-    return f"{title}{head}\n" + table_text(rows, indent="  ")
+    return f"{title}{head}\n" + table_text(rows, indent="  ") + "\n" + foot
 
 
 def _estimate(value: Any, interval: Any) -> str:

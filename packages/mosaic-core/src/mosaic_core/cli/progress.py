@@ -65,8 +65,8 @@ def _metric_text(metrics: dict[str, Any], limit: int = 2) -> str:
 
 
 def render_line(run: RunProgress, now: float, width: int = 100) -> str:
-    """One run's line, at most ``width`` characters: the bar shrinks first, then the tail
-    (metrics, ETA) is cut."""
+    """One run's line, at most ``width`` characters: the bar shrinks first, then the
+    elapsed time goes, then the latest metrics are cut."""
     elapsed = now - run.started
     step, total = run.step, run.total_steps
     status = "" if run.status == "running" else f" ({run.status})"
@@ -78,18 +78,19 @@ def render_line(run: RunProgress, now: float, width: int = 100) -> str:
     else:
         fraction, eta = None, None
         count = f"step {step:,}" if step is not None else "starting"
-    times = f"  {format_duration(elapsed)} elapsed  ETA {format_duration(eta)}"
+    times = f"  ETA {format_duration(eta)}"
     metric = _metric_text(run.metrics)
-    tail = times + (f"  {metric}" if metric else "")
+    extra = f"  {metric}" if metric else ""
     if fraction is not None:
-        room = width - len(head) - len(count) - 2 - len(times)
+        room = width - len(head) - len(count) - 2 - len(times) - len(extra)
         bar_width = max(0, min(24, room))
         if bar_width >= 5:
             filled = int(fraction * bar_width)
             count = f"[{'#' * filled}{'.' * (bar_width - filled)}]{count}"
         else:
             count = count.lstrip()
-    return (head + count + tail)[: max(1, width)]
+    line = head + count + times + extra + f"  {format_duration(elapsed)} elapsed"
+    return line[: max(1, width)]
 
 
 class ProgressDisplay:
@@ -111,6 +112,15 @@ class ProgressDisplay:
         self._width = width
         self._drawn = 0
         self._next_plain = 0.0
+        #: The last line under the runs: how to stop them, or what stopping is doing.
+        self.hint = HINT
+
+    def note(self, text: str) -> bool:
+        """Show ``text`` instead of the hint from the next redraw on (safe in a signal
+        handler: it only sets it). Returns whether the display will show it; when it
+        will not (no live display), print it yourself."""
+        self.hint = text
+        return self.live
 
     def width(self) -> int:
         if self._width is not None:
@@ -132,7 +142,7 @@ class ProgressDisplay:
         width = max(20, self.width() - 1)
         lines = [self._paint(render_line(r, now, width), r.status) for r in runs]
         if lines:
-            lines.append(self._dim(HINT[:width]))
+            lines.append(self._dim(self.hint[:width]))
         out = []
         if self._drawn:
             out.append(f"\x1b[{self._drawn}F")

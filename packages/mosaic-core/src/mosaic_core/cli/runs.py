@@ -232,7 +232,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         def on_interrupt(signum: int, frame: Any) -> None:
             interrupted.append(signum)
-            print("\nmosaic: cancelling (Ctrl-C again to kill at once) ...", file=sys.stderr)
+            text = "mosaic: cancelling (Ctrl-C again to kill at once) ..."
+            # A live display shows it as its last line; a print would shift the lines it
+            # redraws and leave stale ones behind.
+            if display is None or not display.note(text):
+                print(f"\n{text}", file=sys.stderr)
             supervisor.request_cancel_all("interrupted")
 
         previous = signal.signal(signal.SIGINT, on_interrupt)

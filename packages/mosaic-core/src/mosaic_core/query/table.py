@@ -221,7 +221,7 @@ def run_table(
     stat: str = "tail",
 ) -> list[dict[str, Any]]:
     """The runs that match, newest first unless ``sort`` says otherwise, each with its
-    ``metric``. Filters are ANDed (see :mod:`mosaic_core.query.filters`)."""
+    ``metric``. Filters are ANDed (see :func:`~mosaic_core.query.parse_filter`)."""
     _check_metric(metric, stat)
     sort_field = parse_sort(sort)[0] if sort is not None else None
     if limit is not None and limit < 1:

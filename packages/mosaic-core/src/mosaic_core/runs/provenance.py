@@ -54,11 +54,17 @@ def _snapshot_of(python: str) -> dict[str, Any]:
     import inspect
 
     source = inspect.getsource(environment_snapshot)
-    code = f"{source}\nimport json\nprint(json.dumps(environment_snapshot()))\n"
+    code = (
+        "from __future__ import annotations\nimport json\n"
+        f"{source}\nprint(json.dumps(environment_snapshot()))\n"
+    )
     try:
         done = subprocess.run(
-            [python, "-I", "-c", code], capture_output=True, text=True, timeout=120, check=True
+            [python, "-I", "-c", code], capture_output=True, text=True, timeout=120
         )
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+            raise ValueError(last)
         data = json.loads(done.stdout)
     except (OSError, subprocess.SubprocessError, ValueError) as exc:
         return {"executable": python, "error": f"could not read its packages: {exc}"}
