@@ -156,8 +156,8 @@ def run_session(
                 print(f"$ {shlex.join(argv)}  (exit {done.returncode})", file=sys.stderr)
                 outputs.append((command, text))
         if pictures is not None:
-            pictures.mkdir(parents=True, exist_ok=True)
             for picture in sorted(work.glob("*.png")) + sorted(work.glob("*.svg")):
+                pictures.mkdir(parents=True, exist_ok=True)
                 shutil.copy(picture, pictures / picture.name)
         else:
             for picture in list(work.glob("*.png")):
