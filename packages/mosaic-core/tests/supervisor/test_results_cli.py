@@ -130,6 +130,21 @@ def test_plot_without_matplotlib_names_the_extra(mosaic: Mosaic, sweep: dict) ->
     assert "pip install 'mosaic-core[plot]'" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_export_without_mlflow_names_the_extra(mosaic: Mosaic, sweep: dict) -> None:
+    hide = (
+        "import sys; sys.modules['mlflow'] = None; sys.modules['mlflow.tracking'] = None;"
+        "sys.modules['mlflow.entities'] = None;"
+        "from mosaic_core.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", hide, "export", "mlflow", "--group", "g1", "--tracking-uri",
+         "sqlite:///x.db"],
+        capture_output=True, text=True, env=dict(os.environ), timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "pip install 'mosaic-core[mlflow]'" in done.stderr
+
+
 def test_show_prints_the_config_and_provenance(
     mosaic: Mosaic, home: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:

@@ -56,9 +56,9 @@ def export_mlflow(
 ) -> list[dict[str, Any]]:
     """Export ``rows`` (run rows of :mod:`mosaic_core.query`); returns per run
     ``{"run_id", "mlflow_run_id", "exported": bool, "metrics": n, "params": n}``."""
+    client = _client(tracking_uri)  # first: without mlflow, MissingExtra says what to install
     from mlflow.entities import Metric, Param
 
-    client = _client(tracking_uri)
     found = client.get_experiment_by_name(experiment)
     experiment_id = found.experiment_id if found else client.create_experiment(experiment)
     out = []

@@ -16,6 +16,7 @@ interpolate linearly, as numpy's default does.
 
 from __future__ import annotations
 
+import array
 import math
 import random
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from typing import Any, Literal
 __all__ = [
     "STATISTICS",
     "bootstrap_ci",
+    "bootstrap_intervals",
     "curve_band",
     "iqm",
     "mean",
@@ -87,9 +89,27 @@ def _numpy(backend: Backend) -> Any:
     return numpy
 
 
-def _draws(rng: random.Random, strata: Sequence[Sequence[float]], reps: int) -> list[list[int]]:
-    """For each stratum, ``reps * len(stratum)`` indices into it, drawn with replacement."""
-    return [rng.choices(range(len(stratum)), k=reps * len(stratum)) for stratum in strata]
+def _draws(rng: random.Random, sizes: Sequence[int], reps: int) -> list[bytes]:
+    """For each stratum size n, ``reps * n`` random 32-bit words (native byte order).
+
+    Word ``w`` picks index ``(w * n) >> 32``: one draw with replacement. Bytes
+    from the seeded generator, turned into indices by :func:`_indices` or by
+    numpy the same way, so both paths resample the same runs.
+    """
+    return [rng.randbytes(4 * reps * n) for n in sizes]
+
+
+def _indices(raw: bytes, n: int) -> list[int]:
+    words = array.array("I")
+    if words.itemsize != 4:  # pragma: no cover - 'I' is 4 bytes on every platform we run
+        words = array.array("L")
+    words.frombytes(raw)
+    return [(w * n) >> 32 for w in words]
+
+
+def _np_indices(np: Any, raw: bytes, n: int, reps: int) -> Any:
+    words = np.frombuffer(raw, dtype=np.dtype("=u4")).astype(np.uint64)
+    return ((words * np.uint64(n)) >> np.uint64(32)).astype(np.intp).reshape(reps, n)
 
 
 def bootstrap_ci(
@@ -107,6 +127,22 @@ def bootstrap_ci(
     plain bootstrap is one stratum. Each replicate resamples every stratum
     with replacement on its own, then applies ``statistic`` to all of them.
     """
+    intervals = bootstrap_intervals(
+        strata, (statistic,), reps=reps, confidence=confidence, seed=seed, backend=backend
+    )
+    return intervals[statistic]
+
+
+def bootstrap_intervals(
+    strata: Sequence[Sequence[float]],
+    statistics: Sequence[Statistic] = ("mean", "iqm"),
+    *,
+    reps: int = 10_000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    backend: Backend = "auto",
+) -> dict[str, tuple[float, float]]:
+    """:func:`bootstrap_ci` of several statistics over the same resamples."""
     strata = [list(map(float, s)) for s in strata if len(s)]
     if not strata:
         raise ValueError("a confidence interval of no values")
@@ -114,34 +150,40 @@ def bootstrap_ci(
         raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
     if reps < 1:
         raise ValueError(f"reps must be at least 1, got {reps}")
-    draws = _draws(random.Random(seed), strata, reps)
+    draws = _draws(random.Random(seed), [len(s) for s in strata], reps)
+    tail = (1 - confidence) / 2 * 100
+    out: dict[str, tuple[float, float]] = {}
     np = _numpy(backend)
     if np is not None:
         columns = [
-            np.asarray(s)[np.asarray(d).reshape(reps, len(s))]
+            np.asarray(s)[_np_indices(np, d, len(s), reps)]
             for s, d in zip(strata, draws, strict=True)
         ]
         sample = np.sort(np.concatenate(columns, axis=1), axis=1)
-        if statistic == "mean":
-            values = sample.mean(axis=1)
-        elif statistic == "iqm":
-            cut = sample.shape[1] // 4
-            values = sample[:, cut : sample.shape[1] - cut].mean(axis=1)
-        else:
-            values = np.median(sample, axis=1)
-        replicates = sorted(values.tolist())
-    else:
-        function = STATISTICS[statistic]
-        replicates = []
-        for r in range(reps):
-            sample_list: list[float] = []
-            for s, d in zip(strata, draws, strict=True):
-                n = len(s)
-                sample_list.extend(s[i] for i in d[r * n : (r + 1) * n])
-            replicates.append(function(sample_list))
+        for statistic in statistics:
+            if statistic == "mean":
+                values = sample.mean(axis=1)
+            elif statistic == "iqm":
+                cut = sample.shape[1] // 4
+                values = sample[:, cut : sample.shape[1] - cut].mean(axis=1)
+            else:
+                values = np.median(sample, axis=1)
+            replicates = sorted(values.tolist())
+            out[statistic] = (percentile(replicates, tail), percentile(replicates, 100 - tail))
+        return out
+    picks = [_indices(d, len(s)) for s, d in zip(strata, draws, strict=True)]
+    results: dict[str, list[float]] = {statistic: [] for statistic in statistics}
+    for r in range(reps):
+        sample_list: list[float] = []
+        for s, chosen in zip(strata, picks, strict=True):
+            n = len(s)
+            sample_list.extend(s[i] for i in chosen[r * n : (r + 1) * n])
+        for statistic in statistics:
+            results[statistic].append(STATISTICS[statistic](sample_list))
+    for name, replicates in results.items():
         replicates.sort()
-    tail = (1 - confidence) / 2 * 100
-    return percentile(replicates, tail), percentile(replicates, 100 - tail)
+        out[name] = (percentile(replicates, tail), percentile(replicates, 100 - tail))
+    return out
 
 
 def summarize(
@@ -163,13 +205,15 @@ def summarize(
         return {"n": 0, "mean": None, "mean_ci": None, "iqm": None, "iqm_ci": None,
                 "median": None, "min": None, "max": None, "confidence": confidence}  # fmt: skip
     groups = strata if strata is not None else [values]
-    options: dict[str, Any] = {"reps": reps, "confidence": confidence, "seed": seed}
+    intervals = bootstrap_intervals(
+        groups, ("mean", "iqm"), reps=reps, confidence=confidence, seed=seed, backend=backend
+    )
     return {
         "n": len(values),
         "mean": mean(values),
-        "mean_ci": list(bootstrap_ci(groups, "mean", backend=backend, **options)),
+        "mean_ci": list(intervals["mean"]),
         "iqm": iqm(values),
-        "iqm_ci": list(bootstrap_ci(groups, "iqm", backend=backend, **options)),
+        "iqm_ci": list(intervals["iqm"]),
         "median": median(values),
         "min": min(values),
         "max": max(values),
@@ -197,16 +241,17 @@ def curve_band(
         raise ValueError("curves of different lengths; put them on one grid first")
     n = len(rows)
     center = [math.fsum(column) / n for column in zip(*rows, strict=True)]
-    (draws,) = _draws(random.Random(seed), [[0.0] * n], reps)
+    (raw,) = _draws(random.Random(seed), [n], reps)
     np = _numpy(backend)
     if np is not None:
         matrix = np.asarray(rows, dtype=float)
-        idx = np.asarray(draws).reshape(reps, n)
+        idx = _np_indices(np, raw, n, reps)
         replicates = matrix[idx].mean(axis=1)  # reps x width
         replicates.sort(axis=0)
         columns = replicates.T.tolist()
     else:
         # The same multiset of runs gives the same mean curve: compute each once.
+        draws = _indices(raw, n)
         cache: dict[tuple[int, ...], list[float]] = {}
         curves = []
         for r in range(reps):

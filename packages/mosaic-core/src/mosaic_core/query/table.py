@@ -146,18 +146,10 @@ def metric_values(
         return out
     ids = [row["run_id"] for row in rows]
     if metric is None:
-        keys = store.metric_keys(ids)
-        chosen = {row["run_id"]: pick_headline(keys[row["run_id"]], row.get("headline_metric"))
-                  for row in rows}  # fmt: skip
+        chosen, found = _headlines(store, rows)
     else:
         chosen = dict.fromkeys(ids, metric)
-    by_key: dict[str, list[str]] = {}
-    for run_id, key in chosen.items():
-        if key is not None:
-            by_key.setdefault(key, []).append(run_id)
-    found: dict[str, dict[str, Any]] = {}
-    for key, members in by_key.items():
-        found.update(store.metric_summary(members, key, tail=TAIL))
+        found = store.metric_summary(ids, metric, tail=TAIL)
     for run_id in ids:
         stats = found.get(run_id)
         out[run_id] = {
@@ -166,6 +158,41 @@ def metric_values(
             "value": stats.get(stat) if stats else None,
         }
     return out
+
+
+def _headlines(
+    store: RunStore, rows: Sequence[Mapping[str, Any]]
+) -> tuple[dict[str, str | None], dict[str, dict[str, Any]]]:
+    """Each run's headline key and its metric summary: the declared key, then the usual
+    names of a return, asked of the store for the runs still without one; only the rest
+    have their keys listed (the costly question) for :func:`pick_headline`."""
+    chosen: dict[str, str | None] = {}
+    found: dict[str, dict[str, Any]] = {}
+    declared: dict[str, list[str]] = {}
+    for row in rows:
+        if row.get("headline_metric"):
+            declared.setdefault(row["headline_metric"], []).append(row["run_id"])
+    for key, members in declared.items():
+        # A run keeps its declared headline even before it has reported it (value None).
+        chosen.update(dict.fromkeys(members, key))
+        found.update(store.metric_summary(members, key, tail=TAIL))
+    for key in _RETURN_KEYS:
+        left = [row["run_id"] for row in rows if row["run_id"] not in chosen]
+        if not left:
+            break
+        for run_id, stats in store.metric_summary(left, key, tail=TAIL).items():
+            chosen[run_id], found[run_id] = key, stats
+    left = [row["run_id"] for row in rows if row["run_id"] not in chosen]
+    if left:
+        keys = store.metric_keys(left)
+        by_key: dict[str, list[str]] = {}
+        for run_id in left:
+            chosen[run_id] = pick_headline(keys[run_id])
+            if chosen[run_id] is not None:
+                by_key.setdefault(str(chosen[run_id]), []).append(run_id)
+        for key, members in by_key.items():
+            found.update(store.metric_summary(members, key, tail=TAIL))
+    return chosen, found
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

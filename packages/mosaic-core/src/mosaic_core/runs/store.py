@@ -482,7 +482,7 @@ class RunStore:
         self, run_ids: Sequence[str], key: str, *, tail: int = 10
     ) -> dict[str, dict[str, Any]]:
         """Per run with metric ``key``: ``count``, ``min``, ``max``, ``mean``, ``last``,
-        ``last_step`` and ``tail`` (the mean of its last ``tail`` values)."""
+        ``last_step`` and ``tail`` (the mean of its last ``tail`` values, by step)."""
         out: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(list(run_ids)):
             marks = ", ".join("?" for _ in chunk)
@@ -492,26 +492,20 @@ class RunStore:
                 " GROUP BY run_id",
                 [key, *chunk],
             ):
-                out[row["run_id"]] = dict(row)
-            recent: dict[str, list[tuple[int, float]]] = {}
-            for run_id, step, value in self._db.execute(
-                "SELECT run_id, step, value FROM (SELECT run_id, step, value, ROW_NUMBER()"
-                " OVER (PARTITION BY run_id ORDER BY rowid DESC) AS back FROM metrics"
-                f" WHERE key = ? AND value IS NOT NULL AND run_id IN ({marks}))"
-                " WHERE back <= ? ORDER BY run_id, back DESC",
-                [key, *chunk, tail],
-            ):
-                recent.setdefault(run_id, []).append((step, value))
-            for run_id, pairs in recent.items():
-                values = [v for _, v in pairs]
-                out[run_id].update(
-                    last=values[-1], last_step=pairs[-1][0], tail=sum(values) / len(values)
-                )
-        for record in out.values():
-            record.pop("run_id", None)
-            record.setdefault("last", None)
-            record.setdefault("last_step", None)
-            record.setdefault("tail", None)
+                record = dict(row)
+                del record["run_id"]
+                out[row["run_id"]] = record
+        for run_id, record in out.items():
+            # The index (run_id, key, step) hands these over in order, for each run alone.
+            recent = self._db.execute(
+                "SELECT step, value FROM metrics WHERE run_id = ? AND key = ?"
+                " AND value IS NOT NULL ORDER BY step DESC, rowid DESC LIMIT ?",
+                (run_id, key, tail),
+            ).fetchall()
+            values = [r["value"] for r in recent]
+            record["last"] = values[0] if values else None
+            record["last_step"] = recent[0]["step"] if recent else None
+            record["tail"] = sum(values) / len(values) if values else None
         return out
 
     def groups(self) -> list[dict[str, Any]]:
