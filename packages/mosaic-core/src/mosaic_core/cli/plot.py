@@ -30,12 +30,18 @@ def _store() -> Iterator[RunStore]:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from mosaic_core.query import check_keys, group_curves, pick_headline, render_curves
+    from mosaic_core.query import (
+        check_keys,
+        group_curves,
+        pick_headline,
+        render_curves,
+        select_runs,
+    )
     from mosaic_core.query.figures import require_matplotlib
 
     require_matplotlib()  # before any work: say at once that the extra is missing
     with _store() as store:
-        rows = select(store, args)
+        rows = select_runs(store, args.runs, group=args.group)
         ids = [r["run_id"] for r in rows]
         have = check_keys(store, ids, args.key)
         keys = list(args.key)
@@ -63,12 +69,6 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         print(f"{item['key']}: {item['label']}{note}")
     print(f"wrote {path}")
     return 0
-
-
-def select(store: RunStore, args: argparse.Namespace) -> list[dict[str, Any]]:
-    from mosaic_core.query import select_runs
-
-    return select_runs(store, args.runs, group=args.group)
 
 
 def _count(least: int) -> Any:

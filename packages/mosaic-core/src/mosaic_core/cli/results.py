@@ -214,8 +214,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cell(value: Any) -> str:
-    return value if isinstance(value, str) else format_number(value) if not isinstance(
-        value, (list, dict)) else json.dumps(value)  # fmt: skip
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return format_number(value)
 
 
 def _cmd_group(args: argparse.Namespace) -> int:
