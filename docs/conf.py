@@ -45,6 +45,8 @@ nitpick_ignore = [
 ]
 nitpick_ignore_regex = [
     (r"py:class", rf"(?:{'|'.join(sorted(sys.stdlib_module_names))})\..*"),
+    # The constraint markers of config fields (``Annotated[int | None, Ge(1)]``).
+    (r"py:class", r"annotated_types\..*"),
 ]
 
 

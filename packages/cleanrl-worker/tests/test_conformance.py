@@ -1,24 +1,43 @@
-"""The MOSAIC conformance kit and `mosaic eval`, run against the installed cleanrl worker."""
+"""The MOSAIC conformance kit against the installed cleanrl worker, one test per check, and
+`mosaic eval` with a trained policy.
+
+Run one check with ``pytest -k smoke-run``.
+"""
 
 from __future__ import annotations
 
 import json
 import pathlib
 
+import pytest
+
+from mosaic_core.conformance import Conformance, WorkerConformance
+
 from .conftest import mosaic, run_cleanrl
 
 
-def test_conformance_kit_passes(home: pathlib.Path) -> None:
-    done = mosaic("check", "cleanrl", "--json", timeout=600)
-    report = json.loads(done.stdout)
-    failed = [c for c in report["results"] if c["status"] == "failed"]
-    assert done.returncode == 0 and report["ok"] and not failed, failed
-    outcomes = {c["id"]: c["status"] for c in report["results"]}
-    for check in ("smoke-run", "failing-run", "checkpoints", "cancel", "operator-protocol"):
-        assert outcomes[check] == "passed", (check, outcomes)
+class TestConformance(WorkerConformance):
+    worker_type = "cleanrl"
+
+    @pytest.mark.parametrize(
+        "check",
+        [
+            "smoke-run",
+            "failing-run",
+            "checkpoints",
+            "cancel",
+            "cancel-checkpoint",
+            "operator-protocol",
+        ],
+    )
+    def test_what_the_worker_declares_is_checked_not_skipped(
+        self, check: str, mosaic_conformance: Conformance
+    ) -> None:
+        result = mosaic_conformance.run(check)  # the result of test_conformance, if it ran
+        assert result.status == "passed", result.message
 
 
-def test_eval_pits_a_trained_policy_against_random(home: pathlib.Path) -> None:
+def test_eval_pits_a_trained_policy_against_random(mosaic_home: pathlib.Path) -> None:
     code, result, _ = run_cleanrl(
         "algorithm=dqn", "total_steps=3000", "learning_starts=500", "train_frequency=2"
     )

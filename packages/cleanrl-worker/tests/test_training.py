@@ -18,6 +18,7 @@ import time
 import gymnasium
 import pytest
 
+from mosaic_cleanrl import __version__
 from mosaic_cleanrl.operator import CleanRLOperator
 from mosaic_core import WorkerAnalyticsManifest
 
@@ -36,7 +37,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("algorithm", list(CASES))
-def test_algorithm_trains_checkpoints_and_plays(algorithm: str, home: pathlib.Path) -> None:
+def test_algorithm_trains_checkpoints_and_plays(algorithm: str, mosaic_home: pathlib.Path) -> None:
     code, result, stderr = run_cleanrl(f"algorithm={algorithm}", "seed=2", *CASES[algorithm])
     assert code == 0, (result, stderr)
     assert result["status"] == "completed"
@@ -52,11 +53,17 @@ def test_algorithm_trains_checkpoints_and_plays(algorithm: str, home: pathlib.Pa
     assert [e["payload"]["path"] for e in saved] == ["checkpoints/final.pt"]
     manifest = WorkerAnalyticsManifest.load(run_dir)
     assert manifest.worker_type == "cleanrl" and manifest.metadata["algorithm"] == algorithm
+    assert manifest.metadata["cleanrl_version"] == "1.2.0"
+    assert manifest.metadata["worker_version"] == __version__
+    assert manifest.artifacts.checkpoints is not None
+    assert manifest.artifacts.checkpoints.latest == "checkpoints/final.pt"
     assert manifest.missing_files(run_dir) == []
     assert list((run_dir / "tensorboard").iterdir()), "TensorBoard files belong in tensorboard/"
     assert "global_step=" in (run_dir / "stdout.log").read_text()  # the script's own prints
 
     operator = CleanRLOperator.load(run_dir)
+    assert operator.checkpoint["format"] == "mosaic-cleanrl/2"
+    assert operator.checkpoint["cleanrl_version"] == "1.2.0"
     env = gymnasium.make(CASES[algorithm][0].split("=")[1])
     observation, _ = env.reset(seed=0)
     operator.reset(seed=0)
@@ -74,7 +81,9 @@ def test_algorithm_trains_checkpoints_and_plays(algorithm: str, home: pathlib.Pa
     operator.close()
 
 
-def test_continuous_algorithm_on_discrete_env_fails_before_launch(home: pathlib.Path) -> None:
+def test_continuous_algorithm_on_discrete_env_fails_before_launch(
+    mosaic_home: pathlib.Path,
+) -> None:
     code, result, _ = run_cleanrl("algorithm=sac", "env_id=CartPole-v1", "total_steps=100")
     assert code == 2 and result["status"] == "failed"
     assert "needs a continuous (Box) action space" in result["reason"]
@@ -82,24 +91,24 @@ def test_continuous_algorithm_on_discrete_env_fails_before_launch(home: pathlib.
     assert "global_step=" not in (pathlib.Path(result["run_dir"]) / "stdout.log").read_text()
 
 
-def test_unknown_env_id_is_a_config_error(home: pathlib.Path) -> None:
+def test_unknown_env_id_is_a_config_error(mosaic_home: pathlib.Path) -> None:
     code, result, _ = run_cleanrl("algorithm=ppo", "env_id=CartPol-v1", "total_steps=100")
     assert code == 2 and "did you mean 'CartPole-v1'" in result["reason"]
 
 
-def test_bad_config_exits_2_before_any_run(home: pathlib.Path) -> None:
+def test_bad_config_exits_2_before_any_run(mosaic_home: pathlib.Path) -> None:
     done = mosaic("run", "cleanrl", "--set", "algorithm=ppo", "--set", "learnign_rate=0.1")
     assert done.returncode == 2
     assert "did you mean 'learning_rate'" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_cancel_stops_the_script_and_leaves_no_process(home: pathlib.Path) -> None:
+def test_cancel_stops_the_script_and_leaves_no_process(mosaic_home: pathlib.Path) -> None:
     runner = subprocess.Popen(
         [sys.executable, "-m", "mosaic_core", "run", "cleanrl", "--json",
          "--set", "algorithm=ppo", "--set", "total_steps=10000000"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
     )  # fmt: skip
-    runs = home / "runs"
+    runs = mosaic_home / "runs"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         logs = list(runs.glob("*/stdout.log")) if runs.exists() else []

@@ -95,3 +95,9 @@ def test_eval_plays_babyai_from_an_llm_run_directory(
     assert done.returncode == 0, done.stderr
     (row,) = json.loads(done.stdout)["operators"]
     assert row["error"] is None and row["episodes"] == 1 and row["invalid_actions"] == 0
+    # Without --env: the environment the run played (its manifest's env_id).
+    done = mosaic("eval", "--operator", f"llm:{result['run_id']}", "--episodes", "1", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["env_id"] == "BabyAI-GoToRedBallNoDists-v0"
+    assert report["operators"][0]["error"] is None

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
-from .conftest import read_jsonl, run_llm
+from .conftest import mosaic, read_jsonl, run_llm
 from .scripted_server import ScriptedServer
 
 KEY = "sk-test-7f3a9c-NEVER-WRITE-ME"
@@ -212,3 +214,50 @@ def test_an_unknown_environment_fails_the_run_clearly(
 ) -> None:
     code, result, _ = run_llm(*base(server, "env_id=FrozenLak-v1"))
     assert code != 0 and "FrozenLake-v1" in result["reason"]
+
+
+def test_a_cancelled_run_keeps_its_records_and_says_what_it_finished(
+    mosaic_home: pathlib.Path,
+) -> None:
+    """Nothing is trained, so nothing is checkpointed: what a stopped run keeps is its records,
+    its manifest (written from the start) and a run_cancelled that sums up its episodes."""
+    with ScriptedServer(delay=0.05) as server:
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "mosaic_core", "run", "llm", "--json",
+             *[a for s in base(server, "env_id=FrozenLake-v1", "episodes=1000",
+                               "max_episode_steps=3") for a in ("--set", s)]],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+        )  # fmt: skip
+        runs = mosaic_home / "runs"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            done = list(runs.glob("*/episodes.jsonl")) if runs.exists() else []
+            if done and len(read_jsonl(done[0])) >= 2:
+                break
+            time.sleep(0.1)
+        else:
+            runner.kill()
+            pytest.fail("the run never finished two episodes")
+        runner.send_signal(signal.SIGINT)
+        out, err = runner.communicate(timeout=60)
+    assert runner.returncode == 130, err
+    result = json.loads(out)
+    run_dir = pathlib.Path(result["run_dir"])
+    finished = read_jsonl(run_dir / "episodes.jsonl")
+    summary = result["summary"]
+    assert summary["reason"] == "received SIGTERM" and summary["episodes"] == len(finished) >= 2
+    manifest = json.loads((run_dir / "analytics.json").read_text())
+    assert manifest["metadata"]["summary"]["episodes"] == len(finished)
+    assert manifest["metadata"]["env_id"] == "FrozenLake-v1"
+    assert manifest["artifacts"]["checkpoints"] is None
+
+
+def test_checkpoint_every_is_refused_the_llm_keeps_no_checkpoint(mosaic_home: pathlib.Path) -> None:
+    done = mosaic("run", "llm", "--set", "model=scripted", "--set", "checkpoint_every=10")
+    assert done.returncode == 2
+    assert (
+        "config field 'checkpoint_every': got 10 (int); expected null: the llm worker trains "
+        "nothing and keeps no checkpoint"
+    ) in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not list((mosaic_home / "runs").glob("*"))  # refused before any run was made

@@ -134,3 +134,20 @@ def test_workers_in_process(installed_plugins: Path, capsys: pytest.CaptureFixtu
     assert cli.main(["workers", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["workers"]
     assert {row.get("worker_type") or row["name"] for row in rows} >= {"toy", "oldie", "crashy"}
+
+
+def test_config_refuses_algorithm_for_a_worker_with_one_config_class() -> None:
+    import dataclasses
+
+    from mosaic_core import ConfigError, TrainingConfigBase
+    from mosaic_core.cli.output import config_fields_text
+
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class One(TrainingConfigBase):
+        env_id: str = "CartPole-v1"
+        algorithm: str = "ppo"
+
+    with pytest.raises(ConfigError, match="nothing to choose") as caught:
+        config_fields_text(One, "one", "dqn")
+    assert caught.value.field == "--algorithm"
+    assert "total_steps" in config_fields_text(One, "one")

@@ -295,6 +295,17 @@ def test_total_steps_must_be_positive(value: int) -> None:
         ppo(total_steps=value)
 
 
+def test_checkpoint_every_is_a_common_field_off_by_default() -> None:
+    assert ppo().checkpoint_every is None
+    assert ppo(checkpoint_every=1e4).checkpoint_every == 10_000
+    for value in (0, -1):
+        with pytest.raises(ConfigError, match=r"checkpoint_every.*an integer >= 1"):
+            ppo(checkpoint_every=value)
+    schema = PPOConfig.json_schema()["properties"]["checkpoint_every"]
+    assert schema["minimum"] == 1 and schema["default"] is None
+    assert "save a checkpoint every this many environment steps" in schema["description"]
+
+
 @pytest.mark.parametrize("field", ["env_id", "algorithm"])
 def test_env_id_and_algorithm_must_not_be_blank(field: str) -> None:
     with pytest.raises(ConfigError, match=f"{field}.*a non-empty string"):

@@ -93,3 +93,10 @@ def test_layers_picture_is_drawn_from_the_contracts_as_they_are() -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_pages_count_the_public_names_as_they_are() -> None:
+    count = len(mosaic_core.__all__)
+    assert f"its {count} public names" in (DOCS / "index.rst").read_text(encoding="utf-8")
+    layers = (DOCS / "layers.rst").read_text(encoding="utf-8")
+    assert f"``mosaic_core.__all__``, {count} names" in " ".join(layers.split())

@@ -12,6 +12,17 @@ import mosaic_core
 from mosaic_core import _moved
 
 
+@pytest.fixture(autouse=True)
+def _warn_afresh() -> None:
+    _moved._WARNED.clear()
+
+
+def test_a_name_imported_with_from_warns_once() -> None:
+    with pytest.warns(DeprecationWarning) as caught:
+        from mosaic_core import TelemetryReader  # noqa: F401
+    assert len(caught) == 1
+
+
 @pytest.mark.parametrize("name", sorted(_moved.MOVED_NAMES))
 def test_each_old_public_name_resolves_with_a_warning_naming_its_new_home(name: str) -> None:
     with pytest.warns(DeprecationWarning, match=f"mosaic_core.{name} moved in mosaic-core 1.1"):

@@ -155,6 +155,20 @@ def test_to_dict_views_are_json_ready() -> None:
     assert crashy["distribution_version"] == "0.0.1"
 
 
+def test_a_config_schema_that_raises_is_reported_not_fatal() -> None:
+    @dataclasses.dataclass(frozen=True, kw_only=True)
+    class Raising(WorkerConfigBase):
+        @classmethod
+        def json_schema(cls, algorithm: str | None = None) -> dict[str, Any]:
+            raise RuntimeError("no schema today")
+
+    found = discover_workers(plugins=[plugin_module("schemaless", spec("schemaless",
+                             config_class=Raising))])  # fmt: skip
+    view = json.loads(json.dumps(found.workers["schemaless"].to_dict()))
+    assert view["config_schema"] == {"error": "RuntimeError: no schema today"}
+    assert found.workers["toy"].to_dict()["config_schema"]["type"] == "object"
+
+
 # -- limiting and strictness --------------------------------------------------------
 
 

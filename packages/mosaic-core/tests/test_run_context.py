@@ -11,7 +11,14 @@ import gymnasium
 import numpy as np
 import pytest
 
-from mosaic_core import ManifestError, RunContext, TelemetryEmitter, WorkerAnalyticsManifest
+from mosaic_core import (
+    ArtifactsMetadata,
+    CheckpointMetadata,
+    ManifestError,
+    RunContext,
+    TelemetryEmitter,
+    WorkerAnalyticsManifest,
+)
 
 
 @pytest.fixture
@@ -83,6 +90,25 @@ def test_latest_checkpoint_of_a_finished_run(
     assert opened.latest_checkpoint() == context.run_dir / "checkpoints" / "final.pt"
 
 
+def test_latest_checkpoint_is_the_manifest_s_latest_wherever_files_list_it(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Worker 0.1.0 manifests listed the config after the model they named latest."""
+    WorkerAnalyticsManifest(
+        run_id="r1",
+        worker_type="xuance",
+        artifacts=ArtifactsMetadata(
+            checkpoints=CheckpointMetadata(
+                files=("checkpoints/model.pth", "checkpoints/config.json"),
+                latest="checkpoints/model.pth",
+            )
+        ),
+    ).save(tmp_path)
+    opened = RunContext.open(tmp_path)
+    assert opened.latest_checkpoint() == tmp_path / "checkpoints" / "model.pth"
+    assert opened.checkpoints == ("checkpoints/config.json", "checkpoints/model.pth")
+
+
 @pytest.mark.parametrize("manifest", [False, True])
 def test_no_checkpoint_is_one_error_naming_the_run(tmp_path: pathlib.Path, manifest: bool) -> None:
     if manifest:
@@ -125,3 +151,44 @@ def test_a_malformed_description_is_a_manifest_error() -> None:
         RunContext.space_from_description({"type": "Graph"})
     with pytest.raises(ManifestError, match="malformed"):
         RunContext.space_from_description({"type": "Discrete"})
+
+
+def test_recorded_spaces_are_in_the_manifest_at_once(context: RunContext) -> None:
+    cartpole = gymnasium.make("CartPole-v1")
+    context.write_manifest(algorithm="ppo")
+    context.record_spaces(cartpole.observation_space, cartpole.action_space, env_id="CartPole-v1")
+    reopened = RunContext.open(context.run_dir)
+    assert reopened.trained_on == {
+        "env_id": "CartPole-v1",
+        "observation_space": RunContext.describe_space(cartpole.observation_space),
+        "action_space": {"type": "Discrete", "n": 2, "start": 0},
+    }
+    assert reopened.metadata["algorithm"] == "ppo"  # the rest of the manifest is kept
+
+
+def test_a_multi_agent_run_records_each_agent_s_spaces(context: RunContext) -> None:
+    grid, moves = gymnasium.spaces.MultiBinary(9), gymnasium.spaces.Discrete(9)
+    context.record_spaces(grid, moves, agent="player_1", env_id="tictactoe")
+    record = context.record_spaces(grid, gymnasium.spaces.Discrete(3), agent="player_2")
+    assert record["env_id"] == "tictactoe"
+    assert set(record["agents"]) == {"player_1", "player_2"}
+    assert record["agents"]["player_2"]["action_space"]["n"] == 3
+    assert RunContext.open(context.run_dir).trained_on == record
+
+
+def test_a_run_without_recorded_spaces_has_none(context: RunContext) -> None:
+    context.write_manifest(algorithm="ppo")
+    assert RunContext.open(context.run_dir).trained_on is None
+
+
+@pytest.mark.parametrize(
+    ("value", "grace"), [("12.5", 12.5), (None, 5.0), ("soon", 5.0), ("-1", 5.0), ("0", 5.0)]
+)
+def test_stop_grace_is_the_supervisor_s_else_five_seconds(
+    context: RunContext, monkeypatch: pytest.MonkeyPatch, value: str | None, grace: float
+) -> None:
+    if value is None:
+        monkeypatch.delenv("MOSAIC_STOP_GRACE", raising=False)
+    else:
+        monkeypatch.setenv("MOSAIC_STOP_GRACE", value)
+    assert context.stop_grace == grace

@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -272,11 +273,12 @@ def test_missing_worker_option_fails_with_exit_1(start_worker: Any, config_file:
 
 CONSOLE = """
 import sys
+import time
 from dataclasses import dataclass
 
 from mosaic_core import (
-    ConfigError, TelemetryEmitter, WorkerCapabilities, WorkerConfigBase, WorkerMetadata,
-    WorkerSpec, run_worker,
+    ConfigError, RunCancelled, TelemetryEmitter, WorkerCapabilities, WorkerConfigBase,
+    WorkerMetadata, WorkerSpec, run_worker,
 )
 
 
@@ -303,6 +305,16 @@ class Runtime:
         if b == "fail_itself":
             em.run_failed("gave up")
             return {}
+        if b == "save_when_cancelled":
+            try:
+                em.heartbeat(step=0)  # in the try: a SIGTERM from now on is caught below
+                while True:
+                    time.sleep(0.02)
+            except RunCancelled:
+                print("saving", file=sys.stderr, flush=True)
+                time.sleep(1.0)  # a second SIGTERM arrives meanwhile
+                em.checkpoint_saved("checkpoints/stopped.pt", step=7)
+                raise
         return {"ok": True}
 
 
@@ -330,12 +342,29 @@ def run_console(tmp_path: Path, telemetry_child: Any, child_env: Any, config_fil
     script = tmp_path / "console.py"
     script.write_text(textwrap.dedent(CONSOLE), encoding="utf-8")
 
-    def run(behaviour: str, *extra: str) -> Any:
+    def run(behaviour: str, *extra: str, finish: bool = True) -> Any:
         config = config_file({"behaviour": behaviour})
         argv = [sys.executable, str(script), "--config", str(config), *extra]
-        return telemetry_child(argv, child_env(MOSAIC_RUN_ID=RUN_ID)).finish()
+        child = telemetry_child(argv, child_env(MOSAIC_RUN_ID=RUN_ID))
+        return child.finish() if finish else child
 
     return run
+
+
+def test_a_second_sigterm_does_not_cut_short_the_save_of_a_checkpoint(run_console: Any) -> None:
+    """``mosaic cancel`` and the supervisor may both send SIGTERM: only the first cancels."""
+    child = run_console("save_when_cancelled", finish=False)
+    child.wait_for_event("heartbeat")
+    child.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.4)
+    child.proc.send_signal(signal.SIGTERM)
+    done = child.finish(timeout=10)
+    assert done.returncode == 130, done.stderr
+    events = stream(done.telemetry)
+    kinds = [e.event for e in events]
+    assert kinds == ["run_started", "heartbeat", "checkpoint_saved", "run_cancelled"]
+    assert events[2].payload["path"] == "checkpoints/stopped.pt"
+    assert "Traceback" not in done.stderr
 
 
 def test_run_worker_with_a_spec_completes_without_discovery(run_console: Any) -> None:

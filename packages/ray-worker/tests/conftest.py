@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from mosaic_core.runs import run_processes
+
 #: Tiny PPO budget: 200 env steps per iteration.
 PPO_TINY = ["train_batch_size_per_learner=200", "minibatch_size=100", "num_epochs=1"]
 
@@ -93,35 +95,9 @@ def processes_mentioning(marker: str) -> dict[int, str]:
     return {pid: cmd for pid, cmd in processes().items() if marker in cmd}
 
 
-def _stat(pid: int) -> list[str] | None:
-    """Fields 3 on of /proc/PID/stat (state, ppid, pgrp, session ...), or None if gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            data = handle.read().decode(errors="replace")
-    except OSError:
-        return None
-    return data[data.rfind(")") + 2 :].split()  # the command name may hold spaces
-
-
 def process_tree(pid: int) -> set[int]:
     """Live processes of ``pid``'s session and its descendants, ``pid`` included."""
-    parents: dict[int, int] = {}
-    found: set[int] = set()
-    for entry in os.listdir("/proc"):
-        fields = _stat(int(entry)) if entry.isdigit() else None
-        if fields is None or fields[0] in ("Z", "X"):
-            continue
-        parents[int(entry)] = int(fields[1])
-        if int(fields[3]) == pid:
-            found.add(int(entry))
-    frontier = [pid]
-    while frontier:
-        current = frontier.pop()
-        for child, parent in parents.items():
-            if parent == current and child not in found:
-                found.add(child)
-                frontier.append(child)
-    return found | ({pid} if pid in parents else set())
+    return run_processes(pid, session=pid) | ({pid} if os.path.exists(f"/proc/{pid}") else set())
 
 
 def start_long_run(home: pathlib.Path, *sets: str) -> subprocess.Popen[str]:

@@ -10,7 +10,10 @@ from typing import ClassVar
 
 from mosaic_core.conformance import Conformance, WorkerConformance
 
-MUST_RUN = {"smoke-run", "manifest", "checkpoints", "failing-run", "cancel", "operator-protocol"}
+MUST_RUN = {
+    "smoke-run", "manifest", "checkpoints", "failing-run", "cancel", "cancel-checkpoint",
+    "operator-protocol",
+}  # fmt: skip
 
 
 class TestConformance(WorkerConformance):

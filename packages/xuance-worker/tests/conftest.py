@@ -1,4 +1,5 @@
-"""Fixtures: a private MOSAIC_HOME and the real ``mosaic`` command."""
+"""The real ``mosaic`` command for the tests; each test's private MOSAIC_HOME is the kit's
+``mosaic_home`` fixture."""
 
 from __future__ import annotations
 
@@ -6,17 +7,11 @@ import json
 import pathlib
 from typing import Any
 
-import pytest
-
 from mosaic_core.testing import mosaic as mosaic  # re-exported for the tests
 from mosaic_core.testing import run_json
 
-
-@pytest.fixture
-def home(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
-    home = tmp_path / "mosaic-home"
-    monkeypatch.setenv("MOSAIC_HOME", str(home))
-    return home
+#: Runs of earlier worker versions, whose checkpoints must still load.
+DATA = pathlib.Path(__file__).parent / "data"
 
 
 def run_xuance(*sets: str, timeout: float = 300) -> tuple[int, dict[str, Any], str]:

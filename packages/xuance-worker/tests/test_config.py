@@ -1,17 +1,40 @@
-"""XuanCe configs: a typed class per algorithm, XuanCe's names, clear errors before it starts."""
+"""XuanCe configs: a typed class per algorithm, XuanCe's names, a doc and constraints on every
+field, clear errors before XuanCe starts."""
 
 from __future__ import annotations
 
+import json
+import typing
+from typing import Any
+
+import jsonschema
 import pytest
 
 from mosaic_core import ConfigError
-from mosaic_xuance.config import ALGORITHMS, DQNConfig, MAPPOConfig, XuanCeConfig
+from mosaic_xuance.config import (
+    ALGORITHMS,
+    CLASSIC_CONTROL,
+    MPE_SCENARIOS,
+    ClassicControlTask,
+    MPEScenario,
+    XuanCeConfig,
+)
+
+from .conftest import mosaic
 
 
 def test_algorithm_picks_its_config_class() -> None:
     config = XuanCeConfig.from_dict({"run_id": "r1", "algorithm": "dqn"})
-    assert type(config) is DQNConfig and config.env_id == "CartPole-v1"
-    assert type(XuanCeConfig.from_dict({"run_id": "r1"})) is MAPPOConfig
+    assert type(config) is ALGORITHMS["dqn"] and config.env_id == "CartPole-v1"
+    assert type(XuanCeConfig.from_dict({"run_id": "r1"})) is ALGORITHMS["mappo"]
+    assert set(ALGORITHMS) == set(XuanCeConfig.variants()) == {
+        "mappo", "qmix", "maddpg", "vdn", "coma", "ippo", "iql", "dqn", "ppo",
+    }  # fmt: skip
+
+
+def test_the_env_id_choices_are_the_tasks_the_worker_knows() -> None:
+    assert set(typing.get_args(MPEScenario)) == set(MPE_SCENARIOS)
+    assert set(typing.get_args(ClassicControlTask)) == set(CLASSIC_CONTROL)
 
 
 def test_round_trip_for_every_algorithm() -> None:
@@ -34,7 +57,8 @@ def test_xuance_args_override_the_yaml_under_xuances_names() -> None:
     assert "gamma" not in args  # None keeps XuanCe's YAML value
     continuous = config.replace(continuous_action=True).xuance_args()
     assert continuous["policy"] == "Gaussian_MAAC_Policy"
-    assert DQNConfig(run_id="r1").xuance_args()["vectorize"] == "DummyVecEnv"
+    dqn = XuanCeConfig.from_dict({"run_id": "r1", "algorithm": "dqn"})
+    assert dqn.xuance_args()["vectorize"] == "DummyVecEnv"
 
 
 @pytest.mark.parametrize(
@@ -48,6 +72,8 @@ def test_xuance_args_override_the_yaml_under_xuances_names() -> None:
         ({"algorithm": "dqn", "env_id": "Pendulum-v1"}, "algorithm", "use ppo"),
         ({"algorithm": "mappo", "env_id": "simple_sprad_v3"}, "env_id",
          "did you mean 'simple_spread_v3'"),
+        ({"algorithm": "mappo", "env_id": "CartPole-v1"}, "env_id",
+         "one of 'simple_spread_v3', 'simple_reference_v3'"),
         ({"algorithm": "ppo", "env_id": "CartPole-v0"}, "env_id", "did you mean 'CartPole-v1'"),
         ({"algorithm": "mappo", "env": "classic_control"}, "env", "MAPPO trains on mpe"),
         ({"algorithm": "mappo", "batch_size": 64}, "batch_size", "buffer_size and n_minibatch"),
@@ -56,7 +82,11 @@ def test_xuance_args_override_the_yaml_under_xuances_names() -> None:
          "did you mean 'learning_rate'"),
         ({"algorithm": "maddpg", "learning_rate": 0.1}, "learning_rate", "unknown config key"),
         ({"algorithm": "vdn", "parallels": 0}, "parallels", "an integer >= 1"),
-        ({"algorithm": "iql", "gamma": 1.5}, "gamma", "between 0 and 1"),
+        ({"algorithm": "iql", "gamma": 1.5}, "gamma", "a number >= 0 and <= 1"),
+        ({"algorithm": "coma", "end_greedy": -0.5}, "end_greedy", "a number >= 0 and <= 1"),
+        ({"algorithm": "maddpg", "learning_rate_actor": 0}, "learning_rate_actor",
+         "a number > 0"),
+        ({"algorithm": "ppo", "horizon_size": 0}, "horizon_size", "an integer >= 1"),
         ({"algorithm": "dqn", "device": "gpu"}, "device", "'cpu', 'cuda' or 'cuda:N'"),
         ({"algorithm": "dqn", "parser_args": {"running_steps": 5}}, "parser_args.running_steps",
          "the worker sets it"),
@@ -65,7 +95,7 @@ def test_xuance_args_override_the_yaml_under_xuances_names() -> None:
         ({"algorithm": "coma", "total_steps": 0}, "total_steps", "an integer >= 1"),
     ],
 )  # fmt: skip
-def test_bad_values_name_the_field(data: dict, field: str, words: str) -> None:
+def test_bad_values_name_the_field(data: dict[str, Any], field: str, words: str) -> None:
     with pytest.raises(ConfigError) as caught:
         XuanCeConfig.from_dict({"run_id": "r1", **data})
     assert caught.value.field == field
@@ -74,4 +104,38 @@ def test_bad_values_name_the_field(data: dict, field: str, words: str) -> None:
 
 def test_a_subclass_refuses_another_algorithms_name() -> None:
     with pytest.raises(ConfigError, match="algorithm"):
-        DQNConfig.from_dict({"run_id": "r1", "algorithm": "ppo"})
+        ALGORITHMS["dqn"].from_dict({"run_id": "r1", "algorithm": "ppo"})
+
+
+def test_schema_from_mosaic_config_json_documents_and_constrains_every_field() -> None:
+    done = mosaic("config", "xuance", "--json")
+    assert done.returncode == 0, done.stderr
+    schema = json.loads(done.stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    variants = {v["properties"]["algorithm"]["const"]: v for v in schema["oneOf"]}
+    assert set(variants) == set(ALGORITHMS)
+    for name, variant in variants.items():
+        undocumented = [k for k, p in variant["properties"].items() if not p.get("description")]
+        assert not undocumented, (name, undocumented)
+    qmix = variants["qmix"]["properties"]
+    assert qmix["env_id"]["enum"] == ["simple_spread_v3", "simple_reference_v3"]
+    assert qmix["learning_rate"]["exclusiveMinimum"] == 0
+    assert (qmix["gamma"]["minimum"], qmix["gamma"]["maximum"]) == (0, 1)
+    assert qmix["parallels"]["minimum"] == 1
+    assert "CartPole-v1" in variants["ppo"]["properties"]["env_id"]["enum"]
+    validator = jsonschema.Draft202012Validator(schema)
+    for name in ALGORITHMS:
+        config = XuanCeConfig.from_dict({"run_id": "r1", "algorithm": name}).to_dict()
+        assert not list(validator.iter_errors(config)), name
+    assert list(validator.iter_errors({"run_id": "r1", "algorithm": "vdn", "parallels": 0}))
+    assert list(validator.iter_errors({"run_id": "r1", "algorithm": "dqn", "env_id": "Foo-v0"}))
+
+
+def test_mosaic_config_prints_each_fields_help() -> None:
+    done = mosaic("config", "xuance", "--algorithm", "qmix")
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    assert "xuance config, algorithm 'qmix'" in text
+    assert "total_steps integer >= 1 default 100000 XuanCe's running_steps" in text
+    assert "learning_rate number | null > 0 default null the learning rate" in text
+    assert "double Q-learning (null: XuanCe's YAML value)" in text

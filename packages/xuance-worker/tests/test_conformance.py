@@ -1,25 +1,44 @@
-"""The MOSAIC conformance kit and `mosaic eval`, run against the installed xuance worker."""
+"""The MOSAIC conformance kit against the installed xuance worker, one test per check, and
+`mosaic eval` with a trained team.
+
+Run one check with ``pytest -k smoke-run``.
+"""
 
 from __future__ import annotations
 
 import json
 import pathlib
 
+import pytest
+
+from mosaic_core.conformance import Conformance, WorkerConformance
+
 from .conftest import mosaic, run_xuance
 from .test_training import check_run
 
 
-def test_conformance_kit_passes(home: pathlib.Path) -> None:
-    done = mosaic("check", "xuance", "--json", timeout=600)
-    report = json.loads(done.stdout)
-    failed = [c for c in report["results"] if c["status"] == "failed"]
-    assert done.returncode == 0 and report["ok"] and not failed, failed
-    outcomes = {c["id"]: c["status"] for c in report["results"]}
-    for check in ("smoke-run", "failing-run", "checkpoints", "cancel", "operator-protocol"):
-        assert outcomes[check] == "passed", (check, outcomes)
+class TestConformance(WorkerConformance):
+    worker_type = "xuance"
+
+    @pytest.mark.parametrize(
+        "check",
+        [
+            "smoke-run",
+            "failing-run",
+            "checkpoints",
+            "cancel",
+            "cancel-checkpoint",
+            "operator-protocol",
+        ],
+    )
+    def test_what_the_worker_declares_is_checked_not_skipped(
+        self, check: str, mosaic_conformance: Conformance
+    ) -> None:
+        result = mosaic_conformance.run(check)  # the result of test_conformance, if it ran
+        assert result.status == "passed", result.message
 
 
-def test_eval_pits_a_trained_mappo_team_against_random_agents(home: pathlib.Path) -> None:
+def test_eval_pits_a_trained_mappo_team_against_random_agents(mosaic_home: pathlib.Path) -> None:
     code, result, stderr = run_xuance(
         "algorithm=mappo", "total_steps=200", "parallels=2", "buffer_size=100", "seed=3"
     )

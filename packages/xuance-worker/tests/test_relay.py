@@ -1,15 +1,12 @@
-"""XuanCe's log_infos calls become metrics events; spaces survive the checkpoint's JSON."""
+"""XuanCe's log_infos calls become metrics events, one per training step."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import gymnasium
 import numpy as np
 
-from mosaic_xuance.runtime import _MetricsRelay, observe_log_infos
-from mosaic_xuance.spaces import space_from_json, space_to_json
+from mosaic_xuance.observe import MetricsRelay, observe_log_infos
 
 
 class _Run:
@@ -30,7 +27,7 @@ class _Agent:
 
 def test_each_step_is_one_metrics_event_with_nested_dicts_flattened() -> None:
     run = _Run()
-    relay = _MetricsRelay(run)  # type: ignore[arg-type]
+    relay = MetricsRelay(run)  # type: ignore[arg-type]
     agent = _Agent()
     with observe_log_infos([_Agent], relay):
         agent.log_infos({"loss": np.float32(0.5), "skipped": None}, 10)
@@ -46,14 +43,3 @@ def test_each_step_is_one_metrics_event_with_nested_dicts_flattened() -> None:
     assert relay.returns == [-3.0]
     assert "observe_log_infos" not in repr(_Agent.log_infos)  # put back after the block
     assert _Agent.log_infos.__qualname__ == "_Agent.log_infos"
-
-
-def test_spaces_round_trip_through_strict_json() -> None:
-    spaces = [
-        gymnasium.spaces.Discrete(5),
-        gymnasium.spaces.Box(-np.inf, np.inf, (18,), np.float32),
-        gymnasium.spaces.Box(0.0, 1.0, (5,), np.float32),
-    ]
-    for space in spaces:
-        text = json.dumps(space_to_json(space), allow_nan=False)
-        assert space_from_json(json.loads(text)) == space

@@ -14,6 +14,7 @@ import pytest
 
 from mosaic_core import WorkerAnalyticsManifest
 from mosaic_core.operators import evaluate, parse_operator_spec
+from mosaic_xuance import __version__
 
 from .conftest import events, mosaic, run_xuance
 
@@ -54,6 +55,11 @@ def check_run(result: dict[str, Any], algorithm: str, steps: int) -> pathlib.Pat
     assert saved[0]["config"] == "checkpoints/xuance_config.json"
     manifest = WorkerAnalyticsManifest.load(run_dir)
     assert manifest.worker_type == "xuance" and manifest.metadata["algorithm"] == algorithm
+    assert manifest.metadata["worker_version"] == __version__
+    assert manifest.metadata["xuance_version"] == "1.4.4"
+    assert manifest.artifacts.checkpoints is not None
+    assert manifest.artifacts.checkpoints.latest == "checkpoints/final_train_model.pth"
+    assert (run_dir / "checkpoints" / "xuance_config.json").is_file()
     assert manifest.missing_files(run_dir) == []
     assert any(p.is_file() for p in (run_dir / "tensorboard").rglob("*"))
     assert "Finish training." in (run_dir / "stdout.log").read_text()  # XuanCe's own prints
@@ -62,7 +68,7 @@ def check_run(result: dict[str, Any], algorithm: str, steps: int) -> pathlib.Pat
 
 
 @pytest.mark.parametrize("algorithm", list(CASES))
-def test_algorithm_trains_checkpoints_and_plays(algorithm: str, home: pathlib.Path) -> None:
+def test_algorithm_trains_checkpoints_and_plays(algorithm: str, mosaic_home: pathlib.Path) -> None:
     sets, env, agents = CASES[algorithm]
     code, result, stderr = run_xuance(f"algorithm={algorithm}", "seed=2", *sets)
     assert code == 0, (result, stderr)
@@ -76,21 +82,21 @@ def test_algorithm_trains_checkpoints_and_plays(algorithm: str, home: pathlib.Pa
 
 
 def test_discrete_only_algorithm_on_continuous_actions_fails_before_launch(
-    home: pathlib.Path,
+    mosaic_home: pathlib.Path,
 ) -> None:
     done = mosaic("run", "xuance", "--set", "algorithm=qmix", "--set", "continuous_action=true")
     assert done.returncode == 2
     assert "qmix learns discrete actions only" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_bad_config_exits_2_before_any_run(home: pathlib.Path) -> None:
+def test_bad_config_exits_2_before_any_run(mosaic_home: pathlib.Path) -> None:
     done = mosaic("run", "xuance", "--set", "algorithm=dqn", "--set", "env_id=CartPol-v1")
     assert done.returncode == 2
     assert "did you mean 'CartPole-v1'" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_unknown_parser_args_key_is_a_config_error_before_xuance_starts(
-    home: pathlib.Path,
+    mosaic_home: pathlib.Path,
 ) -> None:
     code, result, _ = run_xuance("algorithm=dqn", 'parser_args={"sync_frequncy": 5}')
     assert code == 2 and result["status"] == "failed"

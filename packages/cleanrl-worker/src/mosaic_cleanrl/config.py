@@ -1,83 +1,132 @@
-"""Typed configs for CleanRL's scripts, one class per algorithm, with CleanRL's defaults.
+"""CleanRL's configs, made from CleanRL's own scripts: one class per algorithm.
 
-Field names are the scripts' flags in snake_case (``--learning-rate`` ->
-``learning_rate``); ``total_steps`` is ``--total-timesteps``. Defaults are
-CleanRL 1.2.0's, except the continuous-control env, which is Pendulum-v1
-(CleanRL's default MuJoCo tasks need a MuJoCo install). ``CleanRLConfig``
-picks the class from ``algorithm``.
+Each algorithm's fields are the flags its script declares, read from the
+installed ``cleanrl/<script>.py`` (:mod:`mosaic_cleanrl.scripts`): the flag
+in snake_case (``--learning-rate`` is ``learning_rate``), its type, its
+default and its help, which ``mosaic config cleanrl --algorithm ppo`` shows.
+:class:`CleanRLConfig` is a ``per_algorithm`` base: ``algorithm`` picks the
+class. Where the worker departs from the scripts is stated once, below.
+
+Without CleanRL (before ``mosaic-cleanrl-setup``) there are no scripts to
+read. The plugin still loads, so ``mosaic workers`` lists the worker and
+``mosaic env create cleanrl`` can run the setup step; building a config,
+``mosaic config cleanrl`` and ``mosaic run cleanrl`` are a ConfigError that
+says so and names the fix.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from mosaic_core import ConfigError, TrainingConfigBase, did_you_mean
+from annotated_types import Ge, Gt, Interval
 
-__all__ = ["ALGORITHMS", "CleanRLConfig"]
+from mosaic_cleanrl.scripts import Script, ScriptError, read_script
+from mosaic_core import ConfigError, TrainingConfigBase, WorkerConfigBase
+
+__all__ = ["ALGORITHMS", "CONSTRAINTS", "SCRIPTS", "UNAVAILABLE", "CleanRLConfig"]
+
+C = TypeVar("C", bound="CleanRLConfig")
+
+#: The worker's algorithm names -> (CleanRL 1.2.0 script, the actions it learns).
+SCRIPTS: dict[str, tuple[str, str]] = {
+    "ppo": ("ppo", "discrete"),
+    "ppo_continuous_action": ("ppo_continuous_action", "continuous"),
+    "dqn": ("dqn", "discrete"),
+    "c51": ("c51", "discrete"),
+    "sac": ("sac_continuous_action", "continuous"),
+    "td3": ("td3_continuous_action", "continuous"),
+    "ddpg": ("ddpg_continuous_action", "continuous"),
+}
+
+_COUNTS = ("num_envs", "num_steps", "num_minibatches", "update_epochs", "buffer_size",
+           "batch_size", "train_frequency", "target_network_frequency", "policy_frequency",
+           "n_atoms", "total_steps")  # fmt: skip
+#: What the scripts assume of their flags without checking, checked before a run starts.
+CONSTRAINTS: dict[str, Any] = {
+    **dict.fromkeys(("learning_rate", "policy_lr", "q_lr"), Gt(0)),
+    **dict.fromkeys(_COUNTS, Ge(1)),
+    **dict.fromkeys(("gamma", "gae_lambda", "tau"), Interval(ge=0, le=1)),
+}
+
+# -- Where the worker departs from the scripts: all of it is here ---------------------
+
+#: Flags that are not config fields. Tracking and uploading reach services (Weights &
+#: Biases, the Hugging Face Hub) from inside the script; MOSAIC records the run itself.
+HIDDEN_FLAGS = frozenset(
+    {"track", "wandb_project_name", "wandb_entity", "upload_model", "hf_entity"}
+)
+#: Flags under MOSAIC's common field names.
+RENAMED_FLAGS = {"total_timesteps": "total_steps"}
+#: Defaults the worker changes, with the note the field's help gets.
+CHANGED_DEFAULTS: dict[str, tuple[Any, str]] = {
+    "cuda": (False, "the worker's default is false, CleanRL's true: runs use the CPU unless asked"),
+    "seed": (None, "null passes CleanRL's default, 1"),
+}
+#: The continuous-control algorithms' default environment. CleanRL's (HalfCheetah-v4,
+#: Hopper-v4) are MuJoCo tasks, which need a MuJoCo install.
+CONTINUOUS_ENV_ID = "Pendulum-v1"
+#: A flag whose default is an expression the script computes (``--exp-name``, the script's
+#: file name) is null by default and passed only when set.
+COMPUTED_NOTE = "null lets the script compute it"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class CleanRLConfig(TrainingConfigBase):
-    """Fields every CleanRL script accepts. ``from_dict`` returns the algorithm's own class."""
+class CleanRLConfig(TrainingConfigBase, per_algorithm=True):
+    """A CleanRL script's flags as config fields; ``algorithm`` picks the script."""
 
+    #: Set on each algorithm's class: the script (``cleanrl.<script>``), the actions it
+    #: learns, the gym library it imports, and the flag of each field.
     script: ClassVar[str] = ""
-    action_space: ClassVar[str] = ""  # "discrete" or "continuous"
+    action_space: ClassVar[str] = ""
+    gym: ClassVar[str] = ""
+    flag_names: ClassVar[Mapping[str, str]] = {}
 
     env_id: str = "CartPole-v1"
+    """the id of the environment"""
     algorithm: str = "ppo"
-    torch_deterministic: bool = True
-    cuda: bool = False
-    capture_video: bool = False
-    exp_name: str | None = None
+    """the algorithm (CleanRL script): ppo, ppo_continuous_action, dqn, c51, sac, td3 or ddpg"""
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CleanRLConfig:  # type: ignore[override]
-        if cls is not CleanRLConfig:
-            return super().from_dict(data)  # type: ignore[return-value]
-        if not isinstance(data, Mapping):
-            raise ConfigError.bad_value("config", data, "a JSON object of config fields")
-        algorithm = data.get("algorithm", "ppo")
-        if algorithm not in ALGORITHMS:
-            raise ConfigError.bad_value(
-                "algorithm",
-                algorithm,
-                f"one of {', '.join(ALGORITHMS)}"
-                + (did_you_mean(algorithm, ALGORITHMS) if isinstance(algorithm, str) else ""),
-            )
-        return ALGORITHMS[algorithm].from_dict(data)
+    def from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
+        _require_scripts()
+        return super().from_dict(data)
+
+    @classmethod
+    def variants(cls) -> dict[str, type[WorkerConfigBase]]:
+        _require_scripts()
+        return super().variants()
+
+    @classmethod
+    def json_schema(cls, algorithm: str | None = None) -> dict[str, Any]:
+        """As the base's; without CleanRL, the common fields only, and no algorithm's."""
+        if algorithm is not None:
+            _require_scripts()
+        schema = super().json_schema(algorithm)
+        if UNAVAILABLE is not None:
+            schema["description"] = _unavailable_message()
+        return schema
 
     def validate(self) -> None:
-        if ALGORITHMS.get(self.algorithm) is not type(self):
+        v_min, v_max = getattr(self, "v_min", None), getattr(self, "v_max", None)
+        if v_min is not None and v_max is not None and v_min >= v_max:
+            raise ConfigError.bad_value("v_min", v_min, f"less than v_max ({v_max})")
+        if self.script == "dqn" and getattr(self, "num_envs", 1) != 1:
+            # cleanrl/dqn.py asserts it after building its networks: refuse it before.
             raise ConfigError.bad_value(
-                "algorithm", self.algorithm, f"{_name_of(type(self))!r} for {type(self).__name__}"
-            )
-        _positive(self, "learning_rate", "policy_lr", "q_lr")
-        _at_least(self, 1, "num_envs", "num_steps", "num_minibatches", "update_epochs",
-                  "buffer_size", "batch_size", "train_frequency", "target_network_frequency",
-                  "policy_frequency", "n_atoms")  # fmt: skip
-        for name in ("gamma", "gae_lambda", "tau"):
-            value = getattr(self, name, None)
-            if value is not None and not 0.0 <= value <= 1.0:
-                raise ConfigError.bad_value(name, value, "a number between 0 and 1")
+                "num_envs", getattr(self, "num_envs", None), "1: CleanRL's dqn script runs one "
+                "environment (it asserts num_envs == 1)"
+            )  # fmt: skip
 
     def flags(self) -> list[str]:
-        """The script's command-line flags for this config (seed included, cuda off)."""
+        """The script's command line for this config (the seed always given)."""
         out = []
-        for field in dataclasses.fields(self):
-            name = field.name
-            if name in ("run_id", "algorithm", "total_steps", "seed", "exp_name"):
-                continue
-            value = getattr(self, name)
+        for name, flag in self.flag_names.items():
+            value = self.effective_seed if name == "seed" else getattr(self, name)
             if value is None:
-                continue
-            if isinstance(value, bool):
-                value = "True" if value else "False"
-            out += [f"--{name.replace('_', '-')}", str(value)]
-        out += ["--total-timesteps", str(self.total_steps), "--seed", str(self.effective_seed)]
-        if self.exp_name:
-            out += ["--exp-name", self.exp_name]
+                continue  # the script's own default
+            out += [flag, ("True" if value else "False") if isinstance(value, bool) else str(value)]
         return out
 
     @property
@@ -86,152 +135,71 @@ class CleanRLConfig(TrainingConfigBase):
         return 1 if self.seed is None else self.seed
 
 
-def _name_of(cls: type) -> str:
-    return next(name for name, c in ALGORITHMS.items() if c is cls)
+def _variant(algorithm: str, script: Script, actions: str) -> type[CleanRLConfig]:
+    """The config class of one script: a field per flag, CleanRL's help as its doc."""
+    fields: list[tuple[str, Any, Any]] = [("algorithm", str, algorithm)]
+    flag_names: dict[str, str] = {}
+    for flag in script.flags:
+        if flag.name in HIDDEN_FLAGS:
+            continue
+        name = RENAMED_FLAGS.get(flag.name, flag.name)
+        flag_names[name] = flag.flag
+        default, doc = flag.default, flag.help
+        if name in CHANGED_DEFAULTS:
+            default, note = CHANGED_DEFAULTS[name]
+            doc = f"{doc} ({note})"
+        elif name == "env_id" and actions == "continuous":
+            doc = f"{doc} (the worker's default; CleanRL's is {default}, which needs MuJoCo)"
+            default = CONTINUOUS_ENV_ID
+        elif not flag.literal_default:
+            doc = f"{doc} ({COMPUTED_NOTE})"
+        kind: Any = flag.type if default is not None else flag.type | None
+        if name in CONSTRAINTS:
+            kind = Annotated[kind, CONSTRAINTS[name]]
+        fields.append((name, kind, dataclasses.field(default=default, metadata={"doc": doc})))
+    namespace = {
+        "__module__": __name__,
+        "__doc__": f"The flags of CleanRL's {script.module}, as config fields.",
+        "script": script.module.removeprefix("cleanrl."),
+        "action_space": actions,
+        "gym": script.gym,
+        "flag_names": flag_names,
+    }
+    # ppo -> PPOConfig, ppo_continuous_action -> PPOContinuousActionConfig
+    words = [w.upper() if len(w) <= 4 else w.capitalize() for w in algorithm.split("_")]
+    made: type[CleanRLConfig] = dataclasses.make_dataclass(
+        "".join(words) + "Config",
+        fields,
+        bases=(CleanRLConfig,),
+        namespace=namespace,
+        frozen=True,
+        kw_only=True,
+    )
+    return made
 
 
-def _positive(config: Any, *names: str) -> None:
-    for name in names:
-        value = getattr(config, name, None)
-        if value is not None and value <= 0:
-            raise ConfigError.bad_value(name, value, "a number > 0")
+def _build() -> tuple[dict[str, type[CleanRLConfig]], str | None]:
+    """Every algorithm's class (made, and so registered), or why none could be made."""
+    try:
+        scripts = {name: read_script(script) for name, (script, _) in SCRIPTS.items()}
+    except ScriptError as exc:
+        return {}, str(exc)
+    return {name: _variant(name, s, SCRIPTS[name][1]) for name, s in scripts.items()}, None
 
 
-def _at_least(config: Any, minimum: int, *names: str) -> None:
-    for name in names:
-        value = getattr(config, name, None)
-        if value is not None and value < minimum:
-            raise ConfigError.bad_value(name, value, f"an integer >= {minimum}")
+def _unavailable_message() -> str:
+    return (
+        f"the cleanrl worker's configs are read from CleanRL's own scripts, and {UNAVAILABLE}: "
+        "run `mosaic-cleanrl-setup` in this environment to add cleanrl==1.2.0 (with --force to "
+        "replace another version; pip cannot install it as a dependency)"
+    )
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class PPOConfig(CleanRLConfig):
-    script: ClassVar[str] = "ppo"
-    action_space: ClassVar[str] = "discrete"
-    algorithm: str = "ppo"
-    total_steps: int = 500_000
-    learning_rate: float = 2.5e-4
-    num_envs: int = 4
-    num_steps: int = 128
-    anneal_lr: bool = True
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    num_minibatches: int = 4
-    update_epochs: int = 4
-    norm_adv: bool = True
-    clip_coef: float = 0.2
-    clip_vloss: bool = True
-    ent_coef: float = 0.01
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
-    target_kl: float | None = None
+def _require_scripts() -> None:
+    if UNAVAILABLE is not None:
+        raise ConfigError(_unavailable_message(), field="algorithm", expected="CleanRL installed")
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class PPOContinuousConfig(PPOConfig):
-    script: ClassVar[str] = "ppo_continuous_action"
-    action_space: ClassVar[str] = "continuous"
-    algorithm: str = "ppo_continuous_action"
-    env_id: str = "Pendulum-v1"
-    total_steps: int = 1_000_000
-    learning_rate: float = 3e-4
-    num_envs: int = 1
-    num_steps: int = 2048
-    num_minibatches: int = 32
-    update_epochs: int = 10
-    ent_coef: float = 0.0
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class _EpsilonGreedyConfig(CleanRLConfig):
-    """What DQN and C51 share: a replay buffer and an epsilon-greedy schedule."""
-
-    action_space: ClassVar[str] = "discrete"
-    total_steps: int = 500_000
-    save_model: bool = False
-    learning_rate: float = 2.5e-4
-    buffer_size: int = 10_000
-    gamma: float = 0.99
-    target_network_frequency: int = 500
-    batch_size: int = 128
-    start_e: float = 1.0
-    end_e: float = 0.05
-    exploration_fraction: float = 0.5
-    learning_starts: int = 10_000
-    train_frequency: int = 10
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class DQNConfig(_EpsilonGreedyConfig):
-    script: ClassVar[str] = "dqn"
-    algorithm: str = "dqn"
-    num_envs: int = 1
-    tau: float = 1.0
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class C51Config(_EpsilonGreedyConfig):
-    script: ClassVar[str] = "c51"
-    algorithm: str = "c51"
-    n_atoms: int = 101
-    v_min: float = -100.0
-    v_max: float = 100.0
-
-    def validate(self) -> None:
-        super().validate()
-        if self.v_min >= self.v_max:
-            raise ConfigError.bad_value("v_min", self.v_min, f"less than v_max ({self.v_max})")
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class _OffPolicyContinuousConfig(CleanRLConfig):
-    """What SAC, TD3 and DDPG share: a large replay buffer and soft target updates."""
-
-    action_space: ClassVar[str] = "continuous"
-    env_id: str = "Pendulum-v1"
-    total_steps: int = 1_000_000
-    buffer_size: int = 1_000_000
-    gamma: float = 0.99
-    tau: float = 0.005
-    batch_size: int = 256
-    policy_frequency: int = 2
-    noise_clip: float = 0.5
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class SACConfig(_OffPolicyContinuousConfig):
-    script: ClassVar[str] = "sac_continuous_action"
-    algorithm: str = "sac"
-    learning_starts: int = 5_000
-    policy_lr: float = 3e-4
-    q_lr: float = 1e-3
-    target_network_frequency: int = 1
-    alpha: float = 0.2
-    autotune: bool = True
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class DDPGConfig(_OffPolicyContinuousConfig):
-    script: ClassVar[str] = "ddpg_continuous_action"
-    algorithm: str = "ddpg"
-    learning_rate: float = 3e-4
-    exploration_noise: float = 0.1
-    learning_starts: int = 25_000
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class TD3Config(DDPGConfig):
-    script: ClassVar[str] = "td3_continuous_action"
-    algorithm: str = "td3"
-    policy_noise: float = 0.2
-
-
-ALGORITHMS: dict[str, type[CleanRLConfig]] = {
-    "ppo": PPOConfig,
-    "ppo_continuous_action": PPOContinuousConfig,
-    "dqn": DQNConfig,
-    "c51": C51Config,
-    "sac": SACConfig,
-    "td3": TD3Config,
-    "ddpg": DDPGConfig,
-}
+#: Each algorithm's config class, and why there are none (CleanRL missing, or not as
+#: CleanRL 1.2.0 writes its scripts); UNAVAILABLE is None when they were made.
+ALGORITHMS, UNAVAILABLE = _build()

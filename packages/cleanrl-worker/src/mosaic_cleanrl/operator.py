@@ -14,7 +14,14 @@ import os
 import pathlib
 from typing import Any
 
-__all__ = ["CleanRLOperator", "find_checkpoint"]
+from mosaic_cleanrl.child_hooks import CHECKPOINT_FORMAT
+from mosaic_core import ManifestError, RunContext
+
+__all__ = ["FORMATS", "CleanRLOperator", "find_checkpoint"]
+
+#: The checkpoint formats the operator loads: worker 0.1.0's (spaces in its own description)
+#: and the one written now (spaces in mosaic_core's).
+FORMATS = ("mosaic-cleanrl/1", CHECKPOINT_FORMAT)
 
 # (network global in the script, class name, greedy action from the network)
 _POLICIES = {
@@ -29,38 +36,12 @@ _POLICIES = {
 
 
 def find_checkpoint(source: str | os.PathLike[str]) -> pathlib.Path:
-    """The checkpoint file for a run directory (through its manifest) or a file path."""
+    """A checkpoint file as given, or the latest checkpoint of a run directory's manifest
+    (a :class:`~mosaic_core.ManifestError` when it lists none)."""
     path = pathlib.Path(source)
     if path.is_file():
         return path
-    if path.is_dir():
-        from mosaic_core import WorkerAnalyticsManifest
-
-        manifest = path / "analytics.json"
-        if manifest.exists():
-            checkpoints = WorkerAnalyticsManifest.load(manifest).artifacts.checkpoints
-            if checkpoints is not None and checkpoints.latest:
-                return path / checkpoints.latest
-        if (path / "checkpoints" / "final.pt").exists():
-            return path / "checkpoints" / "final.pt"
-    raise FileNotFoundError(
-        f"no CleanRL checkpoint at {path}: expected a run directory with an analytics.json "
-        "listing checkpoints, or a checkpoints/final.pt file"
-    )
-
-
-def _space(description: dict[str, Any]) -> Any:
-    import gymnasium
-    import numpy as np
-
-    if description["type"] == "Discrete":
-        return gymnasium.spaces.Discrete(description["n"])
-    if description["type"] == "Box":
-        dtype = np.dtype(description["dtype"])
-        return gymnasium.spaces.Box(
-            np.array(description["low"], dtype=dtype), np.array(description["high"], dtype=dtype)
-        )
-    raise ValueError(f"cannot rebuild a {description['type']} space from a checkpoint")
+    return RunContext.open(path).latest_checkpoint()
 
 
 class _VectorSpaces:
@@ -74,8 +55,9 @@ class _VectorSpaces:
         self.single_action_space = action
         self.action_space = action
         if isinstance(action, gymnasium.spaces.Box):
+            dtype: Any = action.dtype  # gymnasium's stubs name only float and int types
             self.action_space = gymnasium.spaces.Box(
-                np.stack([action.low]), np.stack([action.high]), dtype=action.dtype
+                np.stack([action.low]), np.stack([action.high]), dtype=dtype
             )
 
 
@@ -96,12 +78,22 @@ class CleanRLOperator:
 
         path = find_checkpoint(source)
         data = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(data, dict) or data.get("format") not in FORMATS:
+            found = data.get("format") if isinstance(data, dict) else type(data).__name__
+            raise ManifestError(
+                f"{path}: a checkpoint of format {found!r}; expected one the cleanrl worker "
+                f"writes: {', '.join(FORMATS)}"
+            )
         algorithm = data.get("algorithm")
         if algorithm not in _POLICIES:
-            raise ValueError(f"{path}: unknown CleanRL algorithm {algorithm!r}")
+            raise ManifestError(
+                f"{path}: unknown CleanRL algorithm {algorithm!r}; expected one of "
+                f"{', '.join(_POLICIES)}"
+            )
         global_name, class_name, greedy = _POLICIES[algorithm]
         module = importlib.import_module(data["script"])
-        spaces = _VectorSpaces(_space(data["observation_space"]), _space(data["action_space"]))
+        rebuild = RunContext.space_from_description
+        spaces = _VectorSpaces(rebuild(data["observation_space"]), rebuild(data["action_space"]))
         args = data.get("args", {})
         if algorithm == "c51":
             network = module.QNetwork(

@@ -1,22 +1,28 @@
-"""Registers the ``cleanrl`` worker. Imports only mosaic_core and this package's config."""
+"""Registers the ``cleanrl`` worker. Imports only mosaic_core and this package's config
+(which reads CleanRL's scripts as text, and imports nothing of CleanRL)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mosaic_cleanrl.__about__ import __version__
 from mosaic_cleanrl.config import CleanRLConfig
 from mosaic_core import WorkerCapabilities, WorkerMetadata, WorkerSpec, hookimpl
 
+if TYPE_CHECKING:
+    from mosaic_cleanrl.operator import CleanRLOperator
+    from mosaic_cleanrl.runtime import CleanRLRuntime
+    from mosaic_core import RunContext
 
-def make_runtime(config: CleanRLConfig) -> Any:
+
+def make_runtime(config: CleanRLConfig, context: RunContext) -> CleanRLRuntime:
     from mosaic_cleanrl.runtime import CleanRLRuntime
 
-    return CleanRLRuntime(config)
+    return CleanRLRuntime(config, context)
 
 
-def make_operator(source: str, **options: Any) -> Any:
+def make_operator(source: str, **options: Any) -> CleanRLOperator:
     from mosaic_cleanrl.operator import CleanRLOperator
 
     return CleanRLOperator.load(source, **options)

@@ -5,14 +5,20 @@ The script's process gets ``mosaic_cleanrl/_site`` on its PYTHONPATH, whose
 ``add_scalar`` comes back over a private pipe and leaves this process as a
 ``metrics`` event, and the trained networks are saved to the run's
 ``checkpoints/``. This process owns the run's telemetry (one ``seq``
-series), heartbeats, and the manifest.
+series), heartbeats, and the manifest, through the run's
+:class:`~mosaic_core.RunContext`.
+
+Stopping (``mosaic cancel``, Ctrl-C on ``mosaic run``, a timeout): the
+supervisor's SIGTERM reaches the script too, which saves its networks and
+ends. This process keeps relaying until the script is gone (or the grace
+period nearly is), records that checkpoint, writes the manifest and ends
+the run with ``run_cancelled``, which names the checkpoint.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
-import importlib.util
 import json
 import os
 import pathlib
@@ -20,41 +26,23 @@ import select
 import signal
 import subprocess
 import sys
+import time
+from importlib import metadata
 from typing import Any
 
-from mosaic_cleanrl import __version__
 from mosaic_cleanrl.config import ALGORITHMS, CleanRLConfig
-from mosaic_core import (
-    ArtifactsMetadata,
-    CheckpointMetadata,
-    ConfigError,
-    MosaicError,
-    RunHandle,
-    TelemetryEmitter,
-    WorkerAnalyticsManifest,
-    did_you_mean,
-)
+from mosaic_core import ConfigError, RunCancelled, RunContext, RunHandle, did_you_mean
 
 __all__ = ["CleanRLRuntime", "check_env"]
 
 SITE_DIR = pathlib.Path(__file__).parent / "_site"
-# Which gym a script imports: the old-API scripts use gym 0.23, the others gymnasium.
-GYM_OF_SCRIPT = {
-    "ppo": "gym",
-    "c51": "gym",
-    "sac_continuous_action": "gym",
-    "td3_continuous_action": "gym",
-    "dqn": "gymnasium",
-    "ddpg_continuous_action": "gymnasium",
-    "ppo_continuous_action": "gymnasium",
-}
 _FLUSH_IDLE = 0.05
 
 
-def check_env(config: CleanRLConfig) -> str:
+def check_env(config: CleanRLConfig) -> tuple[Any, Any]:
     """Make the env once with the script's own gym; a mismatch is a ConfigError. Returns
-    a description of its action space."""
-    gym = importlib.import_module(GYM_OF_SCRIPT[config.script])
+    its observation and action spaces."""
+    gym = importlib.import_module(config.gym)
     try:
         env = gym.make(config.env_id)
     except Exception as exc:  # noqa: BLE001 - each gym raises its own error types
@@ -68,7 +56,7 @@ def check_env(config: CleanRLConfig) -> str:
             hint=f"{type(exc).__name__}: {exc}",
         ) from None
     try:
-        space = env.action_space
+        observations, space = env.observation_space, env.action_space
     finally:
         env.close()
     kind = type(space).__name__
@@ -84,19 +72,35 @@ def check_env(config: CleanRLConfig) -> str:
             f"{config.algorithm} needs a {config.action_space} ({wanted}) action space; "
             f"use one of {', '.join(fitting)}",
         )
-    return str(space)
+    return observations, space
+
+
+class _StopRequest:
+    """SIGTERM while the script runs: noted, not raised, so the relay goes on and the
+    checkpoint the script saves on the same signal is recorded."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self.at = 0.0
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.reason is None:
+            self.reason = f"received {signal.Signals(signum).name}"
+            self.at = time.monotonic()
 
 
 class CleanRLRuntime:
     """Implements :class:`mosaic_core.WorkerRuntime` for one CleanRL script run."""
 
-    def __init__(self, config: CleanRLConfig) -> None:
+    def __init__(self, config: CleanRLConfig, context: RunContext) -> None:
         self.config = config
-        self.run_dir = pathlib.Path(os.environ.get("MOSAIC_RUN_DIR") or pathlib.Path.cwd())
-        self.emitter = TelemetryEmitter(config.run_id)
+        self.context = context
+        try:
+            self.cleanrl_version: str | None = metadata.version("cleanrl")
+        except metadata.PackageNotFoundError:  # its scripts on a path, without pip's record
+            self.cleanrl_version = None
         self.last_values: dict[str, float] = {}
         self.returns: list[float] = []
-        self.checkpoints: list[str] = []
         self.global_step = 0
 
     def command(self) -> list[str]:
@@ -104,22 +108,24 @@ class CleanRLRuntime:
 
     def run(self) -> dict[str, Any]:
         c = self.config
-        with self.emitter.lifecycle(
-            worker_type="cleanrl",
+        with self.context.lifecycle(
             algorithm=c.algorithm,
             env_id=c.env_id,
             seed=c.effective_seed,
             total_steps=c.total_steps,
             script=f"cleanrl.{c.script}",
         ) as run:
-            if importlib.util.find_spec("cleanrl") is None:
-                raise MosaicError(
-                    "CleanRL is not installed in this environment; run `mosaic-cleanrl-setup` "
-                    "(pip cannot add cleanrl==1.2.0 as a dependency: it declares Python < 3.11)"
-                )
-            check_env(c)
-            self._train(run)
+            observation_space, action_space = check_env(c)
+            self.context.record_spaces(observation_space, action_space, env_id=c.env_id)
+            stopped = self._train(run)
             self._write_manifest()
+            checkpoint = self.context.checkpoints[-1] if self.context.checkpoints else None
+            if stopped is not None:
+                # The checkpoint the script saved on SIGTERM is recorded: end as cancelled.
+                run.emitter.run_cancelled(
+                    reason=stopped, checkpoint=checkpoint, global_step=self.global_step
+                )
+                raise RunCancelled(stopped)
             run.summary.update(
                 algorithm=c.algorithm,
                 env_id=c.env_id,
@@ -129,10 +135,23 @@ class CleanRLRuntime:
                 mean_return_last_10=(
                     sum(self.returns[-10:]) / len(self.returns[-10:]) if self.returns else None
                 ),
-                checkpoint=self.checkpoints[-1] if self.checkpoints else None,
+                checkpoint=checkpoint,
                 final_metrics=self.last_values,
             )
         return run.summary
+
+    def _write_manifest(self) -> None:
+        c = self.config
+        self.context.write_manifest(
+            algorithm=c.algorithm,
+            script=f"cleanrl.{c.script}",
+            env_id=c.env_id,
+            seed=c.effective_seed,
+            total_steps=c.total_steps,
+            global_step=self.global_step,
+            cleanrl_version=self.cleanrl_version,
+            config=c.to_dict(),
+        )
 
     def _child_env(self, channel: int) -> dict[str, str]:
         env = dict(os.environ)
@@ -140,45 +159,73 @@ class CleanRLRuntime:
         env["MOSAIC_CLEANRL_CHANNEL"] = str(channel)
         env["MOSAIC_CLEANRL_SCRIPT"] = f"cleanrl.{self.config.script}"
         env["MOSAIC_CLEANRL_ALGORITHM"] = self.config.algorithm
-        env["MOSAIC_RUN_DIR"] = str(self.run_dir)
+        env["MOSAIC_CLEANRL_VERSION"] = self.cleanrl_version or ""
+        env["MOSAIC_CLEANRL_RUN_DIR"] = str(self.context.run_dir)  # where the hooks write
+        every = self.config.checkpoint_every
+        env["MOSAIC_CLEANRL_CHECKPOINT_EVERY"] = str(every) if every else ""
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SITE_DIR), env.get("PYTHONPATH")]))
         env.setdefault("SDL_VIDEODRIVER", "dummy")  # old gym opens a display otherwise
         env.setdefault("OMP_NUM_THREADS", "1")  # torch's default threads thrash small machines
         return env
 
-    def _train(self, run: RunHandle) -> None:
-        read_fd, write_fd = os.pipe()
+    def _train(self, run: RunHandle) -> str | None:
+        """Run the script to its end; returns why it was stopped, or None if it was not."""
+        stop = _StopRequest()
+        previous = signal.signal(signal.SIGTERM, stop)
         try:
-            proc = subprocess.Popen(
-                self.command(),
-                cwd=self.run_dir,
-                env=self._child_env(write_fd),
-                stdin=subprocess.DEVNULL,
-                pass_fds=(write_fd,),
-            )
+            read_fd, write_fd = os.pipe()
+            try:
+                proc = subprocess.Popen(
+                    self.command(),
+                    cwd=self.context.run_dir,
+                    env=self._child_env(write_fd),
+                    stdin=subprocess.DEVNULL,
+                    pass_fds=(write_fd,),
+                )
+            finally:
+                os.close(write_fd)
+            try:
+                with os.fdopen(read_fd, "rb") as channel:
+                    self._relay(channel, run, proc, stop)
+                code = proc.wait()
+            except BaseException:
+                _stop(proc)
+                raise
         finally:
-            os.close(write_fd)
-        try:
-            with os.fdopen(read_fd, "rb") as channel:
-                self._relay(channel, run)
-            code = proc.wait()
-        except BaseException:
-            _stop(proc)
-            raise
+            signal.signal(signal.SIGTERM, previous)
+        if stop.reason is not None:
+            return stop.reason
         if code != 0:
             how = f"signal {signal.Signals(-code).name}" if code < 0 else f"status {code}"
             raise RuntimeError(
                 f"cleanrl.{self.config.script} exited with {how}; its output is in the run's "
                 "stderr.log"
             )
+        return None
 
-    def _relay(self, channel: Any, run: RunHandle) -> None:
-        """Turn the script's scalars into metrics events, one per global step."""
+    def _relay(
+        self, channel: Any, run: RunHandle, proc: subprocess.Popen[bytes], stop: _StopRequest
+    ) -> None:
+        """Turn the script's scalars into metrics events, one per global step, and its
+        checkpoints into recorded ones, until the script closes the channel."""
         pending_step: int | None = None
         pending: dict[str, float] = {}
         buffer = b""
         fd = channel.fileno()
+        forwarded = killed = False
+        # Leave time, within the grace period, to record the checkpoint and end the run.
+        grace = self.context.stop_grace
+        patience = max(grace - 1.0, grace * 0.6)
         while True:
+            if stop.reason is not None and not killed:
+                if not forwarded:
+                    forwarded = True
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.send_signal(signal.SIGTERM)  # if only this process was signalled
+                elif time.monotonic() - stop.at > patience:
+                    killed = True
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.kill()
             ready, _, _ = select.select([fd], [], [], _FLUSH_IDLE)
             if not ready:
                 if pending:
@@ -202,9 +249,13 @@ class CleanRLRuntime:
                     if tag == "charts/episodic_return":
                         self.returns.append(value)
                 elif message[0] == "c":
-                    _, path, step, modules = message
-                    self.checkpoints.append(path)
-                    run.checkpoint_saved(path, step=step, modules=modules, format="pytorch")
+                    if pending:  # the metrics the script logged before it saved come first
+                        self._emit(run, pending_step, pending)
+                        pending = {}
+                    _, path, step, modules, reason = message
+                    if step is not None:
+                        self.global_step = max(self.global_step, step)
+                    self.context.record_checkpoint(path, step=step, modules=modules, reason=reason)
         if pending:
             self._emit(run, pending_step, pending)
 
@@ -213,37 +264,6 @@ class CleanRLRuntime:
             self.global_step = max(self.global_step, step)
         self.last_values.update(values)
         run.metrics(self.global_step if step is None else step, values)
-
-    def _write_manifest(self) -> None:
-        c = self.config
-        checkpoints = None
-        if self.checkpoints:
-            checkpoints = CheckpointMetadata(
-                directory="checkpoints",
-                format="pytorch",
-                files=tuple(self.checkpoints),
-                latest=self.checkpoints[-1],
-            )
-        tensorboard = "tensorboard" if (self.run_dir / "tensorboard").is_dir() else None
-        videos = "videos" if c.capture_video and (self.run_dir / "videos").is_dir() else None
-        WorkerAnalyticsManifest(
-            run_id=c.run_id,
-            worker_type="cleanrl",
-            artifacts=ArtifactsMetadata(
-                tensorboard=tensorboard, checkpoints=checkpoints, logs_dir=".", videos_dir=videos
-            ),
-            metadata={
-                "algorithm": c.algorithm,
-                "script": f"cleanrl.{c.script}",
-                "env_id": c.env_id,
-                "seed": c.effective_seed,
-                "total_steps": c.total_steps,
-                "global_step": self.global_step,
-                "cleanrl_version": _version("cleanrl"),
-                "worker_version": __version__,
-                "config": c.to_dict(),
-            },
-        ).save(self.run_dir)
 
 
 def _stop(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
@@ -256,12 +276,3 @@ def _stop(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
         proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(grace)
-
-
-def _version(distribution: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None

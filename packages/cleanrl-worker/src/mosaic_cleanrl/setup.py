@@ -8,16 +8,21 @@ its scripts, so CleanRL goes in alone, with ``--no-deps``.
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
+from importlib import metadata
 
 CLEANRL_REQUIREMENT = "cleanrl==1.2.0"
 PIP_ARGS = ["--no-deps", "--ignore-requires-python", CLEANRL_REQUIREMENT]
 
 
 def cleanrl_installed() -> bool:
-    return importlib.util.find_spec("cleanrl") is not None
+    """Installed as the worker looks for it: a distribution whose scripts it can read."""
+    try:
+        metadata.distribution("cleanrl")
+    except metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def main() -> int:

@@ -107,6 +107,14 @@ class LLMConfig(TrainingConfigBase):
         return super().from_dict(data)
 
     def validate(self) -> None:
+        if self.checkpoint_every is not None:
+            raise ConfigError.bad_value(
+                "checkpoint_every",
+                self.checkpoint_every,
+                "null: the llm worker trains nothing and keeps no checkpoint; its steps.jsonl "
+                "and episodes.jsonl are written as it plays, and a rerun (or resume_from) "
+                "continues from them",
+            )
         check_env_id(self.env_id)
         for index, task in enumerate(self.tasks):
             check_env_id(task, f"tasks[{index}]")

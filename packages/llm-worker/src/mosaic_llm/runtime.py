@@ -16,6 +16,13 @@ far). A run started again in the same run directory, or with
 ``resume_from`` naming an earlier run, skips the episodes already finished
 there (same task, episode number and seed) and drops the steps of an
 episode that was cut short.
+
+Nothing is trained, so there is no checkpoint (the worker declares none,
+and ``checkpoint_every`` is refused): what a run keeps is its records,
+written line by line as it plays, and ``config.json``, which ``llm:RUN``
+plays again. The manifest is written when the run starts, and a stopped
+run (``mosaic cancel``, Ctrl-C, a timeout) rewrites it with the summary of
+the episodes it finished, which ``run_cancelled`` carries too.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from mosaic_core import MosaicError, RunContext, RunHandle
+from mosaic_core import MosaicError, RunCancelled, RunContext, RunHandle
 from mosaic_llm.config import LLMConfig
 
 __all__ = ["EPISODES_FILE", "STEPS_FILE", "LLMRuntime", "make_client"]
@@ -110,6 +117,8 @@ class LLMRuntime:
         self.finished: list[dict[str, Any]] = []
         self.resumed = 0
         self.env_steps = 0
+        #: The agent of each task played so far.
+        self.agents: dict[str, Any] = {}
 
     def run(self) -> dict[str, Any]:
         c = self.config
@@ -124,12 +133,19 @@ class LLMRuntime:
             episodes=c.episodes,
         ) as run:
             self._restore()
+            self._write_manifest(None)
             client = make_client(c)
             try:
-                agents = self._play(run, client)
+                self._play(run, client)
+            except RunCancelled as stop:
+                # The episodes finished so far are on disk; say so in the manifest and the end.
+                partial = self._summary(client, self.agents)
+                self._write_manifest(partial)
+                run.emitter.run_cancelled(reason=str(stop), **partial)
+                raise
             finally:
                 client.close()
-            run.summary.update(self._summary(client, agents))
+            run.summary.update(self._summary(client, self.agents))
             self._write_manifest(run.summary)
         return run.summary
 
@@ -177,12 +193,12 @@ class LLMRuntime:
 
     # -- playing -------------------------------------------------------------------
 
-    def _play(self, run: RunHandle, client: Any) -> dict[str, Any]:
+    def _play(self, run: RunHandle, client: Any) -> None:
         from mosaic_llm.envs import describer_for, make_env
 
         c = self.config
         done = {_key(e) for e in self.finished}
-        agents: dict[str, Any] = {}
+        agents = self.agents
         with (
             open(self.run_dir / STEPS_FILE, "a", encoding="utf-8") as steps,
             open(self.run_dir / EPISODES_FILE, "a", encoding="utf-8") as episodes,
@@ -205,7 +221,6 @@ class LLMRuntime:
                         run.metrics(self.env_steps, self._metrics(record, client, agent))
                 finally:
                     env.close()
-        return agents
 
     def _episode(
         self, env: Any, describer: Any, agent: Any, task: str, k: int, steps: Any
@@ -318,7 +333,7 @@ class LLMRuntime:
             "action_formats": {task: a.form for task, a in agents.items()},
         }
 
-    def _write_manifest(self, summary: dict[str, Any]) -> None:
+    def _write_manifest(self, summary: dict[str, Any] | None) -> None:
         c = self.config
         self.context.write_manifest(
             records={"steps": STEPS_FILE, "episodes": EPISODES_FILE},
@@ -326,6 +341,7 @@ class LLMRuntime:
             base_url=c.base_url,
             api_key_env=c.api_key_env,
             algorithm=c.algorithm,
+            env_id=c.env_id,  # what `mosaic eval --operator llm:RUN` plays without --env
             tasks=list(c.all_tasks),
             episodes_per_task=c.episodes,
             seed=c.seed,

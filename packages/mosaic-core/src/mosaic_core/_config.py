@@ -28,7 +28,9 @@ import pathlib
 import re
 import sys
 from collections.abc import Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
+
+from annotated_types import Ge
 
 from mosaic_core._errors import ConfigError, did_you_mean
 from mosaic_core._fields import Secret, coerce, hints, metadata_of, plain
@@ -168,18 +170,25 @@ class WorkerConfigBase:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TrainingConfigBase(WorkerConfigBase):
-    """Adds the fields every training worker accepts: ``env_id``, ``algorithm``, ``total_steps``.
+    """Adds the fields every training worker accepts: ``env_id``, ``algorithm``,
+    ``total_steps`` and ``checkpoint_every``.
 
     A worker overrides their defaults and adds its own fields, named as its
-    upstream library names them, in snake_case.
+    upstream library names them, in snake_case. A worker that declares
+    ``supports_checkpointing`` saves a checkpoint each time its step count
+    passes a multiple of ``checkpoint_every``; the host refuses the field
+    for one that does not.
     """
 
     env_id: str
     """the environment: a Gymnasium id, module:Id or module:factory"""
     algorithm: str
     """the algorithm to train"""
-    total_steps: int = 100_000
+    total_steps: Annotated[int, Ge(1)] = 100_000
     """how many environment steps to train for"""
+    checkpoint_every: Annotated[int | None, Ge(1)] = None
+    """save a checkpoint every this many environment steps (null: only at the end, and when
+    the run is stopped); for a worker that declares supports_checkpointing"""
 
     #: On a ``per_algorithm`` base: the class of each algorithm, and the base itself.
     _mosaic_variants: ClassVar[dict[str, type[TrainingConfigBase]]] = {}

@@ -8,8 +8,13 @@ factory (a factory with a parameter named ``context``)::
 
     with context.lifecycle(algorithm=..., env_id=..., seed=..., total_steps=...) as run:
         ...
+        context.record_spaces(env.observation_space, env.action_space, env_id=...)
         context.record_checkpoint("checkpoints/step_1000.pt", step=1000)
         context.write_manifest(algorithm=..., global_step=...)
+
+A run the supervisor stops (``mosaic cancel``, Ctrl-C on ``mosaic run``, a
+timeout) gets SIGTERM, then SIGKILL :attr:`RunContext.stop_grace` seconds
+later: the time it has to save what it learned and record it.
 
 A context also opens a finished run (:meth:`RunContext.open`), which is how
 an operator finds the checkpoint to load (:meth:`latest_checkpoint`).
@@ -35,7 +40,14 @@ from mosaic_core._manifest import (
 from mosaic_core._spaces import describe_space, space_from_description
 from mosaic_core._telemetry import RunHandle, TelemetryEmitter
 
-__all__ = ["RunContext"]
+__all__ = ["DEFAULT_STOP_GRACE", "STOP_GRACE_ENV", "TRAINED_ON", "RunContext"]
+
+#: The environment variable in which the supervisor gives a worker its grace period.
+STOP_GRACE_ENV = "MOSAIC_STOP_GRACE"
+#: Seconds between SIGTERM and SIGKILL when nothing else is said.
+DEFAULT_STOP_GRACE = 5.0
+#: The manifest metadata key of :meth:`RunContext.record_spaces`.
+TRAINED_ON = "trained_on"
 
 
 class RunContext:
@@ -84,7 +96,9 @@ class RunContext:
             checkpoints = manifest.artifacts.checkpoints
             if checkpoints is not None:
                 context._checkpoints = list(checkpoints.files)
-                if checkpoints.latest and checkpoints.latest not in context._checkpoints:
+                if checkpoints.latest:  # the newest, wherever the files list it
+                    if checkpoints.latest in context._checkpoints:
+                        context._checkpoints.remove(checkpoints.latest)
                     context._checkpoints.append(checkpoints.latest)
                 context._checkpoint_format = checkpoints.format
             context._metadata = dict(manifest.metadata)
@@ -200,6 +214,57 @@ class RunContext:
                 "directory whose manifest lists one"
             )
         return self.run_dir / self._checkpoints[-1]
+
+    def record_spaces(
+        self,
+        observation_space: Any,
+        action_space: Any,
+        *,
+        agent: str | None = None,
+        env_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Record the spaces the policy is trained on, in the manifest (rewritten at once).
+
+        Gymnasium (or old gym) spaces, described with :meth:`describe_space`
+        under the metadata key ``trained_on``: ``{"env_id", "observation_space",
+        "action_space"}``, or for a multi-agent run (one call per ``agent``)
+        ``{"env_id", "agents": {agent: {"observation_space", "action_space"}}}``.
+        ``env_id`` is the environment ``mosaic eval`` makes for the run's
+        operator when given none; an environment whose spaces differ is refused
+        before any step. Returns the ``trained_on`` record.
+        """
+        record = dict(self._metadata.get(TRAINED_ON) or {})
+        described = {
+            "observation_space": describe_space(observation_space),
+            "action_space": describe_space(action_space),
+        }
+        if env_id is not None:
+            record["env_id"] = env_id
+        else:
+            record.setdefault("env_id", None)
+        if agent is None:
+            record.update(described)
+        else:
+            record["agents"] = {**record.get("agents", {}), agent: described}
+        self.write_manifest(**{TRAINED_ON: record})
+        return record
+
+    @property
+    def trained_on(self) -> dict[str, Any] | None:
+        """What :meth:`record_spaces` recorded (or a finished run's manifest holds), or None."""
+        record = self._metadata.get(TRAINED_ON)
+        return dict(record) if isinstance(record, Mapping) else None
+
+    @property
+    def stop_grace(self) -> float:
+        """Seconds between the supervisor's SIGTERM and its SIGKILL: the time a stopped run
+        has to save a checkpoint, record it and end (``$MOSAIC_STOP_GRACE``, set by the
+        supervisor; 5 when it is not set)."""
+        try:
+            grace = float(os.environ.get(STOP_GRACE_ENV, DEFAULT_STOP_GRACE))
+        except ValueError:
+            return DEFAULT_STOP_GRACE
+        return grace if grace > 0 else DEFAULT_STOP_GRACE
 
     @property
     def metadata(self) -> Mapping[str, Any]:

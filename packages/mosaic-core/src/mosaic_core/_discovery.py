@@ -78,7 +78,13 @@ class DiscoveredWorker:
     def config_schema(self) -> dict[str, Any] | None:
         """The JSON Schema of the worker's config, None when its class gives none."""
         schema = getattr(self.spec.config_class, "json_schema", None) if self.spec else None
-        return schema() if callable(schema) else None
+        if not callable(schema):
+            return None
+        try:
+            described: dict[str, Any] = schema()
+        except Exception as exc:  # noqa: BLE001 - a plugin's bug must not break the listing
+            return {"error": f"{type(exc).__name__}: {exc}"}
+        return described
 
 
 @attrs.frozen(kw_only=True)

@@ -77,6 +77,10 @@ MOVED_NAMES: dict[str, str] = {
 }
 
 
+#: The 1.0 names already warned about in this process.
+_WARNED: set[str] = set()
+
+
 def _warn(old: str, new: str, stacklevel: int = 3) -> None:
     warnings.warn(
         f"{old} moved in mosaic-core 1.1: use {new} (the old name goes in {REMOVED_IN})",
@@ -90,13 +94,17 @@ def moved_name(name: str) -> Any:
     home = MOVED_NAMES.get(name)
     if home is None:
         raise AttributeError(f"module 'mosaic_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    if name in _WARNED:  # `from mosaic_core import X` looks the name up twice: warn once
+        return value
+    _WARNED.add(name)
     new = (
         f"`from {home} import {name}`"
         if not home.startswith("mosaic_core._")
         else ("mosaic_core.load_worker_config")
     )
     _warn(f"mosaic_core.{name}", new, stacklevel=4)
-    return getattr(importlib.import_module(home), name)
+    return value
 
 
 def warn_moved(module: str, name: str, homes: tuple[str, ...]) -> Any:

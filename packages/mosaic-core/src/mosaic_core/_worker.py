@@ -6,7 +6,10 @@ The supervisor starts a worker as ``python -m mosaic_core.worker_main
 turns SIGTERM into :class:`~mosaic_core._errors.RunCancelled`, runs the
 runtime, and makes sure exactly one terminal event goes out.
 
-Exit status: 0 completed, 1 failed, 2 bad config, 130 cancelled.
+Exit status: 0 completed, 1 failed, 2 bad config, 130 cancelled. The first
+SIGTERM cancels; the runtime then has the supervisor's grace period
+(:attr:`RunContext.stop_grace`) to save and record a checkpoint, and a
+second SIGTERM does not interrupt it.
 """
 
 from __future__ import annotations
@@ -76,14 +79,25 @@ def _with_secrets(path: str) -> str | dict[str, Any]:
     return apply_secrets(document, json.loads(secrets))
 
 
+_stopping = False
+
+
 def _on_sigterm(signum: int, frame: Any) -> None:
+    """The first SIGTERM cancels the run; later ones (``mosaic cancel`` and the supervisor
+    may both send one) are ignored, so they cannot cut short the saving of a checkpoint."""
+    global _stopping
+    if _stopping:
+        return
+    _stopping = True
     raise_after_emit(RunCancelled(f"received {signal.Signals(signum).name}"))
 
 
 def run_worker(spec: WorkerSpec | None = None, argv: Sequence[str] | None = None) -> int:
     """Run one job from the command line; returns the exit status."""
     args = _parser("mosaic-worker" if spec is None else spec.worker_type).parse_args(argv)
+    global _stopping
     emitter = TelemetryEmitter()
+    _stopping = False
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if spec is None:

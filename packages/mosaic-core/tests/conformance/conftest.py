@@ -104,6 +104,7 @@ VARIANTS: dict[str, tuple[str, str | None]] = {
     "kf-nomanifest": (_smoke("kf-nomanifest", "no_manifest"), None),
     "kf-missingckpt": (_smoke("kf-missingckpt", "missing_checkpoint"), None),
     "kf-ignoreterm": (_smoke("kf-ignoreterm", "ignore_sigterm"), None),
+    "kf-keepnothing": (_smoke("kf-keepnothing", "keep_nothing"), None),
     "kf-rawmain": (
         _spec(
             "kf-rawmain",

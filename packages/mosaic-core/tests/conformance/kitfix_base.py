@@ -20,6 +20,8 @@ from typing import Any
 from mosaic_core import (
     ArtifactsMetadata,
     CheckpointMetadata,
+    RunCancelled,
+    RunContext,
     TelemetryEmitter,
     TrainingConfigBase,
     WorkerAnalyticsManifest,
@@ -116,11 +118,16 @@ class FixRuntime:
                 time.sleep(c.silence)
             if behavior == "seq_gap":
                 self._raw(emitter, "heartbeat", emitter.seq + 5, {})
-            for step in range(c.total_steps):
-                run.metrics(step, {"charts/episodic_return": float(step)})
-                # A step of work. It also keeps SIGTERM from landing, most of the time,
-                # inside emit(), where it can make the SDK repeat a seq (a known defect).
-                time.sleep(0.01 if behavior == "ignore_sigterm" else 0.002)
+            try:
+                for step in range(c.total_steps):
+                    run.metrics(step, {"charts/episodic_return": float(step)})
+                    # A step of work. It also keeps SIGTERM from landing, most of the time,
+                    # inside emit(), where it can make the SDK repeat a seq (a known defect).
+                    time.sleep(0.01 if behavior == "ignore_sigterm" else 0.002)
+            except RunCancelled:
+                if behavior != "keep_nothing":
+                    self._keep(emitter, c.run_id)
+                raise
             checkpoint = "checkpoints/final.json"
             (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
             (self.run_dir / checkpoint).write_text(json.dumps({"steps": c.total_steps}))
@@ -141,6 +148,20 @@ class FixRuntime:
             return [run.summary]
         return run.summary
 
+    def _keep(self, emitter: TelemetryEmitter, run_id: str) -> None:
+        """Stopped: save, announce and list a checkpoint, as a worker that keeps its policy."""
+        checkpoint = "checkpoints/stopped.json"
+        (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        (self.run_dir / checkpoint).write_text(json.dumps({"stopped": True}))
+        emitter.checkpoint_saved(checkpoint, step=0)
+        WorkerAnalyticsManifest(
+            run_id=run_id,
+            worker_type=self.worker_type,
+            artifacts=ArtifactsMetadata(
+                checkpoints=CheckpointMetadata(format="json", files=(checkpoint,))
+            ),
+        ).save(self.run_dir)
+
     @staticmethod
     def _raw(emitter: TelemetryEmitter, event: str, seq: int, payload: dict[str, Any]) -> None:
         """Write an envelope behind the emitter's back, as a buggy worker would."""
@@ -157,10 +178,10 @@ class FixRuntime:
 
 
 class KitOperator:
-    """A policy that always picks action 0, loaded from a run directory."""
+    """A policy that always picks action 0, loaded from a run's latest checkpoint."""
 
     def __init__(self, run_dir: str) -> None:
-        self.state = json.loads((Path(run_dir) / "checkpoints" / "final.json").read_text())
+        self.state = json.loads(RunContext.open(run_dir).latest_checkpoint().read_text())
 
     def reset(self, seed: int | None = None) -> None:
         pass

@@ -37,7 +37,7 @@ def test_mosaic_check_passes_a_conforming_worker_with_exit_0(kit_env: Any) -> No
     assert done.returncode == 0, done.stdout + done.stderr
     assert "PASS  smoke-run" in done.stdout
     assert "SKIP  operator-protocol" in done.stdout
-    assert done.stdout.rstrip().splitlines()[-1].startswith("15 passed, 1 skipped in ")
+    assert done.stdout.rstrip().splitlines()[-1].startswith("16 passed, 1 skipped in ")
 
 
 def test_mosaic_check_json_reports_every_check_and_exit_1_on_failure(kit_env: Any) -> None:
@@ -88,12 +88,12 @@ def test_pytest_mosaic_worker_option_adds_one_test_per_check(kit_env: Any, tmp_p
     done = pytest_in(tmp_path, "--mosaic-worker", "kf-good")
     assert done.returncode == 0, done.stdout
     assert "PASSED mosaic-worker[kf-good]::smoke-run" in done.stdout
-    assert "15 passed, 1 skipped" in done.stdout
+    assert "16 passed, 1 skipped" in done.stdout
     done = pytest_in(tmp_path, "--mosaic-worker", "kf-missingckpt", "-k", "checkpoints")
     assert done.returncode == 1
     assert "FAILED mosaic-worker[kf-missingckpt]::checkpoints" in done.stdout
     assert "checkpoints/never-written.pt" in done.stdout
-    assert "1 failed, 15 deselected" in done.stdout
+    assert "1 failed, 16 deselected" in done.stdout
 
 
 def test_worker_conformance_subclass_gets_one_test_id_per_check(

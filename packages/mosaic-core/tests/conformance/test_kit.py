@@ -32,7 +32,7 @@ def test_reference_worker_passes_every_check(kit_env: Any) -> None:
 def test_correct_fixture_passes_every_check(kit_env: Any) -> None:
     report = check_worker("kf-good")
     assert {r.id: r.message for r in report.failures()} == {}
-    assert statuses(report)["cancel"] == "passed"
+    assert statuses(report)["cancel"] == statuses(report)["cancel-checkpoint"] == "passed"
     assert statuses(report)["operator-protocol"] == "skipped"
 
 
@@ -60,6 +60,8 @@ BROKEN = [
     ("kf-rawmain", "bad-config-run", "stderr shows a traceback", {}),
     ("kf-failok", "failing-run", "it ended with run_completed, not run_failed", {}),
     ("kf-ignoreterm", "cancel", "ignored SIGTERM", {"cancel_grace": 0.5}),
+    ("kf-ignoreterm", "cancel-checkpoint", "killed with SIGKILL", {"cancel_grace": 0.5}),
+    ("kf-keepnothing", "cancel-checkpoint", "the cancelled run left no checkpoint", {}),
     ("kf-badoperator", "operator-protocol", "operator_factory returned NoneType", {}),
 ]
 
@@ -81,6 +83,7 @@ def test_broken_worker_fails_the_check_of_its_rule(
     [
         ("kf-nofailing", "failing-run", "WorkerSpec.failing_config is not set"),
         ("kf-nockpt", "checkpoints", "does not declare supports_checkpointing"),
+        ("kf-nockpt", "cancel-checkpoint", "does not declare supports_checkpointing"),
         ("kf-good", "operator-protocol", "declares no operator_factory"),
         ("kf-brokenep", "smoke-run", "did not load"),
         ("kf-nosmoke", "manifest", "there is no smoke run"),
@@ -92,6 +95,12 @@ def test_check_that_does_not_apply_is_skipped_with_its_reason(
     result = run_check(worker, check_id)
     assert result.status == "skipped", result
     assert fragment in result.message
+
+
+def test_a_cancelled_run_keeps_a_checkpoint_its_operator_loads(run_check: Any) -> None:
+    result = run_check("kf-operator", "cancel-checkpoint")
+    assert result.status == "passed", result
+    assert result.message.startswith("checkpoints/stopped.json kept; the operator loaded it")
 
 
 def test_operator_is_served_and_speaks_the_step_protocol(run_check: Any) -> None:

@@ -90,4 +90,4 @@ def test_generated_worker_installs_in_a_fresh_venv_and_its_tests_pass(tmp_path: 
     assert "PASSED tests/test_runtime.py::test_a_run_completes_and_records_its_checkpoint" in out
     assert " failed" not in out
     out = run(bin_dir / "mosaic", "check", "grid-world", cwd=tmp_path)
-    assert out.rstrip().splitlines()[-1].startswith("15 passed, 1 skipped")
+    assert out.rstrip().splitlines()[-1].startswith("16 passed, 1 skipped")

@@ -3,7 +3,8 @@
 Its config field ``behavior`` picks what it does: finish normally, raise,
 die by SIGKILL or a segfault, hang without heartbeats, flood telemetry,
 write garbage to the telemetry channel, spawn a grandchild that ignores
-SIGTERM, or exit without a terminal event.
+SIGTERM, exit without a terminal event, or save a checkpoint when stopped
+(taking ``stop_sleep`` seconds; ``silent`` also sends no heartbeat).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import time
 from typing import Literal
 
 from mosaic_core import (
+    RunCancelled,
+    RunContext,
     TelemetryEmitter,
     TrainingConfigBase,
     WorkerCapabilities,
@@ -28,7 +31,7 @@ from mosaic_core import (
 
 Behavior = Literal[
     "ok", "fail", "sigkill", "segfault", "hang", "flood", "garbage", "grandchild",
-    "no_terminal", "slow_start", "exit_nonzero",
+    "no_terminal", "slow_start", "exit_nonzero", "save_on_stop",
 ]  # fmt: skip
 
 
@@ -40,6 +43,8 @@ class FixtureConfig(TrainingConfigBase):
     behavior: Behavior = "ok"
     step_sleep: float = 0.0
     api_key: str | None = None
+    stop_sleep: float = 0.0
+    silent: bool = False
 
 
 class FixtureRuntime:
@@ -55,6 +60,8 @@ class FixtureRuntime:
             emitter.run_started(total_steps=c.total_steps)
             emitter.flush()
             time.sleep(600)
+        if c.behavior == "save_on_stop":
+            return self._save_on_stop()
         if c.behavior == "no_terminal":
             emitter.run_started(total_steps=c.total_steps)
             emitter.metrics(0, {"x": 1.0})
@@ -93,6 +100,26 @@ class FixtureRuntime:
             if c.behavior == "exit_nonzero":
                 sys.exit(4)
             run.summary.update(steps=c.total_steps, secret_seen=c.api_key is not None)
+        return run.summary
+
+    def _save_on_stop(self) -> dict[str, object]:
+        """Work until stopped; then save for ``stop_sleep`` seconds and record a checkpoint."""
+        c = self.config
+        context = RunContext.from_environment(c.run_id, "fixture", "0.0.1")
+        with context.lifecycle(heartbeat_interval=None if c.silent else 0.2) as run:
+            step = 0
+            try:
+                for step in range(c.total_steps):
+                    if not c.silent:
+                        run.metrics(step, {"x": float(step)})
+                    time.sleep(c.step_sleep)
+            except RunCancelled:
+                time.sleep(c.stop_sleep)
+                path = context.path("checkpoints", "stopped.json")
+                path.parent.mkdir(exist_ok=True)
+                path.write_text(str(context.stop_grace))
+                context.record_checkpoint(path, step=step, format="json")
+                raise
         return run.summary
 
 

@@ -1,7 +1,8 @@
 """Evaluating what an RLlib run trained, without starting Ray.
 
 The policy is the RL module saved in the checkpoint
-(``learner_group/learner/rl_module/<module>``), restored with
+(``learner_group/learner/rl_module/<module>``, in an algorithm's checkpoint
+or in the learner group alone that a stopped run saves), restored with
 ``RLModule.from_checkpoint`` and asked ``forward_inference``; the action
 is the greedy one (argmax for discrete actions, the mean for continuous
 ones, squashed and scaled to the action space as RLlib's env runners do).
@@ -39,19 +40,24 @@ def find_checkpoint(source: str | os.PathLike[str]) -> tuple[pathlib.Path, dict[
     :class:`~mosaic_core.ManifestError`.
     """
     path = pathlib.Path(source)
-    if (path / _MARKER).exists():
+    if _is_checkpoint(path):
         in_run = path.parent.name == "checkpoints"
         metadata = RunContext.open(path.parent.parent).metadata if in_run else {}
         return path, dict(metadata)
     run = RunContext.open(path)
     checkpoint = run.latest_checkpoint()
-    if not (checkpoint / _MARKER).exists():
+    if not _is_checkpoint(checkpoint):
         raise ManifestError(
             f"the latest checkpoint of run {run.run_id}, {checkpoint}, is not an RLlib "
-            f"checkpoint (no {_MARKER}); expected a run directory of the ray worker, or a "
-            "directory made by Algorithm.save_to_path"
+            f"checkpoint (no {_MARKER}, no {'/'.join(_MODULES)}); expected a run directory of "
+            "the ray worker, or a directory made by Algorithm.save_to_path"
         )
     return checkpoint, dict(run.metadata)
+
+
+def _is_checkpoint(path: pathlib.Path) -> bool:
+    """An algorithm's checkpoint, or the learner group alone that a stopped run saves."""
+    return (path / _MARKER).exists() or path.joinpath(*_MODULES).is_dir()
 
 
 def _available(checkpoint: pathlib.Path) -> list[str]:

@@ -4,8 +4,8 @@ Field names are XuanCe's own (its YAML keys); a field left at ``None`` keeps
 the value of XuanCe's YAML config for the algorithm and environment.
 ``total_steps`` is XuanCe's ``running_steps``. Everything else XuanCe reads
 from its YAML can be set through ``parser_args`` (checked against that YAML
-when the run starts). ``XuanCeConfig.from_dict`` picks the class from
-``algorithm``. Nothing here imports XuanCe, torch or numpy.
+when the run starts). :class:`XuanCeConfig` is a ``per_algorithm`` base:
+``algorithm`` picks the class. Nothing here imports XuanCe, torch or numpy.
 """
 
 from __future__ import annotations
@@ -13,15 +13,20 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from mosaic_core import ConfigError, TrainingConfigBase, did_you_mean
+from annotated_types import Ge, Gt, Interval
+
+from mosaic_core import ConfigError, TrainingConfigBase
 
 __all__ = ["ALGORITHMS", "CLASSIC_CONTROL", "MPE_SCENARIOS", "XuanCeConfig"]
+
+C = TypeVar("C", bound="XuanCeConfig")
 
 #: Cooperative MPE scenarios with one team of alike agents, which XuanCe's MARL
 #: runner trains: scenario -> number of agents (PettingZoo's defaults).
 MPE_SCENARIOS = {"simple_spread_v3": 3, "simple_reference_v3": 2}
+MPEScenario = Literal["simple_spread_v3", "simple_reference_v3"]
 #: Gymnasium classic-control tasks XuanCe 1.4.4 ships configs for -> their actions.
 CLASSIC_CONTROL = {
     "CartPole-v1": "discrete",
@@ -29,6 +34,7 @@ CLASSIC_CONTROL = {
     "MountainCar-v0": "discrete",
     "Pendulum-v1": "continuous",
 }
+ClassicControlTask = Literal["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1"]
 #: parser_args keys the worker sets itself: the run's directories, vector env, logger.
 MANAGED = frozenset(
     {"agent", "env_name", "env_id", "running_steps", "env_seed", "vectorize", "log_dir",
@@ -40,10 +46,15 @@ _BATCH_HINT = (
     "n_minibatch minibatches; set {fields} instead"
 )
 
+#: The constraints of XuanCe's numbers; None keeps XuanCe's YAML value.
+Rate = Annotated[float | None, Gt(0)]
+Count = Annotated[int | None, Ge(1)]
+Fraction = Annotated[float | None, Interval(ge=0, le=1)]
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class XuanCeConfig(TrainingConfigBase):
-    """Fields every algorithm accepts. ``from_dict`` returns the algorithm's own class."""
+class XuanCeConfig(TrainingConfigBase, per_algorithm=True):
+    """Fields every XuanCe algorithm accepts; ``algorithm`` picks the algorithm's class."""
 
     agent: ClassVar[str] = ""  # XuanCe's agent name, e.g. "MAPPO"
     family: ClassVar[str] = ""  # XuanCe's env directory: "mpe" or "classic_control"
@@ -51,64 +62,47 @@ class XuanCeConfig(TrainingConfigBase):
     #: The action kinds the algorithm can learn: discrete, continuous or both.
     actions: ClassVar[tuple[str, ...]] = ("discrete",)
 
+    seed: int | None = None
+    """the random seed, XuanCe's seed and env_seed (null: XuanCe's default, 1)"""
     algorithm: str = "mappo"
+    """XuanCe's algorithm: mappo, qmix, maddpg, vdn, coma, ippo, iql (MPE), dqn or ppo (classic
+    control)"""
     env: str | None = None
+    """XuanCe's env_name, which the algorithm decides: mpe or classic_control"""
     env_id: str = "simple_spread_v3"
-    total_steps: int = 100_000
-    parallels: int | None = None
-    gamma: float | None = None
+    """the task: an MPE scenario, or a classic-control task for dqn and ppo"""
+    total_steps: Annotated[int, Ge(1)] = 100_000
+    """XuanCe's running_steps: environment steps to train for, over all parallel envs"""
+    parallels: Count = None
+    """the number of environments run in parallel (null: XuanCe's YAML value)"""
+    gamma: Fraction = None
+    """the discount factor (null: XuanCe's YAML value)"""
     device: str = "cpu"
+    """where the networks run: cpu, cuda or cuda:N"""
     parser_args: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """any other key of XuanCe's YAML config for the algorithm, such as
+    {"actor_hidden_size": [128]}"""
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> XuanCeConfig:  # type: ignore[override]
-        if not isinstance(data, Mapping):
-            raise ConfigError.bad_value("config", data, "a JSON object of config fields")
-        if cls is XuanCeConfig:
-            algorithm = data.get("algorithm", "mappo")
-            if algorithm not in ALGORITHMS:
-                raise ConfigError.bad_value(
-                    "algorithm",
-                    algorithm,
-                    f"one of {', '.join(ALGORITHMS)}"
-                    + (did_you_mean(algorithm, ALGORITHMS) if isinstance(algorithm, str) else ""),
-                )
-            return ALGORITHMS[algorithm].from_dict(data)
-        if cls.on_policy and "batch_size" in data:
+    def from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
+        if cls.on_policy and isinstance(data, Mapping) and "batch_size" in data:
             fields = "buffer_size and n_minibatch" if cls.family == "mpe" else "horizon_size"
             raise ConfigError.bad_value(
                 "batch_size", data["batch_size"], _BATCH_HINT.format(name=cls.agent, fields=fields)
             )
-        return super().from_dict(data)  # type: ignore[return-value]
+        return super().from_dict(data)
 
-    # -- validation ------------------------------------------------------------------
+    # -- rules between fields ----------------------------------------------------------
 
     def validate(self) -> None:
-        if ALGORITHMS.get(self.algorithm) is not type(self):
-            raise ConfigError.bad_value(
-                "algorithm", self.algorithm, f"{_name_of(type(self))!r} for {type(self).__name__}"
-            )
         if self.env is not None and self.env != self.family:
             raise ConfigError.bad_value(
                 "env", self.env, f"{self.family!r}: XuanCe's {self.agent} trains on {self.family}"
             )
-        self._check_env_id()
         self._check_actions()
+        # A pattern has no annotated_types marker the config base checks.
         if not _DEVICE.match(self.device):
             raise ConfigError.bad_value("device", self.device, "'cpu', 'cuda' or 'cuda:N'")
-        for name in ("learning_rate", "learning_rate_actor", "learning_rate_critic"):
-            value = getattr(self, name, None)
-            if value is not None and value <= 0:
-                raise ConfigError.bad_value(name, value, "a number > 0")
-        for name in ("parallels", "buffer_size", "batch_size", "n_epochs", "n_minibatch",
-                     "horizon_size", "training_frequency", "sync_frequency"):  # fmt: skip
-            value = getattr(self, name, None)
-            if value is not None and value < 1:
-                raise ConfigError.bad_value(name, value, "an integer >= 1")
-        for name in ("gamma", "gae_lambda", "tau", "start_greedy", "end_greedy"):
-            value = getattr(self, name, None)
-            if value is not None and not 0.0 <= value <= 1.0:
-                raise ConfigError.bad_value(name, value, "a number between 0 and 1")
         own = {f.name for f in dataclasses.fields(self)}
         for key in self.parser_args:
             if key in MANAGED:
@@ -119,24 +113,6 @@ class XuanCeConfig(TrainingConfigBase):
                 raise ConfigError.bad_value(
                     f"parser_args.{key}", self.parser_args[key], f"the field {key!r} instead"
                 )
-
-    def _check_env_id(self) -> None:
-        if self.family == "mpe":
-            if self.env_id not in MPE_SCENARIOS:
-                raise ConfigError.bad_value(
-                    "env_id",
-                    self.env_id,
-                    f"a cooperative MPE scenario: {', '.join(MPE_SCENARIOS)}"
-                    + did_you_mean(self.env_id, MPE_SCENARIOS),
-                )
-            return
-        if self.env_id not in CLASSIC_CONTROL:
-            raise ConfigError.bad_value(
-                "env_id",
-                self.env_id,
-                f"a classic-control task XuanCe has configs for: {', '.join(CLASSIC_CONTROL)}"
-                + did_you_mean(self.env_id, CLASSIC_CONTROL),
-            )
 
     @property
     def action_kind(self) -> str:
@@ -183,7 +159,8 @@ class XuanCeConfig(TrainingConfigBase):
         The run's directories are added by the runtime; fields left at None keep
         XuanCe's YAML values.
         """
-        skip = {"run_id", "algorithm", "env", "env_id", "total_steps", "seed", "parser_args"}
+        skip = {"run_id", "algorithm", "env", "env_id", "total_steps", "checkpoint_every", "seed",
+                "parser_args"}  # fmt: skip
         args: dict[str, Any] = {
             name: value
             for name, value in ((f.name, getattr(self, f.name)) for f in dataclasses.fields(self))
@@ -205,24 +182,37 @@ class XuanCeConfig(TrainingConfigBase):
         return {}
 
 
-def _name_of(cls: type) -> str:
-    return next(name for name, c in ALGORITHMS.items() if c is cls)
-
-
 # -- multi-agent: MPE ------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class _OnPolicyMARL(XuanCeConfig):
-    on_policy: ClassVar[bool] = True
+class _MPE(XuanCeConfig):
     family: ClassVar[str] = "mpe"
-    buffer_size: int | None = None
-    n_epochs: int | None = None
-    n_minibatch: int | None = None
+    env_id: MPEScenario = "simple_spread_v3"
+    """the MPE scenario: simple_spread_v3 (3 agents) or simple_reference_v3 (2 agents)"""
+    continuous_action: bool = False
+    """continuous actions rather than discrete ones (XuanCe's MPE configs default to
+    continuous, PettingZoo's MPE to discrete)"""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _OnPolicyMARL(_MPE):
+    on_policy: ClassVar[bool] = True
+    buffer_size: Count = None
+    """the transitions collected per update, over all parallel envs (null: XuanCe's YAML
+    value)"""
+    n_epochs: Count = None
+    """the epochs of training on each batch (null: XuanCe's YAML value)"""
+    n_minibatch: Count = None
+    """the minibatches each batch is split into (null: XuanCe's YAML value)"""
     ent_coef: float | None = None
+    """the coefficient of the entropy loss (null: XuanCe's YAML value)"""
     vf_coef: float | None = None
-    gae_lambda: float | None = None
+    """the coefficient of the critic loss (null: XuanCe's YAML value)"""
+    gae_lambda: Fraction = None
+    """the GAE lambda (null: XuanCe's YAML value)"""
     use_parameter_sharing: bool | None = None
+    """one set of networks for all agents (null: XuanCe's YAML value)"""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -230,10 +220,10 @@ class MAPPOConfig(_OnPolicyMARL):
     agent: ClassVar[str] = "MAPPO"
     actions: ClassVar[tuple[str, ...]] = ("discrete", "continuous")
     algorithm: str = "mappo"
-    #: XuanCe's MPE configs default to continuous actions; PettingZoo's MPE to discrete.
-    continuous_action: bool = False
-    learning_rate: float | None = None
+    learning_rate: Rate = None
+    """the learning rate (null: XuanCe's YAML value)"""
     clip_range: float | None = None
+    """the ratio clip range of the PPO loss (null: XuanCe's YAML value)"""
 
     def _policy(self) -> dict[str, Any]:
         name = "Gaussian_MAAC_Policy" if self.continuous_action else "Categorical_MAAC_Policy"
@@ -247,37 +237,49 @@ class IPPOConfig(MAPPOConfig):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class COMAConfig(_OnPolicyMARL):
+class _Greedy(XuanCeConfig):
+    """The epsilon-greedy schedule of the value-based agents (and COMA)."""
+
+    start_greedy: Fraction = None
+    """the epsilon of epsilon-greedy at the start (null: XuanCe's YAML value)"""
+    end_greedy: Fraction = None
+    """the epsilon of epsilon-greedy at the end (null: XuanCe's YAML value)"""
+    decay_step_greedy: int | None = None
+    """the steps over which epsilon decays (null: XuanCe's YAML value)"""
+    sync_frequency: Count = None
+    """the steps between target-network updates (null: XuanCe's YAML value)"""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class COMAConfig(_OnPolicyMARL, _Greedy):
     agent: ClassVar[str] = "COMA"
     algorithm: str = "coma"
-    continuous_action: bool = False
-    learning_rate_actor: float | None = None
-    learning_rate_critic: float | None = None
-    start_greedy: float | None = None
-    end_greedy: float | None = None
-    decay_step_greedy: int | None = None
-    sync_frequency: int | None = None
+    learning_rate_actor: Rate = None
+    """the actor's learning rate (null: XuanCe's YAML value)"""
+    learning_rate_critic: Rate = None
+    """the critic's learning rate (null: XuanCe's YAML value)"""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class _OffPolicy(XuanCeConfig):
-    buffer_size: int | None = None
-    batch_size: int | None = None
+    buffer_size: Count = None
+    """the replay buffer's size in transitions (null: XuanCe's YAML value)"""
+    batch_size: Count = None
+    """the transitions sampled for each update (null: XuanCe's YAML value)"""
     start_training: int | None = None
-    training_frequency: int | None = None
+    """the steps before training starts (null: XuanCe's YAML value)"""
+    training_frequency: Count = None
+    """the steps between updates (null: XuanCe's YAML value)"""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class _ValueBasedMARL(_OffPolicy):
-    family: ClassVar[str] = "mpe"
-    continuous_action: bool = False
-    learning_rate: float | None = None
-    sync_frequency: int | None = None
-    start_greedy: float | None = None
-    end_greedy: float | None = None
-    decay_step_greedy: int | None = None
+class _ValueBasedMARL(_MPE, _OffPolicy, _Greedy):
+    learning_rate: Rate = None
+    """the learning rate (null: XuanCe's YAML value)"""
     double_q: bool | None = None
+    """double Q-learning (null: XuanCe's YAML value)"""
     use_parameter_sharing: bool | None = None
+    """one set of networks for all agents (null: XuanCe's YAML value)"""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -299,62 +301,70 @@ class IQLConfig(_ValueBasedMARL):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class MADDPGConfig(_OffPolicy):
+class MADDPGConfig(_MPE, _OffPolicy):
     agent: ClassVar[str] = "MADDPG"
-    family: ClassVar[str] = "mpe"
     actions: ClassVar[tuple[str, ...]] = ("continuous",)
     algorithm: str = "maddpg"
     continuous_action: bool = True
-    learning_rate_actor: float | None = None
-    learning_rate_critic: float | None = None
-    tau: float | None = None
+    """continuous actions: the only kind MADDPG learns"""
+    learning_rate_actor: Rate = None
+    """the actor's learning rate (null: XuanCe's YAML value)"""
+    learning_rate_critic: Rate = None
+    """the critic's learning rate (null: XuanCe's YAML value)"""
+    tau: Fraction = None
+    """the rate of the target networks' soft updates (null: XuanCe's YAML value)"""
     start_noise: float | None = None
+    """the exploration noise at the start (null: XuanCe's YAML value)"""
     end_noise: float | None = None
+    """the exploration noise at the end (null: XuanCe's YAML value)"""
     sigma: float | None = None
+    """the random noise of continuous actions (null: XuanCe's YAML value)"""
 
 
 # -- single agent: classic control -----------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class DQNConfig(_OffPolicy):
-    agent: ClassVar[str] = "DQN"
+class _ClassicControl(XuanCeConfig):
     family: ClassVar[str] = "classic_control"
-    algorithm: str = "dqn"
-    env_id: str = "CartPole-v1"
-    learning_rate: float | None = None
-    sync_frequency: int | None = None
-    start_greedy: float | None = None
-    end_greedy: float | None = None
-    decay_step_greedy: int | None = None
+    env_id: ClassicControlTask = "CartPole-v1"
+    """the classic-control task: CartPole-v1, Acrobot-v1, MountainCar-v0 (discrete actions) or
+    Pendulum-v1 (continuous)"""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class PPOConfig(XuanCeConfig):
+class DQNConfig(_ClassicControl, _OffPolicy, _Greedy):
+    agent: ClassVar[str] = "DQN"
+    algorithm: str = "dqn"
+    learning_rate: Rate = None
+    """the learning rate (null: XuanCe's YAML value)"""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PPOConfig(_ClassicControl):
     agent: ClassVar[str] = "PPO"
-    family: ClassVar[str] = "classic_control"
     on_policy: ClassVar[bool] = True
     actions: ClassVar[tuple[str, ...]] = ("discrete", "continuous")
     algorithm: str = "ppo"
-    env_id: str = "CartPole-v1"
-    learning_rate: float | None = None
-    horizon_size: int | None = None
-    n_epochs: int | None = None
-    n_minibatch: int | None = None
+    learning_rate: Rate = None
+    """the learning rate (null: XuanCe's YAML value)"""
+    horizon_size: Count = None
+    """the steps each env collects per update (null: XuanCe's YAML value)"""
+    n_epochs: Count = None
+    """the epochs of training on each batch (null: XuanCe's YAML value)"""
+    n_minibatch: Count = None
+    """the minibatches each batch is split into (null: XuanCe's YAML value)"""
     clip_range: float | None = None
+    """the ratio clip range of the PPO loss (null: XuanCe's YAML value)"""
     ent_coef: float | None = None
+    """the coefficient of the entropy loss (null: XuanCe's YAML value)"""
     vf_coef: float | None = None
-    gae_lambda: float | None = None
+    """the coefficient of the critic loss (null: XuanCe's YAML value)"""
+    gae_lambda: Fraction = None
+    """the GAE lambda (null: XuanCe's YAML value)"""
 
 
-ALGORITHMS: dict[str, type[XuanCeConfig]] = {
-    "mappo": MAPPOConfig,
-    "qmix": QMIXConfig,
-    "maddpg": MADDPGConfig,
-    "vdn": VDNConfig,
-    "coma": COMAConfig,
-    "ippo": IPPOConfig,
-    "iql": IQLConfig,
-    "dqn": DQNConfig,
-    "ppo": PPOConfig,
+#: Each algorithm's config class.
+ALGORITHMS: Mapping[str, type[XuanCeConfig]] = {
+    name: cls for name, cls in XuanCeConfig.variants().items() if issubclass(cls, XuanCeConfig)
 }

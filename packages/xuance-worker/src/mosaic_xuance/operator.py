@@ -2,12 +2,16 @@
 
 The agent is rebuilt the way XuanCe builds it for testing without an
 environment: its registry class, the run's saved XuanCe config, and the
-spaces its networks were built for (``checkpoints/xuance_config.json``).
-The weights are then loaded strictly, so a mismatch is an error, never a
-silently half-loaded network. For a multi-agent run one operator plays one
-seat: the agent id comes from the seat's ``OperatorContext`` (or the
-``agent`` option), and the action is the one XuanCe's own ``get_actions``
-picks for that agent in test mode.
+spaces its networks were built for (``xuance_config.json``, beside the
+checkpoint: the one the run's manifest names last, or the checkpoint file
+given; runs of worker 0.1.0 load too). The weights of that checkpoint are
+then loaded strictly, so a mismatch is an error, never a silently
+half-loaded network. Whether a seat's spaces are those the run was trained
+on is checked by MOSAIC's host before the operator is built.
+
+For a multi-agent run one operator plays one seat: the agent id comes from
+the seat's ``OperatorContext`` (or the ``agent`` option), and the action is
+the one XuanCe's own ``get_actions`` picks for that agent in test mode.
 """
 
 from __future__ import annotations
@@ -23,23 +27,33 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
-from mosaic_core import MosaicError
+from mosaic_core import ManifestError, MosaicError, RunContext
 
-__all__ = ["XuanCeOperator", "find_run_config"]
+__all__ = ["XuanCeOperator", "find_checkpoint", "find_run_config"]
 
 _CONFIG = "xuance_config.json"
 
 
-def find_run_config(source: str | os.PathLike[str]) -> pathlib.Path:
-    """``checkpoints/xuance_config.json`` of a run directory (or that file, or its folder)."""
+def find_checkpoint(source: str | os.PathLike[str]) -> pathlib.Path:
+    """A checkpoint file given itself, or the latest checkpoint of a run directory."""
     path = pathlib.Path(source)
-    for candidate in (path, path / _CONFIG, path / "checkpoints" / _CONFIG):
-        if candidate.is_file() and candidate.name == _CONFIG:
-            return candidate
-    raise FileNotFoundError(
-        f"no XuanCe checkpoint at {path}: expected a run directory of the xuance worker, "
-        f"holding checkpoints/{_CONFIG} beside the weights"
-    )
+    return path if path.is_file() else RunContext.open(path).latest_checkpoint()
+
+
+def find_run_config(source: str | os.PathLike[str]) -> pathlib.Path:
+    """The ``xuance_config.json`` beside a run's latest checkpoint (``source`` is the run
+    directory), or beside a checkpoint file given itself."""
+    return _config_beside(find_checkpoint(source))
+
+
+def _config_beside(checkpoint: pathlib.Path) -> pathlib.Path:
+    config = checkpoint.parent / _CONFIG
+    if not config.is_file():
+        raise ManifestError(
+            f"{checkpoint} has no {_CONFIG} beside it; expected a checkpoint of the xuance "
+            "worker, saved with the config and spaces that rebuild its agent"
+        )
+    return config
 
 
 class XuanCeOperator:
@@ -78,8 +92,11 @@ class XuanCeOperator:
         ``agent`` (or ``context.agent``) names the seat in a multi-agent run;
         ``deterministic`` picks the greedy action rather than a sample.
         """
-        path = find_run_config(source)
+        checkpoint = find_checkpoint(source)
+        path = _config_beside(checkpoint)
         data = json.loads(path.read_text())
+        if checkpoint.name == _CONFIG:  # the config given: the weights it names
+            checkpoint = checkpoint.parent / data["model"]
         seat = agent or getattr(context, "agent", None)
         if data["multi_agent"]:
             keys = data["agent_keys"]
@@ -99,7 +116,6 @@ class XuanCeOperator:
                 f"{path.parent.parent}: a recurrent {data['algorithm']} policy (use_rnn); the "
                 "xuance operator plays feed-forward policies only"
             )
-        _check_seat(data, seat, context)
         if "OMP_NUM_THREADS" not in os.environ:
             import torch
 
@@ -109,7 +125,7 @@ class XuanCeOperator:
         workdir = tempfile.mkdtemp(prefix="mosaic-xuance-operator-")
         try:
             built = _build_agent(data, device, workdir)
-            _load_weights(built, data, path.parent)
+            _load_weights(built, data, checkpoint)
         except BaseException:
             shutil.rmtree(workdir, ignore_errors=True)
             raise
@@ -131,7 +147,7 @@ class XuanCeOperator:
             # Test-mode actors see only their own observation (and agent id), so the other
             # agents' rows of the batch do not change this agent's action.
             obs = {k: own if k == self.seat else np.zeros_like(own) for k in self.agent.agent_keys}
-            kwargs = dict(self._kwargs)
+            kwargs: dict[str, Any] = dict(self._kwargs)
             if self.agent.use_actions_mask:
                 kwargs["avail_actions_dict"] = [self._masks(info)]
             out = self.agent.get_actions(obs_dict=[obs], **kwargs)
@@ -158,48 +174,12 @@ class XuanCeOperator:
         shutil.rmtree(self._workdir, ignore_errors=True)
 
 
-def _check_seat(data: dict[str, Any], seat: str | None, context: Any) -> None:
-    """The seat's spaces must be the ones the networks were built for."""
-    from mosaic_xuance.spaces import space_to_json
-
-    if context is None or getattr(context, "observation_space", None) is None:
-        return
-    saved = data["observation_space"][seat] if data["multi_agent"] else data["observation_space"]
-    saved_actions = data["action_space"][seat] if data["multi_agent"] else data["action_space"]
-    try:
-        seen = space_to_json(context.observation_space)
-        seen_actions = space_to_json(context.action_space)
-    except ValueError:
-        seen, seen_actions = {}, {}
-    problems = []
-    if seen.get("shape") != saved.get("shape"):
-        problems.append(f"observations of shape {seen.get('shape')} (trained on {saved['shape']})")
-    if {k: seen_actions.get(k) for k in ("type", "n", "shape")} != {
-        k: saved_actions.get(k) for k in ("type", "n", "shape")
-    }:
-        problems.append(
-            f"a {context.action_space} action space (trained with {_describe(saved_actions)})"
-        )
-    if problems:
-        who = f"agent {seat!r}" if seat else "the agent"
-        raise MosaicError(
-            f"this environment gives {who} {' and '.join(problems)}; the run was trained on "
-            f"{data['env_id']}"
-            + (" with continuous_action" if saved_actions["type"] == "Box" else "")
-        )
-
-
-def _describe(space: dict[str, Any]) -> str:
-    if space["type"] == "Discrete":
-        return f"Discrete({space['n']})"
-    return f"{space['type']}{tuple(space.get('shape', ()))}"
-
-
 def _build_agent(data: dict[str, Any], device: str, workdir: str) -> Any:
     from xuance.torch.agents import REGISTRY_Agents
 
     from mosaic_xuance.compat import building
-    from mosaic_xuance.spaces import space_from_json
+
+    rebuild = RunContext.space_from_description
 
     config = types.SimpleNamespace(**data["config"])
     # Inference only: this process's device, and XuanCe's log and model dirs in a scratch
@@ -220,9 +200,9 @@ def _build_agent(data: dict[str, Any], device: str, workdir: str) -> Any:
             num_agents=len(keys),
             num_envs=1,
             agents=list(keys),
-            state_space=space_from_json(state) if state else None,
-            observation_space={k: space_from_json(data["observation_space"][k]) for k in keys},
-            action_space={k: space_from_json(data["action_space"][k]) for k in keys},
+            state_space=rebuild(state) if state else None,
+            observation_space={k: rebuild(data["observation_space"][k]) for k in keys},
+            action_space={k: rebuild(data["action_space"][k]) for k in keys},
             max_episode_steps=data["config"].get("episode_length"),
             reset=lambda: None,
         )
@@ -231,16 +211,16 @@ def _build_agent(data: dict[str, Any], device: str, workdir: str) -> Any:
     return cls(
         config,
         envs=None,
-        observation_space=space_from_json(data["observation_space"]),
-        action_space=space_from_json(data["action_space"]),
+        observation_space=rebuild(data["observation_space"]),
+        action_space=rebuild(data["action_space"]),
     )
 
 
-def _load_weights(agent: Any, data: dict[str, Any], directory: pathlib.Path) -> None:
+def _load_weights(agent: Any, data: dict[str, Any], model: pathlib.Path) -> None:
     import numpy as np
     import torch
 
-    model = directory / data["model"]
+    directory = model.parent
     checkpoint = torch.load(model, map_location=agent.device, weights_only=True)
     agent.policy.load_state_dict(checkpoint["policy"])  # strict: the architecture must match
     agent.policy.eval()

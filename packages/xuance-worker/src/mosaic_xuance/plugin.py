@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mosaic_core import WorkerCapabilities, WorkerMetadata, WorkerSpec, hookimpl
 from mosaic_xuance.__about__ import __version__
 from mosaic_xuance.config import MPE_SCENARIOS, XuanCeConfig
 
-
-def make_runtime(config: XuanCeConfig) -> Any:
+if TYPE_CHECKING:
+    from mosaic_core import OperatorContext, RunContext
+    from mosaic_xuance.operator import XuanCeOperator
     from mosaic_xuance.runtime import XuanCeRuntime
 
-    return XuanCeRuntime(config)
+
+def make_runtime(config: XuanCeConfig, context: RunContext) -> XuanCeRuntime:
+    from mosaic_xuance.runtime import XuanCeRuntime
+
+    return XuanCeRuntime(config, context)
 
 
-def make_operator(source: str, *, context: Any = None, **options: Any) -> Any:
+def make_operator(
+    source: str, *, context: OperatorContext | None = None, **options: Any
+) -> XuanCeOperator:
     """One seat's operator; ``context.agent`` says which agent of a trained team it plays."""
     from mosaic_xuance.operator import XuanCeOperator
 

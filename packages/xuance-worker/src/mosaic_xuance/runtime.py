@@ -8,35 +8,42 @@ every scalar it logs goes through ``Agent.log_infos`` or
 so each call still reaches TensorBoard and also leaves as a ``metrics``
 event. XuanCe's tqdm bars and prints go to the run's log files. The
 trained networks are saved to ``checkpoints/`` beside
-``xuance_config.json``, the config and spaces that rebuild the agent.
+``xuance_config.json``, the config and spaces that rebuild the agent; the
+run's :class:`~mosaic_core.RunContext` announces each checkpoint and writes
+the manifest, which lists the spaces the agents are trained on from the
+start.
+
+Checkpoints: XuanCe's own ``final_train_model.pth`` at the end of training;
+``step_<N>.pth`` at the first logged step past each multiple of
+``checkpoint_every``; and ``step_<N>.pth`` when the run is stopped: the
+supervisor's SIGTERM becomes :class:`~mosaic_core.RunCancelled` at the
+next step XuanCe logs, and the agent is saved before the run ends as
+cancelled.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib.util
 import json
 import os
 import pathlib
+import signal
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
+from importlib import metadata
 from typing import Any
 
 from mosaic_core import (
-    ArtifactsMetadata,
-    CheckpointMetadata,
     ConfigError,
     MosaicError,
-    RunHandle,
-    TelemetryEmitter,
-    WorkerAnalyticsManifest,
+    RunCancelled,
+    RunContext,
     did_you_mean,
 )
-from mosaic_xuance import __version__
 from mosaic_xuance.compat import building
 from mosaic_xuance.config import XuanCeConfig
-from mosaic_xuance.spaces import space_to_json
+from mosaic_xuance.observe import MetricsRelay, Periodic, StopRequest, observe_log_infos
 
 __all__ = ["CONFIG_FILE", "MODEL_FILE", "XuanCeRuntime", "find_yaml", "observe_log_infos"]
 
@@ -90,85 +97,13 @@ def check_parser_args(config: XuanCeConfig, yaml_path: pathlib.Path) -> None:
             )
 
 
-@contextlib.contextmanager
-def observe_log_infos(
-    classes: list[type], sink: Callable[[Mapping[str, Any], int], None]
-) -> Iterator[None]:
-    """Wrap ``log_infos`` on ``classes`` so that ``sink(info, step)`` sees every call after
-    XuanCe has logged it; the originals are put back when the block ends."""
-    originals = {cls: cls.__dict__["log_infos"] for cls in classes}
-
-    def wrap(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
-        def log_infos(self: Any, info: dict[str, Any], x_index: int) -> Any:
-            result = original(self, info, x_index)
-            sink(info, x_index)
-            return result
-
-        return log_infos
-
-    for cls, original in originals.items():
-        cls.log_infos = wrap(original)  # type: ignore[attr-defined]
-    try:
-        yield
-    finally:
-        for cls, original in originals.items():
-            cls.log_infos = original  # type: ignore[attr-defined]
-
-
-def _flatten(info: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    """``{"A": {"env-0": 1.0}}`` -> ``{"A/env-0": 1.0}``, as XuanCe's W&B path names them."""
-    out: dict[str, float] = {}
-    for key, value in info.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(_flatten(value, name + "/"))
-            continue
-        try:
-            out[name] = float(value)
-        except (TypeError, ValueError):
-            continue  # None, strings, arrays: nothing TensorBoard plots as a scalar either
-    return out
-
-
-class _MetricsRelay:
-    """Turns ``log_infos`` calls into ``metrics`` events, one per training step."""
-
-    def __init__(self, run: RunHandle) -> None:
-        self.run = run
-        self.step: int | None = None
-        self.pending: dict[str, float] = {}
-        self.last_values: dict[str, float] = {}
-        self.returns: list[float] = []
-        self.events = 0
-
-    def __call__(self, info: Mapping[str, Any], step: Any) -> None:
-        values = _flatten(info)
-        if not values:
-            return
-        step = int(step)
-        if self.pending and step != self.step:
-            self.flush()
-        self.step = step
-        self.pending.update(values)
-        self.returns += [v for k, v in values.items() if "Episode-Rewards" in k]
-
-    def flush(self) -> None:
-        if self.pending and self.step is not None:
-            self.run.metrics(self.step, self.pending)
-            self.last_values.update(self.pending)
-            self.events += 1
-        self.pending = {}
-
-
 class XuanCeRuntime:
     """Implements :class:`mosaic_core.WorkerRuntime` for one XuanCe training run."""
 
-    def __init__(self, config: XuanCeConfig) -> None:
+    def __init__(self, config: XuanCeConfig, context: RunContext) -> None:
         self.config = config
-        self.run_dir = pathlib.Path(os.environ.get("MOSAIC_RUN_DIR") or pathlib.Path.cwd())
-        self.emitter = TelemetryEmitter(config.run_id)
-        self.files: list[str] = []
+        self.context = context
+        self.xuance_version: str | None = None
 
     def run(self) -> dict[str, Any]:
         c = self.config
@@ -177,8 +112,7 @@ class XuanCeRuntime:
         # torch's default thread count thrashes small machines; XuanCe's MPE opens no window.
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-        with self.emitter.lifecycle(
-            worker_type="xuance",
+        with self.context.lifecycle(
             algorithm=c.algorithm,
             env_id=c.env_id,
             seed=c.effective_seed,
@@ -187,25 +121,35 @@ class XuanCeRuntime:
             agent=c.agent,
         ) as run:
             runner = self._runner(yaml_path)
-            relay = _MetricsRelay(run)
             agent = runner.agent
+            self.xuance_version = metadata.version("xuance")
+            self._record_spaces(agent)
+            self._write_manifest(0)
+            relay = MetricsRelay(run)
             try:
-                with observe_log_infos(_agent_bases(), relay):
-                    runner.run(mode="train")
+                self._train(runner, agent, relay)
+            except RunCancelled as stop:
+                relay.flush()
+                # Before the first step nothing has been learned that is worth a file.
+                saved = self._save(runner, agent, "stopped") if agent.current_step else None
+                with contextlib.suppress(Exception):
+                    agent.finish()  # flushes TensorBoard's file, closes the envs
+                self._write_manifest(int(agent.current_step))
+                run.emitter.run_cancelled(
+                    reason=str(stop), checkpoint=saved, steps=int(agent.current_step)
+                )
+                raise
             finally:
                 relay.flush()
-            self._save_config(runner, agent)
-            model = f"checkpoints/{MODEL_FILE}"
-            run.checkpoint_saved(
-                model, step=int(agent.current_step), format="pytorch", config=self.files[-1]
-            )
-            self._write_manifest(agent)
+            steps = int(agent.current_step)
+            model = self._save(runner, agent, "final")
+            self._write_manifest(steps)
             returns = relay.returns[-10:]
             run.summary.update(
                 algorithm=c.algorithm,
                 env_id=c.env_id,
                 seed=c.effective_seed,
-                steps=int(agent.current_step),
+                steps=steps,
                 episodes=len(relay.returns),
                 mean_return_last_10=sum(returns) / len(returns) if returns else None,
                 checkpoint=model,
@@ -214,6 +158,67 @@ class XuanCeRuntime:
             )
         return run.summary
 
+    def _train(self, runner: Any, agent: Any, relay: MetricsRelay) -> None:
+        """XuanCe's training loop, observed at every step it logs: metrics relayed, periodic
+        checkpoints saved, and a SIGTERM turned into RunCancelled there, at a step whose
+        update is whole and outside XuanCe's own code (whose bare ``except:`` clauses
+        would swallow an exception raised inside them)."""
+        stop = StopRequest()
+        due = Periodic(self.config.checkpoint_every, lambda: self._save(runner, agent, "periodic"))
+
+        def after(step: int) -> None:
+            stop.check()
+            due(step)
+
+        previous = signal.signal(signal.SIGTERM, stop)
+        try:
+            with observe_log_infos(_agent_bases(), relay.then(after)):
+                runner.run(mode="train")
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    def _save(self, runner: Any, agent: Any, reason: str) -> str | None:
+        """Save the agent (XuanCe's runner saved the final one already) with the config that
+        rebuilds it, and record it; None when stopped before the agent existed."""
+        steps = int(agent.current_step)
+        model = MODEL_FILE if reason == "final" else f"step_{steps}.pth"
+        if reason != "final":
+            agent.save_model(model)
+        self._save_config(runner, agent, model)
+        return self.context.record_checkpoint(
+            f"checkpoints/{model}", step=steps, config=f"checkpoints/{CONFIG_FILE}", reason=reason
+        )
+
+    def _record_spaces(self, agent: Any) -> None:
+        """The spaces the agents are trained on, and the environment ``mosaic eval`` plays."""
+        c = self.config
+        if c.family != "mpe":
+            self.context.record_spaces(agent.observation_space, agent.action_space, env_id=c.env_id)
+            return
+        # PettingZoo's own factory makes the same scenario with discrete actions; a team
+        # trained with continuous ones is evaluated on an environment the user names.
+        env_id = (
+            None if c.action_kind == "continuous" else f"pettingzoo.mpe.{c.env_id}:parallel_env"
+        )
+        for key in agent.agent_keys:
+            self.context.record_spaces(
+                agent.observation_space[key], agent.action_space[key], agent=key, env_id=env_id
+            )
+
+    def _write_manifest(self, steps: int) -> None:
+        c = self.config
+        self.context.write_manifest(
+            algorithm=c.algorithm,
+            agent=c.agent,
+            env=c.family,
+            env_id=c.env_id,
+            seed=c.effective_seed,
+            total_steps=c.total_steps,
+            steps=steps,
+            xuance_version=self.xuance_version,
+            config=c.to_dict(),
+        )
+
     def _runner(self, yaml_path: pathlib.Path) -> Any:
         c = self.config
         _check_device(c.device)
@@ -221,7 +226,8 @@ class XuanCeRuntime:
 
         args = c.xuance_args()
         args.update(
-            log_dir=str(self.run_dir / "tensorboard"), model_dir=str(self.run_dir / "models")
+            log_dir=str(self.context.path("tensorboard")),
+            model_dir=str(self.context.path("models")),
         )
         with building(c.agent):
             runner = xuance.get_runner(
@@ -229,29 +235,28 @@ class XuanCeRuntime:
                 parser_args=types.SimpleNamespace(**args),
             )  # fmt: skip
         # XuanCe saves under models/<env_id>/seed_<n>_<time>/; the run keeps one checkpoints/.
-        runner.agent.model_dir_save = str(self.run_dir / "checkpoints")
+        runner.agent.model_dir_save = str(self.context.path("checkpoints"))
         return runner
 
-    def _save_config(self, runner: Any, agent: Any) -> None:
+    def _save_config(self, runner: Any, agent: Any, model: str) -> None:
         """What rebuilds the agent: XuanCe's full config and the spaces its networks were
         built for, so the operator never guesses the architecture."""
-        import xuance
-
         c = self.config
+        describe = RunContext.describe_space
         config, dropped = _plain_config(vars(runner.config))
         if c.family == "mpe":
             keys = list(agent.agent_keys)
             state = agent.state_space
             spaces: dict[str, Any] = {
                 "agent_keys": keys,
-                "observation_space": {k: space_to_json(agent.observation_space[k]) for k in keys},
-                "action_space": {k: space_to_json(agent.action_space[k]) for k in keys},
-                "state_space": space_to_json(state) if state is not None else None,
+                "observation_space": {k: describe(agent.observation_space[k]) for k in keys},
+                "action_space": {k: describe(agent.action_space[k]) for k in keys},
+                "state_space": describe(state) if state is not None else None,
             }
         else:
             spaces = {
-                "observation_space": space_to_json(agent.observation_space),
-                "action_space": space_to_json(agent.action_space),
+                "observation_space": describe(agent.observation_space),
+                "action_space": describe(agent.action_space),
             }
         document = {
             "algorithm": c.algorithm,
@@ -259,49 +264,16 @@ class XuanCeRuntime:
             "env": c.family,
             "env_id": c.env_id,
             "multi_agent": c.family == "mpe",
-            "xuance_version": getattr(xuance, "__version__", None),
-            "worker_version": __version__,
+            "xuance_version": self.xuance_version,
+            "worker_version": self.context.worker_version,
             "steps": int(agent.current_step),
-            "model": MODEL_FILE,
+            "model": model,  # the latest saved; the operator loads the checkpoint it is given
             "config": config,
             "not_saved": dropped,
             **spaces,
         }
-        checkpoints = self.run_dir / "checkpoints"
-        (checkpoints / CONFIG_FILE).write_text(json.dumps(document, indent=2) + "\n")
-        weights = sorted(p.name for p in checkpoints.iterdir() if p.name != CONFIG_FILE)
-        self.files = [f"checkpoints/{name}" for name in [*weights, CONFIG_FILE]]
-
-    def _write_manifest(self, agent: Any) -> None:
-        c = self.config
-        log_dir = pathlib.Path(agent.log_dir)
-        tensorboard = str(log_dir.relative_to(self.run_dir)) if log_dir.is_dir() else None
-        WorkerAnalyticsManifest(
-            run_id=c.run_id,
-            worker_type="xuance",
-            artifacts=ArtifactsMetadata(
-                tensorboard=tensorboard,
-                checkpoints=CheckpointMetadata(
-                    directory="checkpoints",
-                    format="pytorch",
-                    files=tuple(self.files),
-                    latest=f"checkpoints/{MODEL_FILE}",
-                ),
-                logs_dir=".",
-            ),
-            metadata={
-                "algorithm": c.algorithm,
-                "agent": c.agent,
-                "env": c.family,
-                "env_id": c.env_id,
-                "seed": c.effective_seed,
-                "total_steps": c.total_steps,
-                "steps": int(agent.current_step),
-                "xuance_version": _version("xuance"),
-                "worker_version": __version__,
-                "config": c.to_dict(),
-            },
-        ).save(self.run_dir)
+        path = self.context.path("checkpoints", CONFIG_FILE)
+        path.write_text(json.dumps(document, indent=2) + "\n")
 
 
 def _agent_bases() -> list[type]:
@@ -341,12 +313,3 @@ def _plain_config(config: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]
             continue
         out[key] = value
     return out, dropped
-
-
-def _version(distribution: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None

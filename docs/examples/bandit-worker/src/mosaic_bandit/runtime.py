@@ -1,4 +1,9 @@
-"""One training run, inside the worker process: telemetry, checkpoint, manifest."""
+"""One training run, inside the worker process: telemetry, checkpoints, manifest.
+
+A run that is stopped (``mosaic cancel``, Ctrl-C, a timeout) gets
+``RunCancelled`` wherever it is; it saves what it learned and ends as
+cancelled, within the ``context.stop_grace`` seconds it is given.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import json
 import random
 from typing import Any
 
-from mosaic_core import ConfigError, RunContext
+from mosaic_core import ConfigError, RunCancelled, RunContext
 
 from mosaic_bandit.config import BanditConfig
 
@@ -35,22 +40,30 @@ class BanditRuntime:
             values = [0.0 for _ in arms]
             total_reward = regret = 0.0
             best_mean = max(config.arm_means)
-            for step in range(1, config.total_steps + 1):
-                if rng.random() < config.epsilon:
-                    arm = rng.choice(arms)
-                else:
-                    arm = max(arms, key=values.__getitem__)
-                reward = 1.0 if rng.random() < config.arm_means[arm] else 0.0
-                counts[arm] += 1
-                values[arm] += (reward - values[arm]) / counts[arm]
-                total_reward += reward
-                regret += best_mean - config.arm_means[arm]
-                if step % config.log_every == 0:
-                    run.metrics(
-                        step,
-                        {"charts/mean_reward": total_reward / step, "charts/regret": regret},
-                    )
-            self.save_checkpoint(values, counts)
+            step = 0
+            try:
+                for step in range(1, config.total_steps + 1):
+                    if rng.random() < config.epsilon:
+                        arm = rng.choice(arms)
+                    else:
+                        arm = max(arms, key=values.__getitem__)
+                    reward = 1.0 if rng.random() < config.arm_means[arm] else 0.0
+                    counts[arm] += 1
+                    values[arm] += (reward - values[arm]) / counts[arm]
+                    total_reward += reward
+                    regret += best_mean - config.arm_means[arm]
+                    if step % config.log_every == 0:
+                        run.metrics(
+                            step,
+                            {"charts/mean_reward": total_reward / step, "charts/regret": regret},
+                        )
+                    if config.checkpoint_every and step % config.checkpoint_every == 0:
+                        self.save_checkpoint(values, counts, step, f"step_{step}.json")
+            except RunCancelled:
+                # Stopped: keep what was learned, then let the run end as cancelled.
+                self.save_checkpoint(values, counts, step, f"step_{step}.json")
+                raise
+            self.save_checkpoint(values, counts, config.total_steps, "final.json")
             self.context.write_manifest(algorithm=config.algorithm, config=config.to_dict())
             run.summary.update(
                 mean_reward=total_reward / config.total_steps,
@@ -59,10 +72,10 @@ class BanditRuntime:
             )
         return run.summary
 
-    def save_checkpoint(self, values: list[float], counts: list[int]) -> None:
+    def save_checkpoint(self, values: list[float], counts: list[int], step: int, name: str) -> None:
         """Write the learned values; the context announces the checkpoint (checkpoint_saved)
-        and lists it in the run's manifest, analytics.json."""
-        path = self.context.path("checkpoints", "final.json")
+        and lists it in the run's manifest, analytics.json, as the latest."""
+        path = self.context.path("checkpoints", name)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"values": values, "counts": counts}), encoding="utf-8")
-        self.context.record_checkpoint(path, step=self.config.total_steps, format="json")
+        self.context.record_checkpoint(path, step=step, format="json")

@@ -1,6 +1,7 @@
 """``mosaic config WORKER``: a worker's config fields, with types, defaults and help.
 
-Exit status: 0, or 2 when the worker or the algorithm is unknown.
+Exit status: 0; 1 when the worker is not installed or its plugin is broken; 2 for an
+``--algorithm`` the worker does not have.
 """
 
 from __future__ import annotations

@@ -39,11 +39,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from mosaic_core._ulid import new_ulid
     from mosaic_core.operators.eval import evaluate
     from mosaic_core.operators.specs import parse_operator_spec
+    from mosaic_core.operators.trained import check_fits, env_for
     from mosaic_core.runs.store import RunStore
 
     store = RunStore()
     try:
         specs = [parse_operator_spec(text, store) for text in args.operator]
+        env_from = None
+        if args.env is None:
+            args.env, env_from = env_for(specs)
+        check_fits(args.env, specs)  # an operator trained on other spaces: exit 2, no run
         run_id = new_ulid()
         config = {
             "env_id": args.env,
@@ -64,9 +69,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             supervisor_start=procs.start_time(pid),
         )  # fmt: skip
         if not args.json:
+            source = f" (the environment {env_from} was trained on)" if env_from else ""
             print(
-                f"eval {run_id}: {len(specs)} operator(s) on {args.env}, {args.episodes} "
-                f"episode(s) from seed {args.seed}",
+                f"eval {run_id}: {len(specs)} operator(s) on {args.env}{source}, "
+                f"{args.episodes} episode(s) from seed {args.seed}",
                 file=sys.stderr,
             )
         with open(run_dir / "events.jsonl", "ab") as events:
@@ -200,10 +206,16 @@ def register(commands: Any) -> None:
         help="evaluate operators side by side on the same seeded episodes",
         description=(
             "Play the same seeded episodes with every operator and compare them. SPEC is "
-            "random, human, WORKER:RUN_ID, WORKER:PATH, RUN_ID or llm:MODEL@URL."
+            "random, human, WORKER:RUN_ID, WORKER:PATH (a run directory or a checkpoint "
+            "file), RUN_ID or llm:MODEL@URL. An operator of a run is refused on an "
+            "environment whose spaces differ from those it was trained on."
         ),
     )
-    cmd.add_argument("--env", required=True, help="Gymnasium id or module:factory")
+    cmd.add_argument(
+        "--env",
+        help="Gymnasium id or module:factory (default: the environment the operators' run "
+        "was trained on)",
+    )
     cmd.add_argument(
         "--operator", action="append", required=True, metavar="SPEC", help="repeat to compare"
     )

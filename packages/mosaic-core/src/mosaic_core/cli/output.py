@@ -107,6 +107,14 @@ def config_fields_text(config_class: type, worker: str, algorithm: str | None = 
     default_algorithm = next(
         (f.default for f in dataclasses.fields(config_class) if f.name == "algorithm"), None
     )
+    if algorithm is not None and not variants:
+        raise ConfigError(
+            f"--algorithm {algorithm!r}: worker {worker!r} has one config class for every "
+            "algorithm, so there is nothing to choose; leave --algorithm out",
+            field="--algorithm",
+            value=algorithm,
+            expected="no --algorithm",
+        )
     chosen = algorithm
     if variants and chosen is None and isinstance(default_algorithm, str):
         chosen = default_algorithm

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mosaic_core import _procs as procs
+from mosaic_core._context import DEFAULT_STOP_GRACE
 from mosaic_core._errors import ConfigError, MosaicError
 from mosaic_core.runs.store import ACTIVE_STATUSES, RunStore
 from mosaic_core.runs.supervisor import DEFAULT_HEARTBEAT_TIMEOUT, RunResult, Supervisor, reconcile
@@ -205,6 +206,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             heartbeat_timeout=args.heartbeat_timeout,
             gpus=args.gpus,
+            kill_grace=args.grace,
             variants=sweep_grid(sweeps),
             group=group,
             provenance=provenance,
@@ -304,6 +306,9 @@ def _report(
         if r.seed is not None:
             print(f"  seed: {r.seed}")
         summary = r.summary if r.status == "completed" else {}  # else it is run_failed's
+        kept = _latest_checkpoint(r.run_dir) if r.status != "completed" else None
+        if kept:  # what a stopped (or failed) run kept, as its manifest lists it
+            print(f"  latest checkpoint: {kept}")
         scalars = {k: v for k, v in summary.items() if isinstance(v, (int, float, str))}
         if scalars:
             print("  summary:")
@@ -318,6 +323,16 @@ def _report(
         print(f"  run directory: {r.run_dir}")
         if r.status == "failed":
             print(f"  logs: mosaic logs {r.run_id}")
+
+
+def _latest_checkpoint(run_dir: str) -> str | None:
+    from mosaic_core._context import RunContext
+
+    try:
+        checkpoints = RunContext.open(run_dir).checkpoints
+    except MosaicError:
+        return None
+    return checkpoints[-1] if checkpoints else None
 
 
 def _show(value: Any) -> str:
@@ -412,20 +427,40 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
             raise MosaicError(f"run {run['run_id']} is already {run['status']}; nothing to cancel")
         store.update(run["run_id"], cancel_requested=1)
         supervised = procs.alive(run["supervisor_pid"], run["supervisor_start"])
-        if run["pid"] and procs.alive(run["pid"], run["pid_start"]):
-            procs.kill_tree(run["pid"], grace=args.grace)
+        grace = args.grace if args.grace is not None else _grace_of(store, run["run_id"])
+
+        def worker_alive() -> bool:
+            return bool(run["pid"]) and procs.alive(run["pid"], run["pid_start"])
+
+        # A supervisor stops its run itself (one SIGTERM, the run's grace, then SIGKILL);
+        # this command signals only a run nobody supervises, or when given its own --grace.
+        if worker_alive() and (not supervised or args.grace is not None):
+            procs.kill_tree(run["pid"], grace=grace)
         if not supervised:
             store.catch_up(run["run_id"], final=True)
             store.update(run["run_id"], status="cancelled", reason="cancelled",
                          ended_at=time.time())  # fmt: skip
         else:
-            deadline = time.monotonic() + args.grace + 5
+            deadline = time.monotonic() + grace + 5
             while time.monotonic() < deadline:
                 if store.get(run["run_id"])["status"] not in ACTIVE_STATUSES:
                     break
                 time.sleep(0.1)
+            else:
+                if worker_alive():  # the supervisor did not act: stop the run from here
+                    procs.kill_tree(run["pid"], grace=1.0)
         print(f"cancelled {run['run_id']} ({store.get(run['run_id'])['status']})")
         return 0
+
+
+def _grace_of(store: RunStore, run_id: str) -> float:
+    """The grace period the run was started with (``mosaic run --grace``)."""
+    from mosaic_core.runs.supervisor import LaunchSpec
+
+    try:
+        return LaunchSpec.load(store.run_dir(run_id) / "launch.json").kill_grace
+    except (OSError, ValueError, TypeError, KeyError):
+        return DEFAULT_STOP_GRACE
 
 
 def _cmd_rm(args: argparse.Namespace) -> int:
@@ -476,7 +511,10 @@ def register(commands: Any) -> None:
         "-h", "--help", action="store_true", help="show this help (and WORKER's config fields)"
     )
     run.add_argument("worker", nargs="?", help="worker type, e.g. cleanrl (see `mosaic workers`)")
-    run.add_argument("--config", help="config file (JSON, YAML or TOML), direct or nested")
+    run.add_argument(
+        "--config",
+        help="config file (JSON, YAML or TOML), direct or nested under metadata.worker.config",
+    )
     run.add_argument(
         "--set",
         action="append",
@@ -515,6 +553,13 @@ def register(commands: Any) -> None:
         default=DEFAULT_HEARTBEAT_TIMEOUT,
         help="kill a worker silent for this many seconds (default %(default)s)",
     )
+    run.add_argument(
+        "--grace",
+        type=_positive,
+        default=DEFAULT_STOP_GRACE,
+        help="seconds a stopped run (cancel, Ctrl-C, a timeout) has between SIGTERM and "
+        "SIGKILL to save its checkpoint (default %(default)s)",
+    )
     run.add_argument("--env", help="run with the interpreter of this `mosaic env`")
     run.add_argument("--gpus", default="", help="CUDA_VISIBLE_DEVICES for the worker")
     run.add_argument(
@@ -543,7 +588,11 @@ def register(commands: Any) -> None:
     cancel = commands.add_parser("cancel", help="cancel a running run (its whole process tree)")
     cancel.add_argument("run", help="run id (or an unambiguous prefix)")
     cancel.add_argument(
-        "--grace", type=float, default=5.0, help="seconds before SIGKILL (default %(default)s)"
+        "--grace",
+        type=_positive,
+        default=None,
+        help="seconds between SIGTERM and SIGKILL, in which the run saves its checkpoint "
+        "(default: the run's own, from mosaic run --grace)",
     )
     cancel.set_defaults(func=_cmd_cancel)
 

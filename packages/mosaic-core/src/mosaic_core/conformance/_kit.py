@@ -10,7 +10,7 @@ reason it does not apply. Nothing here imports pytest.
 
 from __future__ import annotations
 
-import os
+import functools
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -58,25 +58,10 @@ class Conformance(WorkerUnderTest):
     plugin module may take to import.
     """
 
-    def __init__(
-        self,
-        worker_type: str,
-        *,
-        workdir: str | os.PathLike[str] | None = None,
-        timeout: float = 120.0,
-        max_silence: float = 15.0,
-        cancel_grace: float = 5.0,
-        import_budget: float = 2.0,
-    ) -> None:
-        super().__init__(
-            worker_type,
-            workdir=workdir,
-            timeout=timeout,
-            max_silence=max_silence,
-            cancel_grace=cancel_grace,
-            import_budget=import_budget,
-        )
-        self._results: dict[str, CheckResult] = {}
+    @functools.cached_property
+    def _results(self) -> dict[str, CheckResult]:
+        """Each check's result, computed once."""
+        return {}
 
     def run(self, check_id: str) -> CheckResult:
         """Run one check (once: a second call returns the first result)."""

@@ -71,13 +71,15 @@ def launch(
     cancel_grace: float,
     validate: bool = True,
     cancel_after_start: bool = False,
+    cancel_after_metrics: bool = False,
 ) -> RunRecord:
     """Run the worker once with ``document`` as its config; wait for its end.
 
     ``validate=False`` hands the config to the worker unchecked (as for a
     worker living in another environment), so the worker itself must reject
     a bad one. ``cancel_after_start`` cancels the run as soon as its first
-    event arrives, as ``mosaic cancel`` would.
+    event arrives, as ``mosaic cancel`` would; ``cancel_after_metrics`` once
+    its first ``metrics`` event says it is training.
     """
     from mosaic_core.runs.launch import prepare_runs
 
@@ -98,9 +100,9 @@ def launch(
     first_event: list[float] = []
 
     def on_progress(active: list[RunProgress]) -> None:
-        # Cancel a run at work, as a user would: a moment after its first event.
+        # Cancel a run at work, as a user would: a moment after its first event (or metrics).
         for progress in active:
-            if sent or progress.events < 1:
+            if sent or progress.events < 1 or (cancel_after_metrics and not progress.metrics):
                 continue
             if not first_event:
                 first_event.append(time.monotonic())
@@ -108,7 +110,8 @@ def launch(
                 sent.append(time.time())
                 supervisor.cancel(progress.run_id, "cancelled by the conformance kit")
 
-    results = supervisor.wait(on_progress if cancel_after_start else None, 0.01)
+    cancelling = cancel_after_start or cancel_after_metrics
+    results = supervisor.wait(on_progress if cancelling else None, 0.01)
     result = results[prepared.run_id]
     run_dir = pathlib.Path(result.run_dir)
     with open(run_dir / "events.jsonl", "rb") as handle:

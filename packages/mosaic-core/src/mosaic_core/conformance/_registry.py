@@ -26,6 +26,7 @@ from mosaic_core.conformance._static import (
     check_light_import,
     check_metadata,
 )
+from mosaic_core.conformance._stopped import check_cancel_checkpoint
 from mosaic_core.conformance._subject import WorkerUnderTest
 
 __all__ = ["CHECKS", "CHECK_IDS", "Check"]
@@ -61,6 +62,7 @@ CHECKS: tuple[Check, ...] = (
     _check("failing-run", check_failing_run),
     _check("bad-config-run", check_bad_config_run),
     _check("cancel", check_cancel),
+    _check("cancel-checkpoint", check_cancel_checkpoint),
     _check("operator-protocol", check_operator_protocol),
 )
 

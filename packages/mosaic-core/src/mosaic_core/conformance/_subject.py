@@ -131,6 +131,7 @@ class WorkerUnderTest:
         *,
         validate: bool = True,
         cancel_after_start: bool = False,
+        cancel_after_metrics: bool = False,
     ) -> RunRecord:
         """Run the worker once with ``document`` as its config, in the kit's run store."""
         return launch(
@@ -142,6 +143,7 @@ class WorkerUnderTest:
             cancel_grace=self.cancel_grace,
             validate=validate,
             cancel_after_start=cancel_after_start,
+            cancel_after_metrics=cancel_after_metrics,
         )
 
     def smoke_run(self) -> RunRecord:

@@ -4,7 +4,9 @@
 ``random``, ``human``      the built-in operators
 ``WORKER:RUN_ID``          worker WORKER's operator, loaded from run RUN_ID of the run
                            store (an unambiguous prefix will do)
-``WORKER:PATH``            worker WORKER's operator, loaded from a directory
+``WORKER:PATH``            worker WORKER's operator, loaded from a run directory, or
+                           from one checkpoint (a file such as ``.../final.pt``, or a
+                           checkpoint directory)
 ``RUN_ID``                 the operator of whichever worker made that run
 ``llm:MODEL@URL``          the llm worker's operator for MODEL behind an
                            OpenAI-compatible endpoint at URL
@@ -17,7 +19,9 @@ The factory is called as ``operator_factory(checkpoint, **options)``, where
 ``llm:MODEL@URL``, ``operator_factory(None, model=MODEL, base_url=URL)``.
 A factory with a parameter named ``context`` also gets the seat's
 :class:`~mosaic_core._operator.OperatorContext` (a multi-agent policy needs
-to know which agent it plays).
+to know which agent it plays). Before the factory is called, a spec that
+names a run is checked against the seat
+(:func:`mosaic_core.operators.trained.check_seat`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import attrs
 from mosaic_core._errors import ConfigError, PluginError, ProtocolError
 from mosaic_core._operator import Operator, OperatorContext, call_operator_factory
 from mosaic_core.operators.builtin import BUILTIN
+from mosaic_core.operators.trained import check_seat
 
 __all__ = ["OperatorSpec", "build_operator", "call_operator_factory", "parse_operator_spec"]
 
@@ -93,7 +98,7 @@ def parse_operator_spec(text: str, store: Any = None) -> OperatorSpec:
         return OperatorSpec(
             text=text, name="llm", options={"model": model, "base_url": url, **options}
         )
-    if worker and os.path.isdir(os.path.expanduser(ref)):
+    if worker and os.path.exists(os.path.expanduser(ref)):
         path = os.path.abspath(os.path.expanduser(ref))
         return OperatorSpec(text=text, name=worker, checkpoint=path, options=options)
     return _from_run(text, worker, ref, options, store)
@@ -110,6 +115,13 @@ def _from_run(
         try:
             run = store.get(ref)
         except RunNotFound as exc:
+            if os.sep in ref:
+                raise ConfigError(
+                    f"--operator {text!r}: no file or directory {ref}; expected a run id, a "
+                    "run directory or a checkpoint file",
+                    field="--operator",
+                    value=text,
+                ) from None
             hint = "" if worker else "; built-in operators: " + ", ".join(BUILTIN)
             raise ConfigError(
                 f"--operator {text!r}: {exc}{hint}", field="--operator", value=text
@@ -177,6 +189,7 @@ def build_operator(spec: OperatorSpec, context: OperatorContext, discovery: Any 
             "no operator_factory), so its runs cannot be evaluated",
             plugin=spec.name,
         )
+    check_seat(spec.text, spec.checkpoint, spec.options, context)
     operator = call_operator_factory(factory, spec.checkpoint, context, spec.options)
     if not isinstance(operator, Operator):
         raise ProtocolError(

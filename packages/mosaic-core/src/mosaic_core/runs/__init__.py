@@ -10,6 +10,7 @@ from mosaic_core._lazy import lazy_attributes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from mosaic_core._procs import run_processes
     from mosaic_core.runs.launch import Prepared, prepare_runs, read_config_file, redact
     from mosaic_core.runs.provenance import collect_provenance
     from mosaic_core.runs.reader import (
@@ -61,6 +62,7 @@ _LAZY = {
     "read_config_file": "mosaic_core.runs.launch",
     "read_events": "mosaic_core.runs.reader",
     "reconcile": "mosaic_core.runs.supervisor",
+    "run_processes": "mosaic_core._procs",
     "redact": "mosaic_core.runs.launch",
 }
 
@@ -91,5 +93,6 @@ __all__ = [
     "read_events",
     "reconcile",
     "redact",
+    "run_processes",
     "sweep_grid",
 ]

@@ -22,6 +22,8 @@ from mosaic_core._config import (
     read_config_document,
     secret_fields,
 )
+from mosaic_core._context import DEFAULT_STOP_GRACE
+from mosaic_core._errors import ConfigError
 from mosaic_core._secrets import REDACTED, apply_secrets, redact
 from mosaic_core._spec import WorkerSpec
 from mosaic_core._ulid import new_ulid
@@ -63,6 +65,7 @@ def prepare_runs(
     heartbeat_timeout: float | None = DEFAULT_HEARTBEAT_TIMEOUT,
     gpus: str = "",
     venv: str | None = None,
+    kill_grace: float = DEFAULT_STOP_GRACE,
     variants: Sequence[Mapping[str, Any]] = (),
     group: str | None = None,
     provenance: Mapping[str, Any] | None = None,
@@ -96,6 +99,7 @@ def prepare_runs(
                 config["seed"] = seed
             if spec is not None:
                 config = spec.config_class.from_dict(config).to_dict()
+                _check_checkpointing(spec, config)
             configs.append(config)
     module = console_module or (spec.console_module if spec else None)
     prepared = []
@@ -133,7 +137,20 @@ def prepare_runs(
             heartbeat_timeout=heartbeat_timeout,
             gpus=gpus,
             venv=venv,
+            kill_grace=kill_grace,
         )
         launch.save(run_dir / "launch.json")
         prepared.append(Prepared(launch, secrets))
     return prepared
+
+
+def _check_checkpointing(spec: WorkerSpec, document: Mapping[str, Any]) -> None:
+    """``checkpoint_every`` is for a worker that saves checkpoints; refuse it for another."""
+    every = document.get("checkpoint_every")
+    if every is not None and not spec.capabilities.supports_checkpointing:
+        raise ConfigError.bad_value(
+            "checkpoint_every",
+            every,
+            f"null: worker {spec.worker_type!r} keeps no checkpoints (its capabilities say "
+            "supports_checkpointing=False)",
+        )

@@ -2,8 +2,14 @@
 
 A worker is started as ``<python> -m <module> --config runs/<id>/config.json``
 in a new session (so its whole tree can be signalled), with
-``MOSAIC_RUN_ID``, ``MOSAIC_RUN_DIR``, ``MOSAIC_TELEMETRY_FD`` and
-``CUDA_VISIBLE_DEVICES`` set, stdout and stderr going to the run's log files.
+``MOSAIC_RUN_ID``, ``MOSAIC_RUN_DIR``, ``MOSAIC_TELEMETRY_FD``,
+``MOSAIC_STOP_GRACE`` and ``CUDA_VISIBLE_DEVICES`` set, stdout and stderr
+going to the run's log files.
+
+A run is stopped (cancelled, interrupted, past its wall-clock or heartbeat
+timeout) by SIGTERM to its whole tree, then SIGKILL ``kill_grace`` seconds
+later if anything is left: the grace period in which a worker saves and
+records its last checkpoint.
 
 The telemetry descriptor is the run's own ``events.jsonl``, opened for
 appending: each line the worker writes is on disk before the supervisor
@@ -28,6 +34,7 @@ from typing import IO, Any
 import attrs
 
 from mosaic_core import _procs as procs
+from mosaic_core._context import DEFAULT_STOP_GRACE, STOP_GRACE_ENV
 from mosaic_core.runs.reader import TelemetryEvent, TelemetryReader
 from mosaic_core.runs.store import RunStore, terminal_status
 
@@ -50,7 +57,9 @@ class LaunchSpec:
     gpus: str = ""
     #: The virtual environment the worker runs in (``mosaic run --env``), if any.
     venv: str | None = None
-    kill_grace: float = 5.0
+    #: Seconds between SIGTERM and SIGKILL when the run is stopped (cancel, Ctrl-C, a
+    #: timeout): the worker's time to save a checkpoint (``$MOSAIC_STOP_GRACE`` tells it).
+    kill_grace: float = DEFAULT_STOP_GRACE
 
     def save(self, path: str | os.PathLike[str]) -> None:
         with open(path, "w", encoding="utf-8") as handle:
@@ -160,6 +169,8 @@ class Supervisor:
             CUDA_VISIBLE_DEVICES=spec.gpus,
             PYTHONUNBUFFERED="1",
         )
+        # How long the worker has between SIGTERM and SIGKILL, to save a checkpoint.
+        env[STOP_GRACE_ENV] = repr(float(spec.kill_grace))
         if spec.venv:
             # The worker's own environment, not the host's: its bin first, no host paths.
             for name in ("PYTHONPATH", "PYTHONHOME"):
