@@ -28,8 +28,11 @@ root_doc = "index"
 exclude_patterns = ["_build", "examples"]
 html_theme = "alabaster"
 # plugins.json is published beside the pages, for `mosaic workers --available`.
-html_static_path: list[str] = []
+html_static_path = ["_static"]
 html_extra_path = ["plugins.json"]
+# Wide enough for a terminal's 100 columns; longer lines wrap rather than being cut off.
+html_css_files = ["code-whole.css"]
+html_theme_options = {"page_width": "1340px", "code_font_size": "0.8em"}
 
 # The public API is documented under its import path (``mosaic_core.X``).
 add_module_names = True

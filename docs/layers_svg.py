@@ -34,6 +34,8 @@ JOBS = {
     "mosaic_core.families": "envs: describe a task, preview a frame",
     "mosaic_core.venvs": "a virtual environment per worker",
     "mosaic_core.migrate": "mosaic migrate: a 1.0-guide worker into a plugin",
+    "mosaic_core.query": "run table, curves, comparisons, group statistics",
+    "mosaic_core.interop": "runs into TensorBoard and MLflow",
     "mosaic_core.operator_main": "python -m mosaic_core.operator_main",
     "mosaic_core.conformance": "the checks: mosaic check, pytest plugin",
     "mosaic_core.testing": "the mosaic command, for a worker's tests",
@@ -152,12 +154,12 @@ def draw_host_and_kit(host: list[str], commands: list[str]) -> list[str]:
         text(46, 265, "one module per command group, none importing another:", size=10, **DIM)
     )
     out.append(text(46, 279, ", ".join(commands), size=10, **DIM))
-    if len(host) > 6:
-        raise SystemExit(f"layers_svg.py: {len(host)} host packages; the picture holds 6")
-    for i, name in enumerate(host):
-        x, y = 36 + (i % 2) * 312, 296 + (i // 2) * 40
-        out += [box(x, y, 296, 34, "white"), text(x + 10, y + 15, f"`{name}`")]
-        out.append(text(x + 10, y + 29, JOBS.get(name, ""), size=10, **DIM))
+    for i, name in enumerate(host):  # two columns of four rows fit the host's box
+        x, y = 36 + (i % 2) * 312, 292 + (i // 2) * 31
+        out += [box(x, y, 296, 29, "white"), text(x + 10, y + 13, f"`{name}`")]
+        out.append(text(x + 10, y + 25, JOBS.get(name, ""), size=10, **DIM))
+    if len(host) > 8:
+        raise SystemExit(f"layers_svg.py: {len(host)} host packages; the box holds 8")
     out += [box(700, 190, 280, 230, "#f3e8fd"), text(716, 214, "The kit", size=15, **BOLD)]
     out.append(text(782, 214, "for worker test suites"))
     for i, name in enumerate(KIT):

@@ -51,7 +51,12 @@ def test_api_page_documents_nothing_of_the_host_or_a_private_module() -> None:
 
 def test_host_page_documents_only_the_host() -> None:
     host = ("mosaic_core.runs.", "mosaic_core.plugins.", "mosaic_core.operators.")
-    host += ("mosaic_core.venvs.", "mosaic_core.families.")
+    host += (
+        "mosaic_core.venvs.",
+        "mosaic_core.families.",
+        "mosaic_core.query.",
+        "mosaic_core.interop.",
+    )
     names = documented("host.rst")
     assert names, "docs/host.rst documents nothing"
     assert [n for n in names if not n.startswith(host)] == []

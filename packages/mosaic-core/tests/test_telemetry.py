@@ -627,3 +627,23 @@ def test_nan_inside_a_set_becomes_null(emitter: TelemetryEmitter, sink: Sink) ->
     emitter.metrics(1, {"seen": {float("nan")}})
     emitter.flush()
     assert events(sink)[0]["payload"]["values"] == {"seen": [None]}
+
+
+def test_a_run_that_recorded_no_metric_says_so_in_its_summary() -> None:
+    """A run too short for one training iteration completes, and its summary warns."""
+    import io
+    import json
+
+    from mosaic_core import TelemetryEmitter
+
+    quiet, busy = io.BytesIO(), io.BytesIO()
+    with TelemetryEmitter("short", stream=quiet).lifecycle(heartbeat_interval=None,
+                                                          total_steps=100):  # fmt: skip
+        pass
+    with TelemetryEmitter("long", stream=busy).lifecycle(heartbeat_interval=None) as run:
+        run.metrics(1, {"loss": 1.0})
+    short = json.loads(quiet.getvalue().splitlines()[-1])
+    assert short["event"] == "run_completed"
+    (warning,) = short["payload"]["warnings"]
+    assert "too short to train (total_steps=100)" in warning
+    assert "warnings" not in json.loads(busy.getvalue().splitlines()[-1])["payload"]

@@ -69,6 +69,14 @@ def _module_name(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> 
         )
 
 
+def _optional_text(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise PluginError(
+            f"WorkerSpec.{attribute.name}: got {value!r}; expected a metric key such as "
+            "'charts/episodic_return', or None"
+        )
+
+
 @attrs.frozen(kw_only=True)
 class WorkerSpec:
     """A worker as a plugin registers it.
@@ -117,6 +125,10 @@ class WorkerSpec:
     #: environment once pip has installed the worker: for the install steps pip
     #: metadata cannot express (such as a dependency added with ``--no-deps``).
     setup_module: str | None = attrs.field(default=None, validator=_module_name)
+    #: The metric key that says how well a run learned, such as
+    #: ``"charts/episodic_return"``: the default of ``mosaic runs``' metric column
+    #: and of a sweep's table. Without one the host picks a key that looks like a return.
+    headline_metric: str | None = attrs.field(default=None, validator=_optional_text)
 
     @property
     def worker_type(self) -> str:

@@ -185,6 +185,8 @@ class TelemetryEmitter:
         self._stop_heartbeat = threading.Event()
         #: The latest training step seen; heartbeats carry it.
         self.step: int | None = None
+        #: How many ``metrics`` events this emitter has written.
+        self.metrics_emitted = 0
         try:
             self._channel = self._open(self.run_id, stream)
         except BaseException:
@@ -243,6 +245,8 @@ class TelemetryEmitter:
                 raise exc
 
     def _emit(self, event: str, payload: Mapping[str, Any] | None) -> int:
+        if event == "metrics":
+            self.metrics_emitted += 1
         if event not in EVENTS:
             raise ProtocolError(
                 f"unknown telemetry event {event!r}; expected one of {sorted(EVENTS)}"
@@ -519,7 +523,7 @@ class TelemetryEmitter:
         except SystemExit as exc:
             if self._terminal is None:
                 if exc.code in (0, None):
-                    self.run_completed(handle.summary)
+                    self.run_completed(_note_untrained(self, handle, started))
                 else:
                     self.run_failed(exc, exit_code=exc.code)
             raise
@@ -529,9 +533,24 @@ class TelemetryEmitter:
             raise
         else:
             if self._terminal is None:
-                self.run_completed(handle.summary)
+                self.run_completed(_note_untrained(self, handle, started))
         finally:
             self.close()
+
+
+def _note_untrained(
+    emitter: TelemetryEmitter, handle: RunHandle, started: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The summary, warning that the run recorded no metric: most often a ``total_steps``
+    below what one iteration of the algorithm needs, so nothing was trained."""
+    if emitter.metrics_emitted == 0:
+        total = started.get("total_steps")
+        why = f" (total_steps={total})" if total is not None else ""
+        handle.summary.setdefault("warnings", []).append(
+            "the run completed without recording a metric: it may have been too short to "
+            f"train{why}; give it more steps than one iteration of the algorithm takes"
+        )
+    return handle.summary
 
 
 class RunHandle:

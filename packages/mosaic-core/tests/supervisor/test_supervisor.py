@@ -314,7 +314,8 @@ def test_show_logs_events_metrics_rm(mosaic: Mosaic, store: RunStore) -> None:
         "metrics", run_id, "--key", "charts/episodic_return", "--csv", check=True
     ).stdout
     assert (
-        csv_rows.splitlines()[0] == "step,key,value,timestamp" and len(csv_rows.splitlines()) == 6
+        csv_rows.splitlines()[0] == "run_id,step,key,value,timestamp"
+        and len(csv_rows.splitlines()) == 6
     )
     missing = mosaic("metrics", run_id, "--key", "charts/episodic_retrun")
     assert missing.returncode == 2 and "did you mean 'charts/episodic_return'" in missing.stderr

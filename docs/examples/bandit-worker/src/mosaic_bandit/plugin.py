@@ -58,6 +58,8 @@ SPEC = WorkerSpec(
     # For the conformance kit: a run of a fraction of a second, and one that fails.
     smoke_config={"total_steps": 200},
     failing_config={"env_id": "NoSuchBandit-v0"},
+    # The number `mosaic runs` shows and a sweep's table compares runs by.
+    headline_metric="charts/mean_reward",
 )
 
 

@@ -28,6 +28,9 @@ __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 COMMAND_MODULES = (
     "mosaic_core.cli.workers",
     "mosaic_core.cli.runs",
+    "mosaic_core.cli.results",
+    "mosaic_core.cli.plot",
+    "mosaic_core.cli.interop",
     "mosaic_core.cli.config",
     "mosaic_core.cli.envs",
     "mosaic_core.cli.families",

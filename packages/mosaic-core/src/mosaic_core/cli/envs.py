@@ -74,5 +74,5 @@ def register(commands: Any) -> None:
     create.add_argument("--force", action="store_true", help="replace an existing environment")
     create.set_defaults(func=_cmd_create)
     listing = sub.add_parser("list", help="list environments")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="the environments as JSON")
     listing.set_defaults(func=_cmd_list)

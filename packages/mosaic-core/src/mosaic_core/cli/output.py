@@ -5,14 +5,81 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["config_fields_text", "print_table"]
+__all__ = ["config_fields_text", "format_number", "group_table_text", "print_table", "table_text"]
 
 
-def print_table(rows: Sequence[Sequence[str]]) -> None:
+def table_text(rows: Sequence[Sequence[Any]], indent: str = "") -> str:
+    """Rows as aligned columns (the last column is not padded)."""
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
     for row in rows:
         cells = [str(c).ljust(w) for c, w in zip(row, widths, strict=False)] + [str(row[-1])]
-        print("  ".join(cells).rstrip())
+        lines.append((indent + "  ".join(cells)).rstrip())
+    return "\n".join(lines)
+
+
+def print_table(rows: Sequence[Sequence[Any]]) -> None:
+    print(table_text(rows))
+
+
+def format_number(value: Any) -> str:
+    """Four significant digits for floats, as they are for the rest; ``-`` for nothing."""
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+_STAT_WORDS = {
+    "tail": "mean of the last 10 values",
+    "last": "last value",
+    "max": "largest value",
+    "min": "smallest value",
+    "mean": "mean of all values",
+}
+
+
+def group_table_text(stats: dict[str, Any]) -> str:
+    """The table a sweep ends with: per configuration, runs, mean and IQM with their CIs.
+
+    ``stats`` is what :func:`mosaic_core.query.group_statistics` returns.
+    """
+    import json
+
+    confs = stats["configurations"]
+    metric = stats["metric"] or "headline metric"
+    keys = sorted({k for c in confs for k in c["metric_keys"]})
+    if stats["metric"] is None and keys:
+        metric = ", ".join(keys)
+    how = _STAT_WORDS.get(stats["stat"] or "", "")
+    boot = stats["bootstrap"]
+    level = f"{boot['confidence']:.0%}"
+    head = f"{metric}" + (f" ({how} per run)" if how else "")
+    foot = (f"  {level} CIs: stratified bootstrap over runs, {boot['reps']:,} resamples, "
+            f"seed {boot['seed']}")  # fmt: skip
+    fields = stats["fields"]
+    rows: list[list[str]] = [[*(f.upper() for f in fields), "RUNS", f"MEAN [{level} CI]",
+                              f"IQM [{level} CI]"]]  # fmt: skip
+    if not fields:
+        rows[0].insert(0, "CONFIGURATION")
+    for conf in confs:
+        cells = [v if isinstance(v, str) else json.dumps(v) for v in conf["fields"].values()]
+        if not fields:
+            cells.insert(0, conf["label"])
+        counted = str(conf["n"]) if conf["n"] == conf["runs"] else f"{conf['n']}/{conf['runs']}"
+        rows.append([*cells, counted, _estimate(conf["mean"], conf["mean_ci"]),
+                     _estimate(conf["iqm"], conf["iqm_ci"])])  # fmt: skip
+    title = f"group {stats['group']}: " if stats.get("group") else ""
+    return f"{title}{head}\n" + table_text(rows, indent="  ") + "\n" + foot
+
+
+def _estimate(value: Any, interval: Any) -> str:
+    if value is None:
+        return "-"
+    if not interval:
+        return format_number(value)
+    return f"{format_number(value)} [{format_number(interval[0])}, {format_number(interval[1])}]"
 
 
 def config_fields_text(config_class: type, worker: str, algorithm: str | None = None) -> str:

@@ -1,5 +1,8 @@
-"""``mosaic run`` and the commands that look at runs: runs, show, logs, events, metrics,
-cancel, rm, db rebuild.
+"""``mosaic run`` and the commands that manage runs: logs, events, cancel, rm, db rebuild.
+
+(``mosaic runs``, ``show``, ``metrics``, ``compare``, ``group`` and ``plot``,
+which look at results, are in :mod:`mosaic_core.cli.results` and
+:mod:`mosaic_core.cli.plot`.)
 
 Exit status of ``mosaic run``: 0 completed, 1 failed, 2 bad config, 130
 cancelled by Ctrl-C (129 by SIGHUP, 143 by SIGTERM: the same cancelling).
@@ -11,21 +14,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from mosaic_core import _procs as procs
 from mosaic_core._context import DEFAULT_STOP_GRACE
 from mosaic_core._errors import ConfigError, MosaicError
-from mosaic_core.runs.database import StoreReadOnly
-from mosaic_core.runs.store import ACTIVE_STATUSES, STATUSES, RunStore
+from mosaic_core.cli.stores import open_store
+from mosaic_core.runs.store import ACTIVE_STATUSES, RunStore
 from mosaic_core.runs.supervisor import DEFAULT_HEARTBEAT_TIMEOUT, RunResult, Supervisor, reconcile
 
 __all__ = ["register"]
@@ -53,34 +54,27 @@ def _positive(text: str) -> float:
     return value
 
 
-@contextlib.contextmanager
-def _store(*, write: bool = True) -> Iterator[RunStore]:
-    """The run store; for a reading command (``write=False``) read-only when the home
-    cannot be written."""
-    try:
-        store = RunStore()
-    except StoreReadOnly:
-        if write:
-            raise
-        store = RunStore(readonly=True)
-    try:
-        yield store
-    finally:
-        store.close()
+def _store(*, write: bool = True) -> contextlib.AbstractContextManager[RunStore]:
+    return open_store(write=write)
 
 
 # -- mosaic run -------------------------------------------------------------------
 
 
-def _resolve(store: RunStore, args: argparse.Namespace) -> tuple[Any, str | None, str | None]:
-    """``(spec or None, python, console_module)`` for the worker, here or in its env."""
+def _resolve(
+    store: RunStore, args: argparse.Namespace
+) -> tuple[Any, str | None, str | None, tuple[str | None, str | None]]:
+    """``(spec or None, python, console_module, (distribution, version))`` for the worker,
+    here or in its env."""
     from mosaic_core._discovery import discover_workers
 
     found = discover_workers(load=[args.worker])
     if args.env is None:
         if args.worker not in found.workers:
             found = discover_workers()  # everything, for a did-you-mean and broken plugins
-        return found.runnable(args.worker), None, None
+        runnable = found.runnable(args.worker)
+        local = found.workers[args.worker]
+        return runnable, None, None, (local.distribution, runnable.metadata.version)
     env = store.get_env(args.env)
     provided = {w["worker_type"]: w for w in env["workers"]}
     if args.worker not in provided:
@@ -99,7 +93,8 @@ def _resolve(store: RunStore, args: argparse.Namespace) -> tuple[Any, str | None
             there.get("distribution"), there.get("distribution_version")
         )  # fmt: skip
         spec = here.spec if same else None
-    return spec, env["python"], there.get("console_module")
+    identity = (there.get("distribution"), there.get("distribution_version"))
+    return spec, env["python"], there.get("console_module"), identity
 
 
 def _run_help(args: argparse.Namespace) -> int:
@@ -126,19 +121,75 @@ def _run_help(args: argparse.Namespace) -> int:
     return 0
 
 
+def _from_run(store: RunStore, args: argparse.Namespace) -> dict[str, Any]:
+    """``mosaic run --from RUN``: that run's worker, environment and config (without its id)."""
+    run = store.get(args.from_run)
+    if args.worker and args.worker != run["worker_type"]:
+        raise ConfigError(
+            f"--from {run['run_id']} is a {run['worker_type']} run, not {args.worker}; "
+            "leave WORKER out or name the same one",
+            field="WORKER",
+            value=args.worker,
+        )
+    args.worker = run["worker_type"]
+    if args.env is None:
+        args.env = run["env_name"]
+    path = store.run_dir(run["run_id"]) / "config.json"
+    document = dict(json.loads(path.read_text(encoding="utf-8")))
+    document.pop("run_id", None)
+    return document
+
+
+def _check_secrets_restored(document: dict[str, Any], source: str) -> None:
+    """A config copied from a run has its secrets redacted: they must be given again."""
+    from mosaic_core._secrets import REDACTED
+
+    def paths(value: Any, where: str) -> list[str]:
+        if value == REDACTED:
+            return [where]
+        if isinstance(value, dict):
+            return [p for k, v in value.items() for p in paths(v, f"{where}.{k}" if where else k)]
+        if isinstance(value, list):
+            return [p for i, v in enumerate(value) for p in paths(v, f"{where}.{i}")]
+        return []
+
+    missing = paths(document, "")
+    if missing:
+        raise ConfigError(
+            f"--from {source}: the secret field {missing[0]!r} was not recorded; give it "
+            f"again with --set {missing[0]}=...",
+            field=missing[0],
+        )
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from mosaic_core._worker import parse_set
     from mosaic_core.runs.launch import prepare_runs, read_config_file
+    from mosaic_core.runs.provenance import collect_provenance
+    from mosaic_core.runs.sweep import default_group, parse_sweeps, sweep_grid
 
     if args.help:
         return _run_help(args)
-    if not args.worker:
-        args.parser.error("the following arguments are required: worker")
+    if not args.worker and not args.from_run:
+        args.parser.error("the following arguments are required: worker (or --from RUN)")
 
-    document = read_config_file(args.config) if args.config else {}
-    document.update(parse_set(args.set))
     with _store() as store:
-        spec, python, module = _resolve(store, args)
+        document = _from_run(store, args) if args.from_run else {}
+        if args.config:
+            document.update(read_config_file(args.config))
+        document.update(parse_set(args.set))
+        if args.from_run:
+            _check_secrets_restored(document, args.from_run)
+        sweeps = parse_sweeps(args.sweep)
+        spec, python, module, (distribution, version) = _resolve(store, args)
+        several = len(args.seeds or ()) > 1 or bool(sweeps)
+        group = args.group or (default_group(args.worker) if several else None)
+        provenance = collect_provenance(
+            worker_type=args.worker,
+            worker_distribution=distribution,
+            worker_version=version,
+            python=python,
+        )
         try:
             prepared = prepare_runs(
                 store,
@@ -154,20 +205,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 heartbeat_timeout=args.heartbeat_timeout,
                 gpus=args.gpus,
                 kill_grace=args.grace,
+                variants=sweep_grid(sweeps),
+                group=group,
+                provenance=provenance,
             )
         except ConfigError as exc:
             raise _without_secrets(exc, document, spec) from None
         if args.detach:
-            return _detach(store, prepared, args.json)
+            return _detach(store, prepared, args.json, group)
         secrets = {p.run_id: p.secrets_json for p in prepared if p.secrets_json}
         supervisor = Supervisor(store, parallel=args.parallel, secrets=secrets)
         for run in prepared:
             supervisor.submit(run.launch)
         display = None
         if not args.json:
-            from mosaic_core.cli.progress import ProgressDisplay
+            if not args.no_progress:
+                from mosaic_core.cli.progress import ProgressDisplay, terminal_kind
 
-            display = ProgressDisplay(sys.stderr, tty=sys.stderr.isatty())
+                live, colour = terminal_kind(sys.stderr)
+                display = ProgressDisplay(sys.stderr, live=live, colour=colour)
+            if group:
+                print(f"group {group}: {len(prepared)} runs of {args.worker}", flush=True)
             for run in prepared:
                 print(
                     f"run {run.run_id} ({args.worker}) -> {store.run_dir(run.run_id)}", flush=True
@@ -178,8 +236,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
             # Ctrl-C, SIGTERM and SIGHUP (the terminal closed) alike: never leave a worker
             # running unsupervised. A second one kills at once.
             interrupted.append(signum)
-            with contextlib.suppress(OSError):
-                print("\nmosaic: cancelling (Ctrl-C again to kill at once) ...", file=sys.stderr)
+            text = "mosaic: cancelling (Ctrl-C again to kill at once) ..."
+            # A live display shows it as its last line; a print would shift the lines it
+            # redraws and leave stale ones behind.
+            with contextlib.suppress(OSError):  # after SIGHUP there may be no terminal
+                if display is None or not display.note(text):
+                    print(f"\n{text}", file=sys.stderr)
             supervisor.request_cancel_all("interrupted")
 
         previous = {signum: signal.signal(signum, on_interrupt) for signum in _STOP_SIGNALS}
@@ -190,7 +252,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 signal.signal(signum, handler)
         ordered = [results[p.run_id] for p in prepared]
         with contextlib.suppress(OSError):  # after SIGHUP there may be no terminal to print on
-            _report(store, ordered, as_json=args.json)
+            _report(store, ordered, as_json=args.json, group=group)
         if supervisor.store_problem is not None:
             raise supervisor.store_problem
         return 128 + interrupted[0] if interrupted else _exit_status(store, ordered)
@@ -228,10 +290,34 @@ def _exit_status(store: RunStore, results: list[RunResult]) -> int:
     return 0
 
 
-def _report(store: RunStore, results: list[RunResult], *, as_json: bool) -> None:
+def _report(
+    store: RunStore, results: list[RunResult], *, as_json: bool, group: str | None = None
+) -> None:
+    """Each run's outcome; several runs end with one table per configuration instead."""
+    from mosaic_core.query import group_statistics, runs_of
+
+    stats = None
+    if len(results) > 1:
+        stats = group_statistics(store, runs_of(store, [r.run_id for r in results]), group=group)
     if as_json:
         rows = [r.to_dict() for r in results]
-        print(json.dumps(rows[0] if len(rows) == 1 else {"runs": rows}, indent=2))
+        if len(rows) == 1:
+            print(json.dumps(rows[0], indent=2))
+        else:
+            print(json.dumps({"group": group, "runs": rows, "statistics": stats}, indent=2))
+        return
+    if stats is not None:
+        from mosaic_core.cli.output import group_table_text
+
+        print()
+        for r in results:
+            if r.status != "completed":
+                print(f"{r.status.upper()}  run {r.run_id}: {r.reason or ''}  "
+                      f"(mosaic logs {r.run_id})")  # fmt: skip
+        print(group_table_text(stats))
+        if group:
+            print(f"(again: mosaic group {group}; curves: mosaic plot --group {group} -o "
+                  "curves.png)")  # fmt: skip
         return
     for r in results:
         print(f"\n{r.status.upper()}  run {r.run_id}  in {r.duration_s:.1f} s")
@@ -239,15 +325,19 @@ def _report(store: RunStore, results: list[RunResult], *, as_json: bool) -> None
             print(f"  reason: {r.reason}")
         if r.exit_code not in (None, 0) or r.signal:
             print(f"  exit: {r.signal or r.exit_code}")
-        summary = r.summary if r.status == "completed" else None  # else it is run_failed's
+        if r.seed is not None:
+            print(f"  seed: {r.seed}")
+        summary = r.summary if r.status == "completed" else {}  # else it is run_failed's
         kept = _latest_checkpoint(r.run_dir) if r.status != "completed" else None
         if kept:  # what a stopped (or failed) run kept, as its manifest lists it
             print(f"  latest checkpoint: {kept}")
-        scalars = {k: v for k, v in (summary or {}).items() if isinstance(v, (int, float, str))}
+        scalars = {k: v for k, v in summary.items() if isinstance(v, (int, float, str))}
         if scalars:
             print("  summary:")
             for key, value in scalars.items():
                 print(f"    {key} = {_show(value)}")
+        for warning in summary.get("warnings") or ():
+            print(f"  warning: {warning}")
         if r.final_metrics:
             print("  last metrics:")
             for key, value in list(r.final_metrics.items())[:12]:
@@ -271,7 +361,10 @@ def _show(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def _detach(store: RunStore, prepared: list[Any], as_json: bool) -> int:
+def _detach(store: RunStore, prepared: list[Any], as_json: bool, group: str | None) -> int:
+    """Start a supervisor per run in the background. With ``--json`` each run is reported
+    with status ``pending`` (a status of :data:`~mosaic_core.runs.STATUSES`: the run
+    exists and its supervisor is starting it)."""
     started = []
     for run in prepared:
         run_dir = store.run_dir(run.run_id)
@@ -287,9 +380,11 @@ def _detach(store: RunStore, prepared: list[Any], as_json: bool) -> int:
                 env=env,
                 start_new_session=True,
             )
-        started.append({"run_id": run.run_id, "status": "started", "run_dir": str(run_dir)})
+        started.append({"run_id": run.run_id, "status": "pending", "run_dir": str(run_dir),
+                        "group": group})  # fmt: skip
     if as_json:
-        print(json.dumps(started[0] if len(started) == 1 else {"runs": started}, indent=2))
+        print(json.dumps(started[0] if len(started) == 1 else {"group": group, "runs": started},
+                         indent=2))  # fmt: skip
     else:
         for item in started:
             print(
@@ -299,66 +394,7 @@ def _detach(store: RunStore, prepared: list[Any], as_json: bool) -> int:
     return 0
 
 
-# -- looking at runs ---------------------------------------------------------------
-
-
-def _cmd_runs(args: argparse.Namespace) -> int:
-    with _store(write=False) as store:
-        reconcile(store)
-        runs = store.list_runs(worker_type=args.worker, status=args.status, limit=args.limit)
-        if args.json:
-            print(json.dumps(runs, indent=2))
-            return 0
-        if not runs:
-            print("No runs yet. Start one with `mosaic run WORKER --set key=value ...`.")
-            return 0
-        table = [("RUN", "WORKER", "STATUS", "STEP", "CREATED", "REASON")]
-        for run in runs:
-            step = run["last_step"]
-            total = run["total_steps"]
-            shown = "-" if step is None else (f"{step}/{total}" if total else str(step))
-            created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run["created_at"]))
-            table.append(
-                (run["run_id"], run["worker_type"], run["status"], shown, created,
-                 run["reason"] or "")
-            )  # fmt: skip
-        from mosaic_core.cli.output import print_table
-
-        print_table(table)
-        return 0
-
-
-def _cmd_show(args: argparse.Namespace) -> int:
-    with _store(write=False) as store:
-        reconcile(store)
-        run = store.get(args.run)
-        run["run_dir"] = str(store.run_dir(run["run_id"]))
-        run["summary"] = json.loads(run["summary"]) if run["summary"] else None
-        run["final_metrics"] = store.final_metrics(run["run_id"])
-        run["anomalies"] = store.anomalies(run["run_id"])
-        manifest_path = store.run_dir(run["run_id"]) / "analytics.json"
-        run["manifest"] = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
-        if args.json:
-            print(json.dumps(run, indent=2, default=str))
-            return 0
-        for key in ("run_id", "worker_type", "status", "reason", "algorithm", "env_id", "seed",
-                    "total_steps", "last_step", "events", "anomalies", "exit_code", "signal",
-                    "pid", "env_name", "python", "run_dir"):  # fmt: skip
-            value = run[key]
-            if key == "anomalies":
-                value = len(value)
-            if value not in (None, "", []):
-                print(f"{key:>12}: {value}")
-        for key in ("created_at", "started_at", "ended_at"):
-            if run[key]:
-                print(f"{key:>12}: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(run[key]))}")
-        if run["final_metrics"]:
-            print("     metrics:")
-            for key, value in run["final_metrics"].items():
-                print(f"              {key} = {value}")
-        if run["error"]:
-            print(f"       error: {run['error']}")
-        return 0
+# -- managing runs ----------------------------------------------------------------
 
 
 def _cmd_logs(args: argparse.Namespace) -> int:
@@ -403,32 +439,6 @@ def _cmd_events(args: argparse.Namespace) -> int:
             if args.event and event["event"] != args.event:
                 continue
             print(json.dumps(event, separators=(",", ":")))
-        return 0
-
-
-def _cmd_metrics(args: argparse.Namespace) -> int:
-    with _store(write=False) as store:
-        reconcile(store)
-        run_id = store.get(args.run)["run_id"]
-        rows = store.metrics(run_id, key=args.key)
-        if args.key and not rows:
-            keys = sorted(store.final_metrics(run_id))
-            from mosaic_core._errors import did_you_mean
-
-            raise ConfigError(
-                f"run {run_id} has no metric {args.key!r}{did_you_mean(args.key, keys)}; "
-                f"it has: {', '.join(keys) or 'none'}",
-                field="--key",
-                value=args.key,
-            )
-        if args.csv:
-            writer = csv.writer(sys.stdout)
-            writer.writerow(["step", "key", "value", "timestamp"])
-            for row in rows:
-                writer.writerow([row["step"], row["key"], row["value"], row["timestamp"]])
-        else:
-            for row in rows:
-                print(f"{row['step']:>10}  {row['key']:<36} {row['value']}")
         return 0
 
 
@@ -517,8 +527,20 @@ def _cmd_db_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
 def register(commands: Any) -> None:
     """Add the run commands to the ``mosaic`` parser's sub-command group."""
+    from mosaic_core._telemetry import EVENTS
+
     run = commands.add_parser(
         "run",
         help="run a worker under the supervisor",
@@ -539,13 +561,33 @@ def register(commands: Any) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="set a config field (VALUE parsed as JSON, else a string)",
+        help="set a config field (VALUE parsed as JSON, else a string); repeat for more",
     )
-    run.add_argument("--seeds", type=_seeds, help="run one job per seed, e.g. 1,2,3")
     run.add_argument(
-        "--parallel", type=int, default=2, help="runs at once with --seeds (default 2)"
+        "--from",
+        dest="from_run",
+        metavar="RUN",
+        help="start from the config (and worker, and --env) of an existing run; --set changes it",
     )
-    run.add_argument("--timeout", type=_positive, help="wall-clock limit in seconds")
+    run.add_argument(
+        "--seeds", type=_seeds, help="one run per seed, e.g. 1,2,3 (crossed with --sweep)"
+    )
+    run.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="run every value of a config field; several --sweep make a grid, crossed with "
+        "--seeds, and the runs form one group",
+    )
+    run.add_argument(
+        "--group",
+        help="name the group the runs join (default with several runs: WORKER-DATE-TIME)",
+    )
+    run.add_argument(
+        "--parallel", type=_count, default=2, help="runs at once (default %(default)s)"
+    )
+    run.add_argument("--timeout", type=_positive, help="wall-clock limit per run, in seconds")
     run.add_argument(
         "--heartbeat-timeout",
         type=_positive,
@@ -561,41 +603,31 @@ def register(commands: Any) -> None:
     )
     run.add_argument("--env", help="run with the interpreter of this `mosaic env`")
     run.add_argument("--gpus", default="", help="CUDA_VISIBLE_DEVICES for the worker")
-    run.add_argument("--detach", action="store_true", help="start and return at once")
+    run.add_argument(
+        "--detach",
+        action="store_true",
+        help="start in the background and return at once (with --json: status pending)",
+    )
+    run.add_argument("--no-progress", action="store_true", help="no live progress lines on stderr")
     run.add_argument("--json", action="store_true", help="one JSON object at the end")
     run.set_defaults(func=_cmd_run, parser=run)
 
-    runs = commands.add_parser("runs", help="list runs")
-    runs.add_argument("--worker")
-    runs.add_argument("--status", choices=STATUSES)
-    runs.add_argument("--limit", type=int)
-    runs.add_argument("--json", action="store_true")
-    runs.set_defaults(func=_cmd_runs)
-
-    show = commands.add_parser("show", help="one run in detail")
-    show.add_argument("run", help="run id (or an unambiguous prefix)")
-    show.add_argument("--json", action="store_true")
-    show.set_defaults(func=_cmd_show)
-
     logs = commands.add_parser("logs", help="a run's stdout and stderr")
-    logs.add_argument("run")
+    logs.add_argument("run", help="run id (or an unambiguous prefix)")
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing until it ends")
     logs.add_argument("--stderr", action="store_true", help="only stderr")
     logs.set_defaults(func=_cmd_logs)
 
     events = commands.add_parser("events", help="a run's telemetry events, one JSON per line")
-    events.add_argument("run")
-    events.add_argument("--event", help="only events of this type")
+    events.add_argument("run", help="run id (or an unambiguous prefix)")
+    events.add_argument(
+        "--event", choices=sorted(EVENTS), metavar="EVENT",
+        help=f"only events of this type: {', '.join(sorted(EVENTS))}",
+    )  # fmt: skip
     events.set_defaults(func=_cmd_events)
 
-    metrics = commands.add_parser("metrics", help="a run's metrics")
-    metrics.add_argument("run")
-    metrics.add_argument("--key", help="only this metric")
-    metrics.add_argument("--csv", action="store_true")
-    metrics.set_defaults(func=_cmd_metrics)
-
     cancel = commands.add_parser("cancel", help="cancel a running run (its whole process tree)")
-    cancel.add_argument("run")
+    cancel.add_argument("run", help="run id (or an unambiguous prefix)")
     cancel.add_argument(
         "--grace",
         type=_positive,
@@ -606,7 +638,7 @@ def register(commands: Any) -> None:
     cancel.set_defaults(func=_cmd_cancel)
 
     rm = commands.add_parser("rm", help="delete finished runs and their directories")
-    rm.add_argument("runs", nargs="+")
+    rm.add_argument("runs", nargs="+", metavar="RUN", help="run ids (or unambiguous prefixes)")
     rm.set_defaults(func=_cmd_rm)
 
     db = commands.add_parser("db", help="the run index")

@@ -12,6 +12,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mosaic_core._procs import run_processes
     from mosaic_core.runs.launch import Prepared, prepare_runs, read_config_file, redact
+    from mosaic_core.runs.provenance import collect_provenance
     from mosaic_core.runs.reader import (
         Anomaly,
         LogLine,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
         Supervisor,
         reconcile,
     )
+    from mosaic_core.runs.sweep import check_group, default_group, parse_sweeps, sweep_grid
 
 _LAZY = {
     "ACTIVE_STATUSES": "mosaic_core.runs.store",
@@ -50,6 +52,11 @@ _LAZY = {
     "Supervisor": "mosaic_core.runs.supervisor",
     "TelemetryEvent": "mosaic_core.runs.reader",
     "TelemetryReader": "mosaic_core.runs.reader",
+    "check_group": "mosaic_core.runs.sweep",
+    "collect_provenance": "mosaic_core.runs.provenance",
+    "default_group": "mosaic_core.runs.sweep",
+    "parse_sweeps": "mosaic_core.runs.sweep",
+    "sweep_grid": "mosaic_core.runs.sweep",
     "mosaic_home": "mosaic_core.runs.store",
     "prepare_runs": "mosaic_core.runs.launch",
     "read_config_file": "mosaic_core.runs.launch",
@@ -76,11 +83,16 @@ __all__ = [
     "Supervisor",
     "TelemetryEvent",
     "TelemetryReader",
+    "check_group",
+    "collect_provenance",
+    "default_group",
     "mosaic_home",
+    "parse_sweeps",
     "prepare_runs",
     "read_config_file",
     "read_events",
     "reconcile",
     "redact",
     "run_processes",
+    "sweep_grid",
 ]

@@ -31,6 +31,7 @@ from mosaic_core._spec import WorkerSpec
 from mosaic_core._ulid import new_ulid
 from mosaic_core.runs.store import RunStore
 from mosaic_core.runs.supervisor import DEFAULT_HEARTBEAT_TIMEOUT, LaunchSpec
+from mosaic_core.runs.sweep import check_group
 
 __all__ = ["REDACTED", "Prepared", "apply_secrets", "prepare_runs", "read_config_file", "redact"]
 
@@ -67,6 +68,9 @@ def prepare_runs(
     gpus: str = "",
     venv: str | None = None,
     kill_grace: float = DEFAULT_STOP_GRACE,
+    variants: Sequence[Mapping[str, Any]] = (),
+    group: str | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> list[Prepared]:
     """Validate every run's config first, then create them all; a bad one creates none.
 
@@ -75,7 +79,10 @@ def prepare_runs(
     run with exit status 2, but what no worker can take (an integer beyond
     64 bits, text that is not valid Unicode, nesting too deep) is refused
     here, before any run exists. If making a later run fails, the earlier
-    ones are removed again.
+    ones are removed again. ``variants`` (a sweep's grid) are merged over
+    ``document`` in turn, each crossed with every seed; the runs join
+    ``group`` if one is named. ``provenance`` is written into each run as
+    ``provenance.json``.
     """
     base = dict(document)
     given_id = base.pop("run_id", None)
@@ -83,20 +90,27 @@ def prepare_runs(
         check_run_id(given_id)
     for given_seed in seeds:
         check_json(given_seed, "--seeds")
+    if group is not None:
+        check_group(group)
     configs = []
     chosen: list[int | None] = list(seeds) or [base.get("seed")]
-    for seed in chosen:
-        run_id = given_id or new_ulid()
-        if given_id and len(seeds) > 1:
-            run_id = check_run_id(f"{given_id}-seed{seed}")
-        config = {**base, "run_id": run_id}
-        if seed is not None:
-            config["seed"] = seed
-        check_json(config)
-        if spec is not None:
-            config = spec.config_class.from_dict(config).to_dict()
-            _check_checkpointing(spec, config)
-        configs.append(config)
+    grid = list(variants) or [{}]
+    for index, variant in enumerate(grid):
+        for seed in chosen:
+            run_id = given_id or new_ulid()
+            if given_id and len(grid) > 1:
+                run_id = f"{run_id}-c{index}"
+            if given_id and len(seeds) > 1:
+                run_id = f"{run_id}-seed{seed}"
+            run_id = check_run_id(run_id)
+            config = {**base, **variant, "run_id": run_id}
+            if seed is not None:
+                config["seed"] = seed
+            check_json(config)
+            if spec is not None:
+                config = spec.config_class.from_dict(config).to_dict()
+                _check_checkpointing(spec, config)
+            configs.append(config)
     module = console_module or (spec.console_module if spec else None)
     interpreter = python or sys.executable
     command = [interpreter, "-m", module or "mosaic_core.worker_main"]
@@ -111,9 +125,18 @@ def prepare_runs(
             )
             run_id = config["run_id"]
             run_dir = store.create_run(
-                run_id, worker_type, redacted, env_name=env_name, python=interpreter
+                run_id,
+                worker_type,
+                redacted,
+                env_name=env_name,
+                python=interpreter,
+                group=group,
+                headline_metric=spec.headline_metric if spec is not None else None,
             )
             made.append(run_id)
+            if provenance is not None:
+                text = json.dumps(provenance, indent=2, default=str) + "\n"
+                (run_dir / "provenance.json").write_text(text, encoding="utf-8")
             # Until a supervisor starts it, the run belongs to the process that made it.
             store.update(
                 run_id, supervisor_pid=os.getpid(), supervisor_start=procs.start_time(os.getpid())

@@ -45,7 +45,11 @@ class RunResult:
     duration_s: float
     run_dir: str
     final_metrics: dict[str, Any]
-    summary: dict[str, Any] | None
+    #: The terminal event's payload: ``run_completed``'s summary, ``run_failed``'s error;
+    #: ``{}`` when the worker sent none.
+    summary: dict[str, Any] = attrs.field(factory=dict)
+    #: The seed the run used: its config's, or the one the worker reported choosing.
+    seed: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -130,10 +134,11 @@ class Recorder:
             final_metrics = self.store.final_metrics(run_id)
         except Exception:  # noqa: BLE001 - the store failed: report what this process knows
             run = {"reason": None, "exit_code": None, "signal": None, "summary": None,
-                   "ended_at": None, "started_at": None, "status": "failed"}  # fmt: skip
+                   "ended_at": None, "started_at": None, "status": "failed",
+                   "seed": None}  # fmt: skip
             final_metrics = {}
         run.update(kept)
-        summary = json.loads(run["summary"]) if run.get("summary") else None
+        summary = json.loads(run["summary"]) if run.get("summary") else {}
         return RunResult(
             run_id=run_id,
             status=run["status"],
@@ -143,7 +148,8 @@ class Recorder:
             duration_s=round((run["ended_at"] or time.time()) - (run["started_at"] or started), 3),
             run_dir=str(self.store.run_dir(run_id)),
             final_metrics=final_metrics,
-            summary=summary,
+            summary=summary if isinstance(summary, dict) else {"value": summary},
+            seed=run.get("seed"),
         )
 
 

@@ -22,11 +22,12 @@ from collections.abc import Collection, Iterator, Mapping
 from typing import Any, Protocol
 
 from mosaic_core.runs.database import explain
+from mosaic_core.runs.migrations import read_config
 
 __all__ = ["rebuild_envs", "rebuild_lock", "rebuild_runs", "run_record"]
 
 _TEXT = ("reason", "pid_start", "supervisor_start", "signal", "env_name", "python",
-         "algorithm", "env_id", "error")  # fmt: skip
+         "algorithm", "env_id", "error", "group_name", "headline_metric")  # fmt: skip
 _INTEGER = ("pid", "supervisor_pid", "exit_code", "seed", "total_steps", "cancel_requested")
 _REAL = ("started_at", "ended_at")
 
@@ -92,6 +93,7 @@ def _rebuild_run(
         record = run_record(directory, statuses)
         if isinstance(record, str):
             return record
+        record["config"] = read_config(directory / "config.json")
         existing = db.execute(
             "SELECT cancel_requested FROM runs WHERE run_id = ?", (run_id,)
         ).fetchone()

@@ -28,6 +28,7 @@ from mosaic_core._errors import ConfigError, MosaicError, short_repr
 from mosaic_core._fields import check_json
 from mosaic_core._secrets import Scrubber
 from mosaic_core.runs.database import StoreReadOnly, connect, explain
+from mosaic_core.runs.migrations import MIGRATIONS, migrate, schema_version
 from mosaic_core.runs.reader import Anomaly, Item, TelemetryEvent, TelemetryReader
 
 __all__ = ["ACTIVE_STATUSES", "STATUSES", "RunNotFound", "RunStore", "mosaic_home"]
@@ -130,6 +131,27 @@ def mosaic_home() -> pathlib.Path:
     return pathlib.Path(os.environ.get("MOSAIC_HOME") or pathlib.Path.home() / ".mosaic")
 
 
+def _migrated(db: sqlite3.Connection, runs_dir: pathlib.Path, readonly: bool) -> sqlite3.Connection:
+    """``db`` at the schema this mosaic-core reads (see :mod:`mosaic_core.runs.migrations`).
+
+    A read-only store an older mosaic-core made is migrated as a copy in memory:
+    the reading commands work on it, and nothing is written.
+    """
+    try:
+        if schema_version(db) >= len(MIGRATIONS):
+            return db
+        if readonly:
+            copy = sqlite3.connect(":memory:", isolation_level=None)
+            db.backup(copy)
+            db.close()
+            db = copy
+        migrate(db, runs_dir)
+    except sqlite3.Error as exc:
+        db.close()
+        raise explain(exc, runs_dir.parent) or exc from None
+    return db
+
+
 class RunStore:
     """One ``$MOSAIC_HOME``: run directories plus their SQLite index.
 
@@ -151,7 +173,9 @@ class RunStore:
                 self.runs_dir.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise explain(exc, self.home) or exc from None
-        self._db = connect(self.db_path, readonly=readonly, schema=_SCHEMA)
+        self._db = _migrated(
+            connect(self.db_path, readonly=readonly, schema=_SCHEMA), self.runs_dir, readonly
+        )
         self._db.row_factory = sqlite3.Row
 
     def close(self) -> None:
@@ -194,8 +218,14 @@ class RunStore:
         *,
         env_name: str | None = None,
         python: str | None = None,
+        group: str | None = None,
+        headline_metric: str | None = None,
     ) -> pathlib.Path:
         """Make the run directory, write ``config.json`` and ``run.json``, index the run.
+
+        ``group`` names the sweep or group the run belongs to; ``headline_metric``
+        is the metric key its worker reports as its headline (see
+        :attr:`mosaic_core.WorkerSpec.headline_metric`).
 
         All or nothing: a config no index can hold (see
         :func:`~mosaic_core._fields.check_json`) is a ConfigError before anything
@@ -229,12 +259,15 @@ class RunStore:
                 "env_id": _str_or_none(config.get("env_id")),
                 "seed": _int64(config.get("seed")),
                 "total_steps": _int64(config.get("total_steps")),
+                "group_name": group,
+                "headline_metric": headline_metric,
             }
             _write_json(directory / "run.json", record)
+            indexed = {**record, "config": json.dumps(config, separators=(",", ":"), default=str)}
             with self.transaction() as db:
-                columns = ", ".join(record)
-                marks = ", ".join("?" for _ in record)
-                db.execute(f"INSERT INTO runs ({columns}) VALUES ({marks})", list(record.values()))
+                columns = ", ".join(indexed)
+                marks = ", ".join("?" for _ in indexed)
+                db.execute(f"INSERT INTO runs ({columns}) VALUES ({marks})", list(indexed.values()))
         except BaseException as exc:
             shutil.rmtree(directory, ignore_errors=True)
             if isinstance(exc, (OSError, sqlite3.Error)):
@@ -290,6 +323,7 @@ class RunStore:
         *,
         worker_type: str | None = None,
         status: str | None = None,
+        group: str | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         if status is not None and status not in STATUSES:
@@ -302,6 +336,9 @@ class RunStore:
         if status:
             clauses.append("status = ?")
             params.append(status)
+        if group is not None:
+            clauses.append("group_name = ?")
+            params.append(group)
         if clauses:
             query += " WHERE " + " AND ".join(clauses)
         query += " ORDER BY created_at DESC, run_id DESC"
@@ -405,12 +442,13 @@ class RunStore:
             if started is not None:
                 db.execute(
                     "UPDATE runs SET algorithm = COALESCE(?, algorithm),"
-                    " env_id = COALESCE(?, env_id), total_steps = COALESCE(?, total_steps)"
-                    " WHERE run_id = ?",
+                    " env_id = COALESCE(?, env_id), total_steps = COALESCE(?, total_steps),"
+                    " seed = COALESCE(seed, ?) WHERE run_id = ?",
                     (
                         _str_or_none(started.get("algorithm")),
                         _str_or_none(started.get("env_id")),
                         _int64(started.get("total_steps")),
+                        _int64(started.get("seed")),
                         run_id,
                     ),
                 )
@@ -496,6 +534,59 @@ class RunStore:
         ).fetchall()
         return {r["key"]: r["value"] for r in rows}
 
+    def metric_keys(self, run_ids: Sequence[str]) -> dict[str, list[str]]:
+        """The metric keys each run has, sorted; a run without metrics has none."""
+        out: dict[str, list[str]] = {run_id: [] for run_id in run_ids}
+        for chunk in _chunks(list(run_ids)):
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._db.execute(
+                f"SELECT DISTINCT run_id, key FROM metrics WHERE run_id IN ({marks})"
+                " ORDER BY run_id, key",
+                chunk,
+            )
+            for run_id, key in rows:
+                out[run_id].append(key)
+        return out
+
+    def metric_summary(
+        self, run_ids: Sequence[str], key: str, *, tail: int = 10
+    ) -> dict[str, dict[str, Any]]:
+        """Per run with metric ``key``: ``count``, ``min``, ``max``, ``mean``, ``last``,
+        ``last_step`` and ``tail`` (the mean of its last ``tail`` values, by step)."""
+        out: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(list(run_ids)):
+            marks = ", ".join("?" for _ in chunk)
+            for row in self._db.execute(
+                "SELECT run_id, COUNT(value) AS count, MIN(value) AS min, MAX(value) AS max,"
+                f" AVG(value) AS mean FROM metrics WHERE key = ? AND run_id IN ({marks})"
+                " GROUP BY run_id",
+                [key, *chunk],
+            ):
+                record = dict(row)
+                del record["run_id"]
+                out[row["run_id"]] = record
+        for run_id, record in out.items():
+            # The index (run_id, key, step) hands these over in order, for each run alone.
+            recent = self._db.execute(
+                "SELECT step, value FROM metrics WHERE run_id = ? AND key = ?"
+                " AND value IS NOT NULL ORDER BY step DESC, rowid DESC LIMIT ?",
+                (run_id, key, tail),
+            ).fetchall()
+            values = [r["value"] for r in recent]
+            record["last"] = values[0] if values else None
+            record["last_step"] = recent[0]["step"] if recent else None
+            record["tail"] = sum(values) / len(values) if values else None
+        return out
+
+    def groups(self) -> list[dict[str, Any]]:
+        """Every group with its number of runs and when its first and last runs were made."""
+        rows = self._db.execute(
+            "SELECT group_name AS name, COUNT(*) AS runs, MIN(created_at) AS first_created,"
+            " MAX(created_at) AS last_created FROM runs WHERE group_name IS NOT NULL"
+            " GROUP BY group_name ORDER BY last_created DESC"
+        )
+        return [dict(r) for r in rows]
+
     # -- environments --------------------------------------------------------------
 
     def save_env(self, record: Mapping[str, Any]) -> None:
@@ -547,7 +638,7 @@ _RUN_JSON = (
     "run_id", "worker_type", "status", "reason", "created_at", "started_at", "ended_at",
     "pid", "pid_start", "supervisor_pid", "supervisor_start", "exit_code", "signal",
     "env_name", "python", "algorithm", "env_id", "seed", "total_steps", "terminal_event",
-    "error",
+    "error", "group_name", "headline_metric",
 )  # fmt: skip
 # A run id, or a prefix of one: anything else names no run (and is never a LIKE pattern).
 _RUN_REF = re.compile(r"[A-Za-z0-9._-]{1,128}\Z")
@@ -581,6 +672,12 @@ def _insert_rows(db: sqlite3.Connection, table: str, flat: list[Any]) -> None:
         db.executemany(many, [flat[i : i + width] for i in range(0, whole, width)])
     if whole < len(flat):
         db.executemany(one, [flat[i : i + 5] for i in range(whole, len(flat), 5)])
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    """``items`` in slices small enough for one statement's parameters."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _number(value: Any) -> float | None:

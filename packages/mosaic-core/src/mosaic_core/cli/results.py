@@ -1,0 +1,350 @@
+"""The commands that look at results: runs, show, metrics, compare, group.
+
+Each asks :mod:`mosaic_core.query` for JSON-ready data and prints it, as
+text or, with ``--json``, as it came.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import sys
+import time
+from typing import Any
+
+from mosaic_core.cli.output import format_number, group_table_text, table_text
+from mosaic_core.cli.stores import open_store
+from mosaic_core.runs.store import STATUSES, RunStore
+
+__all__ = ["register"]
+
+
+def _store() -> contextlib.AbstractContextManager[RunStore]:
+    return open_store(write=False, reconciled=True)
+
+
+def _age(created: float | None, now: float) -> str:
+    if not created:
+        return "-"
+    seconds = max(0, int(now - created))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from mosaic_core.query import parse_filter, run_table
+
+    filters = [parse_filter(text) for text in args.filter]
+    with _store() as store:
+        rows = run_table(
+            store, worker=args.worker, status=args.status, group=args.group, filters=filters,
+            sort=args.sort, limit=args.limit, metric=args.metric, stat=args.stat,
+        )  # fmt: skip
+        if args.json:
+            print(json.dumps(rows, indent=2, default=str))
+            return 0
+        if not rows:
+            total = len(store.list_runs(limit=1))
+            if total:
+                asked = [f"--{n} {getattr(args, n)}" for n in ("worker", "status", "group")
+                         if getattr(args, n)] + [f"--filter {f}" for f in args.filter]  # fmt: skip
+                print(f"No runs match {' '.join(asked)}; `mosaic runs` lists them all.")
+            else:
+                print("No runs yet. Start one with `mosaic run WORKER --set key=value ...`.")
+            return 0
+    keys = {row["metric"]["key"] for row in rows if row["metric"]["key"]}
+    header = args.metric or (keys.pop() if len(keys) == 1 else "HEADLINE")
+    if args.metric and not args.metric.startswith("summary."):
+        header += f" ({args.stat})"
+    table = [["RUN", "WORKER", "ALGORITHM", "ENV", "SEED", "GROUP", "STATUS", "STEP",
+              header.upper() if header == "HEADLINE" else header, "AGE"]]  # fmt: skip
+    now = time.time()
+    for row in rows:
+        step, total = row["step"], row["total_steps"]
+        shown = "-" if step is None else (f"{step}/{total}" if total else str(step))
+        table.append([row["run_id"], row["worker_type"], row["algorithm"] or "-",
+                      row["env_id"] or "-", format_number(row["seed"]), row["group"] or "-",
+                      row["status"], shown, format_number(row["metric"]["value"]),
+                      _age(row["created_at"], now)])  # fmt: skip
+    if any(row["reason"] for row in rows):
+        table[0].append("REASON")
+        for line, row in zip(table[1:], rows, strict=True):
+            line.append(row["reason"] or "")
+    print(table_text(table))
+    return 0
+
+
+def _read_json(path: Any) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from mosaic_core.query import metric_values, run_row
+
+    with _store() as store:
+        run = run_row(store.get(args.run))
+        run_dir = store.run_dir(run["run_id"])
+        run["run_dir"] = str(run_dir)
+        run["metric"] = metric_values(store, [run])[run["run_id"]]
+        run["final_metrics"] = store.final_metrics(run["run_id"])
+        run["anomalies"] = store.anomalies(run["run_id"])
+        run["manifest"] = _read_json(run_dir / "analytics.json")
+        run["provenance"] = _read_json(run_dir / "provenance.json")
+    if args.json:
+        print(json.dumps(run, indent=2, default=str))
+        return 0
+    for key in ("run_id", "worker_type", "status", "reason", "algorithm", "env_id", "seed",
+                "group", "total_steps", "step", "events", "anomalies", "exit_code", "signal",
+                "pid", "env_name", "python", "run_dir"):  # fmt: skip
+        value = run.get(key)
+        if key == "anomalies":
+            value = len(value or ())
+        if value not in (None, "", [], 0) or key in ("seed", "step"):
+            print(f"{key:>12}: {format_number(value)}")
+    for key in ("created_at", "started_at", "ended_at"):
+        if run[key]:
+            print(f"{key:>12}: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(run[key]))}")
+    if run["metric"]["key"]:
+        m = run["metric"]
+        print(f"{'headline':>12}: {m['key']} = {format_number(m['value'])} ({m['stat']})")
+    _section("config", run["config"], skip=("run_id",))
+    _section("summary", {k: v for k, v in run["summary"].items() if not isinstance(v, dict)})
+    _section("metrics", run["final_metrics"])
+    prov = run["provenance"]
+    if isinstance(prov, dict):
+        worker = prov.get("worker") or {}
+        git = prov.get("git") or {}
+        _section("provenance", {
+            "mosaic-core": prov.get("mosaic_core"),
+            "worker": f"{worker.get('distribution') or worker.get('type')} "
+                      f"{worker.get('version') or '?'}",
+            "python": f"{prov.get('python')} ({prov.get('executable')})",
+            "host": prov.get("host"),
+            "git": f"{git['commit']}{' (modified)' if git.get('dirty') else ''}" if git else None,
+            "packages": f"{len(prov.get('packages') or {})} (mosaic show --json lists them)",
+        })  # fmt: skip
+    if run["error"]:
+        print(f"       error: {run['error']}")
+    return 0
+
+
+def _section(title: str, values: dict[str, Any], skip: tuple[str, ...] = ()) -> None:
+    shown = {k: v for k, v in values.items() if k not in skip and v is not None}
+    if not shown:
+        return
+    print(f"{title:>12}:")
+    for key, value in shown.items():
+        text = value if isinstance(value, str) else format_number(value)
+        if isinstance(value, (list, dict)):
+            text = json.dumps(value)
+        print(f"{'':>14}{key} = {text}")
+
+
+def _cmd_metrics(args: argparse.Namespace) -> int:
+    from mosaic_core.query import check_keys, run_curves, runs_of
+
+    with _store() as store:
+        rows = runs_of(store, args.runs)
+        ids = [r["run_id"] for r in rows]
+        have = check_keys(store, ids, args.key)
+        keys = args.key or sorted({k for ks in have.values() for k in ks})
+        items = run_curves(store, ids, keys, points=args.points, smooth=args.smooth)
+    for run_id in ids:
+        for key in args.key:
+            if key not in have[run_id]:
+                print(f"mosaic: run {run_id} has no metric {key!r}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(items, indent=2))
+        return 0
+    if args.csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["run_id", "step", "key", "value", "timestamp"])
+        for item in items:
+            for step, value, stamp in zip(item["steps"], item["values"], item["timestamps"],
+                                          strict=True):  # fmt: skip
+                writer.writerow([item["run_id"], step, item["key"], value, stamp])
+        return 0
+    several = len(ids) > 1
+    for item in items:
+        for step, value in zip(item["steps"], item["values"], strict=True):
+            head = f"{item['run_id']}  " if several else ""
+            print(f"{head}{step:>10}  {item['key']:<36} {value}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from mosaic_core.query import compare_runs, select_runs
+
+    with _store() as store:
+        rows = select_runs(store, args.runs, group=args.group)
+        data = compare_runs(store, [r["run_id"] for r in rows], args.key or None)
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+        return 0
+    runs = data["runs"]
+    table: list[list[str]] = [["", *(r["run_id"][-8:] for r in runs)]]
+    table.append(["label", *(r["label"] for r in runs)])
+    table.append(["status", *(r["status"] for r in runs)])
+    for field, values in data["config"]["differ"].items():
+        table.append([f"config.{field}", *(_cell(v) for v in values)])
+    for key, entries in data["metrics"].items():
+        better = "min" if key in data["lower_is_better"] else "max"
+        table.append([f"{key} final", *(format_number(e and e["final"]) for e in entries)])
+        table.append([f"{key} best ({better})",
+                      *(format_number(e and e["best"]) for e in entries)])  # fmt: skip
+    print(table_text(table))
+    same = data["config"]["same"]
+    if same:
+        print("same in every run: " + ", ".join(f"{k}={_cell(v)}" for k, v in same.items()))
+    return 0
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return format_number(value)
+
+
+def _cmd_group(args: argparse.Namespace) -> int:
+    from mosaic_core.query import group_statistics, select_runs
+
+    with _store() as store:
+        if args.name is None:
+            groups = store.groups()
+            if args.json:
+                print(json.dumps(groups, indent=2))
+            elif not groups:
+                print("No groups yet: `mosaic run ... --seeds 1,2,3` or `--sweep` makes one.")
+            else:
+                now = time.time()
+                print(
+                    table_text(
+                        [["GROUP", "RUNS", "AGE"]]
+                        + [[g["name"], g["runs"], _age(g["last_created"], now)] for g in groups]
+                    )
+                )
+            return 0
+        rows = select_runs(store, group=args.name)
+        stats = group_statistics(store, rows, group=args.name, metric=args.metric,
+                                 stat=args.stat, seed=args.bootstrap_seed)  # fmt: skip
+    if args.json:
+        print(json.dumps(stats, indent=2, default=str))
+    else:
+        print(group_table_text(stats))
+    return 0
+
+
+def _points(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 3:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 3, got {text!r}")
+    return value
+
+
+def _window(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _metric_options(parser: argparse.ArgumentParser) -> None:
+    from mosaic_core.query import STATS
+
+    parser.add_argument(
+        "--metric", metavar="KEY",
+        help="the summary metric: a metric key, or summary.PATH for a number of the run's "
+        "summary (default: the worker's headline return)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--stat", choices=STATS, default="tail",
+        help="how a metric's values become one number per run: tail (mean of the last 10, "
+        "the default), last, max, min or mean",
+    )  # fmt: skip
+
+
+def register(commands: Any) -> None:
+    """Add the result commands to the ``mosaic`` parser's sub-command group."""
+    runs = commands.add_parser(
+        "runs", help="list runs", description="List runs, newest first, with a summary metric."
+    )
+    runs.add_argument("--worker", help="only runs of this worker type")
+    runs.add_argument("--status", choices=STATUSES, help="only runs with this status")
+    runs.add_argument("--group", help="only runs of this group (a sweep or --seeds)")
+    runs.add_argument(
+        "--filter", action="append", default=[], metavar="EXPR",
+        help="only runs where EXPR holds, e.g. 'config.learning_rate<1e-3' or "
+        "'metric>=400' (FIELD OP VALUE; OP one of == != < <= > >= ~); repeat to AND",
+    )  # fmt: skip
+    runs.add_argument(
+        "--sort", metavar="FIELD",
+        help="order by FIELD (a column, metric, config.X or summary.X); FIELD:desc (or "
+        "--sort=-FIELD) for largest first",
+    )  # fmt: skip
+    runs.add_argument("--limit", type=_window, help="at most this many runs")
+    _metric_options(runs)
+    runs.add_argument("--json", action="store_true", help="the rows as a JSON list")
+    runs.set_defaults(func=_cmd_runs)
+
+    show = commands.add_parser("show", help="one run in detail: config, summary, provenance")
+    show.add_argument("run", help="run id (or an unambiguous prefix)")
+    show.add_argument("--json", action="store_true", help="everything as one JSON object")
+    show.set_defaults(func=_cmd_show)
+
+    metrics = commands.add_parser("metrics", help="the metrics of one or more runs")
+    metrics.add_argument("runs", nargs="+", metavar="RUN", help="run ids (or prefixes)")
+    metrics.add_argument(
+        "--key", action="append", default=[], help="only this metric; repeat for more"
+    )
+    metrics.add_argument(
+        "--points", type=_points, metavar="N",
+        help="at most N points per run and key, chosen to keep the curve's shape (LTTB)",
+    )  # fmt: skip
+    metrics.add_argument(
+        "--smooth", type=_window, metavar="N", help="a moving average over N points"
+    )
+    metrics.add_argument(
+        "--csv", action="store_true", help="CSV: run_id, step, key, value, timestamp"
+    )
+    metrics.add_argument("--json", action="store_true", help="one JSON object per run and key")
+    metrics.set_defaults(func=_cmd_metrics)
+
+    compare = commands.add_parser(
+        "compare", help="runs side by side: the config fields that differ, final and best metrics"
+    )
+    compare.add_argument("runs", nargs="*", metavar="RUN", help="run ids (or prefixes)")
+    compare.add_argument("--group", help="compare the runs of this group (as well)")
+    compare.add_argument(
+        "--key", action="append", default=[], help="only this metric; repeat for more"
+    )
+    compare.add_argument("--json", action="store_true", help="the comparison as JSON")
+    compare.set_defaults(func=_cmd_compare)
+
+    group = commands.add_parser(
+        "group",
+        help="a group's table: per configuration, runs, mean and IQM with 95%% CIs",
+        description="Without NAME, list the groups.",
+    )
+    group.add_argument("name", nargs="?", metavar="NAME", help="the group (see `mosaic group`)")
+    _metric_options(group)
+    group.add_argument(
+        "--bootstrap-seed", type=int, default=0,
+        help="seed of the bootstrap's resampling (default %(default)s: the same CIs every time)",
+    )  # fmt: skip
+    group.add_argument("--json", action="store_true", help="the statistics as JSON")
+    group.set_defaults(func=_cmd_group)

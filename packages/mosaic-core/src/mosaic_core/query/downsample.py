@@ -1,0 +1,69 @@
+"""Fewer points with the same shape: Largest-Triangle-Three-Buckets and smoothing.
+
+LTTB (Steinarsson, 2013, "Downsampling Time Series for Visual
+Representation") keeps the first and last point and, from each of the
+``n - 2`` buckets between them, the point that makes the largest triangle
+with the point kept before it and the mean of the next bucket: peaks and
+dips survive where taking every k-th point would drop them. It is what
+plotting front ends (uPlot's demos, Grafana, TimescaleDB's ``lttb``) use.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+__all__ = ["lttb", "moving_average"]
+
+
+def lttb(xs: Sequence[float], ys: Sequence[float], points: int) -> list[int]:
+    """The indices of at most ``points`` points of ``(xs, ys)`` that keep its shape.
+
+    ``xs`` must be sorted. With ``points`` >= ``len(xs)`` every index comes
+    back; ``points`` must be at least 3 (the first, the last and one between).
+    """
+    n = len(xs)
+    if len(ys) != n:
+        raise ValueError(f"xs and ys differ in length: {n} and {len(ys)}")
+    if points < 3:
+        raise ValueError(f"points must be at least 3, got {points}")
+    if points >= n:
+        return list(range(n))
+    kept = [0]
+    size = (n - 2) / (points - 2)
+    a = 0
+    for i in range(points - 2):
+        start = math.floor(i * size) + 1
+        end = math.floor((i + 1) * size) + 1
+        # The mean of the next bucket (the last point for the last bucket).
+        nxt_start, nxt_end = end, min(math.floor((i + 2) * size) + 1, n)
+        if nxt_start >= n - 1 or i == points - 3:
+            avg_x, avg_y = float(xs[n - 1]), float(ys[n - 1])
+        else:
+            span = nxt_end - nxt_start
+            avg_x = math.fsum(xs[nxt_start:nxt_end]) / span
+            avg_y = math.fsum(ys[nxt_start:nxt_end]) / span
+        ax, ay = float(xs[a]), float(ys[a])
+        best, best_area = start, -1.0
+        for j in range(start, min(end, n - 1)):
+            area = abs((ax - avg_x) * (ys[j] - ay) - (ax - xs[j]) * (avg_y - ay))
+            if area > best_area:
+                best, best_area = j, area
+        kept.append(best)
+        a = best
+    kept.append(n - 1)
+    return kept
+
+
+def moving_average(values: Sequence[float], window: int) -> list[float]:
+    """The trailing mean of the last ``window`` values at each point (fewer at the start)."""
+    if window < 1:
+        raise ValueError(f"the smoothing window must be at least 1, got {window}")
+    out: list[float] = []
+    total = 0.0
+    for i, value in enumerate(values):
+        total += value
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out

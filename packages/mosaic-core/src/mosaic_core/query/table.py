@@ -1,0 +1,280 @@
+"""The run table: runs as JSON-ready rows, each with a chosen summary metric.
+
+A row is the store's record of a run with its ``config`` and ``summary`` as
+objects (``summary`` is ``{}`` until the run ends), its ``group`` and latest
+``step``, and ``metric``: ``{"key", "stat", "value"}``, one number that says
+how well it learned. By default that is the worker's headline metric
+(:attr:`mosaic_core.WorkerSpec.headline_metric`, else a key that looks like a
+return) reduced by ``tail``, the mean of its last ten values, which is what
+RL papers report as final performance and less noisy than the last episode.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from mosaic_core._errors import ConfigError
+from mosaic_core.query.filters import Filter, check_field, lookup
+from mosaic_core.runs.store import RunStore
+
+__all__ = [
+    "STATS", "TAIL", "metric_values", "pick_headline", "run_row", "run_table", "runs_of",
+    "select_runs",
+]  # fmt: skip
+
+#: How a metric's series becomes one number per run.
+STATS = ("tail", "last", "max", "min", "mean")
+#: ``tail`` is the mean of this many last values.
+TAIL = 10
+
+# Keys that are a return as the shipped workers and common libraries name it, in the order tried.
+_RETURN_KEYS = (
+    "charts/episodic_return",
+    "env_runners/episode_return_mean",
+    "episode_return_mean",
+    "charts/mean_reward",
+)
+_RETURN_WORDS = ("episodic_return", "episode_return", "Episode-Rewards", "return", "reward")
+_DROPPED = frozenset({"group_name", "config", "summary", "last_step"})
+
+
+def pick_headline(keys: Iterable[str], declared: str | None = None) -> str | None:
+    """The key that best stands for a run's return: ``declared`` if the run has it, then
+    the common names of an episodic return, then any key that mentions a return or reward."""
+    have = sorted(keys)
+    if declared and declared in have:
+        return declared
+    for key in _RETURN_KEYS:
+        if key in have:
+            return key
+    for word in _RETURN_WORDS:
+        for key in have:
+            if word in key:
+                return key
+    return None
+
+
+def _object(text: Any) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def run_row(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A store record as a JSON-ready row: ``config`` and ``summary`` objects, ``group``,
+    ``step``."""
+    row = {k: v for k, v in record.items() if k not in _DROPPED}
+    row["group"] = record.get("group_name")
+    row["step"] = record.get("last_step")
+    row["config"] = _object(record.get("config"))
+    row["summary"] = _object(record.get("summary"))
+    return row
+
+
+def runs_of(store: RunStore, refs: Sequence[str]) -> list[dict[str, Any]]:
+    """The rows of the runs named by id or unambiguous prefix, in that order, once each."""
+    rows, seen = [], set()
+    for ref in refs:
+        row = run_row(store.get(ref))
+        if row["run_id"] not in seen:
+            seen.add(row["run_id"])
+            rows.append(row)
+    return rows
+
+
+def select_runs(
+    store: RunStore, refs: Sequence[str] = (), *, group: str | None = None
+) -> list[dict[str, Any]]:
+    """The runs named (ids or prefixes), then those of ``group``, oldest first, once each.
+
+    Naming nothing is a ConfigError, and so is a group without runs.
+    """
+    rows = runs_of(store, refs)
+    if group is not None:
+        members = [run_row(r) for r in reversed(store.list_runs(group=group))]
+        if not members:
+            known = ", ".join(g["name"] for g in store.groups()[:10]) or "none yet"
+            raise ConfigError(
+                f"--group {group!r}: no runs in that group; groups: {known}",
+                field="--group",
+                value=group,
+            )
+        seen = {r["run_id"] for r in rows}
+        rows += [r for r in members if r["run_id"] not in seen]
+    if not rows:
+        raise ConfigError("name at least one run (RUN ...) or a group (--group G)", field="RUN")
+    return rows
+
+
+def _check_metric(metric: str | None, stat: str) -> None:
+    if stat not in STATS:
+        raise ConfigError(
+            f"--stat {stat!r}: expected one of {', '.join(STATS)}",
+            field="--stat",
+            value=stat,
+            expected=", ".join(STATS),
+        )
+    if metric is not None and not metric.strip():
+        raise ConfigError("--metric '': expected a metric key or summary.PATH", field="--metric")
+
+
+def metric_values(
+    store: RunStore, rows: Sequence[Mapping[str, Any]], metric: str | None = None,
+    stat: str = "tail",
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """``{run_id: {"key", "stat", "value"}}`` for each row.
+
+    ``metric`` is a metric key, ``summary.PATH`` (a number from the run's
+    summary; ``stat`` does not apply) or None for each run's headline.
+    ``value`` is None where the run has no such number (yet).
+    """
+    _check_metric(metric, stat)
+    out: dict[str, dict[str, Any]] = {}
+    if metric is not None and metric.startswith("summary."):
+        for row in rows:
+            value = lookup(row, metric)
+            number = (
+                value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+            )
+            out[row["run_id"]] = {"key": metric, "stat": None, "value": number}
+        return out
+    ids = [row["run_id"] for row in rows]
+    if metric is None:
+        chosen, found = _headlines(store, rows)
+    else:
+        chosen = dict.fromkeys(ids, metric)
+        found = store.metric_summary(ids, metric, tail=TAIL)
+    for run_id in ids:
+        stats = found.get(run_id)
+        out[run_id] = {
+            "key": chosen[run_id],
+            "stat": stat,
+            "value": stats.get(stat) if stats else None,
+        }
+    return out
+
+
+def _headlines(
+    store: RunStore, rows: Sequence[Mapping[str, Any]]
+) -> tuple[dict[str, str | None], dict[str, dict[str, Any]]]:
+    """Each run's headline key and its metric summary: the declared key, then the usual
+    names of a return, asked of the store for the runs still without one; only the rest
+    have their keys listed (the costly question) for :func:`pick_headline`."""
+    chosen: dict[str, str | None] = {}
+    found: dict[str, dict[str, Any]] = {}
+    declared: dict[str, list[str]] = {}
+    for row in rows:
+        if row.get("headline_metric"):
+            declared.setdefault(row["headline_metric"], []).append(row["run_id"])
+    for key, members in declared.items():
+        # A run keeps its declared headline even before it has reported it (value None).
+        chosen.update(dict.fromkeys(members, key))
+        found.update(store.metric_summary(members, key, tail=TAIL))
+    for key in _RETURN_KEYS:
+        left = [row["run_id"] for row in rows if row["run_id"] not in chosen]
+        if not left:
+            break
+        for run_id, stats in store.metric_summary(left, key, tail=TAIL).items():
+            chosen[run_id], found[run_id] = key, stats
+    left = [row["run_id"] for row in rows if row["run_id"] not in chosen]
+    if left:
+        keys = store.metric_keys(left)
+        by_key: dict[str, list[str]] = {}
+        for run_id in left:
+            chosen[run_id] = pick_headline(keys[run_id])
+            if chosen[run_id] is not None:
+                by_key.setdefault(str(chosen[run_id]), []).append(run_id)
+        for key, members in by_key.items():
+            found.update(store.metric_summary(members, key, tail=TAIL))
+    return chosen, found
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if isinstance(value, bool):
+        return (1, int(value))
+    if isinstance(value, (int, float)):
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value)
+    return (3, json.dumps(value, sort_keys=True, default=str))
+
+
+def parse_sort(sort: str) -> tuple[str, bool]:
+    """``(field, descending)`` from ``FIELD``, ``-FIELD``, ``FIELD:desc`` or ``FIELD:asc``."""
+    text = sort.strip()
+    descending = text.startswith("-")
+    text = text.lstrip("-+")
+    name, _, order = text.partition(":")
+    if order not in ("", "asc", "desc"):
+        raise ConfigError(
+            f"--sort {sort!r}: expected FIELD, -FIELD, FIELD:asc or FIELD:desc",
+            field="--sort",
+            value=sort,
+        )
+    return check_field(name, "--sort"), descending or order == "desc"
+
+
+def sort_rows(rows: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
+    """Rows ordered by ``sort`` (see :func:`parse_sort`); runs without the field last."""
+    field, descending = parse_sort(sort)
+    present = [r for r in rows if _value(r, field) is not None]
+    missing = [r for r in rows if _value(r, field) is None]
+    present.sort(key=lambda r: _sort_key(_value(r, field)), reverse=descending)
+    return present + missing
+
+
+def _value(row: Mapping[str, Any], field: str) -> Any:
+    if field == "metric":
+        return (row.get("metric") or {}).get("value")
+    return lookup(row, field)
+
+
+def run_table(
+    store: RunStore,
+    *,
+    worker: str | None = None,
+    status: str | None = None,
+    group: str | None = None,
+    filters: Sequence[Filter] = (),
+    sort: str | None = None,
+    limit: int | None = None,
+    metric: str | None = None,
+    stat: str = "tail",
+) -> list[dict[str, Any]]:
+    """The runs that match, newest first unless ``sort`` says otherwise, each with its
+    ``metric``. Filters are ANDed (see :func:`~mosaic_core.query.parse_filter`)."""
+    _check_metric(metric, stat)
+    sort_field = parse_sort(sort)[0] if sort is not None else None
+    if limit is not None and limit < 1:
+        raise ConfigError.bad_value("--limit", limit, "a whole number >= 1")
+    rows = [run_row(r) for r in store.list_runs(worker_type=worker, status=status, group=group)]
+    wants_metric = sort_field == "metric"
+    wants_metric |= any(f.field == "metric" for f in filters)
+    if wants_metric:
+        _attach(store, rows, metric, stat)
+    rows = [row for row in rows if all(f(_with_metric(row)) for f in filters)]
+    if sort is not None:
+        rows = sort_rows(rows, sort)
+    if limit is not None:
+        rows = rows[:limit]
+    if not wants_metric:
+        _attach(store, rows, metric, stat)
+    return rows
+
+
+def _with_metric(row: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(row.get("metric"), dict):
+        return {**row, "metric": row["metric"]["value"]}
+    return row
+
+
+def _attach(store: RunStore, rows: list[dict[str, Any]], metric: str | None, stat: str) -> None:
+    values = metric_values(store, rows, metric, stat)
+    for row in rows:
+        row["metric"] = values[row["run_id"]]

@@ -1,0 +1,130 @@
+"""What a run was made with: versions, Python, host, git commit, installed packages.
+
+Recorded once per ``mosaic run`` into each run's ``provenance.json``. The
+packages are those of the environment the worker runs in, read with
+``importlib.metadata`` by that environment's own Python (``mosaic run
+--env``), since the host's packages say nothing about another venv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import platform
+import socket
+import subprocess
+import sys
+from typing import Any
+
+from mosaic_core.__about__ import __version__
+
+__all__ = ["collect_provenance", "environment_snapshot", "git_state"]
+
+
+def environment_snapshot() -> dict[str, Any]:
+    """The running Python and its installed distributions (a ``pip freeze`` as data).
+
+    Uses the standard library only: its source is also run by another
+    environment's interpreter.
+    """
+    import importlib.metadata
+    import re
+    import sys
+
+    packages: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if not name:
+            continue
+        normal = re.sub(r"[-_.]+", "-", name).lower()
+        if normal not in names:  # the first on sys.path is the one imported
+            names[normal] = name
+            packages[name] = dist.version
+    return {
+        "python": sys.version.split()[0],
+        "implementation": sys.implementation.name,
+        "executable": sys.executable,
+        "packages": dict(sorted(packages.items(), key=lambda kv: kv[0].lower())),
+    }
+
+
+def _snapshot_of(python: str) -> dict[str, Any]:
+    import inspect
+
+    source = inspect.getsource(environment_snapshot)
+    code = (
+        "from __future__ import annotations\nimport json\n"
+        f"{source}\nprint(json.dumps(environment_snapshot()))\n"
+    )
+    try:
+        done = subprocess.run(
+            [python, "-I", "-c", code], capture_output=True, text=True, timeout=120
+        )
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+            raise ValueError(last)
+        data = json.loads(done.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        return {"executable": python, "error": f"could not read its packages: {exc}"}
+    return data if isinstance(data, dict) else {"executable": python}
+
+
+def git_state(directory: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The commit checked out in ``directory`` and whether tracked files differ from it;
+    None outside a git work tree or without git."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(directory), *args],
+                capture_output=True, text=True, timeout=20, check=True,
+            )  # fmt: skip
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return None
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "commit": commit,
+        "dirty": bool(status) if status is not None else None,
+        "directory": git("rev-parse", "--show-toplevel"),
+    }
+
+
+def collect_provenance(
+    *,
+    worker_type: str,
+    worker_distribution: str | None,
+    worker_version: str | None,
+    python: str | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Provenance of runs about to start: ``python`` is the worker's interpreter (None:
+    this one), ``cwd`` the directory whose git commit is recorded."""
+    same = (
+        python is None or pathlib.Path(python).resolve() == pathlib.Path(sys.executable).resolve()
+    )
+    environment = environment_snapshot() if same else _snapshot_of(str(python))
+    packages = environment.get("packages") or {}
+    if worker_distribution and worker_distribution in packages:
+        worker_version = packages[worker_distribution]
+    return {
+        "mosaic_core": __version__,
+        "worker": {
+            "type": worker_type,
+            "distribution": worker_distribution,
+            "version": worker_version,
+        },
+        "python": environment.get("python"),
+        "executable": environment.get("executable") or python,
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "git": git_state(cwd if cwd is not None else os.getcwd()),
+        "packages": packages,
+        **({"error": environment["error"]} if "error" in environment else {}),
+    }
