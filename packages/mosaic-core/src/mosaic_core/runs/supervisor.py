@@ -260,7 +260,7 @@ class Supervisor:
         self.results[spec.run_id] = RunResult(
             run_id=spec.run_id, status="cancelled", reason="removed before it started",
             exit_code=None, signal=None, duration_s=0.0,
-            run_dir=str(self.store.run_dir(spec.run_id)), final_metrics={}, summary=None,
+            run_dir=str(self.store.run_dir(spec.run_id)), final_metrics={}, summary={},
         )  # fmt: skip
 
     def _end_unstarted(self, run_id: str, reason: str) -> None:
