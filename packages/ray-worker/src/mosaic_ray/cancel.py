@@ -76,6 +76,12 @@ class CancelGuard:
         self._thread.start()
         return self
 
+    @property
+    def signalled(self) -> bool:
+        """SIGTERM has reached the main thread: whatever it raises now is the cancellation
+        (inside Ray's core, RunCancelled comes out wrapped in a SystemError)."""
+        return self._raised
+
     def _on_sigterm(self, signum: int, frame: Any) -> None:
         if self._raised:
             return  # the run is stopping already: let it save

@@ -141,14 +141,18 @@ class RayRuntime:
             # Only on success: a cancelled run's actors may already be gone (the supervisor
             # signals the whole session), and ray.shutdown() ends whatever is left.
             algo.stop()
-        except RunCancelled as stop:
+        except BaseException as exc:
+            if not isinstance(exc, RunCancelled) and not (self.guard and self.guard.signalled):
+                raise
             result = self._stop_once()
             if not run.emitter.finished:
                 with contextlib.suppress(ProtocolError):  # the watcher may have announced it
-                    run.emitter.run_cancelled(reason=str(stop), **result)
+                    run.emitter.run_cancelled(reason="received SIGTERM", **result)
             if self.guard is not None:
                 self.guard.stopped()
-            raise
+            if isinstance(exc, RunCancelled):
+                raise
+            raise RunCancelled("received SIGTERM") from exc
         finally:
             callbacks.install(None)
             writer.close()
