@@ -118,6 +118,7 @@ def test_rm_of_a_queued_run_is_refused_and_the_supervisor_survives_its_removal(
     assert mosaic("cancel", first, "--grace", "2").returncode == 0  # its turn comes now
     out, err = runner.communicate(timeout=120)
     assert "Traceback" not in err, err
+    assert out, (runner.returncode, err)
     runs = {r["run_id"]: r for r in json.loads(out)["runs"]}
     assert runs[queued["run_id"]]["status"] == "cancelled"
     assert runs[queued["run_id"]]["reason"] == "removed before it started"

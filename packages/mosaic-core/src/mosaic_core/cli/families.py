@@ -209,7 +209,10 @@ def register(commands: Any) -> None:
         "settings (show), or write a task's first frame as PNG (preview; text games print "
         "text).",
     )
-    envs.add_argument("words", nargs="*", metavar="FAMILY | show TASK | preview TASK")
+    envs.add_argument(
+        "words", nargs="*", metavar="FAMILY | show TASK | preview TASK",
+        help="a family to list the tasks of, or show/preview and a task id",
+    )
     envs.add_argument("--json", action="store_true", help="print JSON (listing and show)")
     envs.add_argument("--seed", type=int, default=0, help="preview: the reset seed (default 0)")
     envs.add_argument(

@@ -297,8 +297,9 @@ def _report(
     from mosaic_core.query import group_statistics, runs_of
 
     stats = None
-    if len(results) > 1:
-        stats = group_statistics(store, runs_of(store, [r.run_id for r in results]), group=group)
+    if len(results) > 1:  # over the runs still indexed: a queued one may have been removed
+        ids = [r.run_id for r in results if _indexed(store, r.run_id)]
+        stats = group_statistics(store, runs_of(store, ids), group=group)
     if as_json:
         rows = [r.to_dict() for r in results]
         if len(rows) == 1:
@@ -345,6 +346,14 @@ def _report(
         print(f"  run directory: {r.run_dir}")
         if r.status == "failed":
             print(f"  logs: mosaic logs {r.run_id}")
+
+
+def _indexed(store: RunStore, run_id: str) -> bool:
+    try:
+        store.get(run_id)
+    except MosaicError:
+        return False
+    return True
 
 
 def _latest_checkpoint(run_dir: str) -> str | None:
