@@ -13,16 +13,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
-from mosaic_core import _procs as procs
-from mosaic_core._errors import ConfigError, MosaicError
+from mosaic_core._errors import ConfigError
 from mosaic_core.runs.store import ACTIVE_STATUSES, RunStore
 from mosaic_core.runs.supervisor import DEFAULT_HEARTBEAT_TIMEOUT, RunResult, Supervisor, reconcile
 
@@ -61,42 +58,6 @@ def _store() -> Iterator[RunStore]:
 
 
 # -- mosaic run -------------------------------------------------------------------
-
-
-def _resolve(
-    store: RunStore, args: argparse.Namespace
-) -> tuple[Any, str | None, str | None, tuple[str | None, str | None]]:
-    """``(spec or None, python, console_module, (distribution, version))`` for the worker,
-    here or in its env."""
-    from mosaic_core._discovery import discover_workers
-
-    found = discover_workers(load=[args.worker])
-    if args.env is None:
-        if args.worker not in found.workers:
-            found = discover_workers()  # everything, for a did-you-mean and broken plugins
-        runnable = found.runnable(args.worker)
-        local = found.workers[args.worker]
-        return runnable, None, None, (local.distribution, runnable.metadata.version)
-    env = store.get_env(args.env)
-    provided = {w["worker_type"]: w for w in env["workers"]}
-    if args.worker not in provided:
-        raise ConfigError(
-            f"environment {args.env!r} provides {', '.join(provided) or 'no worker'}, "
-            f"not {args.worker!r}",
-            field="--env",
-            value=args.env,
-        )
-    # Validate here only with the very worker the environment holds: another version's
-    # config class may have other fields. Otherwise the worker validates, exiting 2.
-    here, there = found.workers.get(args.worker), provided[args.worker]
-    spec = None
-    if here is not None and here.distribution is not None:
-        same = (here.distribution, here.distribution_version) == (
-            there.get("distribution"), there.get("distribution_version")
-        )  # fmt: skip
-        spec = here.spec if same else None
-    identity = (there.get("distribution"), there.get("distribution_version"))
-    return spec, env["python"], there.get("console_module"), identity
 
 
 def _run_help(args: argparse.Namespace) -> int:
@@ -166,9 +127,8 @@ def _check_secrets_restored(document: dict[str, Any], source: str) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from mosaic_core._worker import parse_set
-    from mosaic_core.runs.launch import prepare_runs, read_config_file
-    from mosaic_core.runs.provenance import collect_provenance
-    from mosaic_core.runs.sweep import default_group, parse_sweeps, sweep_grid
+    from mosaic_core.runs.launch import launch_runs, read_config_file
+    from mosaic_core.runs.sweep import parse_sweeps
 
     if args.help:
         return _run_help(args)
@@ -182,32 +142,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         document.update(parse_set(args.set))
         if args.from_run:
             _check_secrets_restored(document, args.from_run)
-        sweeps = parse_sweeps(args.sweep)
-        spec, python, module, (distribution, version) = _resolve(store, args)
-        several = len(args.seeds or ()) > 1 or bool(sweeps)
-        group = args.group or (default_group(args.worker) if several else None)
-        provenance = collect_provenance(
-            worker_type=args.worker,
-            worker_distribution=distribution,
-            worker_version=version,
-            python=python,
-        )
-        prepared = prepare_runs(
+        prepared, group = launch_runs(
             store,
             args.worker,
-            spec,
             document,
             seeds=args.seeds or (),
-            python=python,
-            console_module=module,
-            env_name=args.env,
-            venv=store.get_env(args.env)["path"] if args.env else None,
+            sweeps=parse_sweeps(args.sweep),
+            group=args.group,
+            env=args.env,
             timeout=args.timeout,
             heartbeat_timeout=args.heartbeat_timeout,
             gpus=args.gpus,
-            variants=sweep_grid(sweeps),
-            group=group,
-            provenance=provenance,
         )
         if args.detach:
             return _detach(store, prepared, args.json, group)
@@ -324,23 +269,9 @@ def _detach(store: RunStore, prepared: list[Any], as_json: bool, group: str | No
     """Start a supervisor per run in the background. With ``--json`` each run is reported
     with status ``pending`` (a status of :data:`~mosaic_core.runs.STATUSES`: the run
     exists and its supervisor is starting it)."""
-    started = []
-    for run in prepared:
-        run_dir = store.run_dir(run.run_id)
-        env = dict(os.environ, MOSAIC_HOME=str(store.home))
-        if run.secrets_json:
-            env["MOSAIC_CONFIG_SECRETS"] = run.secrets_json
-        with open(run_dir / "supervisor.log", "ab") as log:
-            subprocess.Popen(
-                [sys.executable, "-m", "mosaic_core.runs.supervisor", run.run_id],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                env=env,
-                start_new_session=True,
-            )
-        started.append({"run_id": run.run_id, "status": "pending", "run_dir": str(run_dir),
-                        "group": group})  # fmt: skip
+    from mosaic_core.runs.launch import start_detached
+
+    started = [{**item, "group": group} for item in start_detached(store, prepared)]
     if as_json:
         print(json.dumps(started[0] if len(started) == 1 else {"group": group, "runs": started},
                          indent=2))  # fmt: skip
@@ -402,40 +333,20 @@ def _cmd_events(args: argparse.Namespace) -> int:
 
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
+    from mosaic_core.runs.control import cancel_run
+
     with _store() as store:
-        run = store.get(args.run)
-        if run["status"] not in ACTIVE_STATUSES:
-            raise MosaicError(f"run {run['run_id']} is already {run['status']}; nothing to cancel")
-        store.update(run["run_id"], cancel_requested=1)
-        supervised = procs.alive(run["supervisor_pid"], run["supervisor_start"])
-        if run["pid"] and procs.alive(run["pid"], run["pid_start"]):
-            procs.kill_tree(run["pid"], grace=args.grace)
-        if not supervised:
-            store.catch_up(run["run_id"], final=True)
-            store.update(run["run_id"], status="cancelled", reason="cancelled",
-                         ended_at=time.time())  # fmt: skip
-        else:
-            deadline = time.monotonic() + args.grace + 5
-            while time.monotonic() < deadline:
-                if store.get(run["run_id"])["status"] not in ACTIVE_STATUSES:
-                    break
-                time.sleep(0.1)
-        print(f"cancelled {run['run_id']} ({store.get(run['run_id'])['status']})")
+        run = cancel_run(store, args.run, grace=args.grace)
+        print(f"cancelled {run['run_id']} ({run['status']})")
         return 0
 
 
 def _cmd_rm(args: argparse.Namespace) -> int:
+    from mosaic_core.runs.control import remove_run
+
     with _store() as store:
-        reconcile(store)
         for ref in args.runs:
-            run = store.get(ref)
-            if run["status"] in ACTIVE_STATUSES and procs.alive(run["pid"], run["pid_start"]):
-                raise MosaicError(
-                    f"run {run['run_id']} is still {run['status']}; "
-                    f"`mosaic cancel {run['run_id']}` it first"
-                )
-            store.delete(run["run_id"])
-            print(f"removed {run['run_id']}")
+            print(f"removed {remove_run(store, ref)}")
         return 0
 
 
