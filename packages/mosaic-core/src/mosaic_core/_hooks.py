@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    import argparse
+
     from mosaic_core._spec import WorkerSpec
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
@@ -30,4 +32,18 @@ def mosaic_register_workers(register: Callable[[WorkerSpec], None]) -> None:
     Called once per discovery. Import nothing heavy here (torch, ray, the
     upstream RL library): they belong in the runtime factory, which runs
     only when a run starts.
+    """
+
+
+@hookspec
+def mosaic_register_commands(register: Callable[..., argparse.ArgumentParser]) -> None:
+    """Add ``mosaic`` sub-commands, each by ``parser = register(NAME, help=...)``.
+
+    ``register`` takes what argparse's ``add_parser`` takes and returns the
+    sub-command's parser: add its options, then ``parser.set_defaults(func=run)``
+    where ``run(args) -> int`` returns the exit status (raise a MosaicError for a
+    one-line error). Entry-point group ``mosaic.commands``; a plugin that fails
+    to load, or names a command that exists, is left out and reported, and every
+    other command still works. Keep the module light: import the command's
+    dependencies inside ``run``.
     """
