@@ -17,7 +17,7 @@ import pytest
 from mosaic_core.cli.app import build_parser
 from mosaic_core.cli.builtin import COMMAND_MODULES
 
-HELLO = '''
+HELLO = """
 from mosaic_core import hookimpl
 
 
@@ -31,9 +31,9 @@ def mosaic_register_commands(register):
     parser = register("hello", help="say hello")
     parser.add_argument("--name", default="world")
     parser.set_defaults(func=_hello)
-'''
+"""
 
-CLASH = '''
+CLASH = """
 from mosaic_core import hookimpl
 
 
@@ -41,11 +41,11 @@ from mosaic_core import hookimpl
 def mosaic_register_commands(register):
     register("clash-first", help="registered before the clash").set_defaults(func=lambda a: 0)
     register("runs", help="a second runs")
-'''
+"""
 
-CRASH = '''
+CRASH = """
 raise RuntimeError("this plugin is broken on import")
-'''
+"""
 
 
 def _dist(root: Path, name: str, version: str, entry: str, module: str, source: str) -> None:
@@ -56,11 +56,14 @@ def _dist(root: Path, name: str, version: str, entry: str, module: str, source: 
     (root / f"{module}.py").write_text(textwrap.dedent(source).lstrip())
 
 
+_MAIN = "import sys; from mosaic_core.cli import main; sys.exit(main())"
+
+
 def _mosaic(site: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, PYTHONPATH=str(site), MOSAIC_HOME=str(home))
     env.pop("MOSAIC_DEBUG", None)
     return subprocess.run(
-        [sys.executable, "-c", "import sys; from mosaic_core.cli import main; sys.exit(main())", *args],
+        [sys.executable, "-c", _MAIN, *args],
         capture_output=True, text=True, env=env, timeout=60,
     )  # fmt: skip
 
@@ -83,9 +86,7 @@ def test_builtin_commands_come_through_the_hook() -> None:
     assert len(COMMAND_MODULES) == 10
 
 
-def test_a_plugin_adds_a_command_that_runs_with_its_exit_status(
-    site: Path, tmp_path: Path
-) -> None:
+def test_a_plugin_adds_a_command_that_runs_with_its_exit_status(site: Path, tmp_path: Path) -> None:
     done = _mosaic(site, tmp_path / "home", "hello", "--name", "plugins")
     assert done.stdout.strip() == "hello plugins"
     assert done.returncode == 3
@@ -129,5 +130,7 @@ def test_mosaic_ui_from_a_broken_package_says_what_failed(tmp_path: Path) -> Non
     _dist(site, "mosaic-ui", "9.9.9", "ui", "mosaictest_brokenui", CRASH)
     done = _mosaic(site, tmp_path / "home", "ui")
     assert done.returncode == 1
-    assert "comes with mosaic-ui 9.9.9, which failed to load: RuntimeError: this plugin is " \
+    assert (
+        "comes with mosaic-ui 9.9.9, which failed to load: RuntimeError: this plugin is "
         "broken on import" in done.stderr
+    )

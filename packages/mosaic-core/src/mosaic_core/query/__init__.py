@@ -19,7 +19,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mosaic_core.query.compare import compare_runs, group_statistics, lower_is_better
     from mosaic_core.query.curves import check_keys, group_curves, group_runs, run_curves
-    from mosaic_core.query.downsample import lttb, moving_average
+    from mosaic_core.query.details import run_details
+    from mosaic_core.query.downsample import lttb, lttb_arrays, moving_average
     from mosaic_core.query.figures import MissingExtra, render_curves
     from mosaic_core.query.filters import Filter, parse_filter
     from mosaic_core.query.stats import bootstrap_ci, curve_band, iqm, summarize
@@ -47,12 +48,14 @@ _LAZY = {
     "iqm": "mosaic_core.query.stats",
     "lower_is_better": "mosaic_core.query.compare",
     "lttb": "mosaic_core.query.downsample",
+    "lttb_arrays": "mosaic_core.query.downsample",
     "metric_values": "mosaic_core.query.table",
     "moving_average": "mosaic_core.query.downsample",
     "parse_filter": "mosaic_core.query.filters",
     "pick_headline": "mosaic_core.query.table",
     "render_curves": "mosaic_core.query.figures",
     "run_curves": "mosaic_core.query.curves",
+    "run_details": "mosaic_core.query.details",
     "run_row": "mosaic_core.query.table",
     "run_table": "mosaic_core.query.table",
     "runs_of": "mosaic_core.query.table",
@@ -76,12 +79,14 @@ __all__ = [
     "iqm",
     "lower_is_better",
     "lttb",
+    "lttb_arrays",
     "metric_values",
     "moving_average",
     "parse_filter",
     "pick_headline",
     "render_curves",
     "run_curves",
+    "run_details",
     "run_row",
     "run_table",
     "runs_of",

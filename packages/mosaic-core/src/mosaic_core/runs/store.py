@@ -455,6 +455,22 @@ class RunStore:
         query += " ORDER BY rowid"
         return [dict(r) for r in self._db.execute(query, params)]
 
+    def metric_rows(
+        self, run_id: str, key: str, *, after: int = 0
+    ) -> list[tuple[int, int, float | None, float]]:
+        """``(rowid, step, value, timestamp)`` of one metric, in the order written, from
+        after row ``after`` on: a reader that keeps the last rowid reads only what is new."""
+        return self._db.execute(
+            "SELECT rowid, step, value, timestamp FROM metrics"
+            " WHERE run_id = ? AND key = ? AND rowid > ? ORDER BY rowid",
+            (run_id, key, after),
+        ).fetchall()
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits to the database:
+        a cheap way to know whether to look again (SQLite's ``PRAGMA data_version``)."""
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
     def final_metrics(self, run_id: str) -> dict[str, float | None]:
         """The last value of every metric key of a run."""
         rows = self._db.execute(
