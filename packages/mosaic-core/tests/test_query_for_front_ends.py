@@ -77,3 +77,47 @@ def test_run_details_has_the_run_its_metrics_anomalies_and_files(tmp_path: Path)
     assert len(details["anomalies"]) == 1
     assert details["manifest"] is None and details["provenance"] is None
     assert details["run_dir"] == str(store.run_dir(run_id))
+
+
+def test_run_index_follows_new_changed_and_deleted_runs(tmp_path: Path) -> None:
+    from mosaic_core.query import RunIndex, parse_filter
+
+    store, run_id = _store_with_run(tmp_path)
+    index = RunIndex()
+    assert index.refresh(store) == ([run_id], [])
+    assert index.refresh(store) == ([], [])
+    store.create_run("R2", "toy", {"env_id": "F", "seed": 2}, group="sweep-a")
+    store.update(run_id, status="completed")
+    changed, deleted = index.refresh(store)
+    assert sorted(changed) == ["R1", "R2"] and deleted == []
+    rows, total = index.table(store)
+    assert [r["run_id"] for r in rows] == ["R2", "R1"] and total == 2
+    assert rows[1]["metric"]["value"] == 2.0  # the headline: mean of the last ten returns
+    rows, total = index.table(store, sort="-metric")
+    assert rows[0]["run_id"] == "R1"
+    assert index.table(store, search="sweep")[1] == 1
+    assert index.table(store, filters=[parse_filter("env_id==F")])[0][0]["run_id"] == "R2"
+    assert index.table(store, status="completed")[1] == 1
+    page, total = index.table(store, offset=1, limit=1)
+    assert [r["run_id"] for r in page] == ["R1"] and total == 2
+    assert index.table(store, metric="loss", stat="last")[0][1]["metric"] == {
+        "key": "loss", "stat": "last", "value": 0.2
+    }  # fmt: skip
+    store.delete("R2")
+    assert index.refresh(store) == ([], ["R2"])
+    assert len(index) == 1
+
+
+def test_run_index_refuses_bad_arguments_as_mosaic_runs_does(tmp_path: Path) -> None:
+    from mosaic_core import ConfigError
+    from mosaic_core.query import RunIndex
+
+    store, _ = _store_with_run(tmp_path)
+    index = RunIndex()
+    index.refresh(store)
+    for kwargs, field in [({"status": "done"}, "--status"), ({"stat": "median"}, "--stat"),
+                          ({"sort": "colour"}, "--sort"), ({"offset": -1}, "offset"),
+                          ({"limit": 0}, "--limit")]:  # fmt: skip
+        with pytest.raises(ConfigError) as caught:
+            index.table(store, **kwargs)
+        assert caught.value.field == field

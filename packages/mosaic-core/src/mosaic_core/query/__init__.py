@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mosaic_core.query.downsample import lttb, lttb_arrays, moving_average
     from mosaic_core.query.figures import MissingExtra, render_curves
     from mosaic_core.query.filters import Filter, parse_filter
+    from mosaic_core.query.live import RunIndex
     from mosaic_core.query.stats import bootstrap_ci, curve_band, iqm, summarize
     from mosaic_core.query.table import (
         STATS,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "Filter": "mosaic_core.query.filters",
     "MissingExtra": "mosaic_core.query.figures",
+    "RunIndex": "mosaic_core.query.live",
     "STATS": "mosaic_core.query.table",
     "bootstrap_ci": "mosaic_core.query.stats",
     "check_keys": "mosaic_core.query.curves",
@@ -69,6 +71,7 @@ __all__ = [
     "STATS",
     "Filter",
     "MissingExtra",
+    "RunIndex",
     "bootstrap_ci",
     "check_keys",
     "compare_runs",

@@ -301,6 +301,24 @@ class RunStore:
             query += f" LIMIT {int(limit)}"
         return [dict(r) for r in self._db.execute(query, params)]
 
+    def run_marks(self) -> dict[str, tuple[Any, ...]]:
+        """Per run, the columns that change while it lives (status, reason, step, events,
+        anomalies, end): compare two readings to know which runs changed, cheaply."""
+        rows = self._db.execute(
+            "SELECT run_id, status, reason, last_step, events, anomalies, ended_at FROM runs"
+        )
+        return {row[0]: tuple(row[1:]) for row in rows}
+
+    def get_many(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The records of the runs with these exact ids (those that exist), newest first."""
+        out: list[dict[str, Any]] = []
+        for chunk in _chunks(list(run_ids)):
+            marks = ", ".join("?" for _ in chunk)
+            out += [dict(r) for r in self._db.execute(
+                f"SELECT * FROM runs WHERE run_id IN ({marks})", chunk)]  # fmt: skip
+        out.sort(key=lambda r: (r["created_at"], r["run_id"]), reverse=True)
+        return out
+
     def delete(self, run_id: str) -> None:
         with self.transaction() as db:
             for table in ("events", "metrics", "anomalies", "runs"):
