@@ -1,0 +1,58 @@
+"""What the server holds: its home, a run store per thread, the run index, installed workers."""
+
+from __future__ import annotations
+
+import pathlib
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from mosaic_core.query import RunIndex
+from mosaic_core.runs import RunStore, mosaic_home
+from mosaic_ui.series import SeriesCache
+
+__all__ = ["UIState"]
+
+
+class UIState:
+    """One server's state. A :class:`RunStore` holds one SQLite connection and is
+    used by one thread at a time, so each thread gets its own."""
+
+    def __init__(self, home: str | pathlib.Path | None = None, plugins: Sequence[Any] = ()) -> None:
+        self.home = pathlib.Path(home) if home is not None else mosaic_home()
+        self.plugins = tuple(plugins)
+        self.index = RunIndex()
+        self.series = SeriesCache()
+        self._local = threading.local()
+        self._index_lock = threading.Lock()
+        self._seen_version: int | None = None
+        self._workers: tuple[float, Any] | None = None
+        RunStore(self.home).close()  # creates the home and the database on first use
+
+    def store(self) -> RunStore:
+        store: RunStore | None = getattr(self._local, "store", None)
+        if store is None:
+            store = RunStore(self.home)
+            self._local.store = store
+        return store
+
+    def refresh(self) -> tuple[list[str], list[str]]:
+        """Bring the run index up to date if anything was written since the last look."""
+        store = self.store()
+        version = store.data_version()
+        with self._index_lock:
+            if version == self._seen_version and len(self.index):
+                return [], []
+            self._seen_version = version
+            return self.index.refresh(store)
+
+    def discovery(self, *, fresh: bool = False) -> Any:
+        """Installed workers, looked up again after 10 s (or when ``fresh``)."""
+        from mosaic_core.plugins import discover_workers
+
+        cached = self._workers
+        if cached is None or fresh or time.monotonic() - cached[0] > 10:
+            found = discover_workers(plugins=self.plugins)
+            self._workers = cached = (time.monotonic(), found)
+        return cached[1]
