@@ -1,5 +1,5 @@
 // The page's router: #/runs, #/run/ID, #/compare?..., #/launch/WORKER, #/eval.
-import { api } from "./api.js";
+import { api, live } from "./api.js";
 import { clear, h } from "./dom.js";
 import * as runs from "./pages/runs.js";
 import * as run from "./pages/run.js";
@@ -39,6 +39,7 @@ async function start() {
     document.getElementById("live").textContent = "no token";
     return;
   }
+  live(() => {});
   window.addEventListener("hashchange", route);
   route();
 }

@@ -26,7 +26,7 @@ export function chart(container, title, lines, opts = {}) {
   container.append(box);
   let plot = null;
   const build = (lines) => {
-    const tables = []; const series = [{ label: opts.xLabel || "step" }]; const bands = [];
+    const tables = []; const series = [{ label: opts.xLabel || "step" }]; const bands = []; const hidden = [];
     lines.forEach((line, i) => {
       const c = colour(i);
       if (line.low && line.high) {
@@ -35,16 +35,17 @@ export function chart(container, title, lines, opts = {}) {
         series.push({ label: line.label, stroke: c, width: 2 },
           { label: `${line.label} high`, stroke: c + "33", width: 1 }, { label: `${line.label} low`, stroke: c + "33", width: 1 });
         bands.push({ series: [base + 1, base + 2], fill: c + "22" });
+        hidden.push(base + 1, base + 2);
       } else {
         tables.push([line.xs, line.ys]);
         series.push({ label: line.label, stroke: c, width: 2, points: { show: line.xs.length < 60 } });
       }
     });
     const data = tables.length ? (tables.length === 1 ? tables[0] : uPlot.join(tables)) : [[]];
-    return { data, series, bands };
+    return { data, series, bands, hidden };
   };
   const make = (lines) => {
-    const { data, series, bands } = build(lines);
+    const { data, series, bands, hidden } = build(lines);
     if (plot) plot.destroy();
     plot = new uPlot({
       width: width(box), height: opts.height || 260, series, bands,
@@ -52,6 +53,8 @@ export function chart(container, title, lines, opts = {}) {
       axes: [{ label: opts.xLabel || "step" }, { size: 60 }],
       legend: { live: true }, cursor: { drag: { x: true, y: false } },
     }, data, box);
+    const rows = plot.root.querySelectorAll(".u-legend .u-series");
+    for (const i of hidden) if (rows[i]) rows[i].style.display = "none";  // a band's edges
   };
   make(lines);
   return {

@@ -32,7 +32,7 @@ export async function render(view, _arg, params) {
     select("group", groups.groups.map((g) => g.name), "any group"),
     h("input", { type: "text", name: "filter", placeholder: "filter, e.g. config.epsilon<0.2", value: state.filter, style: "width:240px",
       onkeydown: (e) => { if (e.key === "Enter") { state.filter = e.target.value.trim(); load(); } } }),
-    h("label", {}, h("input", { type: "checkbox", checked: state.bySweep, onchange: (e) => { state.bySweep = e.target.checked; paint(); } }), " group by sweep"),
+    h("label", {}, h("input", { type: "checkbox", name: "by-sweep", checked: state.bySweep, onchange: (e) => { state.bySweep = e.target.checked; paint(); } }), " group by sweep"),
     compareButton, count);
   view.append(h("h1", {}, "Runs"), toolbar, message, h("table", { id: "runs" }, h("thead", {}, head), body));
 
