@@ -248,8 +248,9 @@ def _routes() -> Iterator[tuple[str, str]]:
                     yield path.replace("{path:path}", "{path}"), method.lower()
 
 
-def test_the_openapi_document_describes_every_route(home: pathlib.Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_the_openapi_document_describes_every_route(
+    home: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MOSAIC_HOME", str(home))
     documented = {(p, m) for p, ops in document()["paths"].items() for m in ops}
     assert set(_routes()) == documented

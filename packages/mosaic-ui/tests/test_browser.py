@@ -13,13 +13,6 @@ from conftest import Server, shot
 pytestmark = pytest.mark.browser
 
 
-def _points(page: Any, key: str) -> int:
-    """How many points the chart of ``key`` draws (uPlot keeps them in its data)."""
-    return int(page.evaluate(
-        "(key) => { const c = document.querySelector(`.chart[data-key='${key}'] .u-over`);"
-        " return c ? window.__mosaicCurve.filter((p) => p.key === key).length : -1; }", key))  # fmt: skip
-
-
 def _fill(page: Any, field: str, value: str) -> None:
     page.locator(f"[data-field='{field}']").fill(value)
 
