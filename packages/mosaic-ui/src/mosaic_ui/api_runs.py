@@ -35,7 +35,8 @@ LOG_CHUNK = 64 << 10
 
 def _run(request: Request) -> dict[str, Any]:
     """The run named in the path, by id or unambiguous prefix (RunNotFound: 404)."""
-    return ui_state(request).store().get(request.path_params["run_id"])
+    run: dict[str, Any] = ui_state(request).store().get(request.path_params["run_id"])
+    return run
 
 
 @endpoint
