@@ -3,6 +3,7 @@ LTTB on arrays with the same choice of points as the pure-Python one."""
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -121,3 +122,24 @@ def test_run_index_refuses_bad_arguments_as_mosaic_runs_does(tmp_path: Path) -> 
         with pytest.raises(ConfigError) as caught:
             index.table(store, **kwargs)
         assert caught.value.field == field
+
+
+def test_run_index_reads_a_live_runs_metric_again_only_now_and_then(tmp_path: Path) -> None:
+    from mosaic_core.query import RunIndex
+
+    store, run_id = _store_with_run(tmp_path)
+    store.update(run_id, status="running")
+    index = RunIndex(metric_every=3600)
+    index.refresh(store)
+    assert index.rows([run_id])[0]["metric"]["value"] == 2.0
+    with open(store.run_dir(run_id) / "events.jsonl", "ab") as events:
+        line = {"v": 1, "event": "metrics", "run_id": run_id, "seq": 7, "timestamp": 2.0,
+                "payload": {"step": 9, "values": {"charts/episodic_return": 100.0}}}  # fmt: skip
+        events.write((json.dumps(line) + "\n").encode())
+    store.catch_up(run_id)
+    assert index.refresh(store)[0] == [run_id]
+    row = index.rows([run_id])[0]
+    assert row["step"] == 9 and row["metric"]["value"] == 2.0  # the step now, the metric later
+    store.update(run_id, status="completed")
+    index.refresh(store)
+    assert index.rows([run_id])[0]["metric"]["value"] == pytest.approx(110 / 6)  # once it ends

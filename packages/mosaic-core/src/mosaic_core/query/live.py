@@ -7,18 +7,24 @@ runs. :class:`RunIndex` keeps each run's row (as
 on :meth:`RunIndex.refresh`, reads again only the runs whose status, step,
 event count or end changed. :meth:`RunIndex.table` filters and sorts with the
 same :class:`~mosaic_core.query.Filter` and sort rules as ``mosaic runs``.
+
+A live run's headline metric is read again at most every ``metric_every``
+seconds (and once more when it ends): the summary reads all of a metric's
+rows, which a run flooding the store with a million of them makes slow, and
+its status and step must not wait for that.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from mosaic_core._errors import ConfigError
 from mosaic_core.query.filters import Filter
 from mosaic_core.query.table import _attach, _check_metric, _with_metric, run_row, sort_rows
-from mosaic_core.runs.store import STATUSES, RunStore
+from mosaic_core.runs.store import ACTIVE_STATUSES, STATUSES, RunStore
 
 __all__ = ["RunIndex"]
 
@@ -29,7 +35,9 @@ SEARCHED = ("run_id", "worker_type", "algorithm", "env_id", "group", "reason", "
 class RunIndex:
     """Every run's row in memory; safe to share between threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, metric_every: float = 5.0) -> None:
+        self.metric_every = metric_every
+        self._metric_at: dict[str, float] = {}
         self._rows: dict[str, dict[str, Any]] = {}
         self._order: list[str] = []
         self._marks: dict[str, tuple[Any, ...]] = {}
@@ -43,12 +51,25 @@ class RunIndex:
             changed = [rid for rid, mark in marks.items() if self._marks.get(rid) != mark]
             deleted = [rid for rid in self._marks if rid not in marks]
         rows = [run_row(r) for r in store.get_many(changed)] if changed else []
-        if rows:
-            _attach(store, rows, None, "tail")
+        now = time.monotonic()
+        stale = []
         with self._lock:
+            for row in rows:
+                old = self._rows.get(row["run_id"])
+                recent = now - self._metric_at.get(row["run_id"], -1e9) < self.metric_every
+                if old is not None and recent and row["status"] in ACTIVE_STATUSES:
+                    row["metric"] = old["metric"]
+                else:
+                    stale.append(row)
+        if stale:
+            _attach(store, stale, None, "tail")
+        with self._lock:
+            for row in stale:
+                self._metric_at[row["run_id"]] = now
             for rid in deleted:
                 self._rows.pop(rid, None)
                 self._marks.pop(rid, None)
+                self._metric_at.pop(rid, None)
             for row in rows:
                 rid = row["run_id"]
                 self._rows[rid] = row
