@@ -238,6 +238,37 @@ def test_server_sent_events_tell_of_new_and_changed_runs(server: Server) -> None
     assert {"pending", "completed"} <= statuses or {"running", "completed"} <= statuses
 
 
+def test_a_live_run_is_followed_from_its_file_past_the_index(server: Server) -> None:
+    (run_id,) = _launch(server, config={"total_steps": 30_000_000, "log_every": 200_000})
+    server.wait_for(run_id, ("running",))
+    first = server.get(f"/api/runs/{run_id}/metrics?key=charts/mean_reward")[1]
+    start = first["follow"]
+    request = urllib.request.Request(
+        server.base + f"/api/runs/{run_id}/stream?offset={start['offset']}&seq={start['seq']}",
+        headers={"authorization": f"Bearer {TOKEN}"},
+    )
+    steps: list[int] = []
+    with urllib.request.urlopen(request, timeout=60) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        while len(steps) < 3:
+            line = stream.readline()
+            if line.startswith(b"data: ") and b'"points"' in line:
+                steps += [p["step"] for p in json.loads(line[6:])["points"]]
+    assert steps == sorted(steps) and all(s % 200_000 == 0 for s in steps)
+    known = first["series"].get("charts/mean_reward")
+    if known:  # what the stream brought comes after what the index held, or repeats its end
+        assert steps[0] >= known["steps"][-1]
+    server.request("POST", f"/api/runs/{run_id}/cancel")
+    server.wait_for(run_id, ("cancelled",), timeout=30)
+    ended = urllib.request.Request(server.base + f"/api/runs/{run_id}/stream",
+                                   headers={"authorization": f"Bearer {TOKEN}"})  # fmt: skip
+    with urllib.request.urlopen(ended, timeout=30) as stream:
+        text = stream.read().decode()
+    assert "event: end" in text and '"status":"cancelled"' in text
+    assert server.get("/api/runs/NOSUCHRUN/stream")[0] == 404
+    assert server.get(f"/api/runs/{run_id}/stream?offset=-1")[0] == 422
+
+
 def _routes() -> Iterator[tuple[str, str]]:
     app = create_app(home=None, token=TOKEN)
     for route in app.routes:

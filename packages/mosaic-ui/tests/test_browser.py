@@ -13,6 +13,15 @@ from conftest import Server, shot
 pytestmark = pytest.mark.browser
 
 
+def _until(page: Any, expression: str, timeout: float = 60) -> None:
+    """Poll ``expression`` in the page (the page's CSP forbids wait_for_function's eval)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{expression} still false after {timeout} s")
+        time.sleep(0.1)
+
+
 def _fill(page: Any, field: str, value: str) -> None:
     page.locator(f"[data-field='{field}']").fill(value)
 
@@ -43,17 +52,17 @@ def test_launch_watch_the_curve_grow_and_cancel(page: Any, server: Server) -> No
     page.locator(".chart[data-key='charts/mean_reward'] .u-over").wait_for(timeout=60_000)
     first = page.evaluate("document.querySelector('.chart[data-key=\"charts/mean_reward\"]') && 1")
     assert first == 1
-    page.wait_for_function("window.__mosaicCurve.length >= 3", timeout=60_000)
+    _until(page, "window.__mosaicCurve.length >= 3")
     grown = page.evaluate("window.__mosaicCurve.map((p) => p.step)")
     assert grown == sorted(grown) and grown[-1] > grown[0], grown  # it grew, live
-    page.wait_for_function("window.__mosaicCurve.length >= 6", timeout=60_000)
+    _until(page, "window.__mosaicCurve.length >= 6")
     page.evaluate("window.scrollTo(0, 0)")
     shot(page, "run")
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("#cancel").click()
     page.locator("h1 .status.cancelled").wait_for(timeout=30_000)
     assert server.wait_for(run_id, ("cancelled",))["status"] == "cancelled"
-    page.goto(server.base + "/#/runs")
+    page.locator("nav a[data-nav=runs]").click()
     page.locator(f"tr[data-run='{run_id}'] .status.cancelled").wait_for()
 
 
@@ -104,7 +113,7 @@ def test_a_real_cleanrl_run_from_the_form(page: Any, server: Server) -> None:
     if "cleanrl" not in [w["worker_type"] for w in found["workers"]]:
         pytest.fail("the cleanrl worker is not installed here (tox -e mosaic-ui installs it)")
     page.goto(server.base + "/#/launch/cleanrl")
-    page.locator("[data-field='algorithm']").select_option("ppo")
+    _fill(page, "algorithm", "ppo")
     _fill(page, "env_id", "CartPole-v1")
     _fill(page, "total_steps", "3000")
     page.locator("#start").click()

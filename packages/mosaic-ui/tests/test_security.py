@@ -14,10 +14,10 @@ import urllib.parse
 
 import pytest
 from conftest import TOKEN, Server
-
-from mosaic_core import ConfigError
 from mosaic_ui.openapi import document
 from mosaic_ui.serve import check_listen
+
+from mosaic_core import ConfigError
 
 
 def _raw(server: Server, method: str, path: str, headers: dict[str, str] | None = None,
@@ -129,7 +129,11 @@ def test_allow_host_admits_a_proxy_name(home: pathlib.Path) -> None:
 def test_cross_origin_requests_and_changes_without_origin_are_refused(server: Server) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     body = json.dumps({"worker": "bandit", "config": {"total_steps": 100}}).encode()
-    for origin in ("http://attacker.example", "null", server.base.replace("127.0.0.1", "localhost")):
+    for origin in (
+        "http://attacker.example",
+        "null",
+        server.base.replace("127.0.0.1", "localhost"),
+    ):
         status, _, text = _raw(server, "GET", "/api/runs", {**auth, "Origin": origin})
         assert status == 403 and b"cross-origin" in text, origin
         status, _, _ = _raw(server, "POST", "/api/launch", {**auth, "Origin": origin}, body)
@@ -188,9 +192,16 @@ def test_secrets_never_appear_in_any_response(home: pathlib.Path, plugins: pathl
         assert run["summary"]["key_length"] == len(secret)  # the worker had it
         assert run["config"]["api_key"] == "***"
         bodies = [json.dumps(run)]
-        for path in ("/api/runs", f"/api/runs/{run_id}/events", f"/api/runs/{run_id}/metrics",
-                     "/api/workers", "/api/workers/secretive/schema", f"/api/compare?run={run_id}",
-                     f"/api/runs/{run_id}/logs?name=supervisor", f"/api/runs/{run_id}/logs"):
+        for path in (
+            "/api/runs",
+            f"/api/runs/{run_id}/events",
+            f"/api/runs/{run_id}/metrics",
+            "/api/workers",
+            "/api/workers/secretive/schema",
+            f"/api/compare?run={run_id}",
+            f"/api/runs/{run_id}/logs?name=supervisor",
+            f"/api/runs/{run_id}/logs",
+        ):
             status, answer = server.get(path)
             assert status == 200, path
             bodies.append(json.dumps(answer))

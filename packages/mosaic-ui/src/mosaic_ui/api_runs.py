@@ -99,7 +99,8 @@ def get_metrics(request: Request) -> dict[str, Any]:
     (a ``last_row`` from an earlier answer), only the rows written since."""
     ui = ui_state(request)
     store = ui.store()
-    run_id = _run(request)["run_id"]
+    run = _run(request)  # read first: whatever is indexed after it, the stream brings
+    run_id = run["run_id"]
     keys = request.query_params.getlist("key")
     known = store.metric_keys([run_id])[run_id]
     if not keys:
@@ -114,8 +115,9 @@ def get_metrics(request: Request) -> dict[str, Any]:
         if after is not None:
             out[key] = new_rows(store, run_id, key, after)
         else:
-            out[key] = ui.series.get(store, run_id, key).view(points)
-    return {"run_id": run_id, "keys": known, "series": out}
+            out[key] = ui.series.view(store, run_id, key, points)
+    return {"run_id": run_id, "keys": known, "series": out,
+            "follow": {"offset": run["ingested_bytes"], "seq": run["next_seq"]}}  # fmt: skip
 
 
 @endpoint

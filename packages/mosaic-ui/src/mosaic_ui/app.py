@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import pathlib
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -22,6 +23,7 @@ from mosaic_ui.live import Hub, stream
 from mosaic_ui.openapi import document
 from mosaic_ui.security import Guard
 from mosaic_ui.state import UIState
+from mosaic_ui.tail import follow
 
 __all__ = ["STATIC", "create_app"]
 
@@ -60,6 +62,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         hub.start()
+        asyncio.get_running_loop().run_in_executor(None, ui.discovery)  # warm for the first page
         yield
         await hub.stop()
 
@@ -68,6 +71,7 @@ def create_app(
         Route("/api/session", session, methods=["GET"]),
         Route("/api/openapi.json", openapi, methods=["GET"]),
         Route("/api/stream", stream, methods=["GET"]),
+        Route("/api/runs/{run_id}/stream", follow, methods=["GET"]),
         *api_runs.routes,
         *api_launch.routes,
         *api_eval.routes,

@@ -171,6 +171,21 @@ def document() -> dict[str, Any]:
                     also=NOT_FOUND,
                 )
             },
+            "/api/runs/{run_id}/stream": {
+                "get": {
+                    **_op(
+                        "Server-Sent Events: the run's metrics as its worker writes them "
+                        "(`metrics`: {points, offset}), then `end`; from `offset` (the "
+                        "`follow` of a metrics answer) or the store's indexed end",
+                        [
+                            RUN,
+                            _param("offset", "query", "byte offset in events.jsonl", "integer"),
+                            _param("seq", "query", "the seq expected at that offset", "integer"),
+                        ],
+                        also=NOT_FOUND,
+                    ),
+                }
+            },
             "/api/runs/{run_id}/events": {
                 "get": _op(
                     "the last telemetry events and the anomalies",

@@ -4,7 +4,6 @@ on arrays (:func:`mosaic_core.query.lttb_arrays`) to a few thousand points."""
 from __future__ import annotations
 
 import collections
-import math
 import threading
 from typing import Any
 
@@ -25,36 +24,43 @@ class Series:
         self.stamps = np.empty(0, dtype=np.float64)
         self.last_row = 0
         self.lock = threading.Lock()
+        self._views: dict[int | None, dict[str, Any]] = {}
 
     def extend(self, rows: list[tuple[int, int, float | None, float]]) -> None:
-        kept = [r for r in rows if r[2] is not None and math.isfinite(r[2])]
-        if kept:
-            block = np.array([(r[1], r[2], r[3]) for r in kept], dtype=np.float64)
-            self.steps = np.concatenate([self.steps, block[:, 0].astype(np.int64)])
-            self.values = np.concatenate([self.values, block[:, 1]])
-            self.stamps = np.concatenate([self.stamps, block[:, 2]])
-        if rows:
-            self.last_row = rows[-1][0]
+        if not rows:
+            return
+        block = np.array(rows, dtype=np.float64)  # a NULL value becomes nan
+        block = block[np.isfinite(block[:, 2])]
+        if len(block):
+            self.steps = np.concatenate([self.steps, block[:, 1].astype(np.int64)])
+            self.values = np.concatenate([self.values, block[:, 2]])
+            self.stamps = np.concatenate([self.stamps, block[:, 3]])
+        self._views.clear()
+        self.last_row = int(rows[-1][0])
 
     @property
     def nbytes(self) -> int:
         return int(self.steps.nbytes + self.values.nbytes + self.stamps.nbytes)
 
-    def view(self, points: int | None, after_row: int = 0) -> dict[str, Any]:
+    def view(self, points: int | None) -> dict[str, Any]:
         """``steps``, ``values``, ``timestamps`` (LTTB-thinned to ``points``), ``count``
         (points before thinning) and ``last_row`` (pass it back as ``after`` for more)."""
-        order = np.argsort(self.steps, kind="stable")
-        if not np.all(order[:-1] <= order[1:]):
-            steps, values, stamps = self.steps[order], self.values[order], self.stamps[order]
-        else:
-            steps, values, stamps = self.steps, self.values, self.stamps
+        cached = self._views.get(points)
+        if cached is not None:
+            return cached
+        steps, values, stamps = self.steps, self.values, self.stamps
+        if len(steps) > 1 and bool(np.any(steps[1:] < steps[:-1])):
+            order = np.argsort(steps, kind="stable")
+            steps, values, stamps = steps[order], values[order], stamps[order]
         count = len(steps)
         if points is not None and count > points:
             keep = lttb_arrays(steps, values, points)
             steps, values, stamps = steps[keep], values[keep], stamps[keep]
-        return {"steps": steps.tolist(), "values": values.tolist(),
+        view = {"steps": steps.tolist(), "values": values.tolist(),
                 "timestamps": stamps.tolist(), "count": count,
                 "last_row": self.last_row}  # fmt: skip
+        self._views = {points: view}  # the last one asked for: a page opened again
+        return view
 
 
 class SeriesCache:
@@ -73,6 +79,12 @@ class SeriesCache:
             series.extend(store.metric_rows(run_id, key, after=series.last_row))
         self._trim()
         return series
+
+    def view(self, store: RunStore, run_id: str, key: str, points: int | None) -> dict[str, Any]:
+        """The metric's curve as :meth:`Series.view` makes it, its new rows read first."""
+        series = self.get(store, run_id, key)
+        with series.lock:
+            return series.view(points)
 
     def drop(self, run_id: str) -> None:
         with self._lock:

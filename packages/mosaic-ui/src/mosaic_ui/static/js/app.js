@@ -9,6 +9,7 @@ import * as evaluate from "./pages/eval.js";
 
 const pages = { runs, run, compare, launch, eval: evaluate };
 let cleanup = null;
+let current = 0;  // which route is on screen: a page that finishes loading late is dropped
 
 function parse() {
   const [path, search] = (location.hash.replace(/^#\/?/, "") || "runs").split("?");
@@ -17,31 +18,37 @@ function parse() {
 }
 
 async function route() {
+  if (signedOut) return;
   if (cleanup) { try { cleanup(); } catch (e) { console.error(e); } cleanup = null; }
-  const view = clear(document.getElementById("view"));
+  const view = h("div");  // each route draws into its own element: a late page draws nowhere
+  clear(document.getElementById("view")).append(view);
   const { name, arg, params } = parse();
   document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.dataset.nav === (name === "run" ? "runs" : name)));
+  const mine = ++current;
   try {
-    cleanup = (await pages[name].render(view, arg, params)) || null;
+    const done = (await pages[name].render(view, arg, params, () => mine === current)) || null;
+    if (mine === current) cleanup = done; else if (done) done();
   } catch (error) {
-    view.append(h("div", { class: "banner" }, error.message));
+    if (mine === current && !signedOut && error.status !== 401) view.append(h("div", { class: "banner" }, error.message));
   }
+  if (signedOut && cleanup) { cleanup(); cleanup = null; }
 }
 
-async function start() {
-  try {
-    await api("/api/session");
-  } catch (error) {
+function start() {
+  // The first page and the session check go out together; without a token the page
+  // says how to get one instead of what it was drawing.
+  window.addEventListener("hashchange", route);
+  api("/api/session").then(() => live(() => {}), (error) => {
+    if (cleanup) { try { cleanup(); } catch (e) { console.error(e); } cleanup = null; }
     const view = clear(document.getElementById("view"));
     view.append(h("h1", {}, "Not signed in"),
       h("p", {}, "Open the address that ", h("code", {}, "mosaic ui"), " printed (it carries the token), in this browser."),
       h("p", { class: "muted" }, error.message));
     document.getElementById("live").textContent = "no token";
-    return;
-  }
-  live(() => {});
-  window.addEventListener("hashchange", route);
+    signedOut = true;
+  });
   route();
 }
 
+let signedOut = false;
 start();

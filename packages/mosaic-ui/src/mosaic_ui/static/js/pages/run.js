@@ -71,6 +71,7 @@ export async function render(view, runId) {
     if (!keys.length) return;
     const data = await api(`/api/runs/${run.run_id}/metrics${query({ key: keys, points: 2000 })}`);
     for (const key of keys) if (data.series[key]) state.series[key] = data.series[key];
+    if (!state.follow) state.follow = data.follow;
   }
 
   function lineOf(key) {
@@ -89,21 +90,36 @@ export async function render(view, runId) {
   }
   function redraw() { for (const key of state.keys) if (state.charts[key] && state.series[key]) state.charts[key].update([lineOf(key)]); }
 
-  async function grow() {
-    let grew = false;
-    for (const key of state.keys) {
-      const s = state.series[key];
-      if (!s) continue;
-      const data = await api(`/api/runs/${run.run_id}/metrics${query({ key: [key], after: s.last_row })}`);
-      const add = data.series[key];
-      if (!add || !add.steps.length) continue;
-      s.steps.push(...add.steps); s.values.push(...add.values); s.timestamps.push(...add.timestamps);
-      s.last_row = add.last_row; s.count += add.steps.length;
-      if (s.steps.length > 6000) await loadSeries([key]);
-      window.__mosaicCurve.push({ run: run.run_id, key, step: add.steps[add.steps.length - 1], at: Date.now() });
-      grew = true;
-    }
-    if (grew) redraw();
+  // Points straight from the run's events.jsonl (the server follows the file from where
+  // the store's index stood when the curve was read), so a lagging index delays nothing.
+  let source = null, frame = 0;
+  const drawn = [];
+  function follow() {
+    if (source || !ACTIVE.includes(run.status)) return;
+    const from = state.follow || {};
+    source = new EventSource(`/api/runs/${encodeURIComponent(run.run_id)}/stream${query({ offset: from.offset, seq: from.seq })}`);
+    source.addEventListener("metrics", (event) => {
+      const message = JSON.parse(event.data);
+      let unknown = false;
+      for (const point of message.points) {
+        for (const [key, value] of Object.entries(point.values)) {
+          if (!run.metric_keys.includes(key)) { unknown = true; continue; }
+          const s = state.series[key];
+          if (!s || typeof value !== "number" || !Number.isFinite(value)) continue;
+          if (s.steps.length && point.step <= s.steps[s.steps.length - 1]) continue;
+          s.steps.push(point.step); s.values.push(value); s.timestamps.push(point.timestamp); s.count += 1;
+          drawn.push({ run: run.run_id, key, step: point.step });
+        }
+      }
+      if (unknown) refresh();
+      if (!frame) frame = requestAnimationFrame(() => {
+        frame = 0;
+        redraw();
+        const at = Date.now();
+        for (const d of drawn.splice(0)) window.__mosaicCurve.push({ ...d, at });
+      });
+    });
+    source.addEventListener("end", () => { source.close(); source = null; refresh(); });
   }
 
   const tabNames = { details: "Details", files: "Files", logs: "Logs", events: "Events" };
@@ -172,7 +188,12 @@ export async function render(view, runId) {
         }))));
   }
 
-  async function refresh() {
+  let refreshing = null;
+  function refresh() {
+    if (!refreshing) refreshing = reload().finally(() => { refreshing = null; });
+    return refreshing;
+  }
+  async function reload() {
     const before = run.metric_keys.join();
     run = await api(`/api/runs/${runId}`);
     paintHeader();
@@ -182,6 +203,7 @@ export async function render(view, runId) {
       await loadSeries(state.keys.filter((k) => !state.series[k]));
       rebuild();
     }
+    follow();
   }
 
   paintHeader();
@@ -191,6 +213,7 @@ export async function render(view, runId) {
   rebuild();
   paintTabs();
   paintTab();
+  follow();
 
   let busy = false, again = false, ended = false;
   let lastRefresh = Date.now();
@@ -201,7 +224,6 @@ export async function render(view, runId) {
       do {
         again = false;
         paintHeader();
-        await grow();
         const stale = Date.now() - lastRefresh > 3000;
         if (ended || stale || !run.metric_keys.length) { ended = false; lastRefresh = Date.now(); await refresh(); }
       } while (again);
@@ -215,6 +237,6 @@ export async function render(view, runId) {
     Object.assign(run, mine);
     update();
   });
-  const follow = setInterval(() => { if (state.tab === "logs" && ACTIVE.includes(run.status)) paintLogs(); }, 1000);
-  return () => { stop(); clearInterval(follow); for (const c of Object.values(state.charts)) c.destroy(); };
+  const logs = setInterval(() => { if (state.tab === "logs" && ACTIVE.includes(run.status)) paintLogs(); }, 1000);
+  return () => { stop(); clearInterval(logs); if (source) source.close(); for (const c of Object.values(state.charts)) c.destroy(); };
 }

@@ -8,12 +8,13 @@ const COLUMNS = [
   ["metric", "Headline"], ["created", "Age"],
 ];
 
-export async function render(view, _arg, params) {
+export async function render(view, _arg, params, shown = () => true) {
   const state = {
     q: params.get("q") || "", status: params.get("status") || "", worker: params.get("worker") || "",
     group: params.get("group") || "", filter: params.get("filter") || "", sort: params.get("sort") || "",
     bySweep: params.get("by") === "group", rows: [], total: 0, selected: new Set(),
   };
+  const first = api(`/api/runs${query(params_of(state))}`);
   const [workers, groups] = await Promise.all([api("/api/workers"), api("/api/groups")]);
   const message = h("div");
   const count = h("span", { class: "muted" });
@@ -78,11 +79,12 @@ export async function render(view, _arg, params) {
     }
   }
 
-  async function load() {
-    const params = { q: state.q, status: state.status, worker: state.worker, group: state.group, sort: state.sort, filter: state.filter ? [state.filter] : [] };
+  async function load(ready) {
+    const params = params_of(state);
+    if (!shown()) return;
     history.replaceState(null, "", `#/runs${query({ q: state.q, status: state.status, worker: state.worker, group: state.group, sort: state.sort, filter: state.filter, by: state.bySweep ? "group" : "" })}`);
     try {
-      const data = await api(`/api/runs${query(params)}`);
+      const data = await (ready || api(`/api/runs${query(params)}`));
       state.rows = data.runs; state.total = data.total; clear(message);
     } catch (error) {
       clear(message).append(h("div", { class: "banner" }, error.message));
@@ -91,7 +93,7 @@ export async function render(view, _arg, params) {
   }
 
   paintHead();
-  await load();
+  await load(first.catch((error) => { throw error; }));
   const reload = debounce(load, 300);
   const repaint = throttle(paint, 250);
   const stop = live((msg) => {
@@ -105,6 +107,10 @@ export async function render(view, _arg, params) {
   });
   const timer = setInterval(paint, 10000);
   return () => { stop(); clearInterval(timer); };
+}
+
+function params_of(state) {
+  return { q: state.q, status: state.status, worker: state.worker, group: state.group, sort: state.sort, filter: state.filter ? [state.filter] : [] };
 }
 
 export function debounce(fn, ms) { let t = null; return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); }; }
