@@ -478,10 +478,18 @@ class RunStore:
     ) -> list[tuple[int, int, float | None, float]]:
         """``(rowid, step, value, timestamp)`` of one metric, in the order written, from
         after row ``after`` on: a reader that keeps the last rowid reads only what is new."""
+        if not after:
+            return self._db.execute(
+                "SELECT rowid, step, value, timestamp FROM metrics"
+                " WHERE run_id = ? AND key = ? ORDER BY rowid",
+                (run_id, key),
+            ).fetchall()
+        # Rows after ``after`` by the table's own order: the (run_id, key, step) index
+        # would visit every earlier row of the metric to check its rowid.
         return self._db.execute(
-            "SELECT rowid, step, value, timestamp FROM metrics"
-            " WHERE run_id = ? AND key = ? AND rowid > ? ORDER BY rowid",
-            (run_id, key, after),
+            "SELECT rowid, step, value, timestamp FROM metrics NOT INDEXED"
+            " WHERE rowid > ? AND run_id = ? AND key = ? ORDER BY rowid",
+            (after, run_id, key),
         ).fetchall()
 
     def data_version(self) -> int:
