@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from mosaic_core import ConfigError
 from mosaic_core.runs import launch_runs, parse_sweeps, start_detached
-from mosaic_ui.http import ApiError, endpoint, ui_state, with_body
+from mosaic_ui.http import ApiError, endpoint, json_response, ui_state, with_body
 
 __all__ = ["routes", "without_secret_defaults"]
 
@@ -113,9 +113,7 @@ def post_launch(request: Request) -> Any:
         env=body.get("env") or None, timeout=timeout,
     )  # fmt: skip
     started = start_detached(store, prepared)
-    ui.refresh()
-    from mosaic_ui.http import json_response
-
+    ui.refresh(force=True)
     return json_response({"group": group, "runs": started}, status=201)
 
 

@@ -176,6 +176,7 @@ def get_file(request: Request) -> Response:
 def post_cancel(request: Request) -> dict[str, Any]:
     store = ui_state(request).store()
     run = cancel_run(store, _run(request)["run_id"], wait=False)
+    ui_state(request).refresh(force=True)
     return {"run_id": run["run_id"], "status": run["status"], "cancel_requested": True}
 
 
@@ -184,6 +185,7 @@ def delete_run(request: Request) -> dict[str, Any]:
     ui = ui_state(request)
     run_id = remove_run(ui.store(), _run(request)["run_id"])
     ui.series.drop(run_id)
+    ui.refresh(force=True)
     return {"removed": run_id}
 
 

@@ -40,9 +40,19 @@ class Hub:
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+            loop = asyncio.get_running_loop()
+            self.ui.listeners.append(
+                lambda changed, deleted: loop.call_soon_threadsafe(self._changed, changed, deleted)
+            )
+            self._task = loop.create_task(self._run())
+
+    def _changed(self, changed: list[str], deleted: list[str]) -> None:
+        """Tell every page what changed, whichever request or task noticed it."""
+        rows = [table_row(r) for r in self.ui.index.rows(changed)]
+        self.publish({"runs": rows, "deleted": deleted, "at": time.time()})
 
     async def stop(self) -> None:
+        self.ui.listeners.clear()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -74,11 +84,8 @@ class Hub:
                 if time.monotonic() - last_reconcile > RECONCILE_EVERY:
                     last_reconcile = time.monotonic()
                     await asyncio.to_thread(lambda: reconcile(self.ui.store()))
-                changed, deleted = await asyncio.to_thread(self.ui.refresh)
+                await asyncio.to_thread(self.ui.refresh)  # its listener publishes
                 self.ticks += 1
-                if changed or deleted:
-                    rows = [table_row(r) for r in self.ui.index.rows(changed)]
-                    self.publish({"runs": rows, "deleted": deleted, "at": time.time()})
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a bad moment must not end live updates

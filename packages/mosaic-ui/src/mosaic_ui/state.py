@@ -5,7 +5,7 @@ from __future__ import annotations
 import pathlib
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mosaic_core.query import RunIndex
@@ -26,7 +26,10 @@ class UIState:
         self.series = SeriesCache()
         self._local = threading.local()
         self._index_lock = threading.Lock()
-        self._seen_version: int | None = None
+        self._discovery_lock = threading.Lock()
+        self._refreshed = -1e9
+        #: Called with ``(changed, deleted)`` run ids by whichever thread saw a change.
+        self.listeners: list[Callable[[list[str], list[str]], None]] = []
         self._workers: tuple[float, Any] | None = None
         RunStore(self.home).close()  # creates the home and the database on first use
 
@@ -37,22 +40,31 @@ class UIState:
             self._local.store = store
         return store
 
-    def refresh(self) -> tuple[list[str], list[str]]:
-        """Bring the run index up to date if anything was written since the last look."""
+    def refresh(self, *, force: bool = False) -> tuple[list[str], list[str]]:
+        """Bring the run index up to date if anything was written since this thread's last
+        look (or a second has passed, or ``force`` after a write of our own: a connection's
+        own commits do not move its ``data_version``)."""
         store = self.store()
         version = store.data_version()
         with self._index_lock:
-            if version == self._seen_version and len(self.index):
+            fresh = time.monotonic() - self._refreshed < 1.0
+            if not force and version == getattr(self._local, "seen", None) and fresh:
                 return [], []
-            self._seen_version = version
-            return self.index.refresh(store)
+            self._local.seen = version
+            self._refreshed = time.monotonic()
+            changed, deleted = self.index.refresh(store)
+        if changed or deleted:
+            for listener in list(self.listeners):
+                listener(changed, deleted)
+        return changed, deleted
 
     def discovery(self, *, fresh: bool = False) -> Any:
         """Installed workers, looked up again after 10 s (or when ``fresh``)."""
         from mosaic_core.plugins import discover_workers
 
-        cached = self._workers
-        if cached is None or fresh or time.monotonic() - cached[0] > 10:
-            found = discover_workers(plugins=self.plugins)
-            self._workers = cached = (time.monotonic(), found)
-        return cached[1]
+        with self._discovery_lock:  # one discovery at a time; the others wait for it
+            cached = self._workers
+            if cached is None or fresh or time.monotonic() - cached[0] > 10:
+                found = discover_workers(plugins=self.plugins)
+                self._workers = cached = (time.monotonic(), found)
+            return cached[1]
