@@ -37,6 +37,8 @@ def test_the_run_table_filters_searches_sorts_and_pages(
 ) -> None:
     status, table = server.get("/api/runs")
     assert status == 200 and table["total"] == 3
+    session = server.get("/api/session")[1]
+    assert session["home"] == str(server.home) and session["runs"] == 3
     assert {r["run_id"] for r in table["runs"]} == set(finished)
     row = table["runs"][0]
     assert row["metric"]["key"] == "charts/mean_reward" and row["metric"]["value"] > 0

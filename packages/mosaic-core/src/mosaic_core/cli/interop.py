@@ -57,7 +57,6 @@ def _cmd_tensorboard(args: argparse.Namespace) -> int:
     command = [program, "--logdir", logdir, "--port", str(args.port), "--host", args.host]
     print(" ".join(command), flush=True)
     os.execv(program, command)
-    return None
 
 
 def _cmd_export_mlflow(args: argparse.Namespace) -> int:
