@@ -56,7 +56,7 @@ def _cmd_tensorboard(args: argparse.Namespace) -> int:
     assert program is not None
     command = [program, "--logdir", logdir, "--port", str(args.port), "--host", args.host]
     print(" ".join(command), flush=True)
-    os.execv(program, command)
+    return os.execv(program, command)  # never returns: TensorBoard takes the process
 
 
 def _cmd_export_mlflow(args: argparse.Namespace) -> int:
