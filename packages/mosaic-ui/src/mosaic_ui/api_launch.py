@@ -113,7 +113,7 @@ def post_launch(request: Request) -> Any:
         env=body.get("env") or None, timeout=timeout,
     )  # fmt: skip
     started = start_detached(store, prepared)
-    ui.refresh(force=True)
+    ui.poke()
     return json_response({"group": group, "runs": started}, status=201)
 
 

@@ -42,7 +42,7 @@ def _run(request: Request) -> dict[str, Any]:
 @endpoint
 def list_runs(request: Request) -> dict[str, Any]:
     ui = ui_state(request)
-    ui.refresh()
+    ui.refresh(wait=not len(ui.index))  # the watcher keeps it fresh; wait only the first time
     q = request.query_params
     filters = [parse_filter(text) for text in q.getlist("filter")]
     limit = query_int(request, "limit", 500, 1, 100_000)
@@ -176,7 +176,7 @@ def get_file(request: Request) -> Response:
 def post_cancel(request: Request) -> dict[str, Any]:
     store = ui_state(request).store()
     run = cancel_run(store, _run(request)["run_id"], wait=False)
-    ui_state(request).refresh(force=True)
+    ui_state(request).poke()
     return {"run_id": run["run_id"], "status": run["status"], "cancel_requested": True}
 
 
@@ -185,7 +185,7 @@ def delete_run(request: Request) -> dict[str, Any]:
     ui = ui_state(request)
     run_id = remove_run(ui.store(), _run(request)["run_id"])
     ui.series.drop(run_id)
-    ui.refresh(force=True)
+    ui.poke()
     return {"removed": run_id}
 
 

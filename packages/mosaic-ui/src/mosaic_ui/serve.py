@@ -89,7 +89,9 @@ def serve(
     print("(Ctrl-C stops it)", flush=True)
     if open_browser:
         threading.Timer(0.5, webbrowser.open, (url,)).start()
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    # Open event streams never end by themselves: give them 3 s when stopping.
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=3)  # fmt: skip
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])

@@ -40,23 +40,34 @@ class UIState:
             self._local.store = store
         return store
 
-    def refresh(self, *, force: bool = False) -> tuple[list[str], list[str]]:
+    def refresh(self, *, force: bool = False, wait: bool = True) -> tuple[list[str], list[str]]:
         """Bring the run index up to date if anything was written since this thread's last
-        look (or a second has passed, or ``force`` after a write of our own: a connection's
-        own commits do not move its ``data_version``)."""
+        look (or a second has passed, or ``force``: a connection's own commits do not move
+        its ``data_version``). Without ``wait``, a refresh already under way in another
+        thread is enough: a request answers from the index as it stands rather than queue
+        behind a slow one."""
         store = self.store()
         version = store.data_version()
-        with self._index_lock:
+        if not self._index_lock.acquire(blocking=wait):
+            return [], []
+        try:
             fresh = time.monotonic() - self._refreshed < 1.0
             if not force and version == getattr(self._local, "seen", None) and fresh:
                 return [], []
             self._local.seen = version
             self._refreshed = time.monotonic()
             changed, deleted = self.index.refresh(store)
+        finally:
+            self._index_lock.release()
         if changed or deleted:
             for listener in list(self.listeners):
                 listener(changed, deleted)
         return changed, deleted
+
+    def poke(self) -> None:
+        """We wrote to the store: the next refresh reads it, whoever makes it."""
+        self._refreshed = -1e9
+        self._local.seen = None
 
     def discovery(self, *, fresh: bool = False) -> Any:
         """Installed workers, looked up again after 10 s (or when ``fresh``)."""
