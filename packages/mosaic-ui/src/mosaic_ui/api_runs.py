@@ -102,20 +102,18 @@ def get_metrics(request: Request) -> dict[str, Any]:
     run = _run(request)  # read first: whatever is indexed after it, the stream brings
     run_id = run["run_id"]
     keys = request.query_params.getlist("key")
-    known = store.metric_keys([run_id])[run_id]
-    if not keys:
-        keys = known
+    known = None
+    if not keys:  # every key: a scan of the run's metric rows, so only when asked
+        known = keys = store.metric_keys([run_id])[run_id]
     points = query_int(request, "points", 2000, 3, 100_000)
     after = query_int(request, "after", None, 0, 2**62)
     out: dict[str, Any] = {}
     for key in keys:
-        if key not in known:
-            out[key] = None
-            continue
         if after is not None:
             out[key] = new_rows(store, run_id, key, after)
         else:
-            out[key] = ui.series.view(store, run_id, key, points)
+            view = ui.series.view(store, run_id, key, points)
+            out[key] = view if view["count"] else None
     return {"run_id": run_id, "keys": known, "series": out,
             "follow": {"offset": run["ingested_bytes"], "seq": run["next_seq"]}}  # fmt: skip
 

@@ -216,7 +216,6 @@ export async function render(view, runId) {
   follow();
 
   let busy = false, again = false, ended = false;
-  let lastRefresh = Date.now();
   async function update() {
     if (busy) { again = true; return; }
     busy = true;
@@ -224,8 +223,9 @@ export async function render(view, runId) {
       do {
         again = false;
         paintHeader();
-        const stale = Date.now() - lastRefresh > 3000;
-        if (ended || stale || !run.metric_keys.length) { ended = false; lastRefresh = Date.now(); await refresh(); }
+        // The details again only when they change: the run ended, or it has no metric yet
+        // (a new key on a running run comes through the stream, which asks for them).
+        if (ended || !run.metric_keys.length) { ended = false; await refresh(); }
       } while (again);
     } finally { busy = false; }
   }
