@@ -39,7 +39,7 @@ class ProbeRuntime:
         emitter = TelemetryEmitter(c.run_id)
         with emitter.lifecycle(worker_type=WORKER_TYPE, algorithm=c.algorithm, env_id=c.env_id,
                                total_steps=c.total_steps) as run:  # fmt: skip
-            time.sleep(2.0)  # the page opens and draws its first curve
+            time.sleep(4.0)  # the page opens and starts following the run
             for step in range(1, c.total_steps + 1):
                 emitter.metrics(step, {"probe/value": float(step % 7)})
                 time.sleep(c.interval)

@@ -267,6 +267,7 @@ def measure_browser(server: Server, flood: int, results: dict[str, Any]) -> None
             time.sleep(0.5)
         time.sleep(1.5)
         drawn = page.evaluate("window.__mosaicCurve")
+        following = page.evaluate("window.__mosaicFollowing || 0") / 1e3
         for item in floods["runs"]:
             server.call("POST", f"/api/runs/{item['run_id']}/cancel")
         events, _, _ = server.call("GET", f"/api/runs/{probe_id}/events?limit=1000")
@@ -274,13 +275,17 @@ def measure_browser(server: Server, flood: int, results: dict[str, Any]) -> None
     emitted = {
         e["payload"]["step"]: e["timestamp"] for e in events["events"] if e["event"] == "metrics"
     }
-    latencies = []
+    latencies, before = [], 0
     for step, at in emitted.items():
+        if at < following:  # emitted before the page was following the run: caught up
+            before += 1
+            continue
         shown = [d["at"] for d in drawn if d["key"] == "probe/value" and d["step"] >= step]
         if shown:
             latencies.append(min(shown) - at * 1e3)
     results["latency"] = latencies
-    results["latency_missed"] = len(emitted) - len(latencies)
+    results["latency_before"] = before
+    results["latency_missed"] = len(emitted) - before - len(latencies)
     results["flood_events"] = sum(
         server.call("GET", f"/api/runs/{r['run_id']}")[0]["events"] for r in floods["runs"]
     )

@@ -98,6 +98,7 @@ export async function render(view, runId) {
     if (source || !ACTIVE.includes(run.status)) return;
     const from = state.follow || {};
     source = new EventSource(`/api/runs/${encodeURIComponent(run.run_id)}/stream${query({ offset: from.offset, seq: from.seq })}`);
+    source.addEventListener("hello", () => { window.__mosaicFollowing = Date.now(); });
     source.addEventListener("metrics", (event) => {
       const message = JSON.parse(event.data);
       let unknown = false;
