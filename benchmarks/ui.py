@@ -344,7 +344,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> bool:
             statistics.median(lat),
             "ms",
             BUDGETS["latency_ms"],
-            f"p90 {p90:.0f} ms, {len(lat)} points, {results['latency_missed']} missed, "
+            f"p90 {p90:.0f} ms, {len(lat)} points ({results['latency_before']} earlier, "
+            f"caught up when the page opened), {results['latency_missed']} missed, "
             f"flood wrote {results['flood_events']:,} events",
         )
     else:
