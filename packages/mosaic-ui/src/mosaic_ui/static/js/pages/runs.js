@@ -14,8 +14,9 @@ export async function render(view, _arg, params, shown = () => true) {
     group: params.get("group") || "", filter: params.get("filter") || "", sort: params.get("sort") || "",
     bySweep: params.get("by") === "group", rows: [], total: 0, selected: new Set(),
   };
+  // The table first; the worker and group choices fill in when they come.
   const first = api(`/api/runs${query(params_of(state))}`);
-  const [workers, groups] = await Promise.all([api("/api/workers"), api("/api/groups")]);
+  const lists = Promise.all([api("/api/workers"), api("/api/groups")]);
   const message = h("div");
   const count = h("span", { class: "muted" });
   const body = h("tbody");
@@ -23,14 +24,22 @@ export async function render(view, _arg, params, shown = () => true) {
   const compareButton = h("button", { disabled: true, onclick: () => {
     location.hash = `#/compare${query({ run: [...state.selected] })}`;
   } }, "Compare selected");
+  const option = (name, o) => h("option", { value: o, selected: state[name] === o }, o);
   const select = (name, options, label) => h("select", { name, "aria-label": label, onchange: (e) => { state[name] = e.target.value; load(); } },
-    h("option", { value: "" }, label), options.map((o) => h("option", { value: o, selected: state[name] === o }, o)));
+    h("option", { value: "" }, label), options.map((o) => option(name, o)));
+  const workerSelect = select("worker", state.worker ? [state.worker] : [], "any worker");
+  const groupSelect = select("group", state.group ? [state.group] : [], "any group");
+  lists.then(([workers, groups]) => {
+    const fill = (el, name, values) => { for (const v of values) if (v !== state[name]) el.append(option(name, v)); };
+    fill(workerSelect, "worker", [...workers.workers.map((w) => w.worker_type), "eval"]);
+    fill(groupSelect, "group", groups.groups.map((g) => g.name));
+  }, () => {});
   const toolbar = h("div", { class: "toolbar" },
     h("input", { type: "search", name: "q", placeholder: "search id, worker, env, group…", value: state.q, style: "width:240px",
       oninput: debounce((e) => { state.q = e.target.value; load(); }, 250) }),
     select("status", ["pending", "running", "completed", "failed", "cancelled"], "any status"),
-    select("worker", [...workers.workers.map((w) => w.worker_type), "eval"], "any worker"),
-    select("group", groups.groups.map((g) => g.name), "any group"),
+    workerSelect,
+    groupSelect,
     h("input", { type: "text", name: "filter", placeholder: "filter, e.g. config.epsilon<0.2", value: state.filter, style: "width:240px",
       onkeydown: (e) => { if (e.key === "Enter") { state.filter = e.target.value.trim(); load(); } } }),
     h("label", {}, h("input", { type: "checkbox", name: "by-sweep", checked: state.bySweep, onchange: (e) => { state.bySweep = e.target.checked; paint(); } }), " group by sweep"),
