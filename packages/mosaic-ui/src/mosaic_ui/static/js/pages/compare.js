@@ -2,7 +2,7 @@
 // final metrics, config diff.
 import { api, query } from "../api.js";
 import { chart, colour } from "../chart.js";
-import { clear, fmt, h, statusBadge } from "../dom.js";
+import { append, clear, fmt, h, statusBadge } from "../dom.js";
 
 export async function render(view, _arg, params) {
   const state = { runs: params.getAll("run"), group: params.get("group") || "", keys: params.getAll("key"),
@@ -67,8 +67,8 @@ export async function render(view, _arg, params) {
       shownKeys.map((k) => { const m = data.compare.metrics[k][i]; return h("td", { class: "num" }, m ? `${fmt(m.final)} (${fmt(m.best)})` : "–"); })))))));
 
   const differ = Object.entries(data.compare.config.differ);
-  out.append(h("h2", {}, "Config differences"), differ.length ? h("div", { style: "overflow-x:auto" }, h("table", { id: "config-diff" },
+  append(out, [h("h2", {}, "Config differences"), differ.length ? h("div", { style: "overflow-x:auto" }, h("table", { id: "config-diff" },
     h("thead", {}, h("tr", {}, h("th", {}, "field"), runs.map((r) => h("th", { class: "mono" }, r.run_id.slice(-10))))),
     h("tbody", {}, differ.map(([field, values]) => h("tr", {}, h("td", { class: "mono" }, field), values.map((v) => h("td", { class: "mono" }, fmt(v)))))))) :
-    h("p", { class: "muted" }, "The configs are the same (apart from run ids)."));
+    h("p", { class: "muted" }, "The configs are the same (apart from run ids).")]);
 }

@@ -1,7 +1,7 @@
 // One run: live curves, details, files, logs following live, events with anomalies.
 import { api, live, query } from "../api.js";
 import { chart, smooth } from "../chart.js";
-import { clear, fmt, h, kv, progress, statusBadge } from "../dom.js";
+import { append, clear, fmt, h, kv, progress, statusBadge } from "../dom.js";
 
 const ACTIVE = ["pending", "running"];
 window.__mosaicCurve = window.__mosaicCurve || [];
@@ -25,7 +25,7 @@ export async function render(view, runId) {
 
   function paintHeader() {
     const active = ACTIVE.includes(run.status);
-    clear(header).append(
+    append(clear(header), [
       h("h1", {}, h("span", { class: "mono" }, run.run_id), " ", statusBadge(run.status)),
       h("div", { class: "toolbar" },
         h("span", {}, `${run.worker_type} · ${run.algorithm || "–"} · ${run.env_id || "–"} · seed ${fmt(run.seed)}`),
@@ -35,7 +35,7 @@ export async function render(view, runId) {
         h("a", { href: `#/launch/${encodeURIComponent(run.worker_type)}?from=${encodeURIComponent(run.run_id)}` }, "run again"),
         active ? h("button", { class: "danger", id: "cancel", onclick: cancel }, "Cancel") : null,
         !active ? h("button", { class: "danger", id: "delete", onclick: remove }, "Delete") : null),
-      run.reason && run.status !== "completed" ? h("div", { class: "banner" }, `${run.status}: ${run.reason}${run.error && run.error !== run.reason ? ` — ${run.error}` : ""}`) : null);
+      run.reason && run.status !== "completed" ? h("div", { class: "banner" }, `${run.status}: ${run.reason}${run.error && run.error !== run.reason ? ` — ${run.error}` : ""}`) : null]);
   }
 
   async function cancel() {
@@ -156,9 +156,9 @@ export async function render(view, runId) {
   function paintFiles() {
     const gifs = run.files.filter((f) => /\.(gif|png|jpe?g|webp)$/i.test(f.path));
     const link = (f) => `/api/runs/${run.run_id}/files/${f.path.split("/").map(encodeURIComponent).join("/")}`;
-    tabBody.append(
+    append(tabBody, [
       gifs.length ? h("div", { class: "toolbar" }, gifs.map((f) => h("figure", {}, h("img", { class: "gif", src: link(f), alt: f.path }), h("figcaption", { class: "mono" }, f.path)))) : null,
-      h("table", {}, h("tbody", {}, run.files.map((f) => h("tr", {}, h("td", { class: "mono" }, h("a", { href: link(f), target: "_blank", rel: "noopener" }, f.path)), h("td", { class: "num" }, fmt(f.size)))))));
+      h("table", {}, h("tbody", {}, run.files.map((f) => h("tr", {}, h("td", { class: "mono" }, h("a", { href: link(f), target: "_blank", rel: "noopener" }, f.path)), h("td", { class: "num" }, fmt(f.size))))))]);
   }
 
   async function paintLogs() {
@@ -177,7 +177,7 @@ export async function render(view, runId) {
 
   async function paintEvents() {
     const data = await api(`/api/runs/${run.run_id}/events?limit=200`);
-    tabBody.append(
+    append(tabBody, [
       data.anomalies.length ? h("div", { class: "banner" }, `${data.anomalies.length} anomal${data.anomalies.length === 1 ? "y" : "ies"} in the telemetry:`,
         h("ul", {}, data.anomalies.map((a) => h("li", { class: "anomaly" }, `${a.kind}: ${a.detail}`)))) : null,
       h("p", { class: "muted" }, `${data.total} events; the last ${data.events.length}:`),
@@ -186,7 +186,7 @@ export async function render(view, runId) {
           const gap = i > 0 && e.seq !== data.events[i - 1].seq + 1;
           return h("tr", { class: gap ? "anomaly" : "" }, h("td", { class: "num" }, e.seq), h("td", {}, e.event), h("td", {}, new Date(e.timestamp * 1000).toLocaleTimeString()),
             h("td", { class: "mono", style: "white-space:normal" }, JSON.stringify(e.payload).slice(0, 300)));
-        }))));
+        })))]);
   }
 
   let refreshing = null;
@@ -198,6 +198,7 @@ export async function render(view, runId) {
     const before = run.metric_keys.join();
     run = await api(`/api/runs/${runId}`);
     paintHeader();
+    if (state.tab === "details" || state.tab === "files") paintTab();
     if (run.metric_keys.join() !== before) {
       if (!state.keys.length) state.keys = defaultKeys(run.metric_keys);
       paintPills();
