@@ -209,7 +209,9 @@ def page(chromium: Any, server: Server) -> Iterator[Any]:
     assert not errors, f"errors in the page: {errors}"
 
 
-def shot(page: Any, name: str) -> None:
-    """A screenshot for the docs (docs/_static/ui/NAME.png)."""
+def shot(page: Any, name: str, height: int | None = None) -> None:
+    """A screenshot for the docs (docs/_static/ui/NAME.png), its top ``height`` pixels
+    when given (below them a run page shows this machine's paths)."""
     DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_SHOTS / f"{name}.png"), full_page=False)
+    clip = {"x": 0, "y": 0, "width": 1360, "height": height} if height else None
+    page.screenshot(path=str(DOCS_SHOTS / f"{name}.png"), full_page=False, clip=clip)

@@ -57,7 +57,7 @@ def test_launch_watch_the_curve_grow_and_cancel(page: Any, server: Server) -> No
     assert grown == sorted(grown) and grown[-1] > grown[0], grown  # it grew, live
     _until(page, "window.__mosaicCurve.length >= 6")
     page.evaluate("window.scrollTo(0, 0)")
-    shot(page, "run")
+    shot(page, "run", height=600)
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("#cancel").click()
     page.locator("h1 .status.cancelled").wait_for(timeout=30_000)
