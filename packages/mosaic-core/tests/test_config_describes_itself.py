@@ -266,3 +266,14 @@ def test_a_docstring_over_several_lines_reads_as_one_paragraph_per_paragraph() -
         "the number of steps a rollout lasts before the learner updates, long enough to see "
         "an episode end\n\na second paragraph"
     )
+
+
+def test_a_bad_secret_value_is_named_by_its_field_never_shown() -> None:
+    with pytest.raises(ConfigError) as caught:
+        AgentConfig.from_dict({"run_id": "r", "api_key": 9876543210})
+    assert str(caught.value) == (
+        "config field 'api_key': got a value of type int (a secret: not shown); "
+        "expected a string or null"
+    )
+    assert caught.value.field == "api_key" and caught.value.value is None
+    assert "9876543210" not in repr(caught.value.to_dict())

@@ -162,6 +162,23 @@ def _check_text(text: str, where: str, what: str = "field") -> None:
         raise ConfigError(message, field=where, value=text, expected="valid Unicode text")
 
 
+def _coerce_secret(value: Any, tp: Any, field: str) -> Any:
+    """:func:`coerce` for a secret field: an error names the field and what was expected,
+    never the value (it ends up in terminals, logs and web pages)."""
+    try:
+        value = coerce(value, typing.get_args(tp)[0], field)
+        if value is not None:
+            _check_constraints(value, tp.__metadata__, field)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"config field {field!r}: got a value of type {type(value).__name__} "
+            f"(a secret: not shown); expected {exc.expected or 'another value'}",
+            field=field,
+            expected=exc.expected,
+        ) from None
+    return value
+
+
 def coerce(value: Any, tp: Any, field: str) -> Any:
     """Return ``value`` checked (and minimally converted) against annotation ``tp``."""
     if tp is Any or tp is object:
@@ -169,6 +186,8 @@ def coerce(value: Any, tp: Any, field: str) -> Any:
     if type(value) is int and not _INT64[0] <= value <= _INT64[1]:
         raise ConfigError.bad_value(field, value, "an integer that fits in 64 bits (|n| < 2**63)")
     if typing.get_origin(tp) is typing.Annotated:
+        if any(m is Secret for m in tp.__metadata__):
+            return _coerce_secret(value, tp, field)
         value = coerce(value, typing.get_args(tp)[0], field)
         if value is not None:
             _check_constraints(value, tp.__metadata__, field)

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    import argparse
+
     from mosaic_core._families import EnvFamily
     from mosaic_core._spec import WorkerSpec
 
@@ -42,4 +44,18 @@ def mosaic_register_env_families(register: Callable[[EnvFamily], None]) -> None:
     Called once per discovery of entry-point group ``mosaic.env_families``.
     Declare; do not import the environments' library here: a family lists
     its tasks, and makes an environment, only when asked.
+    """
+
+
+@hookspec
+def mosaic_register_commands(register: Callable[..., argparse.ArgumentParser]) -> None:
+    """Add ``mosaic`` sub-commands, each by ``parser = register(NAME, help=...)``.
+
+    ``register`` takes what argparse's ``add_parser`` takes and returns the
+    sub-command's parser: add its options, then ``parser.set_defaults(func=run)``
+    where ``run(args) -> int`` returns the exit status (raise a MosaicError for a
+    one-line error). Entry-point group ``mosaic.commands``; a plugin that fails
+    to load, or names a command that exists, is left out and reported, and every
+    other command still works. Keep the module light: import the command's
+    dependencies inside ``run``.
     """

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import importlib
 import os
 import sqlite3
 import sys
@@ -20,25 +19,9 @@ from collections.abc import Callable, Sequence
 
 from mosaic_core.__about__ import __version__
 from mosaic_core._errors import ConfigError, MosaicError
+from mosaic_core.cli.builtin import COMMAND_MODULES
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
-
-#: The modules of the built-in sub-commands, in the order ``mosaic --help`` lists them;
-#: each has ``register(commands)``. No command module imports another.
-COMMAND_MODULES = (
-    "mosaic_core.cli.workers",
-    "mosaic_core.cli.runs",
-    "mosaic_core.cli.results",
-    "mosaic_core.cli.plot",
-    "mosaic_core.cli.interop",
-    "mosaic_core.cli.config",
-    "mosaic_core.cli.envs",
-    "mosaic_core.cli.families",
-    "mosaic_core.cli.check",
-    "mosaic_core.cli.new",
-    "mosaic_core.cli.migrate",
-    "mosaic_core.cli.eval",
-)
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -50,8 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mosaic-core {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMAND_MODULES:
-        importlib.import_module(module).register(commands)
+    from mosaic_core.cli import builtin
+    from mosaic_core.plugins.commands import add_commands
+
+    broken = add_commands(commands, plugins=[builtin])
+    if broken:
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        parser.epilog = "command plugins that failed to load:\n" + "\n".join(
+            f"  {b.distribution or b.entry_point}: {b.error_type}: {b.error}" for b in broken
+        )
     return parser
 
 

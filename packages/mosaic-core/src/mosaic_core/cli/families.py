@@ -210,7 +210,9 @@ def register(commands: Any) -> None:
         "text).",
     )
     envs.add_argument(
-        "words", nargs="*", metavar="FAMILY | show TASK | preview TASK",
+        "words",
+        nargs="*",
+        metavar="FAMILY | show TASK | preview TASK",
         help="a family to list the tasks of, or show/preview and a task id",
     )
     envs.add_argument("--json", action="store_true", help="print JSON (listing and show)")

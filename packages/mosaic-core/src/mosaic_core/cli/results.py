@@ -78,25 +78,11 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_json(path: Any) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def _cmd_show(args: argparse.Namespace) -> int:
-    from mosaic_core.query import metric_values, run_row
+    from mosaic_core.query import run_details
 
     with _store() as store:
-        run = run_row(store.get(args.run))
-        run_dir = store.run_dir(run["run_id"])
-        run["run_dir"] = str(run_dir)
-        run["metric"] = metric_values(store, [run])[run["run_id"]]
-        run["final_metrics"] = store.final_metrics(run["run_id"])
-        run["anomalies"] = store.anomalies(run["run_id"])
-        run["manifest"] = _read_json(run_dir / "analytics.json")
-        run["provenance"] = _read_json(run_dir / "provenance.json")
+        run = run_details(store, args.run)
     if args.json:
         print(json.dumps(run, indent=2, default=str))
         return 0

@@ -15,14 +15,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import signal
-import subprocess
 import sys
 import time
 from typing import Any
 
-from mosaic_core import _procs as procs
 from mosaic_core._context import DEFAULT_STOP_GRACE
 from mosaic_core._errors import ConfigError, MosaicError
 from mosaic_core.cli.stores import open_store
@@ -59,42 +56,6 @@ def _store(*, write: bool = True) -> contextlib.AbstractContextManager[RunStore]
 
 
 # -- mosaic run -------------------------------------------------------------------
-
-
-def _resolve(
-    store: RunStore, args: argparse.Namespace
-) -> tuple[Any, str | None, str | None, tuple[str | None, str | None]]:
-    """``(spec or None, python, console_module, (distribution, version))`` for the worker,
-    here or in its env."""
-    from mosaic_core._discovery import discover_workers
-
-    found = discover_workers(load=[args.worker])
-    if args.env is None:
-        if args.worker not in found.workers:
-            found = discover_workers()  # everything, for a did-you-mean and broken plugins
-        runnable = found.runnable(args.worker)
-        local = found.workers[args.worker]
-        return runnable, None, None, (local.distribution, runnable.metadata.version)
-    env = store.get_env(args.env)
-    provided = {w["worker_type"]: w for w in env["workers"]}
-    if args.worker not in provided:
-        raise ConfigError(
-            f"environment {args.env!r} provides {', '.join(provided) or 'no worker'}, "
-            f"not {args.worker!r}",
-            field="--env",
-            value=args.env,
-        )
-    # Validate here only with the very worker the environment holds: another version's
-    # config class may have other fields. Otherwise the worker validates, exiting 2.
-    here, there = found.workers.get(args.worker), provided[args.worker]
-    spec = None
-    if here is not None and here.distribution is not None:
-        same = (here.distribution, here.distribution_version) == (
-            there.get("distribution"), there.get("distribution_version")
-        )  # fmt: skip
-        spec = here.spec if same else None
-    identity = (there.get("distribution"), there.get("distribution_version"))
-    return spec, env["python"], there.get("console_module"), identity
 
 
 def _run_help(args: argparse.Namespace) -> int:
@@ -164,9 +125,8 @@ def _check_secrets_restored(document: dict[str, Any], source: str) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from mosaic_core._worker import parse_set
-    from mosaic_core.runs.launch import prepare_runs, read_config_file
-    from mosaic_core.runs.provenance import collect_provenance
-    from mosaic_core.runs.sweep import default_group, parse_sweeps, sweep_grid
+    from mosaic_core.runs.launch import launch_runs, read_config_file
+    from mosaic_core.runs.sweep import parse_sweeps
 
     if args.help:
         return _run_help(args)
@@ -180,37 +140,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
         document.update(parse_set(args.set))
         if args.from_run:
             _check_secrets_restored(document, args.from_run)
-        sweeps = parse_sweeps(args.sweep)
-        spec, python, module, (distribution, version) = _resolve(store, args)
-        several = len(args.seeds or ()) > 1 or bool(sweeps)
-        group = args.group or (default_group(args.worker) if several else None)
-        provenance = collect_provenance(
-            worker_type=args.worker,
-            worker_distribution=distribution,
-            worker_version=version,
-            python=python,
+        prepared, group = launch_runs(
+            store,
+            args.worker,
+            document,
+            seeds=args.seeds or (),
+            sweeps=parse_sweeps(args.sweep),
+            group=args.group,
+            env=args.env,
+            timeout=args.timeout,
+            heartbeat_timeout=args.heartbeat_timeout,
+            gpus=args.gpus,
+            kill_grace=args.grace,
         )
-        try:
-            prepared = prepare_runs(
-                store,
-                args.worker,
-                spec,
-                document,
-                seeds=args.seeds or (),
-                python=python,
-                console_module=module,
-                env_name=args.env,
-                venv=store.get_env(args.env)["path"] if args.env else None,
-                timeout=args.timeout,
-                heartbeat_timeout=args.heartbeat_timeout,
-                gpus=args.gpus,
-                kill_grace=args.grace,
-                variants=sweep_grid(sweeps),
-                group=group,
-                provenance=provenance,
-            )
-        except ConfigError as exc:
-            raise _without_secrets(exc, document, spec) from None
         if args.detach:
             return _detach(store, prepared, args.json, group)
         secrets = {p.run_id: p.secrets_json for p in prepared if p.secrets_json}
@@ -259,18 +201,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-def _without_secrets(exc: ConfigError, document: dict[str, Any], spec: Any) -> ConfigError:
-    """``exc`` with the config's secret values replaced by ``***`` in its message."""
-    from mosaic_core._config import secret_fields
-    from mosaic_core._secrets import Scrubber, redact
-
-    fields = secret_fields(spec.config_class) if spec is not None else ()
-    scrubber = Scrubber.from_pairs(redact(document, fields)[1])
-    if scrubber and scrubber.hits(str(exc)):
-        exc.args = (scrubber.text(str(exc)),)
-    return exc
 
 
 def _exit_status(store: RunStore, results: list[RunResult]) -> int:
@@ -374,23 +304,9 @@ def _detach(store: RunStore, prepared: list[Any], as_json: bool, group: str | No
     """Start a supervisor per run in the background. With ``--json`` each run is reported
     with status ``pending`` (a status of :data:`~mosaic_core.runs.STATUSES`: the run
     exists and its supervisor is starting it)."""
-    started = []
-    for run in prepared:
-        run_dir = store.run_dir(run.run_id)
-        env = dict(os.environ, MOSAIC_HOME=str(store.home))
-        if run.secrets_json:
-            env["MOSAIC_CONFIG_SECRETS"] = run.secrets_json
-        with open(run_dir / "supervisor.log", "ab") as log:
-            subprocess.Popen(
-                [sys.executable, "-m", "mosaic_core.runs.supervisor", run.run_id],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                env=env,
-                start_new_session=True,
-            )
-        started.append({"run_id": run.run_id, "status": "pending", "run_dir": str(run_dir),
-                        "group": group})  # fmt: skip
+    from mosaic_core.runs.launch import start_detached
+
+    started = [{**item, "group": group} for item in start_detached(store, prepared)]
     if as_json:
         print(json.dumps(started[0] if len(started) == 1 else {"group": group, "runs": started},
                          indent=2))  # fmt: skip
@@ -452,70 +368,24 @@ def _cmd_events(args: argparse.Namespace) -> int:
 
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
+    from mosaic_core.runs.control import cancel_run
+
     with _store() as store:
-        run = store.get(args.run)
-        if run["status"] not in ACTIVE_STATUSES:
-            raise MosaicError(f"run {run['run_id']} is already {run['status']}; nothing to cancel")
-        store.update(run["run_id"], cancel_requested=1)
-        supervised = procs.alive(run["supervisor_pid"], run["supervisor_start"])
-        grace = args.grace if args.grace is not None else _grace_of(store, run["run_id"])
-
-        def worker_alive() -> bool:
-            return bool(run["pid"]) and procs.alive(run["pid"], run["pid_start"])
-
-        # A supervisor stops its run itself (one SIGTERM, the run's grace, then SIGKILL);
-        # this command signals only a run nobody supervises, or when given its own --grace.
-        if worker_alive() and (not supervised or args.grace is not None):
-            procs.kill_tree(run["pid"], grace=grace)
-        if not supervised:
-            for orphan in procs.marked_processes(run["run_id"]):  # what the run left running
-                procs.kill_tree(orphan, grace=0.5)
-            store.catch_up(run["run_id"], final=True)
-            store.update(run["run_id"], status="cancelled", reason="cancelled",
-                         ended_at=time.time())  # fmt: skip
-        else:
-            deadline = time.monotonic() + grace + 5
-            while time.monotonic() < deadline:
-                if store.get(run["run_id"])["status"] not in ACTIVE_STATUSES:
-                    break
-                time.sleep(0.1)
-            else:
-                if worker_alive():  # the supervisor did not act: stop the run from here
-                    procs.kill_tree(run["pid"], grace=1.0)
-        status = store.get(run["run_id"])["status"]
-        if status in ACTIVE_STATUSES:
+        run = cancel_run(store, args.run, grace=args.grace)
+        if run["status"] in ACTIVE_STATUSES:
             print(f"asked to cancel {run['run_id']}; its supervisor has not recorded the end "
-                  f"yet (still {status})")  # fmt: skip
+                  f"yet (still {run['status']})")  # fmt: skip
         else:
-            print(f"cancelled {run['run_id']} ({status})")
+            print(f"cancelled {run['run_id']} ({run['status']})")
         return 0
 
 
-def _grace_of(store: RunStore, run_id: str) -> float:
-    """The grace period the run was started with (``mosaic run --grace``)."""
-    from mosaic_core.runs.supervisor import LaunchSpec
-
-    try:
-        return LaunchSpec.load(store.run_dir(run_id) / "launch.json").kill_grace
-    except (OSError, ValueError, TypeError, KeyError):
-        return DEFAULT_STOP_GRACE
-
-
 def _cmd_rm(args: argparse.Namespace) -> int:
+    from mosaic_core.runs.control import remove_run
+
     with _store() as store:
-        reconcile(store)
         for ref in args.runs:
-            run = store.get(ref)
-            worker_alive = procs.alive(run["pid"], run["pid_start"])
-            supervised = procs.alive(run["supervisor_pid"], run["supervisor_start"])
-            if run["status"] in ACTIVE_STATUSES and (worker_alive or supervised):
-                raise MosaicError(
-                    f"run {run['run_id']} is still {run['status']}"
-                    + ("" if worker_alive else " (its supervisor will start it)")
-                    + f"; `mosaic cancel {run['run_id']}` it first"
-                )
-            store.delete(run["run_id"])
-            print(f"removed {run['run_id']}")
+            print(f"removed {remove_run(store, ref)}")
         return 0
 
 

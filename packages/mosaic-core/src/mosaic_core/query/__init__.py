@@ -19,9 +19,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mosaic_core.query.compare import compare_runs, group_statistics, lower_is_better
     from mosaic_core.query.curves import check_keys, group_curves, group_runs, run_curves
-    from mosaic_core.query.downsample import lttb, moving_average
+    from mosaic_core.query.details import run_details
+    from mosaic_core.query.downsample import lttb, lttb_arrays, moving_average
     from mosaic_core.query.figures import MissingExtra, render_curves
     from mosaic_core.query.filters import Filter, parse_filter
+    from mosaic_core.query.live import RunIndex
     from mosaic_core.query.stats import bootstrap_ci, curve_band, iqm, summarize
     from mosaic_core.query.table import (
         STATS,
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "Filter": "mosaic_core.query.filters",
     "MissingExtra": "mosaic_core.query.figures",
+    "RunIndex": "mosaic_core.query.live",
     "STATS": "mosaic_core.query.table",
     "bootstrap_ci": "mosaic_core.query.stats",
     "check_keys": "mosaic_core.query.curves",
@@ -47,12 +50,14 @@ _LAZY = {
     "iqm": "mosaic_core.query.stats",
     "lower_is_better": "mosaic_core.query.compare",
     "lttb": "mosaic_core.query.downsample",
+    "lttb_arrays": "mosaic_core.query.downsample",
     "metric_values": "mosaic_core.query.table",
     "moving_average": "mosaic_core.query.downsample",
     "parse_filter": "mosaic_core.query.filters",
     "pick_headline": "mosaic_core.query.table",
     "render_curves": "mosaic_core.query.figures",
     "run_curves": "mosaic_core.query.curves",
+    "run_details": "mosaic_core.query.details",
     "run_row": "mosaic_core.query.table",
     "run_table": "mosaic_core.query.table",
     "runs_of": "mosaic_core.query.table",
@@ -66,6 +71,7 @@ __all__ = [
     "STATS",
     "Filter",
     "MissingExtra",
+    "RunIndex",
     "bootstrap_ci",
     "check_keys",
     "compare_runs",
@@ -76,12 +82,14 @@ __all__ = [
     "iqm",
     "lower_is_better",
     "lttb",
+    "lttb_arrays",
     "metric_values",
     "moving_average",
     "parse_filter",
     "pick_headline",
     "render_curves",
     "run_curves",
+    "run_details",
     "run_row",
     "run_table",
     "runs_of",

@@ -11,7 +11,17 @@ from mosaic_core._lazy import lazy_attributes
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mosaic_core._procs import run_processes
-    from mosaic_core.runs.launch import Prepared, prepare_runs, read_config_file, redact
+    from mosaic_core.runs.control import RunStateError, cancel_run, remove_run
+    from mosaic_core.runs.launch import (
+        Prepared,
+        Resolved,
+        launch_runs,
+        prepare_runs,
+        read_config_file,
+        redact,
+        resolve_worker,
+        start_detached,
+    )
     from mosaic_core.runs.provenance import collect_provenance
     from mosaic_core.runs.reader import (
         Anomaly,
@@ -44,6 +54,13 @@ _LAZY = {
     "LaunchSpec": "mosaic_core.runs.supervisor",
     "LogLine": "mosaic_core.runs.reader",
     "Prepared": "mosaic_core.runs.launch",
+    "Resolved": "mosaic_core.runs.launch",
+    "RunStateError": "mosaic_core.runs.control",
+    "cancel_run": "mosaic_core.runs.control",
+    "launch_runs": "mosaic_core.runs.launch",
+    "remove_run": "mosaic_core.runs.control",
+    "resolve_worker": "mosaic_core.runs.launch",
+    "start_detached": "mosaic_core.runs.launch",
     "RunNotFound": "mosaic_core.runs.store",
     "RunProgress": "mosaic_core.runs.supervisor",
     "RunResult": "mosaic_core.runs.supervisor",
@@ -76,16 +93,20 @@ __all__ = [
     "LaunchSpec",
     "LogLine",
     "Prepared",
+    "Resolved",
     "RunNotFound",
     "RunProgress",
     "RunResult",
+    "RunStateError",
     "RunStore",
     "Supervisor",
     "TelemetryEvent",
     "TelemetryReader",
+    "cancel_run",
     "check_group",
     "collect_provenance",
     "default_group",
+    "launch_runs",
     "mosaic_home",
     "parse_sweeps",
     "prepare_runs",
@@ -93,6 +114,9 @@ __all__ = [
     "read_events",
     "reconcile",
     "redact",
+    "remove_run",
+    "resolve_worker",
     "run_processes",
+    "start_detached",
     "sweep_grid",
 ]

@@ -12,9 +12,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import attrs
 
 from mosaic_core import _procs as procs
 from mosaic_core._config import (
@@ -31,9 +34,12 @@ from mosaic_core._spec import WorkerSpec
 from mosaic_core._ulid import new_ulid
 from mosaic_core.runs.store import RunStore
 from mosaic_core.runs.supervisor import DEFAULT_HEARTBEAT_TIMEOUT, LaunchSpec
-from mosaic_core.runs.sweep import check_group
+from mosaic_core.runs.sweep import check_group, default_group, sweep_grid
 
-__all__ = ["REDACTED", "Prepared", "apply_secrets", "prepare_runs", "read_config_file", "redact"]
+__all__ = [
+    "REDACTED", "Prepared", "Resolved", "apply_secrets", "launch_runs", "prepare_runs",
+    "read_config_file", "redact", "resolve_worker", "start_detached",
+]  # fmt: skip
 
 
 def read_config_file(path: str) -> dict[str, Any]:
@@ -171,3 +177,147 @@ def _check_checkpointing(spec: WorkerSpec, document: Mapping[str, Any]) -> None:
             f"null: worker {spec.worker_type!r} keeps no checkpoints (its capabilities say "
             "supports_checkpointing=False)",
         )
+
+
+@attrs.frozen
+class Resolved:
+    """Where a worker runs: its spec when this interpreter can validate its configs (None
+    when only its environment knows it), that environment's interpreter and console
+    module, and the distribution and version that provide it."""
+
+    spec: WorkerSpec | None
+    python: str | None = None
+    console_module: str | None = None
+    distribution: str | None = None
+    version: str | None = None
+
+
+def resolve_worker(store: RunStore, worker_type: str, env: str | None = None) -> Resolved:
+    """The worker ``worker_type``, here or in the ``mosaic env`` named ``env``.
+
+    A worker that is not installed (or is broken) is a PluginError that says
+    why; an environment that does not provide it is a ConfigError on ``--env``.
+    """
+    from mosaic_core._discovery import discover_workers
+
+    found = discover_workers(load=[worker_type])
+    if env is None:
+        if worker_type not in found.workers:
+            found = discover_workers()  # everything, for a did-you-mean and broken plugins
+        runnable = found.runnable(worker_type)
+        local = found.workers[worker_type]
+        return Resolved(runnable, distribution=local.distribution,
+                        version=runnable.metadata.version)  # fmt: skip
+    record = store.get_env(env)
+    provided = {w["worker_type"]: w for w in record["workers"]}
+    if worker_type not in provided:
+        raise ConfigError(
+            f"environment {env!r} provides {', '.join(provided) or 'no worker'}, "
+            f"not {worker_type!r}",
+            field="--env",
+            value=env,
+        )
+    # Validate here only with the very worker the environment holds: another version's
+    # config class may have other fields. Otherwise the worker validates, exiting 2.
+    here, there = found.workers.get(worker_type), provided[worker_type]
+    spec = None
+    if here is not None and here.distribution is not None:
+        same = (here.distribution, here.distribution_version) == (
+            there.get("distribution"), there.get("distribution_version")
+        )  # fmt: skip
+        spec = here.spec if same else None
+    return Resolved(spec, record["python"], there.get("console_module"),
+                    there.get("distribution"), there.get("distribution_version"))  # fmt: skip
+
+
+def launch_runs(
+    store: RunStore,
+    worker_type: str,
+    document: Mapping[str, Any],
+    *,
+    seeds: Sequence[int] = (),
+    sweeps: Mapping[str, Sequence[Any]] | None = None,
+    group: str | None = None,
+    env: str | None = None,
+    timeout: float | None = None,
+    heartbeat_timeout: float | None = DEFAULT_HEARTBEAT_TIMEOUT,
+    gpus: str = "",
+    kill_grace: float = DEFAULT_STOP_GRACE,
+) -> tuple[list[Prepared], str | None]:
+    """What ``mosaic run`` does before it starts anything: resolve the worker, name the
+    group (``WORKER-DATE-TIME`` for several runs when none is given), record provenance,
+    and prepare every run of the sweep's grid crossed with ``seeds``.
+
+    Returns the prepared runs and their group. A bad config or worker raises
+    before any run is created.
+    """
+    from mosaic_core.runs.provenance import collect_provenance
+
+    resolved = resolve_worker(store, worker_type, env)
+    several = len(seeds) > 1 or bool(sweeps)
+    group = group or (default_group(worker_type) if several else None)
+    provenance = collect_provenance(
+        worker_type=worker_type,
+        worker_distribution=resolved.distribution,
+        worker_version=resolved.version,
+        python=resolved.python,
+    )
+    try:
+        prepared = prepare_runs(
+            store,
+            worker_type,
+            resolved.spec,
+            document,
+            seeds=seeds,
+            python=resolved.python,
+            console_module=resolved.console_module,
+            env_name=env,
+            venv=store.get_env(env)["path"] if env else None,
+            timeout=timeout,
+            heartbeat_timeout=heartbeat_timeout,
+            gpus=gpus,
+            kill_grace=kill_grace,
+            variants=sweep_grid(sweeps or {}),
+            group=group,
+            provenance=provenance,
+        )
+    except ConfigError as exc:
+        raise _without_secrets(exc, document, resolved.spec) from None
+    return prepared, group
+
+
+def _without_secrets(
+    exc: ConfigError, document: Mapping[str, Any], spec: WorkerSpec | None
+) -> ConfigError:
+    """``exc`` with the config's secret values replaced by ``***`` in its message."""
+    from mosaic_core._secrets import Scrubber
+
+    fields = secret_fields(spec.config_class) if spec is not None else ()
+    scrubber = Scrubber.from_pairs(redact(dict(document), fields)[1])
+    if scrubber and scrubber.hits(str(exc)):
+        exc.args = (scrubber.text(str(exc)),)
+    return exc
+
+
+def start_detached(store: RunStore, prepared: Sequence[Prepared]) -> list[dict[str, Any]]:
+    """Start a supervisor process per prepared run, in its own session, and return at once
+    (``mosaic run --detach``). Each run is reported as ``{"run_id", "status": "pending",
+    "run_dir"}``: it exists, and its supervisor is starting it."""
+    started = []
+    for run in prepared:
+        run_dir = store.run_dir(run.run_id)
+        env = dict(os.environ, MOSAIC_HOME=str(store.home))
+        env.pop("MOSAIC_CONFIG_SECRETS", None)
+        if run.secrets_json:
+            env["MOSAIC_CONFIG_SECRETS"] = run.secrets_json
+        with open(run_dir / "supervisor.log", "ab") as log:
+            subprocess.Popen(
+                [sys.executable, "-m", "mosaic_core.runs.supervisor", run.run_id],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=env,
+                start_new_session=True,
+            )
+        started.append({"run_id": run.run_id, "status": "pending", "run_dir": str(run_dir)})
+    return started

@@ -349,13 +349,30 @@ class RunStore:
     def cancel_requests(self, run_ids: Sequence[str]) -> dict[str, bool]:
         """``{run id: cancel requested}`` for those of ``run_ids`` still in the store."""
         out: dict[str, bool] = {}
-        for start in range(0, len(run_ids), 500):
-            chunk = list(run_ids[start : start + 500])
+        for chunk in _chunks(list(run_ids)):
             marks = ", ".join("?" for _ in chunk)
             rows = self._db.execute(
                 f"SELECT run_id, cancel_requested FROM runs WHERE run_id IN ({marks})", chunk
             )
             out.update((row[0], bool(row[1])) for row in rows)
+        return out
+
+    def run_marks(self) -> dict[str, tuple[Any, ...]]:
+        """Per run, the columns that change while it lives (status, reason, step, events,
+        anomalies, end): compare two readings to know which runs changed, cheaply."""
+        rows = self._db.execute(
+            "SELECT run_id, status, reason, last_step, events, anomalies, ended_at FROM runs"
+        )
+        return {row[0]: tuple(row[1:]) for row in rows}
+
+    def get_many(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The records of the runs with these exact ids (those that exist), newest first."""
+        out: list[dict[str, Any]] = []
+        for chunk in _chunks(list(run_ids)):
+            marks = ", ".join("?" for _ in chunk)
+            out += [dict(r) for r in self._db.execute(
+                f"SELECT * FROM runs WHERE run_id IN ({marks})", chunk)]  # fmt: skip
+        out.sort(key=lambda r: (r["created_at"], r["run_id"]), reverse=True)
         return out
 
     def delete(self, run_id: str) -> None:
@@ -524,6 +541,30 @@ class RunStore:
             params.append(key)
         query += " ORDER BY rowid"
         return [dict(r) for r in self._db.execute(query, params)]
+
+    def metric_rows(
+        self, run_id: str, key: str, *, after: int = 0
+    ) -> list[tuple[int, int, float | None, float]]:
+        """``(rowid, step, value, timestamp)`` of one metric, in the order written, from
+        after row ``after`` on: a reader that keeps the last rowid reads only what is new."""
+        if not after:
+            return self._db.execute(
+                "SELECT rowid, step, value, timestamp FROM metrics"
+                " WHERE run_id = ? AND key = ? ORDER BY rowid",
+                (run_id, key),
+            ).fetchall()
+        # Rows after ``after`` by the table's own order: the (run_id, key, step) index
+        # would visit every earlier row of the metric to check its rowid.
+        return self._db.execute(
+            "SELECT rowid, step, value, timestamp FROM metrics NOT INDEXED"
+            " WHERE rowid > ? AND run_id = ? AND key = ? ORDER BY rowid",
+            (after, run_id, key),
+        ).fetchall()
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits to the database:
+        a cheap way to know whether to look again (SQLite's ``PRAGMA data_version``)."""
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
     def final_metrics(self, run_id: str) -> dict[str, float | None]:
         """The last value of every metric key of a run."""

@@ -1,0 +1,136 @@
+"""Sub-commands from plugins (entry-point group ``mosaic.commands``), failures isolated.
+
+The plugins are real distributions (a ``*.dist-info`` with ``entry_points.txt``)
+on the ``PYTHONPATH`` of a real ``mosaic`` process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mosaic_core.cli.app import build_parser
+from mosaic_core.cli.builtin import COMMAND_MODULES
+
+HELLO = """
+from mosaic_core import hookimpl
+
+
+def _hello(args):
+    print(f"hello {args.name}")
+    return 3
+
+
+@hookimpl
+def mosaic_register_commands(register):
+    parser = register("hello", help="say hello")
+    parser.add_argument("--name", default="world")
+    parser.set_defaults(func=_hello)
+"""
+
+CLASH = """
+from mosaic_core import hookimpl
+
+
+@hookimpl
+def mosaic_register_commands(register):
+    register("clash-first", help="registered before the clash").set_defaults(func=lambda a: 0)
+    register("runs", help="a second runs")
+"""
+
+CRASH = """
+raise RuntimeError("this plugin is broken on import")
+"""
+
+
+def _dist(root: Path, name: str, version: str, entry: str, module: str, source: str) -> None:
+    info = root / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[mosaic.commands]\n{entry} = {module}\n")
+    (root / f"{module}.py").write_text(textwrap.dedent(source).lstrip())
+
+
+_MAIN = "import sys; from mosaic_core.cli import main; sys.exit(main())"
+
+
+def _mosaic(site: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(site), MOSAIC_HOME=str(home))
+    env.pop("MOSAIC_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-c", _MAIN, *args],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    root = tmp_path / "site"
+    root.mkdir()
+    _dist(root, "mosaic-hello", "1.0.0", "hello", "mosaictest_hello", HELLO)
+    _dist(root, "mosaic-clash", "0.1.0", "clash", "mosaictest_clash", CLASH)
+    _dist(root, "mosaic-crash", "0.2.0", "crash", "mosaictest_crash", CRASH)
+    return root
+
+
+def test_builtin_commands_come_through_the_hook() -> None:
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command")
+    for name in ("workers", "run", "runs", "show", "cancel", "rm", "compare", "eval", "check"):
+        assert name in commands.choices, name
+    assert len(COMMAND_MODULES) == 10
+
+
+def test_a_plugin_adds_a_command_that_runs_with_its_exit_status(site: Path, tmp_path: Path) -> None:
+    done = _mosaic(site, tmp_path / "home", "hello", "--name", "plugins")
+    assert done.stdout.strip() == "hello plugins"
+    assert done.returncode == 3
+    listed = _mosaic(site, tmp_path / "home", "--help")
+    assert "hello" in listed.stdout and "say hello" in listed.stdout
+
+
+def test_a_broken_command_plugin_leaves_the_others_working_and_is_reported(
+    site: Path, tmp_path: Path
+) -> None:
+    done = _mosaic(site, tmp_path / "home", "runs")
+    assert done.returncode == 0, done.stderr
+    assert "No runs yet" in done.stdout
+    listed = _mosaic(site, tmp_path / "home", "--help")
+    assert "mosaic-crash: RuntimeError: this plugin is broken on import" in listed.stdout
+
+
+def test_a_plugin_naming_an_existing_command_is_left_out_whole(site: Path, tmp_path: Path) -> None:
+    listed = _mosaic(site, tmp_path / "home", "--help")
+    assert "mosaic-clash: PluginError: command 'runs' already exists" in listed.stdout
+    assert "clash-first" not in listed.stdout.split("command plugins")[0]
+    done = _mosaic(site, tmp_path / "home", "clash-first")
+    assert done.returncode == 2 and "invalid choice" in done.stderr
+
+
+def test_mosaic_ui_without_its_package_names_the_package_to_install(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = _mosaic(empty, tmp_path / "home", "ui", "--port", "8123", "--open")
+    if "mosaic_ui" in done.stderr or done.returncode == 0:
+        pytest.skip("mosaic-ui is installed in this environment")
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "mosaic: error: `mosaic ui` comes with the mosaic-ui package: pip install mosaic-ui"
+    )
+
+
+def test_mosaic_ui_from_a_broken_package_says_what_failed(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    _dist(site, "mosaic-ui", "9.9.9", "ui", "mosaictest_brokenui", CRASH)
+    done = _mosaic(site, tmp_path / "home", "ui")
+    assert done.returncode == 1
+    assert (
+        "comes with mosaic-ui 9.9.9, which failed to load: RuntimeError: this plugin is "
+        "broken on import" in done.stderr
+    )
