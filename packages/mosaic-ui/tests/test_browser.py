@@ -23,7 +23,13 @@ def _until(page: Any, expression: str, timeout: float = 60) -> None:
 
 
 def _fill(page: Any, field: str, value: str) -> None:
-    page.locator(f"[data-field='{field}']").fill(value)
+    """Type into a field's input, or choose the option of its <select> (a field whose
+    schema is an enum, such as the CleanRL worker's ``algorithm``)."""
+    control = page.locator(f"[data-field='{field}']")
+    if control.evaluate("e => e.tagName") == "SELECT":
+        control.select_option(value)
+    else:
+        control.fill(value)
 
 
 def test_without_the_token_the_page_shows_no_data(chromium: Any, server: Server) -> None:
