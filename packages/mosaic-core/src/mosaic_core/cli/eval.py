@@ -20,17 +20,9 @@ import sys
 import time
 from typing import Any
 
+from mosaic_core.cli.argtypes import whole_number
+
 __all__ = ["register"]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -257,7 +249,7 @@ def register(commands: Any) -> None:
         help="seat another operator on one agent for every contender, e.g. player_2=human "
         "(repeatable); the operators under evaluation play the other agents",
     )
-    cmd.add_argument("--episodes", type=_positive_int, default=10, help="default %(default)s")
+    cmd.add_argument("--episodes", type=whole_number(1), default=10, help="default %(default)s")
     cmd.add_argument("--seed", type=int, default=0, help="episode k uses seed + k (default 0)")
     cmd.add_argument("--parallel", action="store_true", help="each operator in its own process")
     cmd.add_argument(
@@ -270,7 +262,7 @@ def register(commands: Any) -> None:
     )
     cmd.add_argument(
         "--record-episodes",
-        type=_positive_int,
+        type=whole_number(1),
         default=1,
         help="how many episodes per operator --record writes (default %(default)s)",
     )

@@ -12,6 +12,7 @@ import contextlib
 import json
 from typing import Any
 
+from mosaic_core.cli.argtypes import whole_number
 from mosaic_core.cli.stores import open_store
 from mosaic_core.runs.store import RunStore
 
@@ -64,19 +65,6 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _count(least: int) -> Any:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = least - 1
-        if value < least:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {least}, got {text!r}")
-        return value
-
-    return parse
-
-
 def register(commands: Any) -> None:
     """Add ``mosaic plot`` to the ``mosaic`` parser's sub-command group."""
     plot = commands.add_parser(
@@ -98,10 +86,10 @@ def register(commands: Any) -> None:
         "a column such as algorithm, or config.FIELD[,config.FIELD2]",
     )  # fmt: skip
     plot.add_argument(
-        "--smooth", type=_count(1), metavar="N", help="a moving average over N points per run"
+        "--smooth", type=whole_number(1), metavar="N", help="a moving average over N points per run"
     )
     plot.add_argument(
-        "--points", type=_count(2), default=200, metavar="N",
+        "--points", type=whole_number(2), default=200, metavar="N",
         help="grid points a group's runs are averaged on (default %(default)s)",
     )  # fmt: skip
     plot.add_argument(

@@ -14,6 +14,7 @@ import sys
 import time
 from typing import Any
 
+from mosaic_core.cli.argtypes import whole_number
 from mosaic_core.cli.output import format_number, group_table_text, table_text
 from mosaic_core.cli.stores import open_store
 from mosaic_core.runs.store import STATUSES, RunStore
@@ -229,26 +230,6 @@ def _cmd_group(args: argparse.Namespace) -> int:
     return 0
 
 
-def _points(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 3:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 3, got {text!r}")
-    return value
-
-
-def _window(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
-
-
 def _metric_options(parser: argparse.ArgumentParser) -> None:
     from mosaic_core.query import STATS
 
@@ -282,7 +263,7 @@ def register(commands: Any) -> None:
         help="order by FIELD (a column, metric, config.X or summary.X); FIELD:desc (or "
         "--sort=-FIELD) for largest first",
     )  # fmt: skip
-    runs.add_argument("--limit", type=_window, help="at most this many runs")
+    runs.add_argument("--limit", type=whole_number(1), help="at most this many runs")
     _metric_options(runs)
     runs.add_argument("--json", action="store_true", help="the rows as a JSON list")
     runs.set_defaults(func=_cmd_runs)
@@ -298,11 +279,11 @@ def register(commands: Any) -> None:
         "--key", action="append", default=[], help="only this metric; repeat for more"
     )
     metrics.add_argument(
-        "--points", type=_points, metavar="N",
+        "--points", type=whole_number(3), metavar="N",
         help="at most N points per run and key, chosen to keep the curve's shape (LTTB)",
     )  # fmt: skip
     metrics.add_argument(
-        "--smooth", type=_window, metavar="N", help="a moving average over N points"
+        "--smooth", type=whole_number(1), metavar="N", help="a moving average over N points"
     )
     metrics.add_argument(
         "--csv", action="store_true", help="CSV: run_id, step, key, value, timestamp"

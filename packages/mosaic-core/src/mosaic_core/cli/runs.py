@@ -22,6 +22,7 @@ from typing import Any
 
 from mosaic_core._context import DEFAULT_STOP_GRACE
 from mosaic_core._errors import ConfigError, MosaicError
+from mosaic_core.cli.argtypes import whole_number
 from mosaic_core.cli.stores import open_store
 from mosaic_core.runs.store import ACTIVE_STATUSES, RunStore
 from mosaic_core.runs.supervisor import DEFAULT_HEARTBEAT_TIMEOUT, RunResult, Supervisor, reconcile
@@ -406,16 +407,6 @@ def _cmd_db_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
-
-
 def register(commands: Any) -> None:
     """Add the run commands to the ``mosaic`` parser's sub-command group."""
     from mosaic_core._telemetry import EVENTS
@@ -464,7 +455,7 @@ def register(commands: Any) -> None:
         help="name the group the runs join (default with several runs: WORKER-DATE-TIME)",
     )
     run.add_argument(
-        "--parallel", type=_count, default=2, help="runs at once (default %(default)s)"
+        "--parallel", type=whole_number(1), default=2, help="runs at once (default %(default)s)"
     )
     run.add_argument("--timeout", type=_positive, help="wall-clock limit per run, in seconds")
     run.add_argument(
