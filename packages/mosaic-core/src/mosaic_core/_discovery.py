@@ -171,6 +171,18 @@ class _Source:
         self.dist_name = dist.metadata["Name"] if dist is not None else None
         self.dist_version = dist.version if dist is not None else None
 
+    def load_module(self, hook: str) -> types.ModuleType:
+        """The module the entry point names; anything else is a PluginError naming ``hook``,
+        the hook such a module implements."""
+        module = self.load()
+        if not isinstance(module, types.ModuleType):
+            raise PluginError(
+                f"entry point {self.name!r} = {self.value!r} is a {type(module).__name__}; "
+                f"expected a module with @hookimpl {hook}",
+                plugin=self.name,
+            )
+        return module
+
 
 def _sources(group: str, extra: Iterable[Any]) -> list[_Source]:
     found = [

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import types
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -163,13 +162,7 @@ def discover_env_families(
 
 
 def _load(source: _Source) -> list[EnvFamily]:
-    module = source.load()
-    if not isinstance(module, types.ModuleType):
-        raise PluginError(
-            f"entry point {source.name!r} = {source.value!r} is a {type(module).__name__}; "
-            "expected a module with @hookimpl mosaic_register_env_families",
-            plugin=source.name,
-        )
+    module = source.load_module("mosaic_register_env_families")
     manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
     manager.register(module, name=f"{source.name}:{module.__name__}")

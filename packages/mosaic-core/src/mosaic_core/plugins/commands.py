@@ -15,7 +15,6 @@ with a broken one, it says what went wrong.
 from __future__ import annotations
 
 import argparse
-import types
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -68,13 +67,7 @@ def _direct(plugins: Iterable[Any]) -> list[_Source]:
 
 
 def _register_one(source: _Source, manager: pluggy.PluginManager, commands: Any) -> None:
-    module = source.load()
-    if not isinstance(module, types.ModuleType):
-        raise PluginError(
-            f"entry point {source.name!r} = {source.value!r} is a {type(module).__name__}; "
-            "expected a module with @hookimpl mosaic_register_commands",
-            plugin=source.name,
-        )
+    module = source.load_module("mosaic_register_commands")
     if not manager.is_registered(module):
         manager.register(module, name=f"{source.name}:{module.__name__}")
     if not hasattr(module, "mosaic_register_commands"):
