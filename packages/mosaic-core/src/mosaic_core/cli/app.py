@@ -28,6 +28,7 @@ __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 COMMAND_MODULES = (
     "mosaic_core.cli.workers",
     "mosaic_core.cli.runs",
+    "mosaic_core.cli.launchers",
     "mosaic_core.cli.config",
     "mosaic_core.cli.envs",
     "mosaic_core.cli.families",

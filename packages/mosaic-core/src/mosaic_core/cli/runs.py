@@ -24,9 +24,16 @@ from typing import Any
 from mosaic_core import _procs as procs
 from mosaic_core._context import DEFAULT_STOP_GRACE
 from mosaic_core._errors import ConfigError, MosaicError
+from mosaic_core.cli import launching
 from mosaic_core.runs.database import StoreReadOnly
 from mosaic_core.runs.store import ACTIVE_STATUSES, STATUSES, RunStore
-from mosaic_core.runs.supervisor import DEFAULT_HEARTBEAT_TIMEOUT, RunResult, Supervisor, reconcile
+from mosaic_core.runs.supervisor import (
+    DEFAULT_HEARTBEAT_TIMEOUT,
+    RunResult,
+    Supervisor,
+    reconcile,
+    stop_elsewhere,
+)
 
 __all__ = ["register"]
 
@@ -139,6 +146,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     document.update(parse_set(args.set))
     with _store() as store:
         spec, python, module = _resolve(store, args)
+        choice = launching.choose(args, spec.capabilities if spec is not None else None)
+        if args.env and not choice.local:
+            raise ConfigError(
+                f"--env {args.env!r} is an environment of this machine; launcher "
+                f"{choice.launcher!r} runs the worker with the Python of the node it picks",
+                field="--env",
+                value=args.env,
+            )
         try:
             prepared = prepare_runs(
                 store,
@@ -154,13 +169,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 heartbeat_timeout=args.heartbeat_timeout,
                 gpus=args.gpus,
                 kill_grace=args.grace,
+                launcher=choice.launcher,
+                launcher_options=choice.options,
+                retries=choice.retries,
             )
         except ConfigError as exc:
             raise _without_secrets(exc, document, spec) from None
         if args.detach:
             return _detach(store, prepared, args.json)
         secrets = {p.run_id: p.secrets_json for p in prepared if p.secrets_json}
-        supervisor = Supervisor(store, parallel=args.parallel, secrets=secrets)
+        parallel = launching.default_parallel(args, choice, len(prepared))
+        supervisor = Supervisor(store, parallel=parallel, secrets=secrets)
         for run in prepared:
             supervisor.submit(run.launch)
         display = None
@@ -436,6 +455,7 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
         if worker_alive() and (not supervised or args.grace is not None):
             procs.kill_tree(run["pid"], grace=grace)
         if not supervised:
+            stop_elsewhere(store, run["run_id"], grace)  # a run a launcher sent elsewhere
             for orphan in procs.marked_processes(run["run_id"]):  # what the run left running
                 procs.kill_tree(orphan, grace=0.5)
             store.catch_up(run["run_id"], final=True)
@@ -530,7 +550,10 @@ def register(commands: Any) -> None:
     )
     run.add_argument("--seeds", type=_seeds, help="run one job per seed, e.g. 1,2,3")
     run.add_argument(
-        "--parallel", type=int, default=2, help="runs at once with --seeds (default 2)"
+        "--parallel",
+        type=int,
+        default=None,
+        help="runs at once with --seeds (default 2 here; elsewhere all, the cluster queues)",
     )
     run.add_argument("--timeout", type=_positive, help="wall-clock limit in seconds")
     run.add_argument(
@@ -549,6 +572,7 @@ def register(commands: Any) -> None:
     run.add_argument("--env", help="run with the interpreter of this `mosaic env`")
     run.add_argument("--gpus", default="", help="CUDA_VISIBLE_DEVICES for the worker")
     run.add_argument("--detach", action="store_true", help="start and return at once")
+    launching.add_arguments(run)
     run.add_argument("--json", action="store_true", help="one JSON object at the end")
     run.set_defaults(func=_cmd_run, parser=run)
 

@@ -12,6 +12,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mosaic_core._procs import run_processes
     from mosaic_core.runs.launch import Prepared, prepare_runs, read_config_file, redact
+    from mosaic_core.runs.launcher_registry import discover_launchers
+    from mosaic_core.runs.launchers import (
+        DEFAULT_HEARTBEAT_TIMEOUT,
+        LauncherSpec,
+        LaunchSpec,
+    )
     from mosaic_core.runs.reader import (
         Anomaly,
         LogLine,
@@ -19,6 +25,7 @@ if TYPE_CHECKING:
         TelemetryReader,
         read_events,
     )
+    from mosaic_core.runs.reconcile import reconcile
     from mosaic_core.runs.store import (
         ACTIVE_STATUSES,
         STATUSES,
@@ -26,20 +33,14 @@ if TYPE_CHECKING:
         RunStore,
         mosaic_home,
     )
-    from mosaic_core.runs.supervisor import (
-        DEFAULT_HEARTBEAT_TIMEOUT,
-        LaunchSpec,
-        RunProgress,
-        RunResult,
-        Supervisor,
-        reconcile,
-    )
+    from mosaic_core.runs.supervisor import RunProgress, RunResult, Supervisor
 
 _LAZY = {
     "ACTIVE_STATUSES": "mosaic_core.runs.store",
     "Anomaly": "mosaic_core.runs.reader",
-    "DEFAULT_HEARTBEAT_TIMEOUT": "mosaic_core.runs.supervisor",
-    "LaunchSpec": "mosaic_core.runs.supervisor",
+    "DEFAULT_HEARTBEAT_TIMEOUT": "mosaic_core.runs.launchers",
+    "LaunchSpec": "mosaic_core.runs.launchers",
+    "LauncherSpec": "mosaic_core.runs.launchers",
     "LogLine": "mosaic_core.runs.reader",
     "Prepared": "mosaic_core.runs.launch",
     "RunNotFound": "mosaic_core.runs.store",
@@ -53,8 +54,9 @@ _LAZY = {
     "mosaic_home": "mosaic_core.runs.store",
     "prepare_runs": "mosaic_core.runs.launch",
     "read_config_file": "mosaic_core.runs.launch",
+    "discover_launchers": "mosaic_core.runs.launcher_registry",
     "read_events": "mosaic_core.runs.reader",
-    "reconcile": "mosaic_core.runs.supervisor",
+    "reconcile": "mosaic_core.runs.reconcile",
     "run_processes": "mosaic_core._procs",
     "redact": "mosaic_core.runs.launch",
 }
@@ -67,6 +69,7 @@ __all__ = [
     "STATUSES",
     "Anomaly",
     "LaunchSpec",
+    "LauncherSpec",
     "LogLine",
     "Prepared",
     "RunNotFound",
@@ -76,6 +79,7 @@ __all__ = [
     "Supervisor",
     "TelemetryEvent",
     "TelemetryReader",
+    "discover_launchers",
     "mosaic_home",
     "prepare_runs",
     "read_config_file",

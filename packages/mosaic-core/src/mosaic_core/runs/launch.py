@@ -29,8 +29,8 @@ from mosaic_core._fields import check_json
 from mosaic_core._secrets import REDACTED, apply_secrets, redact
 from mosaic_core._spec import WorkerSpec
 from mosaic_core._ulid import new_ulid
+from mosaic_core.runs.launchers import DEFAULT_HEARTBEAT_TIMEOUT, LOCAL, LaunchSpec
 from mosaic_core.runs.store import RunStore
-from mosaic_core.runs.supervisor import DEFAULT_HEARTBEAT_TIMEOUT, LaunchSpec
 
 __all__ = ["REDACTED", "Prepared", "apply_secrets", "prepare_runs", "read_config_file", "redact"]
 
@@ -67,6 +67,9 @@ def prepare_runs(
     gpus: str = "",
     venv: str | None = None,
     kill_grace: float = DEFAULT_STOP_GRACE,
+    launcher: str = LOCAL,
+    launcher_options: Mapping[str, Any] | None = None,
+    retries: int = 0,
 ) -> list[Prepared]:
     """Validate every run's config first, then create them all; a bad one creates none.
 
@@ -127,6 +130,9 @@ def prepare_runs(
                 gpus=gpus,
                 venv=venv,
                 kill_grace=kill_grace,
+                launcher=launcher,
+                launcher_options=dict(launcher_options or {}),
+                retries=retries,
             )
             launch.save(run_dir / "launch.json")
             prepared.append(Prepared(launch, secrets))
