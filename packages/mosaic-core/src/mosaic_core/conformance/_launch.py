@@ -71,13 +71,16 @@ def launch(
     cancel_grace: float,
     validate: bool = True,
     cancel_after_start: bool = False,
+    launcher: str = "local",
+    launcher_options: Mapping[str, Any] | None = None,
 ) -> RunRecord:
     """Run the worker once with ``document`` as its config; wait for its end.
 
     ``validate=False`` hands the config to the worker unchecked (as for a
     worker living in another environment), so the worker itself must reject
     a bad one. ``cancel_after_start`` cancels the run as soon as its first
-    event arrives, as ``mosaic cancel`` would.
+    event arrives, as ``mosaic cancel`` would. ``launcher`` and its checked
+    ``launcher_options`` send the run elsewhere, as ``mosaic run --launcher``.
     """
     from mosaic_core.runs.launch import prepare_runs
 
@@ -89,6 +92,8 @@ def launch(
         console_module=spec.console_module,
         timeout=timeout,
         heartbeat_timeout=None,
+        launcher=launcher,
+        launcher_options=launcher_options,
     )
     launch_spec = attrs.evolve(prepared.launch, kill_grace=cancel_grace)
     secrets = {prepared.run_id: prepared.secrets_json} if prepared.secrets_json else None

@@ -119,13 +119,15 @@ class Ended:
 
     ``returncode`` is the worker's, as :attr:`subprocess.Popen.returncode`
     gives it (negative: killed by that signal), or None when it is unknown.
-    ``lost`` is set when the place the run ran on went away (``node_lost:
-    ...``): the run fails with it as its reason, and with ``retryable`` the
-    supervisor starts it again while ``mosaic run --retries`` allows.
+    ``failure`` is the launcher's reason when the run failed on its side and
+    the worker said nothing more (``node_lost: ...`` when the place it ran on
+    went away, ``launch_failed: ...`` when it could not start there): the run
+    fails with it as its reason. With ``retryable`` the supervisor starts the
+    run again while ``mosaic run --retries`` allows.
     """
 
     returncode: int | None
-    lost: str | None = None
+    failure: str | None = None
     retryable: bool = False
 
 

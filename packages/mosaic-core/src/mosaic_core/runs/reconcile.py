@@ -106,7 +106,7 @@ def _reconcile_elsewhere(
     code = found.ended.returncode
     terminal = run["terminal_event"]
     status = terminal_status(terminal) or "failed"
-    reason = found.ended.lost if terminal is None and found.ended.lost else "supervisor_lost"
+    reason = found.ended.failure if terminal is None and found.ended.failure else "supervisor_lost"
     store.update(
         run_id,
         status=status,

@@ -385,7 +385,7 @@ class Supervisor:
             try:
                 ended = live.run.poll()
             except Exception as again:  # noqa: BLE001 - the launcher cannot tell: it ended
-                ended = Ended(returncode=None, lost=f"launcher_error: {again!r}")
+                ended = Ended(returncode=None, failure=f"launcher_error: {again!r}")
             if ended is not None:
                 self._finish(live, ended)
 
@@ -446,7 +446,7 @@ class Supervisor:
         """
         spec, run_id = live.spec, live.spec.run_id
         if (
-            ended.lost is None
+            ended.failure is None
             or not ended.retryable
             or live.kill_reason is not None
             or live.attempt >= spec.retries
@@ -457,15 +457,15 @@ class Supervisor:
         from mosaic_core.runs.reindex import archive_attempt
 
         live.attempt += 1
-        warn(f"run {run_id}: {ended.lost}; starting it again ({live.attempt} of {spec.retries})")
+        warn(f"run {run_id}: {ended.failure}; starting it again ({live.attempt} of {spec.retries})")
         live.events.close()
         try:
             archive_attempt(self.store, run_id, STATUSES, ACTIVE_STATUSES)
             live.run, live.events = self._launch(spec)
         except (OSError, MosaicError) as exc:
             live.events = open(os.devnull, "rb")  # noqa: SIM115 - closed in _finish
-            again = f"{ended.lost}; starting it again failed: {self._scrub(run_id, str(exc))}"
-            self._finish(live, Ended(returncode=None, lost=again))
+            again = f"{ended.failure}; starting it again failed: {self._scrub(run_id, str(exc))}"
+            self._finish(live, Ended(returncode=None, failure=again))
             return True
         self._rewind(live, 0, 0)
         live.running = live.run.started
@@ -524,7 +524,7 @@ class Supervisor:
                     self._store_failed(exc)
         if kill_reason is None and terminal is None and self.store_problem is not None:
             kill_reason = self._store_reason()  # its telemetry could not be written either
-        status, reason = _outcome(kill_reason, terminal, exit_code, sig, ended.lost)
+        status, reason = _outcome(kill_reason, terminal, exit_code, sig, ended.failure)
         fields = {"exit_code": exit_code, "signal": sig, "ended_at": time.time()}
         shown = self._scrub(run_id, reason) if reason else reason
         recorded = self._record(run_id, status=status, reason=shown, **fields)
@@ -566,10 +566,10 @@ def _outcome(
     terminal: tuple[str, Mapping[str, Any]] | None,
     exit_code: int | None,
     sig: str | None,
-    lost: str | None = None,
+    failure: str | None = None,
 ) -> tuple[str, str | None]:
     """``(status, reason)`` from what the supervisor did, what the worker said, and what
-    its launcher saw (``lost``: the place it ran on went away)."""
+    its launcher saw (``failure``: the run failed on the launcher's side)."""
     if kill_reason in ("timeout", "heartbeat_timeout", "disk_full", "store_unavailable",
                        "supervisor_error"):  # fmt: skip
         return "failed", kill_reason
@@ -585,8 +585,8 @@ def _outcome(
         if status == "cancelled":
             return status, str(payload.get("reason") or "cancelled")
         return status, None
-    if lost is not None:
-        return "failed", lost
+    if failure is not None:
+        return "failed", failure
     how = f"killed by {sig}" if sig else f"exit code {exit_code}"
     return "failed", f"worker exited without a terminal event ({how})"
 
