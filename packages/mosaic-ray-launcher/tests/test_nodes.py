@@ -187,6 +187,10 @@ def test_a_run_outlives_its_home_and_a_later_mosaic_runs_brings_it_home(
             runner.kill()
     (run_dir,) = run_dirs(home)
     node_dir = pathlib.Path(placement(run_dir)["node_run_dir"])
+    before = len(events(run_dir))
+    pulled = mosaic(home, "pull", run_dir.name, cluster=cluster, timeout=120)
+    assert pulled.returncode == 0 and "it is still running" in pulled.stdout, pulled
+    assert len(events(run_dir)) > before  # nobody supervises it: pull brings telemetry too
     # The run goes on on its node and writes its whole stream there.
     assert wait_until(lambda: (node_dir / "exit.json").exists(), 120), "the run did not go on"
     on_node = events(node_dir)

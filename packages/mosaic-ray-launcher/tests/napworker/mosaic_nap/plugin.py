@@ -48,6 +48,8 @@ class NapRuntime:
                 for step in range(1, c.total_steps + 1):
                     time.sleep(c.step_seconds)
                     run.metrics(step, {"nap/step": float(step), "nap/seed": float(c.seed or 0)})
+                    if c.checkpoint_every and step % c.checkpoint_every == 0:
+                        self.save(step)
             except RunCancelled:
                 self.save(step)
                 raise
