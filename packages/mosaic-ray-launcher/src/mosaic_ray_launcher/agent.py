@@ -176,14 +176,9 @@ class RunAgent:
 
     def signal(self, signum: int) -> bool:
         """``signum`` to the worker's whole tree on this node; False if it is not running."""
-        from mosaic_core import _procs as procs
-        from mosaic_core.runs.keeper import worker_pid
+        from mosaic_core.runs.keeper import signal_worker
 
-        pid = worker_pid(self._dir())
-        if pid is None:
-            return False
-        procs.signal_tree(pid, signum)
-        return True
+        return signal_worker(self._dir(), signum)
 
     def release(self, keep: bool) -> None:
         """The run is home: remove its directory here (unless ``keep``); the caller then

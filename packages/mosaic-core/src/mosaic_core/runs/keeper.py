@@ -34,7 +34,7 @@ from mosaic_core import _procs as procs
 from mosaic_core.runs.local import spawn_worker
 from mosaic_core.runs.reaper import Reaper
 
-__all__ = ["EXIT_FILE", "PID_FILE", "keep", "main", "read_exit", "worker_pid"]
+__all__ = ["EXIT_FILE", "PID_FILE", "keep", "main", "read_exit", "signal_worker", "worker_pid"]
 
 PID_FILE = "worker.pid"
 EXIT_FILE = "exit.json"
@@ -81,6 +81,16 @@ def worker_pid(run_dir: pathlib.Path) -> int | None:
         return None
     pid = data.get("pid")
     return pid if isinstance(pid, int) and procs.alive(pid, data.get("start")) else None
+
+
+def signal_worker(run_dir: pathlib.Path, signum: int) -> bool:
+    """``signum`` to the worker's whole tree (its session, group and descendants); False
+    when it is not running."""
+    pid = worker_pid(run_dir)
+    if pid is None:
+        return False
+    procs.signal_tree(pid, signum)
+    return True
 
 
 def read_exit(run_dir: pathlib.Path) -> dict[str, Any] | None:
