@@ -121,6 +121,14 @@ def main() -> None:
                                        "--json"))  # fmt: skip
                 if found["broken"] or not found["families"]:
                     sys.exit(f"FAILED: {dist}'s families do not load: {found['broken']}")
+            if entry.get("entry-points", {}).get("mosaic.launchers"):
+                # Declaring a launcher imports nothing of its cluster's library (no Ray here).
+                rows = json.loads(run("mosaic launchers --json", env / "bin" / "mosaic",
+                                      "launchers", "--json"))  # fmt: skip
+                ok = {row["name"] for row in rows if row["status"] == "ok"}
+                for name in entry["entry-points"]["mosaic.launchers"]:
+                    if name not in ok:
+                        sys.exit(f"FAILED: {dist}'s launcher {name!r} does not load: {rows}")
         run(f"import {module}", python, "-c", f"import {module}")
         print(f"ok: {dist} installs alone into a fresh venv")
 

@@ -76,11 +76,16 @@ def test_every_command_module_is_in_the_independence_contract() -> None:
     assert set(option("cli-commands-independent", "modules")) == set(COMMAND_MODULES)
 
 
+#: Packages that extend the host (launchers) rather than wrap a library (workers, families).
+HOST_EXTENSIONS = {"mosaic_ray_launcher"}
+
+
 def test_every_package_of_the_repository_is_linted() -> None:
     packages = {p.parent.name for root in source_roots() for p in root.glob("*/__init__.py")}
-    workers = packages - {"mosaic_core", "mosaic_ui"}  # mosaic_ui: a front end, its own contract
+    workers = packages - {"mosaic_core", "mosaic_ui"} - HOST_EXTENSIONS  # mosaic_ui: a front end
     assert set(contracts()["importlinter"]["root_packages"].split()) == packages
     assert set(option("workers-use-the-sdk", "source_modules")) == workers
+    assert set(option("launchers-extend-the-host", "source_modules")) == HOST_EXTENSIONS
     assert set(option("private-stays-private", "packages_with_private_modules")) == packages
 
 
@@ -202,6 +207,28 @@ VIOLATIONS = [
         "cli-commands-independent",
         "mosaic_core.cli.eval -> mosaic_core.cli.runs",
         id="two-command-modules-import-each-other",
+    ),
+    pytest.param(
+        [
+            (
+                "packages/mosaic-ray-launcher/src/mosaic_ray_launcher/violation.py",
+                "from mosaic_core.cli import app",
+            )
+        ],
+        "launchers-extend-the-host",
+        "mosaic_ray_launcher.violation -> mosaic_core.cli",
+        id="launcher-imports-the-command-line",
+    ),
+    pytest.param(
+        [
+            (
+                "packages/mosaic-ray-launcher/src/mosaic_ray_launcher/agent.py",
+                "from mosaic_ray_launcher.relay import STREAMS as _STREAMS",
+            )
+        ],
+        "ray-agent-ships-alone",
+        "mosaic_ray_launcher.agent -> mosaic_ray_launcher.relay",
+        id="the-ray-agent-needs-the-launcher-on-the-node",
     ),
     pytest.param(
         [(f"{CORE_SRC}/runs/store.py", "import mosaic_core.runs.supervisor")],

@@ -8,7 +8,7 @@ passes an implementation only the arguments it names.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -58,4 +58,16 @@ def mosaic_register_commands(register: Callable[..., argparse.ArgumentParser]) -
     to load, or names a command that exists, is left out and reported, and every
     other command still works. Keep the module light: import the command's
     dependencies inside ``run``.
+    """
+
+
+@hookspec
+def mosaic_register_launchers(register: Callable[[Any], None]) -> None:
+    """Register the launchers this plugin provides, each by ``register(LauncherSpec(...))``
+    (``mosaic_core.runs.launchers.LauncherSpec``: a launcher belongs to the host, which
+    runs workers, so its types live there and not in the SDK).
+
+    Called once per discovery of entry-point group ``mosaic.launchers``. Import nothing
+    heavy here (a cluster's client library): the launcher's factory runs only when a
+    run uses it.
     """

@@ -21,6 +21,7 @@ __all__ = ["COMMAND_MODULES", "mosaic_register_commands"]
 COMMAND_MODULES = (
     "mosaic_core.cli.workers",
     "mosaic_core.cli.runs",
+    "mosaic_core.cli.launchers",
     "mosaic_core.cli.results",
     "mosaic_core.cli.plot",
     "mosaic_core.cli.interop",

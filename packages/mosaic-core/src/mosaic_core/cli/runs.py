@@ -22,6 +22,7 @@ from typing import Any
 
 from mosaic_core._context import DEFAULT_STOP_GRACE
 from mosaic_core._errors import ConfigError, MosaicError
+from mosaic_core.cli import launching
 from mosaic_core.cli.argtypes import whole_number
 from mosaic_core.cli.stores import open_store
 from mosaic_core.runs.store import ACTIVE_STATUSES, RunStore
@@ -126,7 +127,7 @@ def _check_secrets_restored(document: dict[str, Any], source: str) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from mosaic_core._worker import parse_set
-    from mosaic_core.runs.launch import launch_runs, read_config_file
+    from mosaic_core.runs.launch import launch_runs, read_config_file, resolve_worker
     from mosaic_core.runs.sweep import parse_sweeps
 
     if args.help:
@@ -141,6 +142,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         document.update(parse_set(args.set))
         if args.from_run:
             _check_secrets_restored(document, args.from_run)
+        resolved = resolve_worker(store, args.worker, args.env)
+        spec = resolved.spec
+        choice = launching.choose(args, spec.capabilities if spec is not None else None)
+        if args.env and not choice.local:
+            raise ConfigError(
+                f"--env {args.env!r} is an environment of this machine; launcher "
+                f"{choice.launcher!r} runs the worker with the Python of the node it picks",
+                field="--env",
+                value=args.env,
+            )
         prepared, group = launch_runs(
             store,
             args.worker,
@@ -153,11 +164,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
             heartbeat_timeout=args.heartbeat_timeout,
             gpus=args.gpus,
             kill_grace=args.grace,
+            launcher=choice.launcher,
+            launcher_options=choice.options,
+            retries=choice.retries,
+            resolved=resolved,
         )
         if args.detach:
             return _detach(store, prepared, args.json, group)
         secrets = {p.run_id: p.secrets_json for p in prepared if p.secrets_json}
-        supervisor = Supervisor(store, parallel=args.parallel, secrets=secrets)
+        parallel = launching.default_parallel(args, choice, len(prepared))
+        supervisor = Supervisor(store, parallel=parallel, secrets=secrets)
         for run in prepared:
             supervisor.submit(run.launch)
         display = None
@@ -455,7 +471,11 @@ def register(commands: Any) -> None:
         help="name the group the runs join (default with several runs: WORKER-DATE-TIME)",
     )
     run.add_argument(
-        "--parallel", type=whole_number(1), default=2, help="runs at once (default %(default)s)"
+        "--parallel",
+        type=whole_number(1),
+        default=None,
+        help="runs at once with --seeds or --sweep (default 2 here; with another launcher all, "
+        "and the cluster queues them)",
     )
     run.add_argument("--timeout", type=_positive, help="wall-clock limit per run, in seconds")
     run.add_argument(
@@ -479,6 +499,7 @@ def register(commands: Any) -> None:
         help="start in the background and return at once (with --json: status pending)",
     )
     run.add_argument("--no-progress", action="store_true", help="no live progress lines on stderr")
+    launching.add_arguments(run)
     run.add_argument("--json", action="store_true", help="one JSON object at the end")
     run.set_defaults(func=_cmd_run, parser=run)
 

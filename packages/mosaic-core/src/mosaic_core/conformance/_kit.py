@@ -56,7 +56,8 @@ class Conformance(WorkerUnderTest):
     ``timeout`` bounds each run in seconds; ``max_silence`` is the longest a
     run may go without a telemetry event; ``cancel_grace`` is how long a
     worker has to stop after SIGTERM; ``import_budget`` is how long the
-    plugin module may take to import.
+    plugin module may take to import. ``launcher`` (``"ray"``, say) and
+    ``launcher_options`` run the kit's runs through that launcher.
     """
 
     @functools.cached_property

@@ -72,6 +72,8 @@ def launch(
     validate: bool = True,
     cancel_after_start: bool = False,
     cancel_after_metrics: bool = False,
+    launcher: str = "local",
+    launcher_options: Mapping[str, Any] | None = None,
 ) -> RunRecord:
     """Run the worker once with ``document`` as its config; wait for its end.
 
@@ -79,7 +81,9 @@ def launch(
     worker living in another environment), so the worker itself must reject
     a bad one. ``cancel_after_start`` cancels the run as soon as its first
     event arrives, as ``mosaic cancel`` would; ``cancel_after_metrics`` once
-    its first ``metrics`` event says it is training.
+    its first ``metrics`` event says it is training. ``launcher`` and its
+    checked ``launcher_options`` send the run elsewhere, as ``mosaic run
+    --launcher``.
     """
     from mosaic_core.runs.launch import prepare_runs
 
@@ -91,6 +95,8 @@ def launch(
         console_module=spec.console_module,
         timeout=timeout,
         heartbeat_timeout=None,
+        launcher=launcher,
+        launcher_options=launcher_options,
     )
     launch_spec = attrs.evolve(prepared.launch, kill_grace=cancel_grace)
     secrets = {prepared.run_id: prepared.secrets_json} if prepared.secrets_json else None

@@ -63,7 +63,10 @@ class WorkerUnderTest:
     ``timeout`` bounds each run in seconds; ``max_silence`` is the longest a
     run may go without a telemetry event; ``cancel_grace`` is how long a
     worker has to stop after SIGTERM; ``import_budget`` is how long the
-    plugin module may take to import.
+    plugin module may take to import. ``launcher`` and ``launcher_options``
+    send the kit's runs where ``mosaic run --launcher`` would (options as its
+    ``--address``, ``--resources`` and ``--launcher-option`` give them): the
+    same checks then hold for the worker run elsewhere.
     """
 
     def __init__(
@@ -75,8 +78,12 @@ class WorkerUnderTest:
         max_silence: float = 15.0,
         cancel_grace: float = 5.0,
         import_budget: float = 2.0,
+        launcher: str = "local",
+        launcher_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.worker_type = worker_type
+        self.launcher = launcher
+        self.launcher_options = dict(launcher_options or {})
         self.timeout = timeout
         self.max_silence = max_silence
         self.cancel_grace = cancel_grace
@@ -146,7 +153,23 @@ class WorkerUnderTest:
             validate=validate,
             cancel_after_start=cancel_after_start,
             cancel_after_metrics=cancel_after_metrics,
+            launcher=self.launcher,
+            launcher_options=self._checked_launcher_options(),
         )
+
+    def _checked_launcher_options(self) -> dict[str, Any]:
+        """The launcher's options as it checks them for ``mosaic run`` (once)."""
+        if self.launcher == "local" and not self.launcher_options:
+            return {}
+
+        def check() -> dict[str, Any]:
+            from mosaic_core.runs.launcher_registry import discover_launchers
+
+            spec = discover_launchers().get(self.launcher)
+            return spec.check(self.launcher_options, self.spec.capabilities)
+
+        checked: dict[str, Any] = self.once("launcher-options", check)
+        return checked
 
     def smoke_document(self, *changes: Mapping[str, Any]) -> dict[str, Any]:
         """``smoke_config`` with what the worker's smoke service yields, then ``changes``,

@@ -22,6 +22,12 @@ if TYPE_CHECKING:
         resolve_worker,
         start_detached,
     )
+    from mosaic_core.runs.launcher_registry import discover_launchers
+    from mosaic_core.runs.launchers import (
+        DEFAULT_HEARTBEAT_TIMEOUT,
+        LauncherSpec,
+        LaunchSpec,
+    )
     from mosaic_core.runs.provenance import collect_provenance
     from mosaic_core.runs.reader import (
         Anomaly,
@@ -30,6 +36,7 @@ if TYPE_CHECKING:
         TelemetryReader,
         read_events,
     )
+    from mosaic_core.runs.reconcile import reconcile
     from mosaic_core.runs.store import (
         ACTIVE_STATUSES,
         STATUSES,
@@ -37,21 +44,15 @@ if TYPE_CHECKING:
         RunStore,
         mosaic_home,
     )
-    from mosaic_core.runs.supervisor import (
-        DEFAULT_HEARTBEAT_TIMEOUT,
-        LaunchSpec,
-        RunProgress,
-        RunResult,
-        Supervisor,
-        reconcile,
-    )
+    from mosaic_core.runs.supervisor import RunProgress, RunResult, Supervisor
     from mosaic_core.runs.sweep import check_group, default_group, parse_sweeps, sweep_grid
 
 _LAZY = {
     "ACTIVE_STATUSES": "mosaic_core.runs.store",
     "Anomaly": "mosaic_core.runs.reader",
-    "DEFAULT_HEARTBEAT_TIMEOUT": "mosaic_core.runs.supervisor",
-    "LaunchSpec": "mosaic_core.runs.supervisor",
+    "DEFAULT_HEARTBEAT_TIMEOUT": "mosaic_core.runs.launchers",
+    "LaunchSpec": "mosaic_core.runs.launchers",
+    "LauncherSpec": "mosaic_core.runs.launchers",
     "LogLine": "mosaic_core.runs.reader",
     "Prepared": "mosaic_core.runs.launch",
     "Resolved": "mosaic_core.runs.launch",
@@ -77,8 +78,9 @@ _LAZY = {
     "mosaic_home": "mosaic_core.runs.store",
     "prepare_runs": "mosaic_core.runs.launch",
     "read_config_file": "mosaic_core.runs.launch",
+    "discover_launchers": "mosaic_core.runs.launcher_registry",
     "read_events": "mosaic_core.runs.reader",
-    "reconcile": "mosaic_core.runs.supervisor",
+    "reconcile": "mosaic_core.runs.reconcile",
     "run_processes": "mosaic_core._procs",
     "redact": "mosaic_core.runs.launch",
 }
@@ -91,6 +93,7 @@ __all__ = [
     "STATUSES",
     "Anomaly",
     "LaunchSpec",
+    "LauncherSpec",
     "LogLine",
     "Prepared",
     "Resolved",
@@ -106,6 +109,7 @@ __all__ = [
     "check_group",
     "collect_provenance",
     "default_group",
+    "discover_launchers",
     "launch_runs",
     "mosaic_home",
     "parse_sweeps",

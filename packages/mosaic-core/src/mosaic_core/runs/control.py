@@ -14,8 +14,9 @@ from typing import Any
 from mosaic_core import _procs as procs
 from mosaic_core._context import DEFAULT_STOP_GRACE
 from mosaic_core._errors import MosaicError
+from mosaic_core.runs.launchers import LaunchSpec
 from mosaic_core.runs.store import ACTIVE_STATUSES, RunStore
-from mosaic_core.runs.supervisor import LaunchSpec, reconcile
+from mosaic_core.runs.supervisor import reconcile, stop_elsewhere
 
 __all__ = ["RunStateError", "cancel_run", "remove_run"]
 
@@ -50,6 +51,7 @@ def cancel_run(
     if worker_alive() and (not supervised or grace is not None):
         procs.kill_tree(run["pid"], grace=stop_grace)
     if not supervised:
+        stop_elsewhere(store, run_id, stop_grace)  # a run a launcher sent elsewhere
         for orphan in procs.marked_processes(run_id):  # what the run left running
             procs.kill_tree(orphan, grace=0.5)
         store.catch_up(run_id, final=True)

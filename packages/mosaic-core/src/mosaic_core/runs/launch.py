@@ -32,8 +32,8 @@ from mosaic_core._fields import check_json
 from mosaic_core._secrets import REDACTED, apply_secrets, redact
 from mosaic_core._spec import WorkerSpec
 from mosaic_core._ulid import new_ulid
+from mosaic_core.runs.launchers import DEFAULT_HEARTBEAT_TIMEOUT, LOCAL, LaunchSpec
 from mosaic_core.runs.store import RunStore
-from mosaic_core.runs.supervisor import DEFAULT_HEARTBEAT_TIMEOUT, LaunchSpec
 from mosaic_core.runs.sweep import check_group, default_group, sweep_grid
 
 __all__ = [
@@ -77,6 +77,9 @@ def prepare_runs(
     variants: Sequence[Mapping[str, Any]] = (),
     group: str | None = None,
     provenance: Mapping[str, Any] | None = None,
+    launcher: str = LOCAL,
+    launcher_options: Mapping[str, Any] | None = None,
+    retries: int = 0,
 ) -> list[Prepared]:
     """Validate every run's config first, then create them all; a bad one creates none.
 
@@ -156,6 +159,9 @@ def prepare_runs(
                 gpus=gpus,
                 venv=venv,
                 kill_grace=kill_grace,
+                launcher=launcher,
+                launcher_options=dict(launcher_options or {}),
+                retries=retries,
             )
             launch.save(run_dir / "launch.json")
             prepared.append(Prepared(launch, secrets))
@@ -243,6 +249,10 @@ def launch_runs(
     heartbeat_timeout: float | None = DEFAULT_HEARTBEAT_TIMEOUT,
     gpus: str = "",
     kill_grace: float = DEFAULT_STOP_GRACE,
+    launcher: str = LOCAL,
+    launcher_options: Mapping[str, Any] | None = None,
+    retries: int = 0,
+    resolved: Resolved | None = None,
 ) -> tuple[list[Prepared], str | None]:
     """What ``mosaic run`` does before it starts anything: resolve the worker, name the
     group (``WORKER-DATE-TIME`` for several runs when none is given), record provenance,
@@ -253,7 +263,8 @@ def launch_runs(
     """
     from mosaic_core.runs.provenance import collect_provenance
 
-    resolved = resolve_worker(store, worker_type, env)
+    if resolved is None:
+        resolved = resolve_worker(store, worker_type, env)
     several = len(seeds) > 1 or bool(sweeps)
     group = group or (default_group(worker_type) if several else None)
     provenance = collect_provenance(
@@ -277,6 +288,9 @@ def launch_runs(
             heartbeat_timeout=heartbeat_timeout,
             gpus=gpus,
             kill_grace=kill_grace,
+            launcher=launcher,
+            launcher_options=launcher_options,
+            retries=retries,
             variants=sweep_grid(sweeps or {}),
             group=group,
             provenance=provenance,

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from mosaic_core.runs.database import explain
 from mosaic_core.runs.migrations import read_config
 
-__all__ = ["rebuild_envs", "rebuild_lock", "rebuild_runs", "run_record"]
+__all__ = ["archive_attempt", "rebuild_envs", "rebuild_lock", "rebuild_runs", "run_record"]
 
 _TEXT = ("reason", "pid_start", "supervisor_start", "signal", "env_name", "python",
          "algorithm", "env_id", "error", "group_name", "headline_metric")  # fmt: skip
@@ -115,6 +115,34 @@ def _rebuild_run(
                 db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
         return f"events.jsonl cannot be read: {type(exc).__name__}: {exc}"
     return None
+
+
+#: What moves to ``attempts/<n>/`` when a run starts again: its streams, and where it ran.
+ATTEMPT_FILES = ("events.jsonl", "stdout.log", "stderr.log", "placement.json")
+
+
+def archive_attempt(
+    store: _Store, run_id: str, statuses: Collection[str], active: Collection[str]
+) -> pathlib.Path:
+    """Move a run's telemetry, logs and placement to ``attempts/<n>/``, leave an empty
+    ``events.jsonl``, and index the run again from there; returns the attempt's directory.
+
+    For a run that starts over (its node was lost): its stream is then one whole
+    attempt, and the lost one stays readable beside it.
+    """
+    directory = store.runs_dir / run_id
+    attempts = directory / "attempts"
+    attempts.mkdir(exist_ok=True)
+    target = attempts / str(sum(1 for p in attempts.iterdir() if p.is_dir()))
+    target.mkdir()
+    for name in ATTEMPT_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(directory / name, target / name)
+    (directory / "events.jsonl").touch()
+    problem = _rebuild_run(store, directory, statuses, active)
+    if problem is not None:
+        raise OSError(f"run {run_id} could not be indexed again: {problem}")
+    return target
 
 
 def run_record(directory: pathlib.Path, statuses: Collection[str]) -> dict[str, Any] | str:

@@ -32,7 +32,6 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
 import sys
 import time
 from collections import deque
@@ -42,47 +41,43 @@ from typing import IO, Any
 import attrs
 
 from mosaic_core import _procs as procs
-from mosaic_core._context import DEFAULT_STOP_GRACE, STOP_GRACE_ENV
+from mosaic_core._errors import MosaicError
 from mosaic_core._secrets import Scrubber
 from mosaic_core.runs.database import StoreError, StoreFull, explain
+from mosaic_core.runs.launcher_registry import launcher_for
+from mosaic_core.runs.launchers import (
+    DEFAULT_HEARTBEAT_TIMEOUT,
+    Ended,
+    LaunchedRun,
+    Launcher,
+    LaunchSpec,
+)
+from mosaic_core.runs.local import worker_variables
 from mosaic_core.runs.reader import TelemetryEvent, TelemetryReader
 from mosaic_core.runs.reaper import Reaper
-from mosaic_core.runs.recorder import Recorder, RunResult, end_mark, warn
-from mosaic_core.runs.store import RunNotFound, RunStore, terminal_status
+from mosaic_core.runs.reconcile import launch_spec_of, reconcile, stop_elsewhere
+from mosaic_core.runs.recorder import Recorder, RunResult, warn
+from mosaic_core.runs.store import (
+    ACTIVE_STATUSES,
+    STATUSES,
+    RunNotFound,
+    RunStore,
+    terminal_status,
+)
 
-__all__ = ["LaunchSpec", "RunProgress", "RunResult", "Supervisor", "reconcile"]
+__all__ = [
+    "DEFAULT_HEARTBEAT_TIMEOUT",
+    "LaunchSpec",
+    "RunProgress",
+    "RunResult",
+    "Supervisor",
+    "launch_spec_of",
+    "reconcile",
+    "stop_elsewhere",
+]
 
-DEFAULT_HEARTBEAT_TIMEOUT = 300.0
 _READ_CHUNK = 1 << 20
 _CANCEL_POLL = 0.25
-
-
-@attrs.frozen(kw_only=True)
-class LaunchSpec:
-    """How to start one prepared run. Saved as ``launch.json`` (never with secrets)."""
-
-    run_id: str
-    worker_type: str
-    command: tuple[str, ...]
-    timeout: float | None = None
-    heartbeat_timeout: float | None = DEFAULT_HEARTBEAT_TIMEOUT
-    gpus: str = ""
-    #: The virtual environment the worker runs in (``mosaic run --env``), if any.
-    venv: str | None = None
-    #: Seconds between SIGTERM and SIGKILL when the run is stopped (cancel, Ctrl-C, a
-    #: timeout): the worker's time to save a checkpoint (``$MOSAIC_STOP_GRACE`` tells it).
-    kill_grace: float = DEFAULT_STOP_GRACE
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(attrs.asdict(self), handle, indent=2)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> LaunchSpec:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-        data["command"] = tuple(data["command"])
-        return cls(**data)
 
 
 @attrs.define
@@ -102,10 +97,12 @@ class RunProgress:
 class _Live:
     """The supervisor's bookkeeping for one running worker."""
 
-    def __init__(self, spec: LaunchSpec, proc: subprocess.Popen[bytes], events: IO[bytes]) -> None:
+    def __init__(self, spec: LaunchSpec, run: LaunchedRun, events: IO[bytes]) -> None:
         now = time.monotonic()
         self.spec = spec
-        self.proc = proc
+        self.run = run
+        self.running = run.started  # recorded as running (a cluster may queue it first)
+        self.attempt = 0  # how many times it was started again after its place was lost
         self.events = events
         self.reader = TelemetryReader(expected_run_id=spec.run_id)
         self.offset = 0  # bytes of events.jsonl read
@@ -158,6 +155,7 @@ class Supervisor:
         self._reaper = Reaper()
         self._recorder = Recorder(store, self._scrubbers)
         self._stopped_for_store = False
+        self._launchers: dict[str, Launcher] = {}
 
     # -- starting ------------------------------------------------------------------
 
@@ -174,51 +172,10 @@ class Supervisor:
         if run["cancel_requested"]:
             self._end_unstarted(run_id, "cancelled")
             return
-        run_dir = self.store.run_dir(run_id)
-        env = dict(os.environ)
-        env.update(
-            MOSAIC_RUN_ID=run_id,
-            MOSAIC_RUN_DIR=str(run_dir),
-            MOSAIC_HOME=str(self.store.home),
-            CUDA_VISIBLE_DEVICES=spec.gpus,
-            PYTHONUNBUFFERED="1",
-        )
-        # How long the worker has between SIGTERM and SIGKILL, to save a checkpoint.
-        env[STOP_GRACE_ENV] = repr(float(spec.kill_grace))
-        if spec.venv:
-            # The worker's own environment, not the host's: its bin first, no host paths.
-            for name in ("PYTHONPATH", "PYTHONHOME"):
-                env.pop(name, None)
-            env["VIRTUAL_ENV"] = spec.venv
-            env["PATH"] = os.pathsep.join([os.path.join(spec.venv, "bin"), env.get("PATH", "")])
-        secret = self._secrets.get(run_id)
-        if secret:
-            env["MOSAIC_CONFIG_SECRETS"] = secret
-        else:
-            env.pop("MOSAIC_CONFIG_SECRETS", None)
-        events_fd = -1
         try:
-            events_fd = os.open(run_dir / "events.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
-            env["MOSAIC_TELEMETRY_FD"] = str(events_fd)
-            with (
-                open(run_dir / "stdout.log", "ab") as out,
-                open(run_dir / "stderr.log", "ab") as err,
-            ):
-                proc = subprocess.Popen(
-                    list(spec.command),
-                    cwd=run_dir,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    pass_fds=(events_fd,),
-                    start_new_session=True,
-                )
-            reader = open(run_dir / "events.jsonl", "rb")  # noqa: SIM115 - closed in _finish
-        except OSError as exc:
-            if events_fd >= 0:
-                os.close(events_fd)
-            if explain(exc, self.store.home) is not None:
+            launched, reader = self._launch(spec)
+        except (OSError, MosaicError) as exc:
+            if isinstance(exc, OSError) and explain(exc, self.store.home) is not None:
                 self._store_failed(exc)
             message = self._scrub(run_id, str(exc))
             self._record(
@@ -230,18 +187,37 @@ class Supervisor:
             )
             self.results[run_id] = self._result(run_id, time.time())
             return
-        os.close(events_fd)
-        live = _Live(spec, proc, reader)
+        live = _Live(spec, launched, reader)
         self._live[run_id] = live
-        self._record(
-            run_id,
-            status="running",
-            started_at=time.time(),
-            pid=proc.pid,
-            pid_start=procs.start_time(proc.pid),
-            supervisor_pid=os.getpid(),
-            supervisor_start=procs.start_time(os.getpid()),
-        )
+        fields: dict[str, Any] = {
+            "supervisor_pid": os.getpid(),
+            "supervisor_start": procs.start_time(os.getpid()),
+        }
+        if launched.started:
+            fields.update(self._running_fields(launched))
+        self._record(run_id, **fields)
+
+    def _launch(self, spec: LaunchSpec) -> tuple[LaunchedRun, IO[bytes]]:
+        """Start ``spec``'s worker through its launcher; the run's events.jsonl, to tail."""
+        run_dir = self.store.run_dir(spec.run_id)
+        variables = worker_variables(spec, run_dir, self.store.home, self._secrets.get(spec.run_id))
+        launcher = launcher_for(spec.launcher, self._launchers)
+        reader = open(run_dir / "events.jsonl", "rb")  # noqa: SIM115 - closed in _finish
+        try:
+            return launcher.start(spec, run_dir, variables), reader
+        except BaseException:
+            reader.close()
+            raise
+
+    @staticmethod
+    def _running_fields(launched: LaunchedRun) -> dict[str, Any]:
+        pid = launched.pid
+        return {
+            "status": "running",
+            "started_at": time.time(),
+            "pid": pid,
+            "pid_start": procs.start_time(pid) if pid else None,
+        }
 
     def _start_failed(self, spec: LaunchSpec, exc: Exception) -> None:
         """Starting ``spec`` failed in the supervisor itself (its store, most likely)."""
@@ -319,7 +295,9 @@ class Supervisor:
                         busy |= self._poll(live)
                     except Exception as exc:  # noqa: BLE001 - one run's trouble stays its own
                         self._poll_failed(live, exc)
-                self._reaper.watch({r: live.proc.pid for r, live in self._live.items()})
+                self._reaper.watch(
+                    {r: live.run.pid for r, live in self._live.items() if live.run.pid}
+                )
                 now = time.monotonic()
                 if on_progress is not None and now >= next_progress:
                     on_progress(self.active)
@@ -328,6 +306,9 @@ class Supervisor:
                     time.sleep(self.poll_interval)
         finally:
             self._reaper.close()
+            for launcher in self._launchers.values():
+                with contextlib.suppress(Exception):
+                    launcher.close()
         self._recorder.retry(self.results)
         if on_progress is not None:
             on_progress([])
@@ -356,13 +337,19 @@ class Supervisor:
                 self.cancel(spec.run_id, "cancelled")
 
     def _poll(self, live: _Live) -> bool:
-        busy = self._read(live)
+        busy = live.run.pump()  # what the worker wrote elsewhere, appended at home
+        if not live.running and live.run.started:
+            live.running = True
+            self._record(live.spec.run_id, **self._running_fields(live.run))
+        busy |= self._read(live)
         now = time.monotonic()
         if live.kill_reason is None:
             if now >= live.next_cancel_check:
                 live.next_cancel_check = now + _CANCEL_POLL
                 if self.store.get(live.spec.run_id)["cancel_requested"]:
                     self._begin_kill(live, "cancelled")
+            if not live.run.started:  # queued where it runs: no deadline counts yet
+                live.started = live.last_activity = now
             timeout, beat = live.spec.timeout, live.spec.heartbeat_timeout
             if timeout and now - live.started > timeout:
                 self._begin_kill(live, "timeout")
@@ -374,11 +361,13 @@ class Supervisor:
             and now - live.kill_started > live.spec.kill_grace
         ):
             live.killed = True
-            procs.signal_tree(live.proc.pid, signal.SIGKILL)
-        if live.proc.poll() is not None:
+            live.run.signal(signal.SIGKILL)
+        ended = live.run.poll()
+        if ended is not None:
             while self._read(live):
                 pass
-            self._finish(live)
+            if not self._retry(live, ended):
+                self._finish(live, ended)
             return True
         return busy
 
@@ -392,8 +381,13 @@ class Supervisor:
         else:
             warn(f"run {run_id}: the supervisor failed watching it ({exc!r}); stopping it")
             self._begin_kill(live, "supervisor_error")
-        if run_id in self._live and live.proc.poll() is not None:
-            self._finish(live)
+        if run_id in self._live:
+            try:
+                ended = live.run.poll()
+            except Exception as again:  # noqa: BLE001 - the launcher cannot tell: it ended
+                ended = Ended(returncode=None, failure=f"launcher_error: {again!r}")
+            if ended is not None:
+                self._finish(live, ended)
 
     def _read(self, live: _Live) -> bool:
         if self.store_problem is not None:
@@ -443,13 +437,49 @@ class Supervisor:
         live.reader = TelemetryReader(expected_run_id=live.spec.run_id)
         live.reader.next_seq = next_seq
 
+    def _retry(self, live: _Live, ended: Ended) -> bool:
+        """Start a run whose place was lost again, if ``--retries`` allows; True if it did.
+
+        The lost attempt's telemetry and logs move to ``attempts/<n>/`` and the
+        index of the run starts over, so the run's ``events.jsonl`` is always
+        one whole attempt: gap-free, one ``run_started``, one terminal event.
+        """
+        spec, run_id = live.spec, live.spec.run_id
+        if (
+            ended.failure is None
+            or not ended.retryable
+            or live.kill_reason is not None
+            or live.attempt >= spec.retries
+            or live.reader.terminal is not None
+            or self.store_problem is not None
+        ):
+            return False
+        from mosaic_core.runs.reindex import archive_attempt
+
+        live.attempt += 1
+        warn(f"run {run_id}: {ended.failure}; starting it again ({live.attempt} of {spec.retries})")
+        live.events.close()
+        try:
+            archive_attempt(self.store, run_id, STATUSES, ACTIVE_STATUSES)
+            live.run, live.events = self._launch(spec)
+        except (OSError, MosaicError) as exc:
+            live.events = open(os.devnull, "rb")  # noqa: SIM115 - closed in _finish
+            again = f"{ended.failure}; starting it again failed: {self._scrub(run_id, str(exc))}"
+            self._finish(live, Ended(returncode=None, failure=again))
+            return True
+        self._rewind(live, 0, 0)
+        live.running = live.run.started
+        live.started = live.last_activity = time.monotonic()
+        live.progress = RunProgress(run_id, spec.worker_type, live.wall_started)
+        return True
+
     def _begin_kill(self, live: _Live, reason: str) -> None:
         if live.kill_reason is not None:
             return
         live.kill_reason = reason
         live.kill_started = time.monotonic()
         live.progress.status = "stopping"
-        procs.signal_tree(live.proc.pid, signal.SIGTERM)
+        live.run.signal(signal.SIGTERM)
 
     def _store_failed(self, exc: BaseException) -> None:
         """The store cannot record anything: stop every run (their workers could not
@@ -463,20 +493,21 @@ class Supervisor:
             self._begin_kill(live, reason)
         self._cancel_all_requested = self._cancel_all_requested or reason
 
-    def _finish(self, live: _Live) -> None:
+    def _finish(self, live: _Live, ended: Ended) -> None:
         run_id = live.spec.run_id
         del self._live[run_id]
         live.events.close()
         # Nothing of a finished run may outlive it: grandchildren and orphans included,
         # and the fastlane frame rings that a killed writer could not remove.
-        self._reaper.run_ended(run_id, live.proc.pid)
+        if live.run.pid:
+            self._reaper.run_ended(run_id, live.run.pid)
         with contextlib.suppress(Exception):
             from mosaic_core import _fastlane as fastlane  # shared memory, only when a run ends
 
             fastlane.cleanup_stale(fastlane.segment_name(run_id))
-        code = live.proc.returncode
-        exit_code = code if code >= 0 else None
-        sig = procs.signal_name(-code) if code < 0 else None
+        code = ended.returncode
+        exit_code = code if code is not None and code >= 0 else None
+        sig = procs.signal_name(-code) if code is not None and code < 0 else None
         terminal: tuple[str, dict[str, Any]] | None = None
         if live.reader.terminal is not None:
             terminal = (live.reader.terminal.event, live.reader.terminal.payload)
@@ -493,15 +524,14 @@ class Supervisor:
                     self._store_failed(exc)
         if kill_reason is None and terminal is None and self.store_problem is not None:
             kill_reason = self._store_reason()  # its telemetry could not be written either
-        status, reason = _outcome(kill_reason, terminal, exit_code, sig)
-        ended = {"exit_code": exit_code, "signal": sig, "ended_at": time.time()}
-        recorded = self._record(
-            run_id, status=status, reason=self._scrub(run_id, reason) if reason else reason, **ended
-        )
+        status, reason = _outcome(kill_reason, terminal, exit_code, sig, ended.failure)
+        fields = {"exit_code": exit_code, "signal": sig, "ended_at": time.time()}
+        shown = self._scrub(run_id, reason) if reason else reason
+        recorded = self._record(run_id, status=status, reason=shown, **fields)
         if not recorded and kill_reason is None and terminal is None and self.store_problem:
             # The store failed right here, on this very record: then it is the reason.
             status, reason = _outcome(self._store_reason(), None, exit_code, sig)
-            self._record(run_id, status=status, reason=reason, **ended)
+            self._record(run_id, status=status, reason=reason, **fields)
         self.results[run_id] = self._result(run_id, live.wall_started)
 
     def _store_reason(self) -> str:
@@ -536,8 +566,10 @@ def _outcome(
     terminal: tuple[str, Mapping[str, Any]] | None,
     exit_code: int | None,
     sig: str | None,
+    failure: str | None = None,
 ) -> tuple[str, str | None]:
-    """``(status, reason)`` from what the supervisor did and what the worker said."""
+    """``(status, reason)`` from what the supervisor did, what the worker said, and what
+    its launcher saw (``failure``: the run failed on the launcher's side)."""
     if kill_reason in ("timeout", "heartbeat_timeout", "disk_full", "store_unavailable",
                        "supervisor_error"):  # fmt: skip
         return "failed", kill_reason
@@ -553,53 +585,10 @@ def _outcome(
         if status == "cancelled":
             return status, str(payload.get("reason") or "cancelled")
         return status, None
+    if failure is not None:
+        return "failed", failure
     how = f"killed by {sig}" if sig else f"exit code {exit_code}"
     return "failed", f"worker exited without a terminal event ({how})"
-
-
-def reconcile(store: RunStore) -> list[str]:
-    """Settle runs whose supervisor died; returns the ids whose status changed.
-
-    A run whose supervisor is gone is caught up from its ``events.jsonl``. If
-    its worker is still alive it stays ``running`` and is reported with reason
-    ``supervisor_lost``; if the worker is gone too, its own terminal event
-    decides, and without one it is ``failed`` with reason ``supervisor_lost``,
-    unless its supervisor left the end it could not record (see
-    :mod:`mosaic_core.runs.recorder`).
-    """
-    changed: list[str] = []
-    if store.readonly:
-        return changed  # nothing can be settled in a read-only store; it is shown as it is
-    for run in store.list_runs():
-        if run["status"] not in ("pending", "running"):
-            continue
-        if procs.alive(run["supervisor_pid"], run["supervisor_start"]):
-            continue
-        if run["status"] == "pending" and time.time() - run["created_at"] < 60:
-            continue  # a detached supervisor may still be on its way
-        run = store.catch_up(run["run_id"])
-        worker_alive = procs.alive(run["pid"], run["pid_start"])
-        if worker_alive:
-            if run["reason"] != "supervisor_lost":
-                store.update(run["run_id"], reason="supervisor_lost")
-                changed.append(run["run_id"])
-            continue
-        run = store.catch_up(run["run_id"], final=True)
-        for orphan in procs.marked_processes(run["run_id"]):  # what the run left running
-            procs.signal_tree(orphan, signal.SIGKILL)
-        status, reason = terminal_status(run["terminal_event"]) or "failed", "supervisor_lost"
-        left = end_mark(store.run_dir(run["run_id"]))  # what its supervisor could not record
-        if left is not None:
-            status, reason = left
-        store.update(
-            run["run_id"],
-            status=status,
-            reason=reason,
-            ended_at=run["last_event_at"] or time.time(),
-        )
-        end_mark(store.run_dir(run["run_id"]), remove=True)
-        changed.append(run["run_id"])
-    return changed
 
 
 def supervise_detached(run_id: str) -> int:
