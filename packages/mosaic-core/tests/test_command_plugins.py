@@ -83,10 +83,10 @@ def test_builtin_commands_come_through_the_hook() -> None:
     parser = build_parser()
     commands = next(a for a in parser._actions if a.dest == "command")
     names = ("workers", "run", "runs", "show", "cancel", "rm", "compare", "eval", "check",
-             "envs", "migrate")  # fmt: skip
+             "envs", "migrate", "launchers", "pull")  # fmt: skip
     for name in names:
         assert name in commands.choices, name
-    assert len(COMMAND_MODULES) == 12
+    assert len(COMMAND_MODULES) == 13
 
 
 def test_a_plugin_adds_a_command_that_runs_with_its_exit_status(site: Path, tmp_path: Path) -> None:

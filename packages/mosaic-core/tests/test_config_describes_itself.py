@@ -272,8 +272,8 @@ def test_a_bad_secret_value_is_named_by_its_field_never_shown() -> None:
     with pytest.raises(ConfigError) as caught:
         AgentConfig.from_dict({"run_id": "r", "api_key": 9876543210})
     assert str(caught.value) == (
-        "config field 'api_key': got a value of type int (a secret: not shown); "
+        "config field 'api_key': got *** (a secret, not shown: a value of type int); "
         "expected a string or null"
     )
-    assert caught.value.field == "api_key" and caught.value.value is None
+    assert caught.value.field == "api_key" and caught.value.value == "***"
     assert "9876543210" not in repr(caught.value.to_dict())

@@ -171,9 +171,10 @@ def _coerce_secret(value: Any, tp: Any, field: str) -> Any:
             _check_constraints(value, tp.__metadata__, field)
     except ConfigError as exc:
         raise ConfigError(
-            f"config field {field!r}: got a value of type {type(value).__name__} "
-            f"(a secret: not shown); expected {exc.expected or 'another value'}",
+            f"config field {field!r}: got *** (a secret, not shown: a value of type "
+            f"{type(value).__name__}); expected {exc.expected or 'another value'}",
             field=field,
+            value="***",
             expected=exc.expected,
         ) from None
     return value

@@ -85,7 +85,7 @@ def register(commands: Any) -> None:
     launchers = commands.add_parser(
         "launchers", help="where runs can go: the local launcher and installed ones"
     )
-    launchers.add_argument("--json", action="store_true")
+    launchers.add_argument("--json", action="store_true", help="print JSON")
     launchers.set_defaults(func=_cmd_launchers)
 
     pull = commands.add_parser(

@@ -112,7 +112,7 @@ def _placeholder(commands: Any, name: str, distribution: str, broken: list[Broke
         summary = f"(broken: {distribution} failed to load)"
     # Any arguments are accepted (none is an option here): the message is the same.
     parser = commands.add_parser(name, help=summary, add_help=False, prefix_chars="\x00")
-    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help="(not read: the command is missing)")
     parser.set_defaults(func=_fail(message))
 
 
