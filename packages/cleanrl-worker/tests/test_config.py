@@ -215,3 +215,38 @@ def test_without_cleanrl_the_worker_loads_and_every_command_names_the_fix(
         assert "CleanRL is not installed in this environment" in done.stderr, args
         assert "run `mosaic-cleanrl-setup`" in done.stderr and "Traceback" not in done.stderr
     assert not (mosaic_home / "runs").exists() or not list((mosaic_home / "runs").iterdir())
+
+
+SET_UP_WHILE_RUNNING = """
+import subprocess, sys
+from mosaic_core import ConfigError
+from mosaic_cleanrl.config import ALGORITHMS, CleanRLConfig
+try:
+    CleanRLConfig.from_dict({"run_id": "r", "algorithm": "ppo"})
+    sys.exit("a config was made without CleanRL")
+except ConfigError as exc:
+    assert "mosaic-cleanrl-setup" in str(exc), exc
+subprocess.run([sys.argv[1]], check=True, capture_output=True)
+config = CleanRLConfig.from_dict({"run_id": "r", "algorithm": "ppo"})
+print(type(config).__name__, config.learning_rate, sorted(ALGORITHMS))
+"""
+
+
+def test_a_process_that_started_before_the_setup_reads_the_scripts_after_it(
+    without_cleanrl: pathlib.Path,
+) -> None:
+    # A long-lived host (`mosaic ui`) imported the worker before `mosaic-cleanrl-setup` ran:
+    # its next config is made from the scripts now installed, without a restart.
+    # (Runs after the test above: it installs CleanRL into the shared environment.)
+    python, setup = (
+        without_cleanrl.parent / "python",
+        without_cleanrl.parent / "mosaic-cleanrl-setup",
+    )
+    done = subprocess.run(
+        [str(python), "-c", SET_UP_WHILE_RUNNING, str(setup)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    name, learning_rate, algorithms = done.stdout.split(" ", 2)
+    assert (name, float(learning_rate)) == ("PPOConfig", 2.5e-4)
+    assert "'sac'" in algorithms and "'dqn'" in algorithms

@@ -16,6 +16,7 @@ says so and names the fix.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, TypeVar
@@ -101,6 +102,9 @@ class CleanRLConfig(TrainingConfigBase, per_algorithm=True):
     @classmethod
     def json_schema(cls, algorithm: str | None = None) -> dict[str, Any]:
         """As the base's; without CleanRL, the common fields only, and no algorithm's."""
+        if UNAVAILABLE is not None:
+            with contextlib.suppress(ConfigError):
+                _require_scripts()
         if algorithm is not None:
             _require_scripts()
         schema = super().json_schema(algorithm)
@@ -196,6 +200,10 @@ def _unavailable_message() -> str:
 
 
 def _require_scripts() -> None:
+    global UNAVAILABLE
+    if UNAVAILABLE is not None:  # CleanRL may have been set up since this process started
+        built, UNAVAILABLE = _build()
+        ALGORITHMS.update(built)
     if UNAVAILABLE is not None:
         raise ConfigError(_unavailable_message(), field="algorithm", expected="CleanRL installed")
 
