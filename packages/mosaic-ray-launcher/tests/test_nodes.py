@@ -17,6 +17,7 @@ from .conftest import (
     LocalCluster,
     agents,
     events,
+    install_nap,
     mosaic,
     node_of,
     parse_results,
@@ -138,6 +139,31 @@ def test_a_node_without_the_worker_fails_its_run_at_once_naming_it(
     assert took < 60, f"the run took {took:.0f} s to fail"
     assert events(str(run["run_dir"])) == []  # no worker ever started
     assert not run_processes(str(run["run_id"]))
+    assert wait_until(lambda: not agents(), 30), agents()
+
+
+def test_a_worker_shipped_with_the_runs_working_dir_runs_on_a_node_without_it(
+    cluster: LocalCluster, home: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """Ray's runtime_env working_dir carries the worker (its package and dist-info) to the
+    node, which has neither; the run completes there."""
+    shipped = install_nap(tmp_path / "shipped")
+    cluster.add("bare", cpus=1, nap=False)
+    try:
+        runtime_env = json.dumps({"working_dir": str(shipped)})
+        done = mosaic(
+            home, "run", "nap", "--json", *ray_args(
+                cluster, "--resources", "CPU=1,bare=1",
+                "--launcher-option", f"runtime_env={runtime_env}",
+            ), cluster=cluster, timeout=240,
+        )  # fmt: skip
+    finally:
+        cluster.remove("bare")
+    (run,) = results(done)
+    assert run["status"] == "completed", (run, done.stderr[-3000:])
+    assert node_of(str(run["run_dir"])) == "bare"
+    stream = events(str(run["run_dir"]))
+    assert stream[0]["event"] == "run_started" and stream[-1]["event"] == "run_completed"
     assert wait_until(lambda: not agents(), 30), agents()
 
 

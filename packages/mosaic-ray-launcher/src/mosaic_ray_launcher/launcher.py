@@ -29,6 +29,7 @@ from typing import Any
 from mosaic_core.runs.launchers import Ended, LaunchError, LaunchSpec, Recovered
 from mosaic_core.runs.store import RunStore
 from mosaic_ray_launcher.relay import Streams, relay_lock, write_file
+from mosaic_ray_launcher.storage import link_home
 
 __all__ = ["RayLauncher", "RayRun"]
 
@@ -60,14 +61,13 @@ class RayLauncher:
 
     def __init__(self) -> None:
         self._address: str | None = None
+        self._runtime_env: Any = None
         self._agent_class: Any = None
 
     # -- the connection ------------------------------------------------------------------
 
     def connect(self, options: Mapping[str, Any]) -> None:
         """Join the cluster at ``options["address"]`` as a driver, once."""
-        import ray
-
         address = str(options["address"])
         if self._address is not None:
             if address != self._address:
@@ -76,13 +76,19 @@ class RayLauncher:
                     f"{address} needs a `mosaic run` of its own"
                 )
             return
+        # Before Ray is imported, which reads them then.
         os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
         if _loopback(address):  # Ray would swap 127.0.0.1 for the external address
             os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        import ray
+
         # ray.init installs its own SIGTERM handler (sys.exit): the supervisor's stays.
         handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
-            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+            # The runs' runtime_env is this driver's job's, which every agent inherits: Ray
+            # uploads a local working_dir or package only for a job, never for one actor.
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False,
+                     runtime_env=options.get("runtime_env") or None)  # fmt: skip
         except Exception as exc:  # noqa: BLE001 - said in one line, the run fails with it
             raise LaunchError(f"cannot join the Ray cluster at {address}: {exc}") from None
         finally:
@@ -90,6 +96,7 @@ class RayLauncher:
                 signal.signal(signum, handler)
         _keep_stdout_clean()
         self._address = address
+        self._runtime_env = options.get("runtime_env") or None
         self._agent_class = agent_class()
 
     def close(self) -> None:
@@ -124,8 +131,8 @@ class RayLauncher:
             actor["memory"] = resources.pop("memory")
         if resources:
             actor["resources"] = resources
-        if options.get("runtime_env"):
-            actor["runtime_env"] = options["runtime_env"]
+        if (options.get("runtime_env") or None) != self._runtime_env:
+            actor["runtime_env"] = options.get("runtime_env") or {}  # not the job's: Ray's
         argv = list(spec.command)
         at = argv.index("--config")
         request = {
@@ -137,6 +144,7 @@ class RayLauncher:
             "config": (run_dir / "config.json").read_text(encoding="utf-8"),
             "variables": dict(variables),
             "node_dir": options.get("node_dir"),
+            "storage": options.get("storage"),
         }
         try:
             agent = self._agent_class.options(**actor).remote()
@@ -363,6 +371,7 @@ class RayRun:
         failure = None
         if exit_.get("error"):
             failure = f"launch_failed: {exit_['error']}"
+        link_home(self.run_dir, self.placement)
         _save(self.run_dir, {**self.placement, "collected": True, "returncode": code,
                              "failure": failure})  # fmt: skip
         with contextlib.suppress(Exception):
@@ -383,6 +392,7 @@ class RayRun:
         where = _where(self.placement) or "its node"
         if node_id is None or not alive.get(node_id, False):
             failure = f"node_lost: {where} died" if node_id else "node_lost: its node died"
+            link_home(self.run_dir, self.placement)  # what it saved there outlives the node
             _save(self.run_dir, {**self.placement, "collected": True, "failure": failure})
             self._end(Ended(returncode=None, failure=failure, retryable=True))
             return True
