@@ -230,3 +230,30 @@ def test_a_run_outlives_its_home_and_a_later_mosaic_runs_brings_it_home(
     assert stream[-1]["event"] == "run_completed" and row["events"] == len(stream)
     assert (run_dir / "checkpoints" / "step_60.json").is_file()
     assert not node_dir.exists() and wait_until(lambda: not agents(), 30)
+
+
+def test_cancelling_a_run_whose_home_died_stops_it_on_its_node_and_brings_it_home(
+    cluster: LocalCluster, home: pathlib.Path
+) -> None:
+    runner = start(
+        home, "run", "nap", "--set", "total_steps=100000", "--set", "step_seconds=0.05",
+        "--json", *ray_args(cluster), cluster=cluster,
+    )  # fmt: skip
+    try:
+        assert wait_until(lambda: all_running(home, 1), 120), "the run never ran"
+        runner.kill()  # the home side dies at once: nobody supervises the run now
+        runner.communicate(timeout=30)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    (run_dir,) = run_dirs(home)
+    node_dir = pathlib.Path(placement(run_dir)["node_run_dir"])
+    assert run_processes(run_dir.name), "the run should go on without its home"
+    cancel = mosaic(home, "cancel", run_dir.name, cluster=cluster, timeout=120)
+    assert cancel.returncode == 0 and f"cancelled {run_dir.name} (cancelled)" in cancel.stdout
+    assert wait_until(lambda: not run_processes(run_dir.name), 20), run_processes(run_dir.name)
+    stream = events(run_dir)
+    assert [e["seq"] for e in stream] == list(range(len(stream)))
+    assert stream[-1]["event"] == "run_cancelled"  # the worker's last words came home
+    assert (run_dir / stream[-2]["payload"]["path"]).is_file()  # its checkpoint too
+    assert not node_dir.exists() and wait_until(lambda: not agents(), 30), agents()
