@@ -177,7 +177,7 @@ def relay_alone(home: pathlib.Path, options: dict[str, Any], runs: int, events: 
     prepared = prepare_runs(store, ingest.WORKER, spec, {"total_steps": events},
                             seeds=range(1, runs + 1), launcher="ray",
                             launcher_options=options)  # fmt: skip
-    launcher = RayLauncher()
+    launcher = RayLauncher(relay_thread=False)  # nothing comes home before it is timed
     started = []
     for run in prepared:
         run_dir = store.run_dir(run.run_id)

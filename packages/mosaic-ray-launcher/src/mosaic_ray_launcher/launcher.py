@@ -7,7 +7,10 @@ places on a node (spreading a sweep over them by default; a run that fits
 nowhere yet waits in Ray's queue, not in MOSAIC's). :class:`RayRun` is the
 run as the supervisor sees it: each ``pump`` takes the batch the agent read
 last (one call in flight per run, answered as soon as the worker wrote
-something) and appends it to the run's directory at home; when the worker
+something) and appends it to the run's directory at home. The launcher's
+relay thread (:class:`~mosaic_ray_launcher.relay.Pumper`) pumps the runs
+too, one step at a time with the supervisor's, so batches come home while
+the supervisor indexes what came before. When the worker
 has exited and everything is read, its files come home, the agent removes
 the node's copy and ends. An agent that dies on a node Ray reports dead
 ends the run with ``node_lost`` (retryable); Ray's "actor unavailable" is a
@@ -22,13 +25,14 @@ import logging
 import os
 import pathlib
 import signal
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mosaic_core.runs.launchers import Ended, LaunchError, LaunchSpec, Recovered
 from mosaic_core.runs.store import RunStore
-from mosaic_ray_launcher.relay import Streams, relay_lock, write_file
+from mosaic_ray_launcher.relay import Pumper, Streams, relay_lock, write_file
 from mosaic_ray_launcher.storage import link_home
 
 __all__ = ["RayLauncher", "RayRun"]
@@ -59,10 +63,12 @@ def agent_class() -> Any:
 class RayLauncher:
     """Joins the cluster once per process; starts, recovers and stops runs there."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, relay_thread: bool = True) -> None:
+        """``relay_thread=False``: runs come home only through the supervisor's calls."""
         self._address: str | None = None
         self._runtime_env: Any = None
         self._agent_class: Any = None
+        self._pumper = Pumper() if relay_thread else None
 
     # -- the connection ------------------------------------------------------------------
 
@@ -100,6 +106,8 @@ class RayLauncher:
         self._agent_class = agent_class()
 
     def close(self) -> None:
+        if self._pumper is not None:
+            self._pumper.close()
         if self._address is not None:
             import ray
 
@@ -154,7 +162,10 @@ class RayLauncher:
         placement = {"address": self._address, "namespace": actor["namespace"], "agent": name,
                      "attempt": attempt, "resources": options.get("resources")}  # fmt: skip
         _save(run_dir, placement)
-        return RayRun(agent, run_dir, placement, start=start, keep=options.get("keep_on_node"))
+        run = RayRun(agent, run_dir, placement, start=start, keep=options.get("keep_on_node"))
+        if self._pumper is not None:
+            self._pumper.add(run)
+        return run
 
     def recover(
         self, store: RunStore, run_id: str, spec: LaunchSpec, *, telemetry: bool, files: bool
@@ -240,10 +251,21 @@ class RayRun:
         self._exit: dict[str, Any] | None = None
         self._ended: Ended | None = None
         self._suspect: float | None = None  # since when the agent has not answered
+        self._lock = threading.Lock()  # one step at a time: the supervisor's, or the relay's
 
     # -- the supervisor's calls ----------------------------------------------------------
 
     def pump(self) -> bool:
+        """One step of the run (placed, a batch home, a file home, its end); False at once
+        when another thread is taking one."""
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            return self._step()
+        finally:
+            self._lock.release()
+
+    def _step(self) -> bool:
         if self._ended is not None:
             return False
         if self._suspect is not None:
@@ -277,6 +299,10 @@ class RayRun:
         return self._ended
 
     def signal(self, signum: int) -> None:
+        with self._lock:  # not in the middle of a step of the relay's thread
+            self._signal(signum)
+
+    def _signal(self, signum: int) -> None:
         import ray
 
         if self._ended is not None:
