@@ -9,7 +9,8 @@ one holds: the same events in the same order with a gap-free ``seq``, the
 same summary, the same checkpoint files byte for byte and the same
 manifest. Set aside: timestamps, run ids, process ids, heartbeats (sent
 every 5 s of wall-clock time) and CleanRL's ``charts/SPS`` (steps per
-second of wall-clock time), which no two runs share.
+second of wall-clock time), which no two runs share; values of one step count
+once whether they came in one metrics event or several.
 """
 
 from __future__ import annotations
@@ -41,6 +42,13 @@ def comparable(run_dir: pathlib.Path) -> dict[str, Any]:
         payload.pop("pid", None)
         if event["event"] == "metrics":
             payload["values"] = {k: v for k, v in payload["values"].items() if k not in TIMED}
+            last = kept[-1] if kept else None
+            if last and last[0] == "metrics" and last[1].get("step") == payload.get("step"):
+                # Values of one step may come in one event or several (the CleanRL worker
+                # sends what the script logged once it is idle for a moment of wall-clock
+                # time): one entry here.
+                last[1]["values"].update(payload["values"])
+                continue
         if isinstance(payload.get("final_metrics"), dict):
             payload["final_metrics"] = {
                 k: v for k, v in payload["final_metrics"].items() if k not in TIMED
