@@ -44,6 +44,9 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 # signatures have no target here. Everything of MOSAIC's own must resolve.
 nitpick_ignore = [
     ("py:class", "mosaic_core._config.C"),  # the TypeVar of load_worker_config
+    # Internal types in the run store's and supervisor's signatures, not documented.
+    ("py:class", "mosaic_core.runs.database.StoreError"),
+    ("py:class", "mosaic_core._secrets.Scrubber"),
 ]
 nitpick_ignore_regex = [
     (r"py:class", rf"(?:{'|'.join(sorted(sys.stdlib_module_names))})\..*"),

@@ -17,6 +17,7 @@ from .conftest import (
     LocalCluster,
     agents,
     events,
+    install_nap,
     mosaic,
     node_of,
     parse_results,
@@ -141,6 +142,31 @@ def test_a_node_without_the_worker_fails_its_run_at_once_naming_it(
     assert wait_until(lambda: not agents(), 30), agents()
 
 
+def test_a_worker_shipped_with_the_runs_working_dir_runs_on_a_node_without_it(
+    cluster: LocalCluster, home: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """Ray's runtime_env working_dir carries the worker (its package and dist-info) to the
+    node, which has neither; the run completes there."""
+    shipped = install_nap(tmp_path / "shipped")
+    cluster.add("bare", cpus=1, nap=False)
+    try:
+        runtime_env = json.dumps({"working_dir": str(shipped)})
+        done = mosaic(
+            home, "run", "nap", "--json", *ray_args(
+                cluster, "--resources", "CPU=1,bare=1",
+                "--launcher-option", f"runtime_env={runtime_env}",
+            ), cluster=cluster, timeout=240,
+        )  # fmt: skip
+    finally:
+        cluster.remove("bare")
+    (run,) = results(done)
+    assert run["status"] == "completed", (run, done.stderr[-3000:])
+    assert node_of(str(run["run_dir"])) == "bare"
+    stream = events(str(run["run_dir"]))
+    assert stream[0]["event"] == "run_started" and stream[-1]["event"] == "run_completed"
+    assert wait_until(lambda: not agents(), 30), agents()
+
+
 def test_cancel_mid_run_leaves_nothing_running_on_any_node(
     cluster: LocalCluster, home: pathlib.Path
 ) -> None:
@@ -204,3 +230,30 @@ def test_a_run_outlives_its_home_and_a_later_mosaic_runs_brings_it_home(
     assert stream[-1]["event"] == "run_completed" and row["events"] == len(stream)
     assert (run_dir / "checkpoints" / "step_60.json").is_file()
     assert not node_dir.exists() and wait_until(lambda: not agents(), 30)
+
+
+def test_cancelling_a_run_whose_home_died_stops_it_on_its_node_and_brings_it_home(
+    cluster: LocalCluster, home: pathlib.Path
+) -> None:
+    runner = start(
+        home, "run", "nap", "--set", "total_steps=100000", "--set", "step_seconds=0.05",
+        "--json", *ray_args(cluster), cluster=cluster,
+    )  # fmt: skip
+    try:
+        assert wait_until(lambda: all_running(home, 1), 120), "the run never ran"
+        runner.kill()  # the home side dies at once: nobody supervises the run now
+        runner.communicate(timeout=30)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    (run_dir,) = run_dirs(home)
+    node_dir = pathlib.Path(placement(run_dir)["node_run_dir"])
+    assert run_processes(run_dir.name), "the run should go on without its home"
+    cancel = mosaic(home, "cancel", run_dir.name, cluster=cluster, timeout=120)
+    assert cancel.returncode == 0 and f"cancelled {run_dir.name} (cancelled)" in cancel.stdout
+    assert wait_until(lambda: not run_processes(run_dir.name), 20), run_processes(run_dir.name)
+    stream = events(run_dir)
+    assert [e["seq"] for e in stream] == list(range(len(stream)))
+    assert stream[-1]["event"] == "run_cancelled"  # the worker's last words came home
+    assert (run_dir / stream[-2]["payload"]["path"]).is_file()  # its checkpoint too
+    assert not node_dir.exists() and wait_until(lambda: not agents(), 30), agents()

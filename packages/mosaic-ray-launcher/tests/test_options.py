@@ -41,6 +41,14 @@ def free_port() -> int:
             "runtime_env=[1]: expected a JSON object",
         ),
         (
+            ("--address", "{cluster}", "--launcher-option", "storage=s3://bucket/runs"),
+            "storage='s3://bucket/runs': only a directory every node mounts is supported",
+        ),
+        (
+            ("--address", "{cluster}", "--launcher-option", "storage=shared/runs"),
+            "storage='shared/runs': expected an absolute path or a file:// URI",
+        ),
+        (
             ("--address", "{cluster}", "--env", "base"),
             "--env 'base' is an environment of this machine",
         ),
@@ -96,5 +104,5 @@ def test_mosaic_launchers_lists_ray_and_its_options(home: pathlib.Path) -> None:
     assert rows["ray"]["status"] == "ok"
     assert rows["ray"]["distribution"].startswith("mosaic-ray-launcher ")
     assert set(rows["ray"]["options"]) == {
-        "runtime_env", "node_dir", "keep_on_node", "namespace", "scheduling"
+        "runtime_env", "node_dir", "keep_on_node", "namespace", "scheduling", "storage"
     }  # fmt: skip

@@ -12,8 +12,9 @@ import pytest
 
 from mosaic_core.plugins import discover_workers
 from mosaic_core.runs import RunStore, Supervisor, prepare_runs
-from mosaic_ray_launcher import launcher as home_side
 from mosaic_ray_launcher.plugin import check
+from mosaic_ray_launcher.relay import Streams
+from mosaic_ray_launcher.run import RayRun
 
 from .conftest import LocalCluster, events, mosaic, placement, ray_args, start, wait_until
 
@@ -31,7 +32,7 @@ def test_batches_lost_on_the_way_home_are_asked_for_again(
     spec = discover_workers(load=["nap"]).runnable("nap")
     options = check({"address": cluster.address, "node_dir": str(cluster.node_dir),
                      "keep_on_node": True}, spec.capabilities)  # fmt: skip
-    arrived, appended = home_side.RayRun._arrived, home_side.Streams.append
+    arrived, appended = RayRun._arrived, Streams.append
     calls = {"arrived": 0, "append": 0, "dropped": 0, "unavailable": 0}
 
     def flaky_arrival(self: Any, result: dict[str, Any], *, next_read: bool) -> bool:
@@ -48,8 +49,8 @@ def test_batches_lost_on_the_way_home_are_asked_for_again(
             return 0  # read on the node, never written here
         return int(appended(self, chunks))
 
-    monkeypatch.setattr(home_side.RayRun, "_arrived", flaky_arrival)
-    monkeypatch.setattr(home_side.Streams, "append", lossy_append)
+    monkeypatch.setattr(RayRun, "_arrived", flaky_arrival)
+    monkeypatch.setattr(Streams, "append", lossy_append)
     with RunStore(home) as store:
         (prepared,) = prepare_runs(
             store, "nap", spec, {"total_steps": 400, "step_seconds": 0.005},

@@ -15,7 +15,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 __all__ = [
@@ -183,6 +183,30 @@ def become_subreaper() -> bool:
         return int(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
     except (OSError, AttributeError):
         return False
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def killed_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` for a child to be SIGKILLed when this process dies (Linux
+    ``prctl(PR_SET_PDEATHSIG)``), however it dies; None where unsupported."""
+    if not os.path.isdir(_PROC):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def arm() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # it died before the line above
+            os._exit(1)
+
+    return arm
 
 
 def children(pid: int) -> dict[int, str | None]:

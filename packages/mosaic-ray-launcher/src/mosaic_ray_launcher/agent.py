@@ -72,8 +72,16 @@ class RunAgent:
         run_dir = base / node_id[:12] / name
         try:
             run_dir.mkdir(parents=True)
+        except OSError as exc:
+            return {"error": f"the run's directory {run_dir} cannot be made on {where}: {exc}"}
+        stored = _link_storage(request.get("storage"), name, run_dir, where)
+        if stored is not None and "error" in stored:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            return stored
+        try:
             for sub in _SUBDIRS:
-                (run_dir / sub).mkdir()
+                if not (run_dir / sub).is_symlink():
+                    (run_dir / sub).mkdir()
             (run_dir / "config.json").write_text(request["config"], encoding="utf-8")
             for stream in STREAMS:
                 (run_dir / stream).touch()
@@ -118,6 +126,7 @@ class RunAgent:
             "python": sys.executable,
             "keeper_pid": self.keeper.pid,
             "agent_pid": os.getpid(),
+            **(stored or {}),
         }
 
     # -- relaying --------------------------------------------------------------------
@@ -152,6 +161,8 @@ class RunAgent:
         found = []
         for path in sorted(run_dir.rglob("*")):
             relative = path.relative_to(run_dir).as_posix()
+            if (run_dir / relative.partition("/")[0]).is_symlink():
+                continue  # on the shared storage already
             if path.is_file() and relative not in NODE_ONLY and not path.name.startswith("."):
                 size = path.stat().st_size
                 if relative != "keeper.log" or size:  # the keeper's log only when it said something
@@ -232,6 +243,27 @@ def _missing(distribution: Any, worker_type: str, where: str) -> str | None:
                 "or the same version here"
             )
     return None
+
+
+def _link_storage(
+    storage: Any, name: str, run_dir: pathlib.Path, where: str
+) -> dict[str, Any] | None:
+    """With a shared storage: the run's checkpoints, TensorBoard and video directories made
+    there (``STORAGE/RUN_ID``), and linked into its directory on the node, so the worker
+    writes them there as it goes; None without one, else where they are or the error."""
+    if not storage:
+        return None
+    base = pathlib.Path(storage) / name
+    try:
+        for sub in _SUBDIRS:
+            (base / sub).mkdir(parents=True, exist_ok=True)
+            (run_dir / sub).symlink_to(base / sub, target_is_directory=True)
+    except OSError as exc:
+        return {
+            "error": f"the shared storage {storage} cannot be written on {where}: {exc} (is it "
+            "mounted at the same path on every node?)"
+        }
+    return {"storage": str(base), "stored": list(_SUBDIRS)}
 
 
 def _default_node_dir() -> str:

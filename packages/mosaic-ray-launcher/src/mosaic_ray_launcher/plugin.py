@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mosaic_core import ConfigError, hookimpl
 from mosaic_core.runs.launchers import LauncherSpec
+from mosaic_ray_launcher.storage import check_storage
 
 if TYPE_CHECKING:
     from mosaic_core import WorkerCapabilities
@@ -29,6 +30,8 @@ OPTIONS = {
     "node_dir": "where the runs live on the nodes (default: the node's temporary "
     "directory, mosaic-node-runs)",
     "keep_on_node": "true: keep a run's directory on its node once it is home",
+    "storage": "a directory every node mounts at the same path (path or file:// URI): the "
+    "runs' checkpoints, TensorBoard files and videos are written there, not copied home",
     "namespace": "the Ray namespace of the runs' agents (default mosaic)",
     "scheduling": "SPREAD (default: runs spread over the nodes) or DEFAULT (Ray packs them)",
 }
@@ -71,6 +74,8 @@ def check(options: Mapping[str, Any], capabilities: WorkerCapabilities | None) -
         )
     if options.get("node_dir") is not None:
         checked["node_dir"] = _text(options, "node_dir", "")
+    if options.get("storage") is not None:
+        checked["storage"] = check_storage(options["storage"])
     runtime_env = options.get("runtime_env")
     if runtime_env is not None:
         if not isinstance(runtime_env, dict):

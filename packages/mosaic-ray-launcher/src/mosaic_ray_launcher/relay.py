@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import pathlib
+import threading
 from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
 
-__all__ = ["STREAMS", "Streams", "relay_lock", "write_file"]
+__all__ = ["STREAMS", "Pumper", "Streams", "relay_lock", "write_file"]
+
+logger = logging.getLogger(__name__)
 
 STREAMS = ("events.jsonl", "stdout.log", "stderr.log")
 
@@ -86,3 +91,49 @@ def relay_lock(run_dir: pathlib.Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+class _Pumped(Protocol):
+    def pump(self) -> bool: ...
+
+    def poll(self) -> Any: ...
+
+
+class Pumper:
+    """A thread that pumps every started run while it lasts, so batches come home as soon
+    as the agents answer, not once per turn of the supervisor, which also indexes what
+    comes (the supervisor's own ``pump`` calls still drive a run whenever this is idle)."""
+
+    def __init__(self) -> None:
+        self._runs: list[_Pumped] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, run: _Pumped) -> None:
+        with self._lock:
+            self._runs.append(run)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="mosaic-relay",
+                                                daemon=True)  # fmt: skip
+                self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                self._runs = runs = [r for r in self._runs if r.poll() is None]
+            moved = False
+            for run in runs:
+                try:
+                    moved |= run.pump()
+                except Exception:  # the supervisor's own pump meets it again, and says it
+                    logger.debug("the relay thread leaves a run to the supervisor", exc_info=True)
+                    with self._lock:
+                        self._runs.remove(run)
+            if not moved:
+                self._stop.wait(0.02)

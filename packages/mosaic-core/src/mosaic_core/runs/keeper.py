@@ -47,7 +47,7 @@ def keep(run_dir: pathlib.Path, command: Sequence[str]) -> int | None:
     parent = os.getppid()
     reaper = Reaper()
     try:
-        process = spawn_worker(command, run_dir, dict(os.environ))
+        process = spawn_worker(command, run_dir, dict(os.environ), die_with_parent=True)
     except OSError as exc:
         with open(run_dir / "stderr.log", "a", encoding="utf-8") as err:
             err.write(f"mosaic keeper: the worker could not be started: {exc}\n")

@@ -76,9 +76,15 @@ def worker_environment(
 
 
 def spawn_worker(
-    command: Sequence[str], run_dir: pathlib.Path, env: Mapping[str, str]
+    command: Sequence[str],
+    run_dir: pathlib.Path,
+    env: Mapping[str, str],
+    *,
+    die_with_parent: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """Start a worker in a session of its own, telemetry to ``run_dir/events.jsonl``."""
+    """Start a worker in a session of its own, telemetry to ``run_dir/events.jsonl``;
+    with ``die_with_parent``, SIGKILLed if this process dies (a keeper killed with its
+    node's processes must not leave the worker running there)."""
     events_fd = os.open(run_dir / "events.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
     try:
         with (
@@ -94,6 +100,7 @@ def spawn_worker(
                 stderr=err,
                 pass_fds=(events_fd,),
                 start_new_session=True,
+                preexec_fn=procs.killed_with_parent() if die_with_parent else None,
             )
     finally:
         os.close(events_fd)

@@ -158,7 +158,7 @@ class RunStore:
     A store object holds one connection; use one per thread. ``readonly``
     opens the index without ever writing (the reading commands on a
     read-only home); its writing methods raise
-    :class:`~mosaic_core.runs.database.StoreReadOnly`.
+    ``StoreReadOnly``.
     """
 
     def __init__(
@@ -228,7 +228,7 @@ class RunStore:
         :attr:`mosaic_core.WorkerSpec.headline_metric`).
 
         All or nothing: a config no index can hold (see
-        :func:`~mosaic_core._fields.check_json`) is a ConfigError before anything
+        ``check_json``) is a ConfigError before anything
         is made, and a failure half-way removes the directory again.
         """
         check_json(config)
@@ -665,7 +665,7 @@ class RunStore:
 
     def rebuild(self) -> int:
         """Index every run directory again, and the environments' ``mosaic-env.json``;
-        returns the number of runs indexed (see :mod:`mosaic_core.runs.reindex`)."""
+        returns the number of runs indexed (see ``mosaic_core.runs.reindex``)."""
         from mosaic_core.runs.reindex import rebuild_envs, rebuild_lock, rebuild_runs
 
         with rebuild_lock(self.home):

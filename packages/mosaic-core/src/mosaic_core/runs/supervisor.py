@@ -342,6 +342,15 @@ class Supervisor:
             live.running = True
             self._record(live.spec.run_id, **self._running_fields(live.run))
         busy |= self._read(live)
+        ended = live.run.poll()
+        if ended is not None:
+            # What is left of its stream is indexed a chunk a turn, like a live run's, so
+            # the other runs' telemetry keeps coming home meanwhile; it ends once all is in.
+            if self._read(live):
+                return True
+            if not self._retry(live, ended):
+                self._finish(live, ended)
+            return True
         now = time.monotonic()
         if live.kill_reason is None:
             if now >= live.next_cancel_check:
@@ -362,13 +371,6 @@ class Supervisor:
         ):
             live.killed = True
             live.run.signal(signal.SIGKILL)
-        ended = live.run.poll()
-        if ended is not None:
-            while self._read(live):
-                pass
-            if not self._retry(live, ended):
-                self._finish(live, ended)
-            return True
         return busy
 
     def _poll_failed(self, live: _Live, exc: Exception) -> None:
@@ -474,8 +476,8 @@ class Supervisor:
         return True
 
     def _begin_kill(self, live: _Live, reason: str) -> None:
-        if live.kill_reason is not None:
-            return
+        if live.kill_reason is not None or live.run.poll() is not None:
+            return  # stopping already, or ended (its stream still being indexed)
         live.kill_reason = reason
         live.kill_started = time.monotonic()
         live.progress.status = "stopping"
