@@ -229,15 +229,24 @@ def test_server_sent_events_tell_of_new_and_changed_runs(server: Server) -> None
         assert stream.headers["content-type"].startswith("text/event-stream")
         assert stream.readline() == b"event: hello\n"
         stream.readline(), stream.readline()
-        (run_id,) = _launch(server, config={"total_steps": 500})
-        statuses = set()
-        deadline = time.monotonic() + 60
-        while "completed" not in statuses and time.monotonic() < deadline:
+        # A run long enough to be seen running (a short one may end before the index
+        # publishes anything but its end), then cancelled: its new state comes too.
+        (run_id,) = _launch(server, config={"total_steps": 30_000_000, "log_every": 200_000})
+        seen: list[str] = []  # the run's statuses as the stream told them, in order
+        asked = False
+        deadline = time.monotonic() + 90
+        while "cancelled" not in seen and time.monotonic() < deadline:
             line = stream.readline()
             if line.startswith(b"data: "):
                 message = json.loads(line[6:])
-                statuses |= {r["status"] for r in message["runs"] if r["run_id"] == run_id}
-    assert {"pending", "completed"} <= statuses or {"running", "completed"} <= statuses
+                for run in message["runs"]:
+                    if run["run_id"] == run_id and run["status"] not in seen[-1:]:
+                        seen.append(run["status"])
+                if "running" in seen and not asked:
+                    assert server.request("POST", f"/api/runs/{run_id}/cancel")[0] == 200
+                    asked = True
+    assert seen[0] in ("pending", "running") and seen[-1] == "cancelled", seen
+    assert "running" in seen
 
 
 def test_a_live_run_is_followed_from_its_file_past_the_index(server: Server) -> None:
