@@ -239,7 +239,7 @@ def test_server_sent_events_tell_of_new_and_changed_runs(server: Server) -> None
             line = stream.readline()
             if line.startswith(b"data: "):
                 message = json.loads(line[6:])
-                for run in message["runs"]:
+                for run in message.get("runs", ()):
                     if run["run_id"] == run_id and run["status"] not in seen[-1:]:
                         seen.append(run["status"])
                 if "running" in seen and not asked:
