@@ -6,7 +6,7 @@ import os
 import threading
 import time
 
-__all__ = ["new_ulid", "ulid_time"]
+__all__ = ["new_run_id", "new_ulid", "ulid_time"]
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _lock = threading.Lock()
@@ -37,3 +37,7 @@ def ulid_time(ulid: str) -> float:
     for char in ulid[:10].upper():
         value = value * 32 + _ALPHABET.index(char)
     return value / 1000.0
+
+
+#: The id of a new run (the host offers it as ``mosaic_core.runs.new_run_id``).
+new_run_id = new_ulid
