@@ -114,7 +114,7 @@ def test_a_real_cleanrl_run_from_the_form(page: Any, server: Server) -> None:
         pytest.fail("the cleanrl worker is not installed here (tox -e mosaic-ui installs it)")
     page.goto(server.base + "/#/launch/cleanrl")
     page.locator("[data-field='env_id']").wait_for(timeout=90_000)
-    _fill(page, "algorithm", "ppo")
+    page.locator("[data-field='algorithm']").select_option("ppo")  # an enum: a select
     _fill(page, "env_id", "CartPole-v1")
     _fill(page, "total_steps", "3000")
     page.locator("#start").click()
