@@ -54,7 +54,11 @@ def _seat(page: Any, pane: int, agent: str, value: str) -> None:
 
 def _start(page: Any) -> str:
     page.locator("#start-play").click()
-    page.wait_for_url("**/#/operators/*")
+    _until(
+        page, "location.hash.startsWith('#/operators/') || !!document.getElementById('play-error')"
+    )
+    error = page.locator("#play-error")
+    assert error.count() == 0, error.inner_text()
     return str(page.url.rsplit("/", 1)[-1])
 
 
@@ -185,3 +189,40 @@ def test_killing_one_operator_fails_only_its_pane(page: Any, server: Server) -> 
     run_id = page.locator("#recorded a").inner_text().split()[-1]
     run = server.wait_for(run_id, ("completed",))
     assert run["worker_type"] == "eval" and len(run["summary"]["operators"]) == 3
+
+
+def test_a_trained_cleanrl_run_beats_random_side_by_side(page: Any, server: Server) -> None:
+    status, launched = server.request("POST", "/api/launch", {
+        "worker": "cleanrl",
+        "config": {"algorithm": "ppo", "env_id": "CartPole-v1", "total_steps": 20000},
+    })  # fmt: skip
+    assert status == 201, launched
+    status, other = server.request("POST", "/api/launch", {
+        "worker": "cleanrl",
+        "config": {"algorithm": "ppo", "env_id": "Acrobot-v1", "total_steps": 1000},
+    })  # fmt: skip
+    assert status == 201, other
+    run_id, acrobot = launched["runs"][0]["run_id"], other["runs"][0]["run_id"]
+    for started in (run_id, acrobot):
+        run = server.wait_for(started, ("completed", "failed"), timeout=400)
+        assert run["status"] == "completed", run.get("reason")
+    _setup(page, server, "classic_control", "CartPole-v1")
+    spec = f"cleanrl:{run_id}"
+    _seat(page, 0, "agent", spec)  # offered among the runs that fit
+    unfit = page.locator("#not-fitting").text_content() or ""  # folded away: not inner_text
+    assert f"cleanrl:{acrobot}" in unfit and "Box(6,)" in unfit, unfit  # Acrobot's spaces
+    page.locator("#seed").fill("7")
+    sid = _start(page)
+    page.locator("#pace").fill("0")
+    page.locator("#run").click()
+    state = _wait_pane(server, sid, lambda s: all(p["episodes"] >= 2 for p in s["panes"]),
+                       timeout=300)  # fmt: skip
+    _until(page, "Math.min(...window.__mosaicPlay.frames) >= 10")
+    page.locator("#pause").click()
+    trained, random = state["panes"][0], state["panes"][1]
+    assert trained["seats"][0]["spec"] == spec and random["seats"][0]["spec"] == "random"
+    assert [r["seed"] for r in trained["results"][:2]] == [7, 8]
+    assert [r["seed"] for r in random["results"][:2]] == [7, 8]  # the same episodes
+    mean = [sum(r["return"] for r in p["results"][:2]) / 2 for p in (trained, random)]
+    assert mean[0] > mean[1], mean
+    shot(page, "operators-cartpole", height=620)

@@ -81,10 +81,11 @@ def get_preview(request: Request) -> Response:
 
 @endpoint
 def get_candidates(request: Request) -> dict[str, Any]:
-    """Completed runs of the store as operators of this task's seats: those whose recorded
-    spaces fit, and the others with the reason they do not."""
+    """Completed runs of the store as operators of this task's seats: ``fits`` true when the
+    spaces they recorded fit every seat, false with the reason when not (or when their worker
+    has no operator), null when they recorded none (older runs, some workers)."""
     from mosaic_core import OperatorContext
-    from mosaic_core.operators.trained import check_seat
+    from mosaic_core.operators.trained import check_seat, trained_on
     from mosaic_core.plugins import env_families
 
     task_id = request.path_params["task"]
@@ -101,10 +102,13 @@ def get_candidates(request: Request) -> dict[str, Any]:
         out = []
         for run in runs:
             spec = f"{run['worker_type']}:{run['run_id']}"
-            reason = None
+            reason, fits = None, True
             worker = workers.get(run["worker_type"])
+            run_dir = str(store.run_dir(run["run_id"]))
             if worker is None or getattr(worker.spec, "operator_factory", None) is None:
-                reason = f"worker {run['worker_type']!r} offers no operator"
+                reason, fits = f"worker {run['worker_type']!r} offers no operator", False
+            elif trained_on(run_dir) is None:
+                reason, fits = "the run recorded no spaces, so whether it fits is not known", None
             else:
                 for agent in arena.possible_agents or (None,):
                     context = OperatorContext(
@@ -113,13 +117,13 @@ def get_candidates(request: Request) -> dict[str, Any]:
                         agent=agent, env_id=task_id,
                     )  # fmt: skip
                     try:
-                        check_seat(spec, str(store.run_dir(run["run_id"])), {}, context)
+                        check_seat(spec, run_dir, {}, context)
                     except ConfigError as exc:
-                        reason = str(exc)
+                        reason, fits = str(exc), False
                         break
             out.append({"spec": spec, "run_id": run["run_id"], "worker": run["worker_type"],
                         "algorithm": run.get("algorithm"), "env_id": run.get("env_id"),
-                        "fits": reason is None, "reason": reason})  # fmt: skip
+                        "fits": fits, "reason": reason})  # fmt: skip
     finally:
         arena.close()
     return {"task": task["id"], "runs": out}

@@ -96,7 +96,8 @@ async def post_play(request: Request) -> Response:
     try:
         body = await body_json(request)
         ui = ui_state(request)
-        task, seed, panes = await asyncio.to_thread(_build, body, ui.store())
+        # The store is per thread (one SQLite connection each): taken in the worker thread.
+        task, seed, panes = await asyncio.to_thread(lambda: _build(body, ui.store()))
         session = PlaySession(os.urandom(6).hex(), task, seed, panes, str(ui.home))
         manager(request).add(session)
     except (ApiError, ConfigError) as exc:

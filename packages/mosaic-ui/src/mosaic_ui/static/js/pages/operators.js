@@ -70,7 +70,8 @@ async function setup(view) {
 
   function paintPanes() {
     clear(panes);
-    const fitting = candidates.filter((c) => c.fits), not = candidates.filter((c) => !c.fits);
+    const fitting = candidates.filter((c) => c.fits === true), not = candidates.filter((c) => c.fits === false);
+    const unknown = candidates.filter((c) => c.fits === null);
     lineups.forEach((lineup, i) => {
       const card = h("div", { class: "card", "data-pane-setup": i }, h("strong", {}, `Pane ${i + 1}`), " ",
         lineups.length > 1 ? h("button", { onclick: () => { lineups.splice(i, 1); paintPanes(); } }, "remove") : null);
@@ -83,6 +84,7 @@ async function setup(view) {
           lineup[key] = e.target.value === "*" ? other.value.trim() : e.target.value;
         } }, h("option", { value: "random" }, "random"), h("option", { value: "human" }, "human (you)"),
           fitting.length ? h("optgroup", { label: "trained runs that fit" }, fitting.map((c) => h("option", { value: c.spec }, `${c.spec} (${c.algorithm || "?"} on ${c.env_id || "?"})`))) : null,
+          unknown.length ? h("optgroup", { label: "runs that recorded no spaces (not checked)" }, unknown.map((c) => h("option", { value: c.spec, title: c.reason }, `${c.spec} (${c.algorithm || "?"} on ${c.env_id || "?"})`))) : null,
           not.length ? h("optgroup", { label: "trained runs that do not fit" }, not.map((c) => h("option", { value: c.spec, disabled: true, title: c.reason }, `${c.spec}: ${c.reason}`))) : null,
           h("option", { value: "*" }, "another spec (llm:MODEL@URL, WORKER:RUN_ID…)"));
         pick.value = lineup[key];
