@@ -102,7 +102,8 @@ def get_candidates(request: Request) -> dict[str, Any]:
         out = []
         for run in runs:
             spec = f"{run['worker_type']}:{run['run_id']}"
-            reason, fits = None, True
+            reason: str | None = None
+            fits: bool | None = True
             worker = workers.get(run["worker_type"])
             run_dir = str(store.run_dir(run["run_id"]))
             if worker is None or getattr(worker.spec, "operator_factory", None) is None:
