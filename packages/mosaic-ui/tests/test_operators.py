@@ -78,6 +78,10 @@ def test_babyai_arrow_keys_move_the_agent(page: Any, server: Server) -> None:
 
     _setup(page, server, "babyai", "BabyAI-GoToLocal-v0")
     assert page.locator("#stepping").inner_text() == "single"
+    assert page.evaluate("document.getElementById('preview').naturalWidth") == 8 * 32
+    page.locator("[data-setting='tile_size']").fill("16")  # a family setting: smaller tiles
+    page.locator("#apply-settings").click()
+    _until(page, "document.getElementById('preview').naturalWidth === 8 * 16")
     _seat(page, 0, "agent", "human")
     sid = _start(page)
     _until(page, "window.__mosaicPlay && Math.min(...window.__mosaicPlay.frames) >= 1")
@@ -90,7 +94,7 @@ def test_babyai_arrow_keys_move_the_agent(page: Any, server: Server) -> None:
     assert human["actions"] == [0, 2, 1, 2] and human["episodes"] == 0, human
     assert state["panes"][1]["steps"] == 0  # the random pane waits for Step or Run
     # The frame the server shows is the one these actions give, on the same seed.
-    env = make_env("BabyAI-GoToLocal-v0", render_mode="rgb_array")
+    env = make_env("BabyAI-GoToLocal-v0", render_mode="rgb_array", tile_size=16)
     env.reset(seed=0)
     first = env.render()
     for action in [0, 2, 1, 2]:
@@ -98,6 +102,7 @@ def test_babyai_arrow_keys_move_the_agent(page: Any, server: Server) -> None:
     expected = env.render()
     env.close()
     shown = _frame(server, sid, 0)
+    assert shown.shape == (128, 128, 3)  # the setting reached the pane's environment
     assert np.array_equal(shown, expected) and not np.array_equal(shown, first)
     _until(page, "window.__mosaicPlay.frames[0] >= 5")
     shot(page, "operators-babyai", height=620)

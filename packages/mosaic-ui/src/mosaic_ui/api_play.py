@@ -52,11 +52,15 @@ def _answer(exc: Exception) -> Response:
 
 
 def _build(body: dict[str, Any], store: Any) -> tuple[dict[str, Any], int | None, list[list[Seat]]]:
-    """The task, the seed and each pane's seats, checked (ConfigError naming what is wrong)."""
+    """The task (with its settings), the seed and each pane's seats, checked (ConfigError
+    naming what is wrong)."""
     task_id = body.get("task")
     if not isinstance(task_id, str) or not task_id.strip():
         raise ConfigError.bad_value("task", task_id, "a task of `mosaic envs`")
-    task = describe(task_id.strip())
+    settings = body.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise ConfigError.bad_value("settings", settings, "an object {NAME: VALUE}")
+    task = {**describe(task_id.strip(), settings), "chosen_settings": settings}
     seed = body.get("seed", 0)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ConfigError.bad_value("seed", seed, "an integer")
@@ -155,7 +159,8 @@ async def get_frame(request: Request) -> Response:
 
 def _command(session: PlaySession, message: dict[str, Any]) -> str | None:
     if "cmd" in message:
-        session.control(str(message["cmd"]), seed=message.get("seed"), pace=message.get("pace"))
+        session.control(str(message["cmd"]), seed=message.get("seed"), pace=message.get("pace"),
+                        pane=message.get("pane"))  # fmt: skip
         return None
     return session.human(message.get("pane"), message.get("agent"),
                          key=message.get("key"), action=message.get("action"))  # fmt: skip

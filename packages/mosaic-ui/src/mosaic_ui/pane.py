@@ -74,6 +74,7 @@ class Pane:
         self._ring = ""
         self._last_step = 0.0
         self.task: asyncio.Task[None] | None = None
+        self.seed: int | None = None
 
     # -- what the page sees ----------------------------------------------------------
 
@@ -104,7 +105,7 @@ class Pane:
             "to_act": self.to_act, "legal": {str(k): v for k, v in self.legal.items()},
             "waiting_for": waiting, "last_agent": self.last_agent, "text": self.text,
             "results": self.results[-50:], "actions": self.actions[-500:],
-            "frames": self.frame_count,
+            "frames": self.frame_count, "seed": self.seed,
         }  # fmt: skip
 
     # -- the pane's task -------------------------------------------------------------
@@ -112,6 +113,7 @@ class Pane:
     def start(self, argv: Sequence[str], environ: Mapping[str, str], seed: int | None,
               clock: Callable[[], tuple[bool, float]]) -> None:  # fmt: skip
         """``clock()`` says whether the session runs and its step interval in seconds."""
+        self.seed = seed
         self.task = asyncio.get_running_loop().create_task(self._run(argv, environ, seed, clock))
 
     async def _run(self, argv: Sequence[str], environ: Mapping[str, str], seed: int | None,

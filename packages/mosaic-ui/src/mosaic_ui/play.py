@@ -1,6 +1,6 @@
 """Play sessions: panes side by side on one task and seed, each recorded as an eval run.
 
-A session is made from ``{"task", "seed", "panes": [{"seats": {AGENT: SPEC}}]}``:
+A session is made from ``{"task", "settings", "seed", "panes": [{"seats": {AGENT: SPEC}}]}``:
 the task comes from the environment families, every seat's spec is checked
 as ``mosaic eval`` checks it (a bad one is a 422 naming it and nothing
 starts), then every pane starts its operator process. The session's clock
@@ -13,6 +13,7 @@ one ``metrics`` event per pane and episode and the report as its summary.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import time
@@ -77,11 +78,16 @@ class PlaySession:
         for pane in self.panes:
             specs = [s.argument() for s in pane.seats]
             run_id = f"ui{self.id}p{pane.index}"
-            argv = operator_command(specs, self.task["id"], python=sys.executable, run_id=run_id)
+            chosen = self.task.get("chosen_settings") or {}
+            extra = [f"--setting={name}={json.dumps(value)}" for name, value in chosen.items()]
+            argv = operator_command(
+                specs, self.task["id"], python=sys.executable, run_id=run_id, extra=extra
+            )
             pane.start(argv, environ, self.seed, self.clock)
 
-    def control(self, cmd: str, *, seed: Any = None, pace: Any = None) -> None:
-        """``run``, ``pause``, ``step``, ``reset`` (all panes on ``seed``), ``pace``."""
+    def control(self, cmd: str, *, seed: Any = None, pace: Any = None, pane: Any = None) -> None:
+        """``run``, ``pause``, ``step``, ``reset`` (every pane on ``seed``, or only pane
+        ``pane`` on its own seed), ``pace``."""
         if pace is not None:
             if (
                 isinstance(pace, bool)
@@ -97,18 +103,28 @@ class PlaySession:
         elif cmd == "reset":
             if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
                 raise ConfigError.bad_value("seed", seed, "an integer")
-            self.seed = seed if seed is not None else self.seed
-            self.running = False
-            for pane in self.panes:
-                pane.submit("reset", self.seed)
+            if pane is not None:
+                if isinstance(pane, bool) or not isinstance(pane, int):
+                    raise ConfigError.bad_value("pane", pane, "a pane's index")
+                if not 0 <= pane < len(self.panes):
+                    raise ConfigError.bad_value("pane", pane, f"0 to {len(self.panes) - 1}")
+                chosen = seed if seed is not None else self.seed
+                self.panes[pane].seed = chosen
+                self.panes[pane].submit("reset", chosen)
+            else:
+                self.seed = seed if seed is not None else self.seed
+                self.running = False
+                for each in self.panes:
+                    each.seed = self.seed
+                    each.submit("reset", self.seed)
         elif cmd == "step":
             self.running = False
-            for pane in self.panes:
-                pane.submit("step")
+            for each in self.panes:
+                each.submit("step")
         elif cmd != "pace":
             raise ConfigError.bad_value("cmd", cmd, "run, pause, step, reset or pace")
-        for pane in self.panes:
-            pane.submit("wake")
+        for each in self.panes:
+            each.submit("wake")
         self.notify()
 
     def human(self, pane_index: Any, agent: Any, *, key: Any = None, action: Any = None) -> str:

@@ -23,7 +23,7 @@ async function setup(view) {
   const banner = h("div");
   const start = h("button", { class: "primary", id: "start-play", onclick: begin }, "Start");
   const addPane = h("button", { id: "add-pane", onclick: () => { lineups.push(defaults()); paintPanes(); } }, "Add pane");
-  let described = null, candidates = [], lineups = [];
+  let described = null, candidates = [], lineups = [], chosen = {};
 
   const missing = data.families.filter((f) => !f.installed);
   view.append(h("h1", {}, "Operators"),
@@ -34,12 +34,13 @@ async function setup(view) {
     missing.length ? h("p", { class: "muted" }, "Not installed: ", missing.map((f) => `${f.display_name} (${f.install})`).join("; ")) : null);
 
   family.addEventListener("change", fillTasks);
-  task.addEventListener("change", load);
+  task.addEventListener("change", () => { chosen = {}; load(); });
   fillTasks();
 
   function fillTasks() {
-    const chosen = families.find((f) => f.name === family.value);
-    clear(task).append(...(chosen ? chosen.tasks : []).map((t) => h("option", { value: t.id }, t.id)));
+    const picked = families.find((f) => f.name === family.value);
+    clear(task).append(...(picked ? picked.tasks : []).map((t) => h("option", { value: t.id }, t.id)));
+    chosen = {};
     load();
   }
 
@@ -47,11 +48,12 @@ async function setup(view) {
     clear(about).append(h("p", { class: "muted" }, "Loading…"));
     clear(banner);
     try {
+      const given = Object.keys(chosen).length ? { settings: JSON.stringify(chosen) } : {};
       [described, { runs: candidates }] = await Promise.all([
-        api(`/api/families/tasks/${encodeURIComponent(task.value)}`),
+        api(`/api/families/tasks/${encodeURIComponent(task.value)}${query(given)}`),
         api(`/api/families/tasks/${encodeURIComponent(task.value)}/candidates`)]);
     } catch (error) { clear(about); banner.append(h("div", { class: "banner" }, error.message)); return; }
-    const preview = h("img", { id: "preview", alt: "preview", src: `/api/families/tasks/${encodeURIComponent(task.value)}/preview${query({ seed: seed.value })}`, style: "max-width:320px;max-height:260px;border:1px solid var(--line)" });
+    const preview = h("img", { id: "preview", alt: "preview", src: `/api/families/tasks/${encodeURIComponent(task.value)}/preview${query({ seed: seed.value, ...(Object.keys(chosen).length ? { settings: JSON.stringify(chosen) } : {}) })}`, style: "max-width:320px;max-height:260px;border:1px solid var(--line)" });
     const keys = described.key_map ? Object.entries(described.key_map.keys).map(([k, a]) => `${k}: ${described.key_map.labels[a] || a}`).join(" · ") : "none";
     clear(about).append(h("div", { class: "layout", style: "grid-template-columns: 340px 1fr" }, preview,
       h("div", { class: "kv" }, h("div", {}, "task"), h("div", { class: "mono" }, described.id),
@@ -59,10 +61,29 @@ async function setup(view) {
         h("div", {}, "agents"), h("div", { id: "agents" }, agents().map((a) => a || "one agent").join(", ")),
         h("div", {}, "stepping"), h("div", { id: "stepping" }, described.stepping + (described.legal_actions ? " (legal moves)" : "")),
         h("div", {}, "keys"), h("div", { class: "mono" }, keys),
-        h("div", {}, "settings"), h("div", {}, described.settings.map((s) => `${s.name}=${s.value}`).join(", ") || "none"),
+        h("div", {}, "settings"), h("div", { id: "settings" }, described.settings.length ? settingsForm() : "none"),
         h("div", {}, "description"), h("div", {}, described.description))));
     lineups = [defaults(), defaults()];
     paintPanes();
+  }
+
+  function settingsForm() {
+    const inputs = described.settings.map((s) => {
+      const input = s.choices ? h("select", { "data-setting": s.name }, s.choices.map((c) => h("option", { value: c }, String(c))))
+        : h("input", { type: s.type === "integer" || s.type === "number" ? "number" : "text", "data-setting": s.name, style: "width:90px", title: s.description || "" });
+      input.value = String(s.value);
+      return h("label", { style: "margin-right:10px", title: s.description || "" }, `${s.name} `, input);
+    });
+    const apply = h("button", { id: "apply-settings", onclick: () => {
+      chosen = {};
+      for (const s of described.settings) {
+        const raw = document.querySelector(`[data-setting='${s.name}']`).value;
+        const value = s.type === "integer" ? parseInt(raw, 10) : s.type === "number" ? Number(raw) : s.type === "boolean" ? raw === "true" : raw;
+        if (value !== s.default) chosen[s.name] = value;
+      }
+      load();
+    } }, "Apply");
+    return h("div", {}, inputs, apply);
   }
 
   function agents() { return described && described.agents.length ? described.agents : [null]; }
@@ -100,7 +121,7 @@ async function setup(view) {
     clear(banner);
     start.disabled = true;
     try {
-      const session = await api("/api/play", { method: "POST", body: { task: task.value, seed: Number(seed.value), panes: lineups.map((seats) => ({ seats })) } });
+      const session = await api("/api/play", { method: "POST", body: { task: task.value, settings: chosen, seed: Number(seed.value), panes: lineups.map((seats) => ({ seats })) } });
       location.hash = `#/operators/${session.id}`;
     } catch (error) { banner.append(h("div", { class: "banner", id: "play-error" }, error.message)); }
     finally { start.disabled = false; }
@@ -119,7 +140,9 @@ async function play(view, sid) {
   const banner = h("div", { id: "play-banner" });
   const socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/play/${encodeURIComponent(sid)}/ws`);
   socket.binaryType = "arraybuffer";
-  const send = (message) => { if (socket.readyState === 1) socket.send(JSON.stringify(message)); };
+  const waiting = [];  // what was sent before the socket opened goes out when it does
+  const send = (message) => { if (socket.readyState === 1) socket.send(JSON.stringify(message)); else if (socket.readyState === 0) waiting.push(message); };
+  socket.onopen = () => { for (const message of waiting.splice(0)) socket.send(JSON.stringify(message)); };
   const control = (cmd, extra = {}) => send({ cmd, ...extra });
   const panes = state.panes.map((p) => paneView(p));
 
@@ -181,7 +204,9 @@ async function play(view, sid) {
     const canvas = h("canvas", { width: 256, height: 256, "data-canvas": p.index });
     const el = h("div", { class: "card pane", "data-pane": p.index });
     const info = h("div", { class: "pane-info" });
-    el.append(h("div", {}, h("strong", {}, `Pane ${p.index + 1}`), " ", h("span", { class: "mono" }, p.seats.map((s) => (s.agent ? `${s.agent}=` : "") + s.spec).join(", "))), canvas, info);
+    const own = h("input", { type: "number", value: p.seed ?? 0, style: "width:80px", "data-pane-seed": p.index, title: "this pane's own seed" });
+    el.append(h("div", {}, h("strong", {}, `Pane ${p.index + 1}`), " ", h("span", { class: "mono" }, p.seats.map((s) => (s.agent ? `${s.agent}=` : "") + s.spec).join(", "))), canvas,
+      h("div", { class: "toolbar", style: "margin:0 0 4px" }, h("button", { "data-pane-reset": p.index, onclick: () => control("reset", { pane: p.index, seed: Number(own.value) }) }, "Reset this pane"), own), info);
     return { el, canvas, info };
   }
 
@@ -202,7 +227,7 @@ async function play(view, sid) {
         p.notice ? h("div", { class: "muted" }, p.notice) : null,
         turn, moves,
         p.text ? h("pre", { class: "log" }, p.text) : null,
-        h("div", { class: "kv" }, h("div", {}, "return"), h("div", { "data-stat": "return" }, ret),
+        h("div", { class: "kv" }, h("div", {}, "seed"), h("div", { "data-stat": "seed" }, fmt(p.seed)), h("div", {}, "return"), h("div", { "data-stat": "return" }, ret),
           h("div", {}, "steps"), h("div", { "data-stat": "steps" }, fmt(p.steps)),
           h("div", {}, "episodes"), h("div", { "data-stat": "episodes" }, fmt(p.episodes)),
           h("div", {}, "last episode"), h("div", {}, last ? (typeof last.return === "object" ? JSON.stringify(last.return) : fmt(last.return)) : "–"),
