@@ -81,7 +81,7 @@ def test_babyai_arrow_keys_move_the_agent(page: Any, server: Server) -> None:
     assert page.evaluate("document.getElementById('preview').naturalWidth") == 8 * 32
     page.locator("[data-setting='tile_size']").fill("16")  # a family setting: smaller tiles
     page.locator("#apply-settings").click()
-    _until(page, "document.getElementById('preview').naturalWidth === 8 * 16")
+    _until(page, "(document.getElementById('preview') || {}).naturalWidth === 8 * 16")
     _seat(page, 0, "agent", "human")
     sid = _start(page)
     _until(page, "window.__mosaicPlay && Math.min(...window.__mosaicPlay.frames) >= 1")

@@ -15,7 +15,8 @@ _last_rand = 0
 
 
 def new_ulid() -> str:
-    """A new ULID; ids made in the same millisecond by this process still sort in order."""
+    """A new ULID (a run id); ids made in the same millisecond by this process still sort
+    in order."""
     global _last_ms, _last_rand
     with _lock:
         ms = time.time_ns() // 1_000_000
