@@ -147,6 +147,17 @@ def test_tictactoe_a_person_against_random_to_the_end(page: Any, server: Server)
     assert set(result["return"]) == {"player_1", "player_2"}
     assert sorted(result["return"].values()) in ([-1.0, 1.0], [0.0, 0.0])
     assert _state(server, sid)["panes"][0]["invalid"] == 0
+    # Stop records the game; its replay plays the same moves to the same end.
+    page.locator("#stop").click()
+    page.locator("[data-replay='0-0']").click()
+    page.locator("#replay-of").wait_for()
+    replay = str(page.url.rsplit("/", 1)[-1])
+    assert replay != sid
+    page.locator("#run").click()
+    page.locator("#replayed-0").wait_for(timeout=30_000)
+    again = _state(server, replay)["panes"][0]["results"][0]
+    assert again["return"] == result["return"] and again["length"] == result["length"]
+    shot(page, "operators-replay", height=620)
 
 
 def test_multigrid_soccer_four_random_seats_paced(page: Any, server: Server) -> None:

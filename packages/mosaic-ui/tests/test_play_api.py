@@ -184,3 +184,41 @@ def test_one_pane_resets_on_its_own_seed(server: Server) -> None:
     assert [p["seed"] for p in state["panes"]] == [5, 9]
     assert [r["seed"] for r in state["panes"][0]["results"][:2]] == [5, 6]
     assert [r["seed"] for r in state["panes"][1]["results"][:2]] == [9, 10]
+
+
+def test_a_recorded_episode_replays_move_for_move(server: Server) -> None:
+    seats = {"player_1": "human", "player_2": "random"}
+    sid = _play(server, {"task": "tictactoe_v3", "seed": 3, "panes": [{"seats": seats}]})["id"]
+    server.request("POST", f"/api/play/{sid}/control", {"cmd": "run", "pace": 0})
+    while True:
+        pane = _until(server, sid, lambda s: s["panes"][0]["waiting_for"] == "player_1"
+                      or s["panes"][0]["episodes"] > 0)["panes"][0]  # fmt: skip
+        if pane["episodes"] > 0:
+            break
+        move = pane["legal"]["player_1"][-1]
+        status, answer = server.request(
+            "POST", f"/api/play/{sid}/control", {"pane": 0, "action": move}
+        )
+        assert status == 200, answer
+        _until(server, sid, lambda s, n=pane["steps"]: s["panes"][0]["steps"] > n)
+    played = pane["results"][0]
+    status, done = server.request("DELETE", f"/api/play/{sid}")
+    assert status == 200 and done["run_id"], done
+    recorded = server.get(f"/api/runs/{done['run_id']}")[1]["summary"]["operators"][0]
+    actions = recorded["episode_results"][0]["actions"]
+    assert len(actions) == played["length"]
+    status, replay = server.request("POST", "/api/play", {"replay": {"run_id": done["run_id"]}})
+    assert status == 201, replay
+    assert replay["seed"] == 3 and replay["task"]["replay"]["episode"] == 0
+    rid = replay["id"]
+    server.request("POST", f"/api/play/{rid}/control", {"cmd": "run", "pace": 0})
+    state = _until(server, rid, lambda s: s["panes"][0]["replayed"])["panes"][0]
+    assert state["results"][0]["return"] == played["return"]
+    assert state["results"][0]["length"] == played["length"]
+    time.sleep(0.5)
+    assert _until(server, rid, lambda s: True)["panes"][0]["steps"] == len(actions)  # then stops
+    status, answer = server.request("POST", "/api/play", {"replay": {"run_id": done["run_id"],
+                                                                     "episode": 4}})  # fmt: skip
+    assert status == 422 and answer["field"] == "replay.episode", answer
+    status, again = server.request("DELETE", f"/api/play/{rid}")
+    assert status == 200 and again["run_id"] is None  # a replay records nothing new

@@ -96,13 +96,52 @@ def _build(body: dict[str, Any], store: Any) -> tuple[dict[str, Any], int | None
     return task, seed, out
 
 
+def _replay(body: dict[str, Any], store: Any) -> tuple[dict[str, Any], int | None, list[Any]]:
+    """``{"replay": {"run_id", "pane", "episode"}}``: an episode a play session recorded, as
+    its task, seed and actions (ConfigError or a 404 naming what is missing)."""
+    from mosaic_core.runs import RunNotFound
+
+    replay = body["replay"]
+    if not isinstance(replay, dict):
+        raise ConfigError.bad_value("replay", replay, "{run_id, pane, episode}")
+    try:
+        run = store.get(str(replay.get("run_id")))
+    except RunNotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    summary, config = (json.loads(run[k]) if isinstance(run.get(k), str) else run.get(k) or {}
+                       for k in ("summary", "config"))  # fmt: skip
+    operators = (summary or {}).get("operators") or []
+    pane, episode = replay.get("pane", 0), replay.get("episode", 0)
+    if run["worker_type"] != "eval" or not operators:
+        raise ConfigError.bad_value("replay.run_id", run["run_id"], "a recorded play session")
+    if not isinstance(pane, int) or not 0 <= pane < len(operators):
+        raise ConfigError.bad_value("replay.pane", pane, f"0 to {len(operators) - 1}")
+    results = operators[pane].get("episode_results") or []
+    if not isinstance(episode, int) or not 0 <= episode < len(results):
+        raise ConfigError.bad_value("replay.episode", episode, f"0 to {len(results) - 1}")
+    recorded = results[episode]
+    if not isinstance(recorded.get("actions"), list):
+        raise ConfigError.bad_value("replay.run_id", run["run_id"], "a run that kept its actions")
+    task = {**describe(str(config["env_id"])), "replay": {
+        "run_id": run["run_id"], "pane": pane, "episode": episode,
+        "operators": operators[pane].get("operator")}}  # fmt: skip
+    return task, recorded.get("seed"), recorded["actions"]
+
+
 async def post_play(request: Request) -> Response:
     try:
         body = await body_json(request)
         ui = ui_state(request)
         # The store is per thread (one SQLite connection each): taken in the worker thread.
-        task, seed, panes = await asyncio.to_thread(lambda: _build(body, ui.store()))
+        if "replay" in body:
+            task, seed, script = await asyncio.to_thread(lambda: _replay(body, ui.store()))
+            agents: list[str | None] = list(task.get("agents") or []) or [None]
+            panes = [[Seat(agent, "random") for agent in agents]]
+        else:
+            script = None
+            task, seed, panes = await asyncio.to_thread(lambda: _build(body, ui.store()))
         session = PlaySession(os.urandom(6).hex(), task, seed, panes, str(ui.home))
+        session.panes[0].script = script
         manager(request).add(session)
     except (ApiError, ConfigError) as exc:
         return _answer(exc)

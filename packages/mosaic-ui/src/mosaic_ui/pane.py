@@ -75,6 +75,8 @@ class Pane:
         self._last_step = 0.0
         self.task: asyncio.Task[None] | None = None
         self.seed: int | None = None
+        #: A recorded episode's actions: the pane replays them instead of asking anyone.
+        self.script: list[Any] | None = None
 
     # -- what the page sees ----------------------------------------------------------
 
@@ -94,6 +96,13 @@ class Pane:
                 return agent if agent is not None else ""
         return None
 
+    @property
+    def replayed(self) -> bool:
+        """A replay that has played its whole episode."""
+        return self.script is not None and (
+            self.episodes > 0 or self.episode_steps >= len(self.script)
+        )
+
     def state(self) -> dict[str, Any]:
         waiting = self.waiting_for
         return {
@@ -104,8 +113,10 @@ class Pane:
             "return": self.episode_return, "invalid": self.invalid, "fps": round(self.fps, 1),
             "to_act": self.to_act, "legal": {str(k): v for k, v in self.legal.items()},
             "waiting_for": waiting, "last_agent": self.last_agent, "text": self.text,
-            "results": self.results[-50:], "actions": self.actions[-500:],
-            "frames": self.frame_count, "seed": self.seed,
+            "results": [{k: v for k, v in r.items() if k != "actions"} for r in self.results[-50:]],
+            "actions": self.actions[-500:],
+            "frames": self.frame_count, "seed": self.seed, "replay": self.script is not None,
+            "replayed": self.replayed,
         }  # fmt: skip
 
     # -- the pane's task -------------------------------------------------------------
@@ -126,7 +137,7 @@ class Pane:
                 command: tuple[Any, ...] | None = None
                 if not self.commands.empty():
                     command = self.commands.get_nowait()
-                elif running and self.waiting_for is None:
+                elif running and self.waiting_for is None and not self.replayed:
                     due = self._last_step + interval - time.monotonic()
                     if due > 0:
                         with contextlib.suppress(asyncio.TimeoutError):
@@ -154,7 +165,10 @@ class Pane:
         if kind == "reset":
             await self._reset(command[1])
         elif kind == "step":
-            if self.waiting_for is None:
+            if self.replayed:
+                self.notice = "the recorded episode has ended; Reset replays it again"
+                self.notify()
+            elif self.waiting_for is None:
                 await self._step()
             else:
                 self.notice = "waiting for a person's move"
@@ -176,6 +190,8 @@ class Pane:
         return [a for a in self.to_act[:1] if a in self.humans]
 
     def _action(self) -> Any:
+        if self.script is not None:
+            return self.script[self.episode_steps]
         if self.stepping == "parallel":
             given = {a: self.pending.pop(a, self.noop) for a in self.to_act if a in self.humans}
             return {str(a): v for a, v in given.items() if v is not None} or None
@@ -215,12 +231,12 @@ class Pane:
         if end is not None:
             self.episodes += 1
             self.episode_steps = 0
-            self.actions = []
             self.results.append({
                 "episode": end.get("episode"), "seed": end.get("seed"),
                 "return": end.get("total_reward"), "length": end.get("episode_length"),
-                "invalid_actions": end.get("invalid_actions", 0),
+                "invalid_actions": end.get("invalid_actions", 0), "actions": self.actions,
             })  # fmt: skip
+            self.actions = []
             self.episode_return = 0.0
         self._follow(record)
         self.status = "running"

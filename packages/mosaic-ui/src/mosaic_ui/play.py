@@ -174,8 +174,11 @@ class PlaySession:
         await asyncio.to_thread(self.record)
 
     def record(self) -> str | None:
-        """The session's episodes as an eval run of the store; its id (None without any)."""
-        if self.run_id is not None or not any(p.results or p.steps for p in self.panes):
+        """The session's episodes as an eval run of the store; its id (None without any, and
+        for a replay, which adds nothing)."""
+        if self.task.get("replay") or not any(p.results or p.steps for p in self.panes):
+            return self.run_id
+        if self.run_id is not None:
             return self.run_id
         from mosaic_core import TelemetryEmitter
         from mosaic_core.runs import RunStore

@@ -146,7 +146,8 @@ async function play(view, sid) {
   const control = (cmd, extra = {}) => send({ cmd, ...extra });
   const panes = state.panes.map((p) => paneView(p));
 
-  view.append(h("h1", {}, "Operators · ", h("span", { class: "mono" }, task.id)),
+  view.append(h("h1", {}, task.replay ? "Replay · " : "Operators · ", h("span", { class: "mono" }, task.id)),
+    task.replay ? h("p", { class: "muted", id: "replay-of" }, `Episode ${task.replay.episode + 1} of pane ${task.replay.pane + 1} (${task.replay.operators}) of eval run ${task.replay.run_id}, seed ${state.seed}: Step or Run plays its recorded actions.`) : null,
     h("div", { class: "toolbar" },
       h("button", { id: "reset", onclick: () => control("reset", { seed: Number(seed.value) }) }, "Reset"), seed,
       h("button", { id: "step", onclick: () => control("step") }, "Step"),
@@ -194,10 +195,20 @@ async function play(view, sid) {
 
   async function stop() {
     const done = await api(`/api/play/${encodeURIComponent(sid)}`, { method: "DELETE" });
+    const replays = done.run_id ? done.panes.flatMap((p) => p.results.slice(0, 5).map((r, k) =>
+      h("button", { "data-replay": `${p.index}-${k}`, onclick: () => replay(done.run_id, p.index, k) }, `replay pane ${p.index + 1}, episode ${k + 1}`))) : [];
     clear(banner).append(h("div", { class: "banner info", id: "recorded" }, "Stopped. ",
-      done.run_id ? h("span", {}, "Recorded as ", h("a", { href: `#/run/${done.run_id}` }, `eval run ${done.run_id}`), ".") : "Nothing was played, so nothing was recorded."));
+      done.run_id ? h("span", {}, "Recorded as ", h("a", { href: `#/run/${done.run_id}` }, `eval run ${done.run_id}`), ". ") : (task.replay ? "" : "Nothing was played, so nothing was recorded. "),
+      replays.length ? h("div", { class: "moves" }, replays) : null));
     state = done;
     paint();
+  }
+
+  async function replay(runId, pane, episode) {
+    try {
+      const session = await api("/api/play", { method: "POST", body: { replay: { run_id: runId, pane, episode } } });
+      location.hash = `#/operators/${session.id}`;
+    } catch (error) { clear(banner).append(h("div", { class: "banner", id: "play-error" }, error.message)); }
   }
 
   function paneView(p) {
@@ -205,7 +216,7 @@ async function play(view, sid) {
     const el = h("div", { class: "card pane", "data-pane": p.index });
     const info = h("div", { class: "pane-info" });
     const own = h("input", { type: "number", value: p.seed ?? 0, style: "width:80px", "data-pane-seed": p.index, title: "this pane's own seed" });
-    el.append(h("div", {}, h("strong", {}, `Pane ${p.index + 1}`), " ", h("span", { class: "mono" }, p.seats.map((s) => (s.agent ? `${s.agent}=` : "") + s.spec).join(", "))), canvas,
+    el.append(h("div", {}, h("strong", {}, `Pane ${p.index + 1}`), " ", h("span", { class: "mono" }, task.replay ? `replaying ${task.replay.operators}` : p.seats.map((s) => (s.agent ? `${s.agent}=` : "") + s.spec).join(", "))), canvas,
       h("div", { class: "toolbar", style: "margin:0 0 4px" }, h("button", { "data-pane-reset": p.index, onclick: () => control("reset", { pane: p.index, seed: Number(own.value) }) }, "Reset this pane"), own), info);
     return { el, canvas, info };
   }
@@ -225,6 +236,7 @@ async function play(view, sid) {
         h("div", {}, h("span", { class: `status ${p.status}`, "data-status": p.status }, p.status), p.pid ? h("span", { class: "muted" }, ` pid ${p.pid}`) : null),
         p.error ? h("div", { class: "error pane-error" }, p.error) : null,
         p.notice ? h("div", { class: "muted" }, p.notice) : null,
+        p.replayed ? h("div", { class: "turn", id: `replayed-${p.index}` }, "The recorded episode has been replayed.") : null,
         turn, moves,
         p.text ? h("pre", { class: "log" }, p.text) : null,
         h("div", { class: "kv" }, h("div", {}, "seed"), h("div", { "data-stat": "seed" }, fmt(p.seed)), h("div", {}, "return"), h("div", { "data-stat": "return" }, ret),
