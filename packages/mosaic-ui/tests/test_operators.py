@@ -242,3 +242,98 @@ def test_a_trained_cleanrl_run_beats_random_side_by_side(page: Any, server: Serv
     mean = [sum(r["return"] for r in p["results"][:2]) / 2 for p in (trained, random)]
     assert mean[0] > mean[1], mean
     shot(page, "operators-cartpole", height=620)
+
+
+TALKER = '''
+"""A worker whose operator keeps its last exchange, as the LLM worker's keeps its prompt and
+reply (a model cannot run in these tests; the step protocol and the page are what is tested)."""
+
+from dataclasses import dataclass
+
+from mosaic_core import (
+    TrainingConfigBase, WorkerCapabilities, WorkerMetadata, WorkerSpec, hookimpl,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TalkerConfig(TrainingConfigBase):
+    env_id: str = "CartPole-v1"
+    algorithm: str = "none"
+    total_steps: int = 1
+
+
+class Runtime:
+    def __init__(self, config, context):
+        self.context = context
+
+    def run(self):
+        with self.context.lifecycle(algorithm="none", env_id="CartPole-v1") as run:
+            run.metrics(1, {"done": 1.0})
+        return run.summary
+
+
+class Talker:
+    def __init__(self):
+        self.asked = 0
+
+    def reset(self, seed=None):
+        pass
+
+    def select_action(self, observation, info):
+        self.asked += 1
+        self.last_exchange = {
+            "prompt": [{"role": "user", "content": f"pole angle {float(observation[2]):+.3f}"}],
+            "reply": "push right" if observation[2] > 0 else "push left",
+            "invalid_replies": 0,
+        }
+        return 1 if observation[2] > 0 else 0
+
+    def close(self):
+        pass
+
+
+@hookimpl
+def mosaic_register_workers(register):
+    register(WorkerSpec(
+        metadata=WorkerMetadata(name="Talker", version="0.0.1", description="talks"),
+        capabilities=WorkerCapabilities(worker_type="talker"),
+        config_class=TalkerConfig,
+        runtime_factory=lambda config, context: Runtime(config, context),
+        operator_factory=lambda checkpoint, **options: Talker(),
+    ))
+'''
+
+
+def test_an_operators_exchange_shows_beside_its_seat(
+    chromium: Any, tmp_path: Any, home: Any
+) -> None:
+    from conftest import _distribution
+
+    _distribution(tmp_path, "mosaic-test-talker", "talker", "mosaicui_talker", TALKER)
+    server = Server(home, pythonpath=tmp_path)
+    context = chromium.new_context(viewport={"width": 1360, "height": 860})
+    try:
+        status, launched = server.request("POST", "/api/launch", {"worker": "talker"})
+        assert status == 201, launched
+        run_id = launched["runs"][0]["run_id"]
+        assert server.wait_for(run_id, ("completed", "failed"))["status"] == "completed"
+        page = context.new_page()
+        page.goto(server.url)
+        _setup(page, server, "classic_control", "CartPole-v1")
+        _seat(page, 0, "agent", f"talker:{run_id}")
+        sid = _start(page)
+        page.locator("#step").click()
+        page.locator("[data-pane='0'] [data-reply='']").wait_for()
+        prompt = page.locator("[data-pane='0'] [data-prompt='']").inner_text()
+        reply = page.locator("[data-pane='0'] [data-reply='']").inner_text()
+        assert prompt.startswith("user: pole angle") and reply in ("push left", "push right")
+        exchange = _state(server, sid)["panes"][0]["exchanges"][""]
+        assert exchange["reply"] == reply and exchange["invalid_replies"] == 0
+        assert (
+            "invalid replies 0"
+            in page.locator("[data-pane='0'] [data-exchange] summary").inner_text()
+        )
+        assert _state(server, sid)["panes"][1]["exchanges"] == {}  # random keeps none
+    finally:
+        context.close()
+        server.stop()

@@ -79,6 +79,7 @@ class Session:
         self._reset_counters()
         self._fallback: dict[Agent, Any] = {}
         self._spaces: dict[Agent, Any] = {}
+        self._exchanges: dict[Agent, Any] = {}
         if arena is not None:
             missing = [a for a in (arena.possible_agents or (None,)) if a not in self.operators]
             if missing and None not in self.operators:
@@ -178,7 +179,11 @@ class Session:
                 )
             return action, False
         observation = self.arena.observation(agent)
-        action = self.operator_for(agent).select_action(observation, info)
+        operator = self.operator_for(agent)
+        action = operator.select_action(observation, info)
+        exchange = getattr(operator, "last_exchange", None)
+        if isinstance(exchange, Mapping):
+            self._exchanges[agent] = jsonable(exchange)
         if is_legal(space, action, mask):
             return action, False
         try:
@@ -209,6 +214,7 @@ class Session:
         acting = arena.to_act()
         actions: dict[Agent, Any] = {}
         invalid: list[Agent] = []
+        self._exchanges = {}
         for agent in acting:
             chosen, illegal = self._choose(agent, self._given(agent, acting, action))
             actions[agent] = chosen
@@ -222,6 +228,11 @@ class Session:
         record = self._record(acting, actions, transition, render)
         if invalid:
             record["invalid_action"] = invalid if self.multi_agent else True
+        if self._exchanges:
+            exchanges = self._exchanges
+            record["exchange"] = (
+                {str(a): e for a, e in exchanges.items()} if self.multi_agent else exchanges[None]
+            )
         self.step_index += 1
         if not transition.done:
             record.update(self.upcoming())

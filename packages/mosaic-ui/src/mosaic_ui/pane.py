@@ -75,6 +75,8 @@ class Pane:
         self._last_step = 0.0
         self.task: asyncio.Task[None] | None = None
         self.seed: int | None = None
+        #: Each seat's operator's last exchange (an LLM's prompt and reply), by agent.
+        self.exchanges: dict[str, Any] = {}
         #: A recorded episode's actions: the pane replays them instead of asking anyone.
         self.script: list[Any] | None = None
 
@@ -116,7 +118,7 @@ class Pane:
             "results": [{k: v for k, v in r.items() if k != "actions"} for r in self.results[-50:]],
             "actions": self.actions[-500:],
             "frames": self.frame_count, "seed": self.seed, "replay": self.script is not None,
-            "replayed": self.replayed,
+            "replayed": self.replayed, "exchanges": self.exchanges,
         }  # fmt: skip
 
     # -- the pane's task -------------------------------------------------------------
@@ -223,6 +225,10 @@ class Pane:
         self.episode_steps += 1
         self.notice = None
         self.last_agent = record.get("agent")
+        exchange = record.get("exchange")
+        if isinstance(exchange, dict):
+            multi = self.stepping != "single"
+            self.exchanges.update(exchange if multi else {"": exchange})
         self.actions.append(record.get("action"))
         if record.get("invalid_action"):
             self.invalid += 1

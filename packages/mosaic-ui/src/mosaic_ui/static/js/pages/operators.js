@@ -211,6 +211,11 @@ async function play(view, sid) {
     } catch (error) { clear(banner).append(h("div", { class: "banner", id: "play-error" }, error.message)); }
   }
 
+  function promptText(prompt) {
+    if (Array.isArray(prompt)) return prompt.map((m) => `${m.role || ""}: ${m.content || ""}`).join("\n\n");
+    return typeof prompt === "string" ? prompt : JSON.stringify(prompt);
+  }
+
   function paneView(p) {
     const canvas = h("canvas", { width: 256, height: 256, "data-canvas": p.index });
     const el = h("div", { class: "card pane", "data-pane": p.index });
@@ -239,6 +244,10 @@ async function play(view, sid) {
         p.replayed ? h("div", { class: "turn", id: `replayed-${p.index}` }, "The recorded episode has been replayed.") : null,
         turn, moves,
         p.text ? h("pre", { class: "log" }, p.text) : null,
+        Object.entries(p.exchanges || {}).map(([agent, e]) => h("details", { class: "exchange", "data-exchange": agent, open: true },
+          h("summary", {}, `${agent || "agent"}: last exchange` + (e.invalid_replies !== undefined ? ` · invalid replies ${e.invalid_replies}` : "")),
+          h("div", { class: "muted" }, "prompt"), h("pre", { class: "log", "data-prompt": agent }, promptText(e.prompt)),
+          h("div", { class: "muted" }, "reply"), h("pre", { class: "log", "data-reply": agent }, typeof e.reply === "string" ? e.reply : JSON.stringify(e.reply)))),
         h("div", { class: "kv" }, h("div", {}, "seed"), h("div", { "data-stat": "seed" }, fmt(p.seed)), h("div", {}, "return"), h("div", { "data-stat": "return" }, ret),
           h("div", {}, "steps"), h("div", { "data-stat": "steps" }, fmt(p.steps)),
           h("div", {}, "episodes"), h("div", { "data-stat": "episodes" }, fmt(p.episodes)),
