@@ -150,9 +150,8 @@ def test_a_person_in_a_game_where_agents_act_together(server: Server) -> None:
 
 
 def test_stopping_records_the_session_as_an_eval_run(server: Server) -> None:
-    sid = _play(server, {**CARTPOLE, "seed": 5, "panes": [{"seats": {"agent": "random"}}] * 2})[
-        "id"
-    ]
+    panes = [{"seats": {"agent": "random"}}] * 2
+    sid = _play(server, {**CARTPOLE, "seed": 5, "gif": True, "panes": panes})["id"]
     server.request("POST", f"/api/play/{sid}/control", {"cmd": "run", "pace": 0})
     _until(server, sid, lambda s: all(p["episodes"] >= 3 for p in s["panes"]))
     status, done = server.request("DELETE", f"/api/play/{sid}")
@@ -164,6 +163,11 @@ def test_stopping_records_the_session_as_an_eval_run(server: Server) -> None:
     first = [r["episode_results"][0] for r in report]
     assert first[0]["seed"] == first[1]["seed"] == 5
     assert first[0]["return"] == first[1]["return"]  # random, same seed, same episode
+    for number, entry in enumerate(report):  # each pane's first episode as a GIF
+        name = f"videos/pane{number}-episode0.gif"
+        assert entry["recordings"][0].endswith(name), entry["recordings"]
+        status, gif = server.get(f"/api/runs/{done['run_id']}/files/{name}")
+        assert status == 200 and gif[:6] == b"GIF89a", gif[:40]
     status, metrics = server.get(f"/api/runs/{done['run_id']}/metrics")
     assert status == 200 and any("episodic_return" in key for key in metrics["series"]), metrics
     assert server.get(f"/api/play/{sid}")[0] == 404

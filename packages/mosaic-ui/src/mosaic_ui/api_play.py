@@ -142,6 +142,9 @@ async def post_play(request: Request) -> Response:
             task, seed, panes = await asyncio.to_thread(lambda: _build(body, ui.store()))
         session = PlaySession(os.urandom(6).hex(), task, seed, panes, str(ui.home))
         session.panes[0].script = script
+        if body.get("gif") is True and script is None:
+            for pane in session.panes:
+                pane.gif = []
         manager(request).add(session)
     except (ApiError, ConfigError) as exc:
         return _answer(exc)

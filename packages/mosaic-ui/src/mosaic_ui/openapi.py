@@ -300,7 +300,7 @@ def document() -> dict[str, Any]:
                 "get": _op("open play sessions"),
                 "post": _op(
                     "start a play session: panes side by side on one task and seed",
-                    body="{task, settings, seed, panes: [{seats: {AGENT: SPEC or 'human'}}]}",
+                    body="{task, settings, seed, gif, panes: [{seats: {AGENT: SPEC or 'human'}}]}",
                     ok="201",
                     also={"422": "a bad task, seed or seat: nothing started"},
                 ),

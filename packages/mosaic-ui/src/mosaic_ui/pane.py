@@ -23,6 +23,8 @@ from mosaic_ui.operator_proc import OperatorGone, OperatorProcess, OperatorRefus
 __all__ = ["Pane", "Seat"]
 
 Agent = str | None
+#: A pane keeps at most this many bytes of frames for its GIF (the episode's start, if longer).
+GIF_BYTES = 96 << 20
 
 
 class Seat:
@@ -75,6 +77,9 @@ class Pane:
         self._last_step = 0.0
         self.task: asyncio.Task[None] | None = None
         self.seed: int | None = None
+        #: The first episode's frames, kept for a GIF when the session records one.
+        self.gif: list[Any] | None = None
+        self._gif_bytes = 0
         #: Each seat's operator's last exchange (an LLM's prompt and reply), by agent.
         self.exchanges: dict[str, Any] = {}
         #: A recorded episode's actions: the pane replays them instead of asking anyone.
@@ -278,6 +283,9 @@ class Pane:
             self.frame_count += 1
             stepped = time.time() * 1000.0
             self.frame = (self.frame_count, frame.to_array(), stepped, self.steps)
+            if self.gif is not None and self.episodes == 0 and self._gif_bytes < GIF_BYTES:
+                self.gif.append(frame)
+                self._gif_bytes += len(frame.pixels)
 
     def _fail(self, reason: str) -> None:
         self.status, self.error = "failed", reason

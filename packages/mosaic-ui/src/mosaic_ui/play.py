@@ -202,6 +202,13 @@ class PlaySession:
                         emitter.metrics(int(result["episode"] or 0), values)
                 report = {"operators": [pane_report(p, label) for p, label in
                                         zip(self.panes, labels, strict=True)]}  # fmt: skip
+                for pane, entry in zip(self.panes, report["operators"], strict=True):
+                    if pane.gif:
+                        from mosaic_core.operators import write_gif
+
+                        path = run_dir / "videos" / f"pane{pane.index}-episode0.gif"
+                        entry["recordings"] = [write_gif(pane.gif, path)]
+                        pane.gif = []
                 emitter.run_completed(report)
             store.catch_up(run_id, final=True)
             store.update(run_id, status="completed", ended_at=time.time())

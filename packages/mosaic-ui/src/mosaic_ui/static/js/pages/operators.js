@@ -22,6 +22,7 @@ async function setup(view) {
   const panes = h("div", { id: "panes-setup", class: "grid" });
   const banner = h("div");
   const start = h("button", { class: "primary", id: "start-play", onclick: begin }, "Start");
+  const gif = h("input", { type: "checkbox", id: "gif" });
   const addPane = h("button", { id: "add-pane", onclick: () => { lineups.push(defaults()); paintPanes(); } }, "Add pane");
   let described = null, candidates = [], lineups = [], chosen = {};
 
@@ -30,7 +31,7 @@ async function setup(view) {
     h("p", { class: "muted" }, "Seat an operator on every agent (random, a person, a trained run, an LLM endpoint or any operator spec); every pane plays the same task from the same seed."),
     banner,
     h("div", { class: "toolbar" }, h("label", {}, "family "), family, h("label", {}, "task "), task, h("label", {}, "seed "), seed),
-    about, h("h2", {}, "Panes"), panes, h("p", {}, addPane, " ", start),
+    about, h("h2", {}, "Panes"), panes, h("p", {}, addPane, " ", h("label", {}, gif, " keep a GIF of each pane's first episode"), " ", start),
     missing.length ? h("p", { class: "muted" }, "Not installed: ", missing.map((f) => `${f.display_name} (${f.install})`).join("; ")) : null);
 
   family.addEventListener("change", fillTasks);
@@ -121,7 +122,7 @@ async function setup(view) {
     clear(banner);
     start.disabled = true;
     try {
-      const session = await api("/api/play", { method: "POST", body: { task: task.value, settings: chosen, seed: Number(seed.value), panes: lineups.map((seats) => ({ seats })) } });
+      const session = await api("/api/play", { method: "POST", body: { task: task.value, settings: chosen, seed: Number(seed.value), gif: gif.checked, panes: lineups.map((seats) => ({ seats })) } });
       location.hash = `#/operators/${session.id}`;
     } catch (error) { banner.append(h("div", { class: "banner", id: "play-error" }, error.message)); }
     finally { start.disabled = false; }
