@@ -79,6 +79,8 @@ class Agent:
         self.invalid_retries = invalid_retries
         self.feedback_invalid = feedback_invalid
         self.stats = AgentStats()
+        #: The messages of the last request, as sent (the operator shows them).
+        self.last_prompt: list[dict[str, str]] | None = None
         self._history: collections.deque[tuple[str, str]] = collections.deque(maxlen=history)
         self._proven: set[str] = set()
         self._feedback: str | None = None
@@ -136,10 +138,10 @@ class Agent:
                 **request_params(form, schema),
             }
             self.stats.calls += 1
+            sent = self.prompt(observation, form)
+            self.last_prompt = sent
             try:
-                reply = self.client.chat(
-                    self.prompt(observation, form), retry_errors=not probing, **params
-                )
+                reply = self.client.chat(sent, retry_errors=not probing, **params)
             except EndpointError as exc:
                 if not probing or exc.transient:
                     raise

@@ -105,6 +105,15 @@ class LLMOperator:
         self.describer.sync(observation)
         seen = self.describer.observe(observation, info)
         decision = self.agent.act(seen)
+        last = decision.tries[-1] if decision.tries else {}
+        # Shown beside the seat (the step protocol's ``exchange``): what was asked, what came back.
+        self.last_exchange = {
+            "prompt": self.agent.last_prompt,
+            "reply": last.get("reply"),
+            "tries": len(decision.tries),
+            "valid": decision.index is not None,
+            "invalid_replies": self.agent.stats.invalid_replies,
+        }
         if decision.index is None:
             self.invalid_actions += 1
             return None

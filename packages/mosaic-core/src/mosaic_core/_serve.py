@@ -64,6 +64,13 @@ def parser(prog: str, *, worker: bool) -> argparse.ArgumentParser:
         )
     out.add_argument("--env", help="Gymnasium id or module:factory (PettingZoo envs too)")
     out.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting of the environment family's task (VALUE parsed as JSON, else a string)",
+    )
+    out.add_argument(
         "--render",
         choices=("fastlane", "json", "none"),
         default="fastlane",
@@ -112,8 +119,11 @@ def build_session(
     arena = None
     task = None
     if args.env:
+        from mosaic_core._worker import parse_set
+
         render_mode = "rgb_array" if args.render != "none" else None
-        arena = make_arena(make_env(args.env, render_mode=render_mode), args.env)
+        settings = parse_set(getattr(args, "setting", None) or [])
+        arena = make_arena(make_env(args.env, render_mode=render_mode, **settings), args.env)
         task = find_env_task(args.env)
     agents = seats(arena, task) if arena else (None,)
     named = _assignments(specs, [a for a in agents if a is not None])

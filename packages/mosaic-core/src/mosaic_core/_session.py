@@ -79,6 +79,7 @@ class Session:
         self._reset_counters()
         self._fallback: dict[Agent, Any] = {}
         self._spaces: dict[Agent, Any] = {}
+        self._exchanges: dict[Agent, Any] = {}
         if arena is not None:
             missing = [a for a in (arena.possible_agents or (None,)) if a not in self.operators]
             if missing and None not in self.operators:
@@ -118,6 +119,7 @@ class Session:
             "agents": list(arena.possible_agents) if self.multi_agent and arena else None,
             "episode": self.episode,
             "render": self._frame(None),
+            **self.upcoming(),
         }
 
     def _begin(self, seed: int | None) -> None:
@@ -177,7 +179,11 @@ class Session:
                 )
             return action, False
         observation = self.arena.observation(agent)
-        action = self.operator_for(agent).select_action(observation, info)
+        operator = self.operator_for(agent)
+        action = operator.select_action(observation, info)
+        exchange = getattr(operator, "last_exchange", None)
+        if isinstance(exchange, Mapping):
+            self._exchanges[agent] = jsonable(exchange)
         if is_legal(space, action, mask):
             return action, False
         try:
@@ -208,6 +214,7 @@ class Session:
         acting = arena.to_act()
         actions: dict[Agent, Any] = {}
         invalid: list[Agent] = []
+        self._exchanges = {}
         for agent in acting:
             chosen, illegal = self._choose(agent, self._given(agent, acting, action))
             actions[agent] = chosen
@@ -221,14 +228,45 @@ class Session:
         record = self._record(acting, actions, transition, render)
         if invalid:
             record["invalid_action"] = invalid if self.multi_agent else True
+        if self._exchanges:
+            exchanges = self._exchanges
+            record["exchange"] = (
+                {str(a): e for a, e in exchanges.items()} if self.multi_agent else exchanges[None]
+            )
         self.step_index += 1
         if not transition.done:
+            record.update(self.upcoming())
             return record, None
         end = self._episode_end(transition)
         self.episode += 1
         seed = None if self._base_seed is None else self._base_seed + self.episode
         self._begin(seed)
+        record.update(self.upcoming())
         return record, end
+
+    def upcoming(self) -> dict[str, Any]:
+        """Who acts next and, where the environment restricts them, their legal actions:
+        ``to_act`` (agent ids, multi-agent only) and ``legal`` (the legal discrete actions,
+        ``{agent: [...]}`` in a multi-agent environment), so that a client seating a person
+        knows whose turn it is and which moves to offer."""
+        arena = self.arena
+        if arena is None or not self._started:
+            return {}
+        out: dict[str, Any] = {}
+        acting = arena.to_act()
+        legal: dict[str, Any] = {}
+        for agent in acting:
+            mask = arena.info(agent).get("action_mask")
+            if mask is not None:
+                start = int(getattr(arena.action_space(agent), "start", 0))
+                legal[str(agent)] = [start + i for i, ok in enumerate(jsonable(mask)) if ok]
+        if self.multi_agent:
+            out["to_act"] = [str(a) for a in acting]
+            if legal:
+                out["legal"] = legal
+        elif legal:
+            out["legal"] = legal["None"]
+        return out
 
     def _record(
         self, acting: list[Agent], actions: dict[Agent, Any], transition: Any, render: bool | None

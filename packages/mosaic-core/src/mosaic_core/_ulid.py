@@ -6,7 +6,7 @@ import os
 import threading
 import time
 
-__all__ = ["new_ulid", "ulid_time"]
+__all__ = ["new_run_id", "new_ulid", "ulid_time"]
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _lock = threading.Lock()
@@ -15,7 +15,8 @@ _last_rand = 0
 
 
 def new_ulid() -> str:
-    """A new ULID; ids made in the same millisecond by this process still sort in order."""
+    """A new ULID (a run id); ids made in the same millisecond by this process still sort
+    in order."""
     global _last_ms, _last_rand
     with _lock:
         ms = time.time_ns() // 1_000_000
@@ -37,3 +38,7 @@ def ulid_time(ulid: str) -> float:
     for char in ulid[:10].upper():
         value = value * 32 + _ALPHABET.index(char)
     return value / 1000.0
+
+
+#: The id of a new run (the host offers it as ``mosaic_core.runs.new_run_id``).
+new_run_id = new_ulid

@@ -138,6 +138,25 @@ def test_aec_env_asks_only_the_agent_whose_turn_it_is_with_its_mask(pipes: Any) 
     assert end["terminated"] == {"player_1": True, "player_2": True}
 
 
+def test_answers_say_whose_turn_comes_and_its_legal_moves(pipes: Any) -> None:
+    first = Scripted("first", lambda legal: legal[0])
+    last = Scripted("last", lambda legal: legal[-1])
+    env = classic.tictactoe_v3.env()
+    client = pipes(InteractiveServer({"player_1": first, "player_2": last}, env, render="none"))
+    ready = client.call("reset", seed=0)[0]
+    assert ready["to_act"] == ["player_1"] and ready["legal"] == {"player_1": list(range(9))}
+    step = client.call("step")[0]
+    assert step["agent"] == "player_1" and step["action"] == 0
+    assert step["to_act"] == ["player_2"] and step["legal"] == {"player_2": list(range(1, 9))}
+    while True:
+        answers = client.call("step")
+        if len(answers) == 2:
+            break
+    # The episode ended and the next began by itself: the answer names its first turn.
+    assert answers[0]["to_act"] == ["player_1"]
+    assert answers[0]["legal"] == {"player_1": list(range(9))}
+
+
 def test_select_action_is_answered_by_the_named_agents_operator(pipes: Any) -> None:
     first = Scripted("first", lambda legal: legal[0])
     last = Scripted("last", lambda legal: legal[-1])

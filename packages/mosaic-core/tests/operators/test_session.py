@@ -192,3 +192,23 @@ def test_make_env_gives_clear_errors() -> None:
         make_env("NoSuchEnv-v0")
     with pytest.raises(MosaicError, match="mosaic_core has no callable 'nope'"):
         make_env("mosaic_core:nope")
+
+
+class Talking(Fixed):
+    """An operator that keeps what it said and heard, as an LLM's does."""
+
+    def select_action(self, observation: Any, info: Any) -> Any:
+        self.last_exchange = {"prompt": f"observation {observation!r}", "reply": "go"}
+        return super().select_action(observation, info)
+
+
+def test_an_operators_last_exchange_comes_with_its_step() -> None:
+    session = _session(Talking(1))
+    session.reset(0)
+    record, _ = session.step()
+    assert record["exchange"]["reply"] == "go" and "observation" in record["exchange"]["prompt"]
+    given, _ = session.step(2)  # a given action asks no operator: no exchange
+    assert "exchange" not in given
+    quiet = _session(Fixed(1))
+    quiet.reset(0)
+    assert "exchange" not in quiet.step()[0]

@@ -16,11 +16,12 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from mosaic_ui import api_eval, api_launch, api_runs
+from mosaic_ui import api_eval, api_families, api_launch, api_play, api_runs
 from mosaic_ui.__about__ import __version__
 from mosaic_ui.http import endpoint, json_response, ui_state
 from mosaic_ui.live import Hub, stream
 from mosaic_ui.openapi import document
+from mosaic_ui.play import PlayManager
 from mosaic_ui.security import Guard
 from mosaic_ui.state import UIState
 from mosaic_ui.tail import follow
@@ -58,12 +59,14 @@ def create_app(
     plugin modules to discovery (for embedding and tests)."""
     ui = UIState(home, plugins)
     hub = Hub(ui)
+    play = PlayManager()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         hub.start()
         asyncio.get_running_loop().run_in_executor(None, ui.discovery)  # warm for the first page
         yield
+        await play.close()
         await hub.stop()
 
     routes: list[BaseRoute] = [
@@ -75,6 +78,8 @@ def create_app(
         *api_runs.routes,
         *api_launch.routes,
         *api_eval.routes,
+        *api_families.routes,
+        *api_play.routes,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     middleware = [
@@ -84,4 +89,5 @@ def create_app(
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.ui = ui
     app.state.hub = hub
+    app.state.play = play
     return app

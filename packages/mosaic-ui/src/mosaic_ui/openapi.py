@@ -35,6 +35,9 @@ def _param(
 
 
 RUN = _param("run_id", "path", "a run id, or an unambiguous prefix of one")
+TASK = _param("task", "path", "a task of `mosaic envs`, such as BabyAI-GoToLocal-v0")
+SETTINGS = _param("settings", "query", "the family's settings, a JSON object")
+SID = _param("sid", "path", "a play session's id")
 ERRORS = {
     "401": {"description": "no valid token (cookie or `Authorization: Bearer`)"},
     "403": {"description": "a Host or Origin that is not this server's"},
@@ -267,6 +270,68 @@ def document() -> dict[str, Any]:
                     ),
                     ok="201",
                     also={"422": "a bad config field, seed, sweep or worker: nothing started"},
+                )
+            },
+            "/api/families": {
+                "get": _op("environment families (`mosaic envs`) with their tasks and settings")
+            },
+            "/api/families/tasks/{task}": {
+                "get": _op(
+                    "one task: agents, spaces, stepping, key map, settings",
+                    [TASK, SETTINGS],
+                    also={"422": "no such task or setting"},
+                )
+            },
+            "/api/families/tasks/{task}/preview": {
+                "get": _op(
+                    "the task's first frame (PNG, or text for a text game)",
+                    [TASK, SETTINGS, _param("seed", "query", "the reset seed", "integer")],
+                    also={"422": "no such task or setting"},
+                )
+            },
+            "/api/families/tasks/{task}/candidates": {
+                "get": _op(
+                    "completed runs as the task's operators: whether their spaces fit, and why not",
+                    [TASK],
+                    also={"422": "no such task"},
+                )
+            },
+            "/api/play": {
+                "get": _op("open play sessions"),
+                "post": _op(
+                    "start a play session: panes side by side on one task and seed",
+                    body="{task, settings, seed, gif, panes: [{seats: {AGENT: SPEC or 'human'}}]}",
+                    ok="201",
+                    also={"422": "a bad task, seed or seat: nothing started"},
+                ),
+            },
+            "/api/play/{sid}": {
+                "get": _op(
+                    "a session's state: per pane status, seats, steps, episodes, return, fps, "
+                    "whose turn, legal moves, episode results. Frames and keys travel on the "
+                    "WebSocket `/api/play/{sid}/ws` (binary frames, JSON state and commands)",
+                    [SID],
+                    also={"404": "no such session"},
+                ),
+                "delete": _op(
+                    "stop a session and record it as an eval run",
+                    [SID],
+                    also={"404": "no such session"},
+                ),
+            },
+            "/api/play/{sid}/control": {
+                "post": _op(
+                    "what the page sends on its WebSocket: a control or a person's move",
+                    [SID],
+                    body="{cmd, seed, pace} or {pane, key|action, agent}",
+                    also={"404": "no such session", "422": "a bad command, key or illegal move"},
+                )
+            },
+            "/api/play/{sid}/panes/{pane}/frame.png": {
+                "get": _op(
+                    "a pane's newest frame as PNG",
+                    [SID, _param("pane", "path", "the pane's index", "integer")],
+                    also={"404": "no such session, pane or frame"},
                 )
             },
             "/api/evals": {

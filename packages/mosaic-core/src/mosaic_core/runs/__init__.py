@@ -11,6 +11,7 @@ from mosaic_core._lazy import lazy_attributes
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mosaic_core._procs import run_processes
+    from mosaic_core._ulid import new_run_id
     from mosaic_core.runs.control import RunStateError, cancel_run, remove_run
     from mosaic_core.runs.launch import (
         Prepared,
@@ -82,6 +83,7 @@ _LAZY = {
     "read_events": "mosaic_core.runs.reader",
     "reconcile": "mosaic_core.runs.reconcile",
     "run_processes": "mosaic_core._procs",
+    "new_run_id": "mosaic_core._ulid",
     "redact": "mosaic_core.runs.launch",
 }
 
@@ -112,6 +114,7 @@ __all__ = [
     "discover_launchers",
     "launch_runs",
     "mosaic_home",
+    "new_run_id",
     "parse_sweeps",
     "prepare_runs",
     "read_config_file",

@@ -1,4 +1,4 @@
-// The page's router: #/runs, #/run/ID, #/compare?..., #/launch/WORKER, #/eval.
+// The page's router: #/runs, #/run/ID, #/compare?..., #/launch/WORKER, #/eval, #/operators/SESSION.
 import { api, live } from "./api.js";
 import { clear, h } from "./dom.js";
 import * as runs from "./pages/runs.js";
@@ -6,8 +6,9 @@ import * as run from "./pages/run.js";
 import * as compare from "./pages/compare.js";
 import * as launch from "./pages/launch.js";
 import * as evaluate from "./pages/eval.js";
+import * as operators from "./pages/operators.js";
 
-const pages = { runs, run, compare, launch, eval: evaluate };
+const pages = { runs, run, compare, launch, eval: evaluate, operators };
 let cleanup = null;
 let current = 0;  // which route is on screen: a page that finishes loading late is dropped
 
