@@ -226,3 +226,76 @@ def test_a_run_indexed_after_the_migration_goes_on_counting_its_points(
         assert len(points) == before + 1 and points[-1]["value"] == 42.0
         assert store.final_metrics("old1")[KEYS[0]] == 42.0
         assert not any(math.isnan(p["value"] or 0.0) for p in points)
+
+
+def _reference(points: list[dict[str, Any]], tail: int) -> dict[str, Any]:
+    """What the summary must say, from every point (as the rows of the old schema did)."""
+    numbers = [(p["step"], i, p["value"]) for i, p in enumerate(points) if p["value"] is not None]
+    values = [v for _, _, v in numbers]
+    last = sorted(numbers, reverse=True)[:tail]
+    return {
+        "count": len(values), "min": min(values, default=None), "max": max(values, default=None),
+        "mean": sum(values) / len(values) if values else None,
+        "last": last[0][2] if last else None, "last_step": last[0][0] if last else None,
+        "tail": sum(v for _, _, v in last) / len(last) if last else None,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("tail", [1, 3, 10, 500])
+def test_summaries_of_many_runs_match_every_point_however_steps_go(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, tail: int
+) -> None:
+    """Runs whose steps go back, repeat, jump, with values missing, in many small chunks:
+    the last numbers are found by step (then order reported), whichever chunk holds them."""
+    monkeypatch.setattr(series, "CHUNK_POINTS", 5)
+    rng = random.Random(tail)
+    run_ids = [f"r{n}" for n in range(12)]
+    with RunStore(tmp_path) as store:
+        for n, run_id in enumerate(run_ids):
+            store.create_run(run_id, "toy", {})
+            lines = []
+            for i in range(rng.randrange(0, 80)):
+                step = rng.choice([i, i * 3, 50 - i, 7, rng.randrange(-5, 200)]) if n % 2 else i
+                value = None if rng.random() < 0.2 else rng.uniform(-9, 9)
+                lines.append(_line(run_id, i, "metrics", {"step": step, "values": {"k": value}}))
+            if lines:
+                _index_live(store, run_id, lines, pieces=rng.randrange(1, 9))
+        found = store.metric_summary(run_ids, "k", tail=tail)
+        for run_id in run_ids:
+            points = store.metrics(run_id, "k")
+            if not points:
+                assert run_id not in found
+                continue
+            want = _reference(points, tail)
+            got = found[run_id]
+            assert got.pop("mean") == pytest.approx(want.pop("mean"))
+            assert got.pop("tail") == pytest.approx(want.pop("tail"))
+            assert got == want, run_id
+
+
+def test_a_long_curve_reads_and_downsamples_alike_with_numpy_and_without(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From VECTOR_FROM points, curves are read and thinned with numpy where installed."""
+    pytest.importorskip("numpy")
+    from mosaic_core.query import curves, downsample, run_curves
+
+    rng = random.Random(11)
+    n = downsample.VECTOR_FROM + 2_345
+    lines = []
+    for i in range(n):
+        value = float("nan") if i % 101 == 0 else rng.uniform(-1, 1) * (i % 50)
+        step = i - 40 if i % 1_000 == 999 else i  # now and then a step goes back
+        lines.append(_line("r1", i, "metrics", {"step": step, "values": {"k": value}}))
+    with RunStore(tmp_path) as store:
+        store.create_run("r1", "toy", {})
+        _index_live(store, "r1", lines, pieces=4)
+        got = {p: run_curves(store, ["r1"], ["k"], points=p) for p in (None, 500)}
+        monkeypatch.setattr(curves, "numpy_or_none", lambda: None)
+        monkeypatch.setattr(downsample, "_numpy", lambda: None)
+        for points, vector in got.items():
+            plain = run_curves(store, ["r1"], ["k"], points=points)
+            assert vector == plain
+            assert all(type(s) is int for s in vector[0]["steps"])  # lists of plain numbers
+    assert got[None][0]["count"] == n - len(range(0, n, 101))
+    assert len(got[500][0]["steps"]) == 500

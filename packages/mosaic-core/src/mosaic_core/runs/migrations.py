@@ -62,7 +62,7 @@ def _v2_metric_chunks(db: sqlite3.Connection, runs_dir: pathlib.Path) -> None:
         while block := rows.fetchmany(series.CHUNK_POINTS):
             batch = series.Batch()
             for step, key, value, stamp in block:
-                batch.add(key, step, value, stamp)
+                batch.add(step, stamp, {key: value})
             series.write_batch(db, run_id, count, batch)
             count += batch.count
         db.execute("UPDATE runs SET metric_points = ? WHERE run_id = ?", (count, run_id))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, NamedTuple
 
@@ -36,10 +37,11 @@ DEFAULT_MAX_LINE = 1 << 20  # 1 MiB
 #: ``seq`` and ``step`` are indexed as SQLite integers (64 bits); ``seq + 1`` must fit too.
 MAX_SEQ = 2**63 - 2
 _INT64 = (-(2**63), 2**63 - 1)
-# 19 digits in a row may be an integer beyond 64 bits, which orjson would make a float:
-# every digit becomes "9" and everything else a space, then a search (faster than a regex).
-_DIGITS = bytes(0x39 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
-_LONG_DIGITS = b"9" * 19
+# 19 digits in a row not after a "." may be an integer beyond 64 bits, which orjson would
+# make a float (a fraction's digits are no such thing: 1/8101 has 20 after "0.000").
+# Every digit becomes "9", "." stays, anything else becomes a space; then a plain search.
+_DIGITS = bytes(0x39 if 0x30 <= i <= 0x39 else i if i == 0x2E else 0x20 for i in range(256))
+_LONG_DIGITS = b" " + b"9" * 19
 
 
 def _fast_decoder() -> Callable[[bytes], Any] | None:
@@ -226,12 +228,15 @@ class TelemetryReader:
         """The usual event, checked in one go: a known non-terminal event of this run with
         the next ``seq``, a finite float timestamp and a step (if any) within 64 bits.
         Anything else returns False and takes the full path, which says what is wrong."""
-        if type(obj) is not dict or obj.get("v") != ENVELOPE_VERSION:
+        if type(obj) is not dict:
             return False
-        event, run_id, seq = obj.get("event"), obj.get("run_id"), obj.get("seq")
-        ts, payload = obj.get("timestamp"), obj.get("payload")
+        try:
+            v, event, run_id, seq, ts, payload = _ENVELOPE_FIELDS(obj)
+        except KeyError:
+            return False
         if (
-            type(event) is not str
+            v != ENVELOPE_VERSION
+            or type(event) is not str
             or event not in _PLAIN_EVENTS
             or type(run_id) is not str
             or (self.expected_run_id is not None and run_id != self.expected_run_id)
@@ -325,6 +330,7 @@ class TelemetryReader:
 
 
 _UNPARSED = object()
+_ENVELOPE_FIELDS = operator.itemgetter("v", "event", "run_id", "seq", "timestamp", "payload")
 _PLAIN_EVENTS = frozenset(EVENTS) - frozenset(TERMINAL_EVENTS)
 
 

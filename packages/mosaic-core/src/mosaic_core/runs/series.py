@@ -21,7 +21,7 @@ from __future__ import annotations
 import array
 import sqlite3
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 __all__ = [
@@ -65,9 +65,9 @@ _NAN = float("nan")
 assert array.array("I").itemsize == 4 and array.array("q").itemsize == 8
 
 
-def _pack(typecode: str, values: Iterable[Any]) -> bytes:
-    packed = array.array(typecode, values)
+def _bytes(packed: array.array[Any]) -> bytes:
     if _SWAP:
+        packed = array.array(packed.typecode, packed)
         packed.byteswap()
     return packed.tobytes()
 
@@ -80,45 +80,151 @@ def _unpack(typecode: str, blob: bytes) -> array.array[Any]:
     return packed
 
 
-class Batch:
-    """The metric points of one ingest, grouped by key; ``ord`` counts from 0 in the batch."""
+def as_number(value: Any) -> float | None:
+    """A metric value as the index keeps it: a float, or None for anything else."""
+    if isinstance(value, (int, float)):
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float
+            return None
+    return None
 
-    __slots__ = ("count", "keys")
+
+def as_text(value: str) -> str:
+    """``value`` as text SQLite can hold: a lone surrogate becomes its ``\\ud800`` escape."""
+    if value.isascii():
+        return value
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _floats(values: Sequence[Any]) -> array.array[float]:
+    """The values as float64, NaN for what is not a number (as :func:`as_number` says)."""
+    try:
+        return array.array("d", values)  # numbers, the usual case: at C speed
+    except (TypeError, OverflowError):
+        return array.array("d", [_NAN if (v := as_number(x)) is None else v for x in values])
+
+
+class _Piece:
+    """Points of one key from consecutive events with the same keys: the point of event
+    ``i`` is the batch's point number ``first + i * width``."""
+
+    __slots__ = ("first", "stamps", "steps", "values", "width")
+
+    def __init__(self, first: int, width: int, steps: array.array[int],
+                 values: array.array[float], stamps: array.array[float]) -> None:  # fmt: skip
+        self.first, self.width = first, width
+        self.steps, self.values, self.stamps = steps, values, stamps
+
+
+class Batch:
+    """The metric points of one ingest. Events whose values have the same keys in the same
+    order (the usual case) are kept as rows and turned into columns once, at the end."""
+
+    __slots__ = ("_collided", "_count", "_names", "_pieces", "_rows", "_stamps", "_steps")
 
     def __init__(self) -> None:
-        #: key -> [ords, steps, values, stamps]
-        self.keys: dict[str, tuple[list[int], list[int], list[float], list[float]]] = {}
-        self.count = 0
+        self._count = 0  # points of the events closed into pieces
+        self._names: tuple[str, ...] = ()
+        self._rows: list[tuple[Any, ...]] = []
+        self._steps: list[int] = []
+        self._stamps: list[float] = []
+        self._pieces: dict[str, list[_Piece]] = {}
+        self._collided = False
 
-    def add(self, key: str, step: int, value: float | None, stamp: float) -> None:
-        columns = self.keys.get(key)
-        if columns is None:
-            columns = self.keys[key] = ([], [], [], [])
-        columns[0].append(self.count)
-        columns[1].append(step)
-        columns[2].append(_NAN if value is None else value)
-        columns[3].append(stamp)
-        self.count += 1
+    def add(self, step: int, stamp: float, values: dict[str, Any]) -> None:
+        """The values of one metrics event at ``step``, reported at ``stamp``."""
+        names = tuple(values)
+        if names != self._names:
+            self._close()
+            self._names = names
+        self._rows.append(tuple(values.values()))
+        self._steps.append(step)
+        self._stamps.append(stamp)
+
+    def _close(self) -> None:
+        rows, names = self._rows, self._names
+        if rows and names:
+            width = len(names)
+            texts = [as_text(name) for name in names]
+            self._collided |= len(set(texts)) < width
+            steps, stamps = array.array("q", self._steps), array.array("d", self._stamps)
+            for j, column in enumerate(zip(*rows, strict=True)):
+                piece = _Piece(self._count + j, width, steps, _floats(column), stamps)
+                self._pieces.setdefault(texts[j], []).append(piece)
+            self._count += width * len(rows)
+        self._rows, self._steps, self._stamps = [], [], []
+
+    @property
+    def count(self) -> int:
+        """How many points the batch holds."""
+        self._close()
+        return self._count
+
+    def pieces(self) -> dict[str, list[_Piece]]:
+        """Each key's pieces, in order."""
+        self._close()
+        return self._pieces
+
+    @property
+    def collided(self) -> bool:
+        """Did two keys of one event read alike as text (their points then need sorting)?"""
+        return self._collided
 
 
-def _stats(values: Sequence[float]) -> tuple[int, float | None, float | None, float | None]:
-    numbers = [v for v in values if v == v]  # NaN is no number
+def _ords(pieces: list[_Piece], offset: int) -> array.array[int]:
+    """Each point's number in the batch plus ``offset``, in the pieces' order."""
+    ords = array.array("q")
+    for p in pieces:
+        start = p.first + offset
+        ords.extend(range(start, start + p.width * len(p.steps), p.width))
+    return ords
+
+
+def _stats(values: array.array[float]) -> tuple[int, float | None, float | None, float | None]:
+    total = sum(values)
+    numbers: Sequence[float] = values
+    if total != total:  # a NaN (no number) among them, or inf - inf
+        numbers = [v for v in values if v == v]
+        total = sum(numbers)
     if not numbers:
         return 0, None, None, None
-    return len(numbers), min(numbers), max(numbers), sum(numbers)
+    return len(numbers), min(numbers), max(numbers), total
 
 
 def write_batch(db: sqlite3.Connection, run_id: str, base: int, batch: Batch) -> None:
     """Store ``batch``, whose first point is the run's point number ``base``."""
-    for key, (ords, steps, values, stamps) in batch.keys.items():
-        numbers, vmin, vmax, vsum = _stats(values)
+    for key, pieces in batch.pieces().items():
         last = db.execute(
             "SELECT rowid, base, points FROM metric_chunks WHERE run_id = ? AND key = ?"
             " ORDER BY rowid DESC LIMIT 1",
             (run_id, key),
         ).fetchone()
-        if last is not None and last[2] < CHUNK_POINTS:
-            shift = base - last[1]
+        append = (
+            last is not None
+            and last[2] < CHUNK_POINTS
+            and base - last[1] + batch.count < 2**32  # offsets are uint32
+        )
+        # ords are kept as offsets from their chunk's base: the last one's, or this first's
+        offset = base - last[1] if append else -pieces[0].first
+        ords = _ords(pieces, offset)
+        if len(pieces) == 1:
+            steps, values, stamps = pieces[0].steps, pieces[0].values, pieces[0].stamps
+        else:
+            steps, values, stamps = array.array("q"), array.array("d"), array.array("d")
+            for p in pieces:
+                steps.extend(p.steps)
+                values.extend(p.values)
+                stamps.extend(p.stamps)
+        if batch.collided:
+            order = sorted(range(len(ords)), key=ords.__getitem__)
+            ords = array.array("q", [ords[i] for i in order])
+            steps = array.array("q", [steps[i] for i in order])
+            values = array.array("d", [values[i] for i in order])
+            stamps = array.array("d", [stamps[i] for i in order])
+        numbers, vmin, vmax, vsum = _stats(values)
+        blobs = (_bytes(array.array("I", ords)), _bytes(steps), _bytes(values), _bytes(stamps))
+        if append:
             db.execute(
                 "UPDATE metric_chunks SET points = points + ?, numbers = numbers + ?,"
                 " vmin = CASE WHEN vmin IS NULL OR vmin > ? THEN ? ELSE vmin END,"
@@ -128,21 +234,15 @@ def write_batch(db: sqlite3.Connection, run_id: str, base: int, batch: Batch) ->
                 " ords = CAST(ords || ? AS BLOB), steps = CAST(steps || ? AS BLOB),"
                 " vals = CAST(vals || ? AS BLOB), stamps = CAST(stamps || ? AS BLOB)"
                 " WHERE rowid = ?",
-                (
-                    len(steps), numbers, vmin, vmin, vmax, vmax, vsum, vsum,
-                    min(steps), max(steps), _pack("I", [o + shift for o in ords]),
-                    _pack("q", steps), _pack("d", values), _pack("d", stamps), last[0],
-                ),
+                (len(steps), numbers, vmin, vmin, vmax, vmax, vsum, vsum, min(steps),
+                 max(steps), *blobs, last[0]),
             )  # fmt: skip
-            continue
-        db.execute(
-            "INSERT INTO metric_chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                run_id, key, base + ords[0], len(steps), numbers, vmin, vmax, vsum,
-                min(steps), max(steps), _pack("I", [o - ords[0] for o in ords]),
-                _pack("q", steps), _pack("d", values), _pack("d", stamps),
-            ),
-        )  # fmt: skip
+        else:
+            db.execute(
+                "INSERT INTO metric_chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, key, base + pieces[0].first, len(steps), numbers, vmin, vmax, vsum,
+                 min(steps), max(steps), *blobs),
+            )  # fmt: skip
 
 
 class Series:
@@ -233,22 +333,34 @@ def summaries(
 ) -> dict[str, dict[str, Any]]:
     """Per run with ``key``: ``count``, ``min``, ``max``, ``mean`` of its numbers, and
     ``last``, ``last_step`` and ``tail`` (the mean of the last ``tail`` numbers by step,
-    equal steps in the order reported)."""
+    equal steps in the order reported).
+
+    A few statements for any number of runs: the chunks' own figures first, then the
+    chunks that can hold a run's last numbers (those of the highest steps), unpacked."""
     out: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(list(run_ids)):
-        marks = ", ".join("?" for _ in chunk)
-        for run_id, count, low, high, total in db.execute(
-            "SELECT run_id, SUM(numbers), MIN(vmin), MAX(vmax), SUM(vsum) FROM metric_chunks"
-            f" WHERE key = ? AND run_id IN ({marks}) GROUP BY run_id",
-            [key, *chunk],
+    chunks: dict[str, list[tuple[int, int, int]]] = {}  # run -> [(max_step, rowid, numbers)]
+    for part in _chunks(list(run_ids)):
+        marks = ", ".join("?" for _ in part)
+        for run_id, rowid, numbers, low, high, total, max_step in db.execute(
+            "SELECT run_id, rowid, numbers, vmin, vmax, vsum, max_step FROM metric_chunks"
+            f" WHERE key = ? AND run_id IN ({marks})",
+            [key, *part],
         ):
-            out[run_id] = {
-                "count": count, "min": low, "max": high,
-                "mean": total / count if count else None,
-            }  # fmt: skip
-    for run_id, record in out.items():
-        recent = _last_numbers(db, run_id, key, tail) if record["count"] else []
+            record = out.get(run_id)
+            if record is None:
+                record = out[run_id] = {"count": 0, "min": None, "max": None, "mean": 0.0}
+                chunks[run_id] = []
+            if numbers:
+                record["count"] += numbers
+                record["mean"] += total  # the sum, until it is divided below
+                record["min"] = low if record["min"] is None else min(record["min"], low)
+                record["max"] = high if record["max"] is None else max(record["max"], high)
+                chunks[run_id].append((max_step, rowid, numbers))
+    for record in out.values():
+        record["mean"] = record["mean"] / record["count"] if record["count"] else None
+    for run_id, recent in _last_numbers(db, chunks, tail).items():
         values = [v for _, _, v in recent]
+        record = out[run_id]
         record["last"] = values[0] if values else None
         record["last_step"] = recent[0][0] if recent else None
         record["tail"] = sum(values) / len(values) if values else None
@@ -256,28 +368,54 @@ def summaries(
 
 
 def _last_numbers(
-    db: sqlite3.Connection, run_id: str, key: str, tail: int
-) -> list[tuple[int, int, float]]:
-    """The last ``tail`` ``(step, ord, value)`` with a number, by step then order, newest
-    first: chunks are unpacked from the highest steps down until no other can hold one."""
-    best: list[tuple[int, int, float]] = []
+    db: sqlite3.Connection, chunks: dict[str, list[tuple[int, int, int]]], tail: int
+) -> dict[str, list[tuple[int, int, float]]]:
+    """Per run, its last ``tail`` ``(step, place, value)`` with a number, newest first (by
+    step, then the order reported). The chunks with the highest steps holding ``tail``
+    numbers are unpacked first; then any other whose steps reach the ``tail``-th step found,
+    which could hold one of the last (with steps that go back and forth)."""
+    best: dict[str, list[tuple[int, int, float]]] = {run_id: [] for run_id in chunks}
     if tail < 1:
         return best
-    for max_step, base, ords, steps, vals in db.execute(
-        "SELECT max_step, base, ords, steps, vals FROM metric_chunks"
-        " WHERE run_id = ? AND key = ? AND numbers > 0 ORDER BY max_step DESC",
-        (run_id, key),
-    ):
-        if len(best) >= tail and max_step < best[tail - 1][0]:
+    pending = {run_id: sorted(found, reverse=True) for run_id, found in chunks.items()}
+    while pending:
+        wanted: dict[int, str] = {}
+        for run_id, found in list(pending.items()):
+            held = best[run_id]  # newest first, at most tail
+            if len(held) >= tail:  # what else may hold a step as high as the tail-th
+                take = [c for c in found if c[0] >= held[tail - 1][0]]  # a prefix
+            else:  # too few yet: the next chunks, until their numbers make up tail
+                take, count = [], len(held)
+                for chunk in found:
+                    if count >= tail:
+                        break
+                    take.append(chunk)
+                    count += chunk[2]
+            if not take:
+                del pending[run_id]
+                continue
+            del found[: len(take)]
+            wanted.update((rowid, run_id) for _, rowid, _ in take)
+        if not wanted:
             break
-        offsets = _unpack("I", ords)
-        best.extend(
-            (s, base + o, v)
-            for s, o, v in zip(_unpack("q", steps), offsets, _unpack("d", vals), strict=True)
-            if v == v
-        )
-        best.sort(reverse=True)
-        del best[tail:]
+        for part in _chunks(list(wanted)):
+            marks = ", ".join("?" for _ in part)
+            for rowid, base, ords, steps, vals in db.execute(
+                "SELECT rowid, base, ords, steps, vals FROM metric_chunks"
+                f" WHERE rowid IN ({marks})",
+                part,
+            ):
+                held = best[wanted[rowid]]
+                held.extend(
+                    (s, base + o, v)
+                    for s, o, v in zip(_unpack("q", steps), _unpack("I", ords),
+                                       _unpack("d", vals), strict=True)
+                    if v == v
+                )  # fmt: skip
+        for run_id in {wanted[r] for r in wanted}:
+            held = best[run_id]
+            held.sort(reverse=True)
+            del held[tail:]
     return best
 
 
@@ -295,7 +433,7 @@ def keys(db: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, list[str]]
     return out
 
 
-def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+def _chunks(items: list[Any], size: int = 500) -> Iterator[list[Any]]:
     """``items`` in slices small enough for one statement's parameters."""
     for start in range(0, len(items), size):
         yield items[start : start + size]

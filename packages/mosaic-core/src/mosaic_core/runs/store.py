@@ -31,6 +31,7 @@ from mosaic_core.runs import series
 from mosaic_core.runs.database import StoreReadOnly, connect, explain
 from mosaic_core.runs.migrations import MIGRATIONS, migrate, schema_version
 from mosaic_core.runs.reader import Anomaly, Item, TelemetryEvent, TelemetryReader
+from mosaic_core.runs.series import as_text as _text
 
 __all__ = ["ACTIVE_STATUSES", "STATUSES", "RunNotFound", "RunStore", "mosaic_home"]
 
@@ -345,7 +346,11 @@ class RunStore:
         query += " ORDER BY created_at DESC, run_id DESC"
         if limit:
             query += f" LIMIT {int(limit)}"
-        return [dict(r) for r in self._db.execute(query, params)]
+        cursor = self._db.cursor()
+        cursor.row_factory = None  # tuples made dicts here: sqlite3.Row then dict() is slower
+        rows = cursor.execute(query, params).fetchall()
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def cancel_requests(self, run_ids: Sequence[str]) -> dict[str, bool]:
         """``{run id: cancel requested}`` for those of ``run_ids`` still in the store."""
@@ -406,12 +411,7 @@ class RunStore:
                 if event == "metrics":
                     values = payload.get("values")
                     if isinstance(values, dict) and step is not None:
-                        for key, value in values.items():
-                            if type(value) is not float:
-                                value = _number(value)
-                            if not key.isascii():
-                                key = _text(key)
-                            batch.add(key, step, value, ts)
+                        batch.add(step, ts, values)
                 elif event == "run_started":
                     started = payload
                 elif item.is_terminal:
@@ -631,27 +631,11 @@ def _insert_events(db: sqlite3.Connection, flat: list[Any]) -> None:
         db.executemany(_INSERT_ONE, [flat[i : i + 5] for i in range(whole, len(flat), 5)])
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, (int, float)):
-        try:
-            return float(value)
-        except OverflowError:  # an integer beyond any float
-            return None
-    return None
-
-
 def _int64(value: Any) -> int | None:
     """``value`` if it is an integer SQLite can hold, else None."""
     if type(value) is int and -(2**63) <= value < 2**63:
         return value
     return None
-
-
-def _text(value: str) -> str:
-    """``value`` as text SQLite can hold: a lone surrogate becomes its ``\\ud800`` escape."""
-    if value.isascii():
-        return value
-    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _str_or_none(value: Any) -> str | None:
