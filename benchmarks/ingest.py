@@ -125,7 +125,8 @@ def run_mosaic(home: pathlib.Path, workers: int, events: int) -> dict[str, Any]:
 
 
 def _start_lag_probe(home: pathlib.Path, run_ids: list[str]) -> subprocess.Popen[str]:
-    """A process of its own (it must not take this one's GIL) watching the runs' files."""
+    """A process of its own (it must not take this one's GIL) watching the runs' files;
+    samples still waiting when the runs end are settled by then and count as such."""
     command = [sys.executable, __file__, "--lag-probe", "--sync", str(home), *run_ids]
     return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
 
@@ -137,46 +138,45 @@ def _stop_lag_probe(probe: subprocess.Popen[str], home: pathlib.Path) -> list[fl
 
 
 def lag_probe(home: pathlib.Path, run_ids: list[str]) -> None:
-    """Over and over, for each run in turn: notice the moment ``events.jsonl`` grows (its
-    size polled every ~1 ms), take the ``seq`` of its last complete line, and poll
-    ``mosaic.db`` (read-only) until the run's ``next_seq`` is past it. Prints the lags in
-    seconds as a JSON list when ``lag-probe.stop`` appears."""
+    """Every ~10 ms: each run whose ``events.jsonl`` grew since the last look gives a sample
+    (the ``seq`` of its last complete line, and the time it was seen); one read-only query
+    of ``mosaic.db`` settles the samples whose ``seq`` the index now holds. Prints the lags
+    in seconds as a JSON list when ``lag-probe.stop`` appears."""
     lags: list[float] = []
+    sizes = dict.fromkeys(run_ids, 0)
+    pending: list[tuple[str, int, float]] = []
     db: sqlite3.Connection | None = None
     stop = home / "lag-probe.stop"
-    turn = 0
     while not stop.exists():
-        run_id = run_ids[turn % len(run_ids)]
-        turn += 1
-        path = home / "runs" / run_id / "events.jsonl"
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            time.sleep(0.005)
+        time.sleep(0.01)
+        for run_id in run_ids:
+            path = home / "runs" / run_id / "events.jsonl"
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                continue
+            if size <= sizes[run_id]:
+                continue
+            seen = time.monotonic()
+            sizes[run_id] = size
+            with open(path, "rb") as handle:
+                handle.seek(max(0, size - 4096))
+                lines = handle.read(4096).split(b"\n")
+            if len(lines) >= 2 and lines[-2].startswith(b"{"):
+                pending.append((run_id, json.loads(lines[-2])["seq"], seen))
+        if not pending:
             continue
-        deadline = time.monotonic() + 0.2
-        grown = size
-        while grown == size and time.monotonic() < deadline and not stop.exists():
-            time.sleep(0.001)
-            grown = path.stat().st_size
-        if grown == size:
-            continue  # this run is quiet (not started, or done): the next one
-        seen = time.monotonic()
-        with open(path, "rb") as handle:
-            handle.seek(max(0, grown - 4096))
-            tail = handle.read(grown - max(0, grown - 4096))
-        lines = tail.split(b"\n")
-        if len(lines) < 2:
-            continue
-        seq = json.loads(lines[-2])["seq"]
         if db is None:
             db = sqlite3.connect(f"file:{home / 'mosaic.db'}?mode=ro", uri=True, timeout=30)
-        while not stop.exists():
-            row = db.execute("SELECT next_seq FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-            if row and row[0] > seq:
-                lags.append(time.monotonic() - seen)
-                break
-            time.sleep(0.002)
+        indexed = dict(db.execute("SELECT run_id, next_seq FROM runs"))
+        now = time.monotonic()
+        left = []
+        for run_id, seq, seen in pending:
+            if indexed.get(run_id, 0) > seq:
+                lags.append(now - seen)
+            else:
+                left.append((run_id, seq, seen))
+        pending = left
     print(json.dumps(lags))
 
 
@@ -195,13 +195,17 @@ def check_runs(home: pathlib.Path, run_ids: list[str], events: int) -> dict[str,
     in_db = on_disk = 0
     emitting = [float("inf"), 0.0]  # first run_started, last run_completed (Unix seconds)
     db = sqlite3.connect(f"file:{home / 'mosaic.db'}?mode=ro", uri=True)
+    chunks = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'metric_chunks'").fetchone()
     try:
         for run_id in run_ids:
             seqs = [r[0] for r in db.execute(
                 "SELECT seq FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
             )]  # fmt: skip
             ((metric_rows,),) = db.execute(
-                "SELECT COALESCE(SUM(points), 0) FROM metric_chunks WHERE run_id = ?", (run_id,)
+                "SELECT COALESCE(SUM(points), 0) FROM metric_chunks WHERE run_id = ?"
+                if chunks  # the schema before mosaic-core 1.1 had a row per value
+                else "SELECT COUNT(*) FROM metrics WHERE run_id = ?",
+                (run_id,),
             )
             ((anomalies,),) = db.execute(
                 "SELECT COUNT(*) FROM anomalies WHERE run_id = ?", (run_id,)
