@@ -405,18 +405,32 @@ def _last_numbers(
                 f" WHERE rowid IN ({marks})",
                 part,
             ):
-                held = best[wanted[rowid]]
-                held.extend(
-                    (s, base + o, v)
-                    for s, o, v in zip(_unpack("q", steps), _unpack("I", ords),
-                                       _unpack("d", vals), strict=True)
-                    if v == v
-                )  # fmt: skip
+                best[wanted[rowid]].extend(
+                    _newest(_unpack("q", steps), _unpack("I", ords), _unpack("d", vals), base, tail)
+                )
         for run_id in {wanted[r] for r in wanted}:
             held = best[run_id]
             held.sort(reverse=True)
             del held[tail:]
     return best
+
+
+def _newest(
+    steps: array.array[int], ords: array.array[int], vals: array.array[float], base: int, tail: int
+) -> list[tuple[int, int, float]]:
+    """A chunk's candidates for the last ``tail`` numbers: ``(step, place, value)``. Where
+    its steps never go back (the usual case) those are its last ``tail`` numbers, found
+    from the end; otherwise every number it holds."""
+    listed = steps.tolist()
+    if listed == sorted(listed):  # in C: steps in order, so the newest are at the end
+        out: list[tuple[int, int, float]] = []
+        for i in range(len(listed) - 1, -1, -1):
+            if vals[i] == vals[i]:
+                out.append((listed[i], base + ords[i], vals[i]))
+                if len(out) == tail:
+                    break
+        return out
+    return [(s, base + o, v) for s, o, v in zip(listed, ords, vals, strict=True) if v == v]
 
 
 def keys(db: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, list[str]]:
