@@ -151,9 +151,12 @@ def connect(db_path: pathlib.Path, *, readonly: bool, schema: str) -> sqlite3.Co
 def _create(db: sqlite3.Connection, schema: str) -> None:
     """Make a new database with the base ``schema``; migrations take it on from there (and
     may drop a table of it, which must then stay dropped: an old one is left alone)."""
+    made = "SELECT 1 FROM sqlite_master WHERE name = 'runs'"
+    if db.execute(made).fetchone() is not None:
+        return  # the usual case, without waiting for the write lock a supervisor may hold
     db.execute("BEGIN IMMEDIATE")  # two processes making one store: one makes it
     try:
-        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs'").fetchone() is None:
+        if db.execute(made).fetchone() is None:
             for statement in schema.split(";"):  # executescript would commit
                 if statement.strip():
                     db.execute(statement)
