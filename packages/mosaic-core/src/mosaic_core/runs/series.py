@@ -250,22 +250,16 @@ class Series:
 
     __slots__ = ("_offsets", "stamps", "steps", "values")
 
-    def __init__(self) -> None:
-        self.steps: array.array[int] = array.array("q")
-        self.values: array.array[float] = array.array("d")
-        self.stamps: array.array[float] = array.array("d")
-        self._offsets: list[tuple[int, bytes]] = []
+    def __init__(self, chunks: Sequence[Sequence[Any]] = ()) -> None:
+        """From chunks ``(base, ords, steps, vals, stamps)`` in order, each column's blobs
+        joined and unpacked once."""
+        self._offsets: list[tuple[int, bytes]] = [(c[0], c[1]) for c in chunks]
+        self.steps: array.array[int] = _unpack("q", b"".join(c[2] for c in chunks))
+        self.values: array.array[float] = _unpack("d", b"".join(c[3] for c in chunks))
+        self.stamps: array.array[float] = _unpack("d", b"".join(c[4] for c in chunks))
 
     def __len__(self) -> int:
         return len(self.steps)
-
-    def extend(self, row: Sequence[Any]) -> None:
-        """Append a chunk: ``(base, ords, steps, vals, stamps)``."""
-        base, ords, steps, vals, stamps = row
-        self._offsets.append((base, ords))
-        self.steps.extend(_unpack("q", steps))
-        self.values.extend(_unpack("d", vals))
-        self.stamps.extend(_unpack("d", stamps))
 
     def places(self) -> list[int]:
         """Each point's place among all of the run's points (to merge keys in order)."""
@@ -286,13 +280,10 @@ def read_series(db: sqlite3.Connection, run_id: str, key: str | None = None) -> 
     if key is not None:
         query += " AND key = ?"
         params.append(key)
-    out: dict[str, Series] = {}
+    chunks: dict[str, list[Sequence[Any]]] = {}
     for row in db.execute(query + " ORDER BY rowid", params):
-        series = out.get(row[0])
-        if series is None:
-            series = out[row[0]] = Series()
-        series.extend(row[1:])
-    return out
+        chunks.setdefault(row[0], []).append(row[1:])
+    return {name: Series(found) for name, found in chunks.items()}
 
 
 def points(db: sqlite3.Connection, run_id: str, key: str | None = None) -> list[dict[str, Any]]:
