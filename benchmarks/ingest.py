@@ -36,6 +36,7 @@ import json
 import os
 import pathlib
 import platform
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -51,6 +52,8 @@ WORKER = "bench-flood"
 LIFECYCLE = 2  # run_started + run_completed; the flood worker sends no heartbeats
 KEYS = ("charts/episodic_return", "losses/value_loss", "charts/SPS")
 TARGET_RATE = 100_000.0
+TARGET_CPU_US = 9.5  # the supervisor's CPU per event: half of the 18-20 us measured before
+TARGET_LAG_MEDIAN, TARGET_LAG_P99 = 0.1, 1.0  # seconds, appended -> queryable
 MLFLOW_BATCH_STEPS = 333  # 999 metrics: MLflow takes at most 1000 per log_batch
 MLFLOW_INSTALL = "pip install mlflow-skinny sqlalchemy alembic, or run python3 -m tox -e benchmarks"
 
@@ -97,9 +100,13 @@ def run_mosaic(home: pathlib.Path, workers: int, events: int) -> dict[str, Any]:
     supervisor = Supervisor(store, parallel=workers)
     for run in prepared:
         supervisor.submit(run.launch)
+    probe = _start_lag_probe(home, [run.run_id for run in prepared])
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
     launched = time.time()
     results = supervisor.wait()
     indexed = time.time()
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    lags = _stop_lag_probe(probe, home)
     run_ids = [run.run_id for run in prepared]
     exits = [_exit_time(store.run_dir(run_id)) or 0.0 for run_id in run_ids]
     store.close()
@@ -109,7 +116,68 @@ def run_mosaic(home: pathlib.Path, workers: int, events: int) -> dict[str, Any]:
         "last_exit": max(exits) if all(exits) else None,
         "statuses": {run_id: results[run_id].status for run_id in run_ids},
         "run_ids": run_ids,
+        "cpu": used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime,
+        "lags": lags,
     }
+
+
+# -- lag: a line appended to events.jsonl -> queryable in mosaic.db ---------------------
+
+
+def _start_lag_probe(home: pathlib.Path, run_ids: list[str]) -> subprocess.Popen[str]:
+    """A process of its own (it must not take this one's GIL) watching the runs' files;
+    samples still waiting when the runs end are settled by then and count as such."""
+    command = [sys.executable, __file__, "--lag-probe", "--sync", str(home), *run_ids]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+
+
+def _stop_lag_probe(probe: subprocess.Popen[str], home: pathlib.Path) -> list[float]:
+    (home / "lag-probe.stop").touch()
+    out, _ = probe.communicate(timeout=60)
+    return [float(x) for x in json.loads(out or "[]")]
+
+
+def lag_probe(home: pathlib.Path, run_ids: list[str]) -> None:
+    """Every ~10 ms: each run whose ``events.jsonl`` grew since the last look gives a sample
+    (the ``seq`` of its last complete line, and the time it was seen); one read-only query
+    of ``mosaic.db`` settles the samples whose ``seq`` the index now holds. Prints the lags
+    in seconds as a JSON list when ``lag-probe.stop`` appears."""
+    lags: list[float] = []
+    sizes = dict.fromkeys(run_ids, 0)
+    pending: list[tuple[str, int, float]] = []
+    db: sqlite3.Connection | None = None
+    stop = home / "lag-probe.stop"
+    while not stop.exists():
+        time.sleep(0.01)
+        for run_id in run_ids:
+            path = home / "runs" / run_id / "events.jsonl"
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                continue
+            if size <= sizes[run_id]:
+                continue
+            seen = time.monotonic()
+            sizes[run_id] = size
+            with open(path, "rb") as handle:
+                handle.seek(max(0, size - 4096))
+                lines = handle.read(4096).split(b"\n")
+            if len(lines) >= 2 and lines[-2].startswith(b"{"):
+                pending.append((run_id, json.loads(lines[-2])["seq"], seen))
+        if not pending:
+            continue
+        if db is None:
+            db = sqlite3.connect(f"file:{home / 'mosaic.db'}?mode=ro", uri=True, timeout=30)
+        indexed = dict(db.execute("SELECT run_id, next_seq FROM runs"))
+        now = time.monotonic()
+        left = []
+        for run_id, seq, seen in pending:
+            if indexed.get(run_id, 0) > seq:
+                lags.append(now - seen)
+            else:
+                left.append((run_id, seq, seen))
+        pending = left
+    print(json.dumps(lags))
 
 
 def _exit_time(run_dir: pathlib.Path) -> float | None:
@@ -127,13 +195,17 @@ def check_runs(home: pathlib.Path, run_ids: list[str], events: int) -> dict[str,
     in_db = on_disk = 0
     emitting = [float("inf"), 0.0]  # first run_started, last run_completed (Unix seconds)
     db = sqlite3.connect(f"file:{home / 'mosaic.db'}?mode=ro", uri=True)
+    chunks = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'metric_chunks'").fetchone()
     try:
         for run_id in run_ids:
             seqs = [r[0] for r in db.execute(
                 "SELECT seq FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
             )]  # fmt: skip
             ((metric_rows,),) = db.execute(
-                "SELECT COUNT(*) FROM metrics WHERE run_id = ?", (run_id,)
+                "SELECT COALESCE(SUM(points), 0) FROM metric_chunks WHERE run_id = ?"
+                if chunks  # the schema before mosaic-core 1.1 had a row per value
+                else "SELECT COUNT(*) FROM metrics WHERE run_id = ?",
+                (run_id,),
             )
             ((anomalies,),) = db.execute(
                 "SELECT COUNT(*) FROM anomalies WHERE run_id = ?", (run_id,)
@@ -168,6 +240,39 @@ def check_runs(home: pathlib.Path, run_ids: list[str], events: int) -> dict[str,
     finally:
         db.close()
     return {"problems": problems, "in_db": in_db, "on_disk": on_disk, "emitting": emitting}
+
+
+def parse_ceiling(home: pathlib.Path, run_ids: list[str]) -> list[tuple[str, float]]:
+    """CPU microseconds per line to parse every run's lines, bare: json.loads, and orjson
+    where installed (what the supervisor decodes with then)."""
+    lines = []
+    for run_id in run_ids:
+        lines.extend((home / "runs" / run_id / "events.jsonl").read_bytes().splitlines())
+    out = []
+    decoders: list[tuple[str, Any]] = [("json.loads", lambda b: json.loads(b.decode()))]
+    try:
+        import orjson
+
+        decoders.append(("orjson.loads", orjson.loads))
+    except ImportError:
+        pass
+    for name, loads in decoders:
+        began = time.process_time()
+        for line in lines:
+            loads(line)
+        out.append((name, (time.process_time() - began) / len(lines) * 1e6))
+    return out
+
+
+def store_sizes(home: pathlib.Path, run_ids: list[str]) -> dict[str, int]:
+    """Bytes of mosaic.db (checkpointed into one file first) and of the runs' events.jsonl."""
+    db = sqlite3.connect(home / "mosaic.db")
+    try:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
+    jsonl = sum((home / "runs" / r / "events.jsonl").stat().st_size for r in run_ids)
+    return {"db": (home / "mosaic.db").stat().st_size, "jsonl": jsonl}
 
 
 # -- 2. MLflow, the same metrics ------------------------------------------------------
@@ -357,6 +462,35 @@ def report_mosaic(
         f"   (first run_started -> last run_completed: {last - first:.2f} s)"
     )
     print(f"  the index was complete {indexed_s - durable_s:.2f} s after the last worker exited")
+    per_event = run["cpu"] / check["in_db"] * 1e6
+    ok = per_event <= TARGET_CPU_US
+    print(
+        f"  supervisor CPU {per_event:>6.1f} us/event  target <= {TARGET_CPU_US:.0f} (half of"
+        f" the 18-20 us before)  {_mark(ok)}   ({run['cpu']:.2f} s of CPU in this process)"
+    )
+    if not ok:
+        missed.append(f"supervisor CPU {per_event:.1f} us/event")
+    ceiling = parse_ceiling(home, run["run_ids"])
+    print(
+        "  the ceiling, bare parsing of the same lines in one process: "
+        + ", ".join(f"{name} {us:.2f} us/event ({1e6 / us:,.0f}/s)" for name, us in ceiling)
+    )
+    lags = sorted(run["lags"])
+    if lags:
+        median, p99 = statistics.median(lags), lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+        ok = median < TARGET_LAG_MEDIAN and p99 < TARGET_LAG_P99
+        print(
+            f"  lag, appended -> queryable: median {median * 1e3:.0f} ms, p99 {p99 * 1e3:.0f} ms"
+            f"  target < {TARGET_LAG_MEDIAN * 1e3:.0f} ms, < {TARGET_LAG_P99 * 1e3:.0f} ms"
+            f"  {_mark(ok)}   ({len(lags)} probes, a process of their own)"
+        )
+        if not ok:
+            missed.append(f"lag median {median * 1e3:.0f} ms, p99 {p99 * 1e3:.0f} ms")
+    sizes = store_sizes(home, run["run_ids"])
+    print(
+        f"  size per metrics event: mosaic.db {sizes['db'] / check['in_db']:.0f} bytes,"
+        f" events.jsonl {sizes['jsonl'] / check['on_disk']:.0f} bytes"
+    )
     expected = n + LIFECYCLE
     if not check["problems"]:
         print(
@@ -423,7 +557,12 @@ def main() -> int:
     parser.add_argument("--mlflow-writer", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--uri", help=argparse.SUPPRESS)
     parser.add_argument("--sync", help=argparse.SUPPRESS)
+    parser.add_argument("--lag-probe", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("run_ids", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.lag_probe:
+        lag_probe(pathlib.Path(args.sync), args.run_ids)
+        return 0
     if args.mlflow_writer:
         mlflow_writer(args.uri, args.events, args.mlflow_step_events, args.sync)
         return 0

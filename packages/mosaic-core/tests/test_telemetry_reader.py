@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,6 +11,21 @@ from hypothesis import strategies as st
 
 from mosaic_core import TelemetryEmitter
 from mosaic_core.runs import Anomaly, LogLine, TelemetryEvent, TelemetryReader, read_events
+from mosaic_core.runs import reader as reader_module
+
+_ORJSON = reader_module.fast_loads
+
+
+@pytest.fixture(scope="module", autouse=True, params=["orjson", "stdlib"])
+def decoder(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test here runs with each decoder: they must read every line alike."""
+    if request.param == "orjson" and _ORJSON is None:
+        pytest.skip("orjson is not installed (mosaic-core's `fast` extra)")
+    reader_module.fast_loads = _ORJSON if request.param == "orjson" else None
+    try:
+        yield request.param
+    finally:
+        reader_module.fast_loads = _ORJSON
 
 
 def envelope(seq: int, event: str = "heartbeat", **fields: Any) -> bytes:
@@ -364,3 +380,76 @@ def test_reader_never_raises_on_arbitrary_bytes(chunks: list[bytes]) -> None:
     reader = TelemetryReader(max_line_bytes=50)
     items = [item for chunk in chunks for item in reader.feed(chunk)] + reader.close()
     assert all(isinstance(i, (TelemetryEvent, LogLine, Anomaly)) for i in items)
+
+
+# -- the fast decoder and the standard library read alike ------------------------------
+
+# What orjson would read otherwise than json.loads: huge integers (it makes them floats),
+# NaN and infinities, lone surrogates, and numbers of every shape around 64 bits.
+TRICKY_LINES = [
+    b'{"v":1,"event":"metrics","run_id":"r","seq":0,"timestamp":1.5,'
+    b'"payload":{"step":123456789012345678901234567890,"values":{"x":1.0}}}',
+    b'{"v":1,"event":"metrics","run_id":"r","seq":0,"timestamp":1.5,'
+    b'"payload":{"step":3,"values":{"x":-9223372036854775809}}}',
+    b'{"v":1,"event":"metrics","run_id":"r","seq":0,"timestamp":1.5,'
+    b'"payload":{"step":3,"values":{"x":NaN,"y":Infinity,"z":1e400}}}',
+    b'{"v":1,"event":"metrics","run_id":"r","seq":0,"timestamp":1.5,'
+    b'"payload":{"step":3,"values":{"\\ud800":1.0}}}',
+    b'{"v":1,"event":"heartbeat","run_id":"r","seq":99999999999999999999,"timestamp":1.5,'
+    b'"payload":{}}',
+    b'{"v":1,"event":"heartbeat","run_id":"r","seq":0,"timestamp":1e999,"payload":{}}',
+    b'{"v":1,"event":"heartbeat","run_id":"r","seq":0,"timestamp":17,"payload":{}}',
+    b'{"v":1,"event":"heartbeat","run_id":"r","seq":0,"timestamp":1.5,"payload":{}}\r',
+    b' {"v":1,"event":"heartbeat","run_id":"r","seq":0,"timestamp":1.5,"payload":{}}',
+    b'{"v":1,"event":"heartbeat","run_id":"r","seq":0,"timestamp":1.5,"payload":{"\xed\xa0\x80":1}}',
+    b'{"v":true,"event":"heartbeat","run_id":"r","seq":0,"timestamp":1.5,"payload":{}}',
+    b'{"v":1,"event":"run_completed","run_id":"r","seq":0,"timestamp":1.5,"payload":{}}',
+    b'{"v":1,"event":"metrics","run_id":"other","seq":0,"timestamp":1.5,"payload":{}}',
+    b'{"v":1,"event":"metrics","run_id":"r","seq":0,"timestamp":1.5,"payload":{"step":1.5}}',
+    b'{"v":1,"event":"metrics","run_id":"r","seq":0,"timestamp":1.5,"payload":{"step":true}}',
+    b'{"v":1,"event":"metrics","run_id":"r","seq":0,"timestamp":1.5,"payload":[]}',
+    b'{"v":1,"event":"metrics","run_id":"r","seq":0,"timestamp":1.5,"payload":{},"v":2}',
+]
+JSON_NUMBERS = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(),
+    st.sampled_from([2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1]),
+)
+
+
+def read_both(stream: bytes, **options: Any) -> tuple[list[Any], list[Any]]:
+    """What the reader makes of ``stream`` with orjson and with json.loads."""
+    got = []
+    saved = reader_module.fast_loads
+    try:
+        for loads in (_ORJSON, None):
+            reader_module.fast_loads = loads
+            got.append(parse(stream, **options))
+    finally:
+        reader_module.fast_loads = saved
+    return got[0], got[1]
+
+
+@pytest.mark.skipif(_ORJSON is None, reason="orjson is not installed")
+@pytest.mark.parametrize("line", TRICKY_LINES)
+def test_both_decoders_read_a_tricky_line_alike(line: bytes) -> None:
+    fast, stdlib = read_both(line + b"\n", expected_run_id="r")
+    assert repr(fast) == repr(stdlib)  # repr: NaN != NaN, and 1 == 1.0 == True
+
+
+@pytest.mark.skipif(_ORJSON is None, reason="orjson is not installed")
+@given(
+    step=JSON_NUMBERS,
+    values=st.dictionaries(st.text(max_size=4), JSON_NUMBERS, max_size=4),
+    seq=st.sampled_from([0, 1, 2**63 - 2, 2**63 - 1, 2**64]),
+    clean=st.booleans(),
+)
+def test_both_decoders_read_any_metrics_event_alike(
+    step: Any, values: dict[str, Any], seq: int, clean: bool
+) -> None:
+    lines = [envelope(0, "metrics", payload={"step": step, "values": values})]
+    if not clean:  # a huge integer elsewhere in the chunk puts every line on the slow path
+        lines.append(envelope(1, "heartbeat", payload={"n": 2**65}))
+    lines.append(envelope(seq, "metrics", payload={"step": 1, "values": values}))
+    fast, stdlib = read_both(b"".join(lines), expected_run_id="r")
+    assert repr(fast) == repr(stdlib)

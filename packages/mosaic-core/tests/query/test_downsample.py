@@ -48,3 +48,33 @@ def test_moving_average_is_trailing_and_short_at_the_start() -> None:
     assert moving_average([5.0, 7.0], 10) == [5.0, 6.0]
     with pytest.raises(ValueError, match="at least 1"):
         moving_average([1.0], 0)
+
+
+@pytest.mark.parametrize(
+    ("n", "points", "shape"),
+    [
+        (20_000, 2_000, "noise"),
+        (50_001, 777, "steps"),
+        (12_345, 3, "flat"),
+        (30_000, 29_999, "noise"),
+    ],
+)
+def test_lttb_picks_the_same_points_with_numpy_as_without(
+    monkeypatch: pytest.MonkeyPatch, n: int, points: int, shape: str
+) -> None:
+    """A long curve's buckets are worked out by numpy where it is installed: same picks."""
+    pytest.importorskip("numpy")
+    from mosaic_core.query import downsample
+
+    rng = random.Random(n)
+    xs = sorted(rng.randrange(0, 10 * n) for _ in range(n))  # ints, with repeats
+    if shape == "noise":
+        ys = [rng.gauss(0, 1) * (1 + i % 97) for i in range(n)]
+    elif shape == "steps":
+        ys = [float(i // 1000) for i in range(n)]  # ties everywhere: the first one wins
+    else:
+        ys = [1.5] * n
+    vector = lttb(xs, ys, points)
+    monkeypatch.setattr(downsample, "_numpy", lambda: None)
+    assert vector == lttb(xs, ys, points)
+    assert len(vector) == points

@@ -26,17 +26,20 @@ class Series:
         self.lock = threading.Lock()
         self._views: dict[int | None, dict[str, Any]] = {}
 
-    def extend(self, rows: list[tuple[int, int, float | None, float]]) -> None:
-        if not rows:
-            return
-        block = np.array(rows, dtype=np.float64)  # a NULL value becomes nan
-        block = block[np.isfinite(block[:, 2])]
-        if len(block):
-            self.steps = np.concatenate([self.steps, block[:, 1].astype(np.int64)])
-            self.values = np.concatenate([self.values, block[:, 2]])
-            self.stamps = np.concatenate([self.stamps, block[:, 3]])
-        self._views.clear()
-        self.last_row = int(rows[-1][0])
+    def extend(self, steps: Any, values: Any, stamps: Any, last_row: int) -> None:
+        """Append points read from the store (arrays of the same length; points with no
+        number are left out); ``last_row`` is where the next read begins."""
+        if len(steps):
+            kept = np.isfinite(np.frombuffer(values, dtype=np.float64))
+            self.steps = np.concatenate([self.steps, np.frombuffer(steps, dtype=np.int64)[kept]])
+            self.values = np.concatenate(
+                [self.values, np.frombuffer(values, dtype=np.float64)[kept]]
+            )
+            self.stamps = np.concatenate(
+                [self.stamps, np.frombuffer(stamps, dtype=np.float64)[kept]]
+            )
+            self._views.clear()
+        self.last_row = last_row
 
     @property
     def nbytes(self) -> int:
@@ -76,7 +79,7 @@ class SeriesCache:
             series = self._items.pop((run_id, key), None) or Series()
             self._items[(run_id, key)] = series
         with series.lock:
-            series.extend(store.metric_rows(run_id, key, after=series.last_row))
+            series.extend(*store.metric_since(run_id, key, after=series.last_row))
         self._trim()
         return series
 
@@ -102,7 +105,5 @@ class SeriesCache:
 def new_rows(store: RunStore, run_id: str, key: str, after: int) -> dict[str, Any]:
     """The rows of a metric written after row ``after``, unthinned: what a live curve adds."""
     series = Series()
-    series.extend(store.metric_rows(run_id, key, after=after))
-    if not series.last_row:
-        series.last_row = after
+    series.extend(*store.metric_since(run_id, key, after=after))
     return series.view(None)

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 from mosaic_core.runs.database import StoreReadOnly
 from mosaic_core.runs.store import RunStore
-from mosaic_core.runs.supervisor import reconcile
 
 __all__ = ["open_store"]
 
@@ -28,6 +27,8 @@ def open_store(*, write: bool = True, reconciled: bool = False) -> Iterator[RunS
         store = RunStore(readonly=True)
     try:
         if reconciled:
+            from mosaic_core.runs.supervisor import reconcile  # the reading commands need not
+
             reconcile(store)
         yield store
     finally:

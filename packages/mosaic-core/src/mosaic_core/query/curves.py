@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mosaic_core._errors import ConfigError, did_you_mean
-from mosaic_core.query.downsample import lttb, moving_average
+from mosaic_core.query.downsample import VECTOR_FROM, lttb, moving_average, numpy_or_none
 from mosaic_core.query.filters import canonical, check_field, flatten, lookup
 from mosaic_core.query.stats import curve_band
 from mosaic_core.runs.store import RunStore
@@ -46,14 +46,39 @@ def check_keys(
     return have
 
 
-def _series(store: RunStore, run_id: str, key: str) -> tuple[list[int], list[float], list[float]]:
-    """Steps, values and timestamps of one metric, in step order, without missing values."""
-    rows = [
-        r for r in store.metrics(run_id, key=key)
-        if r["value"] is not None and math.isfinite(r["value"])
-    ]  # fmt: skip
-    rows.sort(key=lambda r: r["step"])  # stable: equal steps keep their order
-    return [r["step"] for r in rows], [r["value"] for r in rows], [r["timestamp"] for r in rows]
+def _series(store: RunStore, run_id: str, key: str) -> tuple[Any, Any, Any]:
+    """Steps, values and timestamps of one metric, in step order, without missing values:
+    lists, or numpy arrays for a long curve where numpy is installed."""
+    curve = store.metric_series(run_id, key)
+    np = numpy_or_none() if len(curve) >= VECTOR_FROM else None
+    if np is not None:
+        steps = np.frombuffer(curve.steps, dtype=np.int64)
+        values = np.frombuffer(curve.values, dtype=np.float64)
+        stamps = np.frombuffer(curve.stamps, dtype=np.float64)
+        finite = np.isfinite(values)
+        if not finite.all():  # NaN (no number) and infinities are left out
+            steps, values, stamps = steps[finite], values[finite], stamps[finite]
+        if len(steps) > 1 and bool((steps[1:] < steps[:-1]).any()):
+            order = np.argsort(steps, kind="stable")  # equal steps keep their order
+            steps, values, stamps = steps[order], values[order], stamps[order]
+        return steps, values, stamps
+    steps, values, stamps = curve.steps.tolist(), curve.values.tolist(), curve.stamps.tolist()
+    if not all(map(math.isfinite, values)):
+        keep = [i for i, v in enumerate(values) if math.isfinite(v)]
+        steps, values = [steps[i] for i in keep], [values[i] for i in keep]
+        stamps = [stamps[i] for i in keep]
+    if steps != sorted(steps):
+        order = sorted(range(len(steps)), key=steps.__getitem__)  # stable: equal steps keep
+        steps, values = [steps[i] for i in order], [values[i] for i in order]  # their order
+        stamps = [stamps[i] for i in order]
+    return steps, values, stamps
+
+
+def _take(column: Any, keep: list[int] | None) -> list[Any]:
+    """``column`` (a list or a numpy array) at ``keep`` (None: all of it), as a list."""
+    if isinstance(column, list):
+        return column if keep is None else [column[i] for i in keep]
+    return list(column.tolist() if keep is None else column[keep].tolist())
 
 
 def run_curves(
@@ -72,16 +97,13 @@ def run_curves(
     for run_id in run_ids:
         for key in keys:
             steps, values, stamps = _series(store, run_id, key)
-            if not steps:
+            if len(steps) == 0:
                 continue
             if smooth and smooth > 1:
                 values = moving_average(values, smooth)
             count = len(steps)
-            if points is not None:
-                keep = lttb(steps, values, points)
-                steps = [steps[i] for i in keep]
-                values = [values[i] for i in keep]
-                stamps = [stamps[i] for i in keep]
+            keep = lttb(steps, values, points) if points is not None else None
+            steps, values, stamps = _take(steps, keep), _take(values, keep), _take(stamps, keep)
             out.append({"run_id": run_id, "key": key, "steps": steps, "values": values,
                         "timestamps": stamps, "count": count})  # fmt: skip
     return out
@@ -207,6 +229,7 @@ def group_curves(
             members = []
             for row in group["rows"]:
                 steps, values, _ = _series(store, row["run_id"], key)
+                steps, values = _take(steps, None), _take(values, None)
                 if smooth and smooth > 1:
                     values = moving_average(values, smooth)
                 xs, ys = _dedupe(steps, values)

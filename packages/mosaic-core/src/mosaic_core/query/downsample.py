@@ -10,11 +10,12 @@ plotting front ends (uPlot's demos, Grafana, TimescaleDB's ``lttb``) use.
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["lttb", "lttb_arrays", "moving_average"]
+__all__ = ["VECTOR_FROM", "lttb", "lttb_arrays", "moving_average", "numpy_or_none"]
 
 
 def lttb(xs: Sequence[float], ys: Sequence[float], points: int) -> list[int]:
@@ -30,6 +31,10 @@ def lttb(xs: Sequence[float], ys: Sequence[float], points: int) -> list[int]:
         raise ValueError(f"points must be at least 3, got {points}")
     if points >= n:
         return list(range(n))
+    if n >= VECTOR_FROM:
+        np = _numpy()
+        if np is not None:
+            return _lttb_vector(np, xs, ys, points)
     kept = [0]
     size = (n - 2) / (points - 2)
     a = 0
@@ -90,6 +95,61 @@ def lttb_arrays(xs: Any, ys: Any, points: int) -> Any:
         area = np.abs((ax - avg_x) * (y[start:end] - ay) - (ax - x[start:end]) * (avg_y - ay))
         a = start + int(np.argmax(area))
         kept[i + 1] = a
+    return kept
+
+
+# From this many points a bucket's triangles are worked out by numpy, where installed
+# (mosaic-core's eval extra): the same arithmetic, in the same order, so the same picks.
+VECTOR_FROM = 10_000
+
+
+def numpy_or_none() -> Any:
+    """numpy if it is installed, else None."""
+    return _numpy()
+
+
+def _numpy() -> Any:
+    try:
+        return importlib.import_module("numpy")
+    except ImportError:
+        return None
+
+
+def _lttb_vector(np: Any, xs: Sequence[float], ys: Sequence[float], points: int) -> list[int]:
+    """:func:`lttb` with each bucket's areas as one numpy expression (an order faster)."""
+    n = len(xs)
+    xa, ya = np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+    xl, yl = memoryview(xa), memoryview(ya)  # slices iterate as floats: fsum, as lttb does
+    kept = [0]
+    size = (n - 2) / (points - 2)
+    a = 0
+    for i in range(points - 2):
+        start = math.floor(i * size) + 1
+        end = math.floor((i + 1) * size) + 1
+        nxt_start, nxt_end = end, min(math.floor((i + 2) * size) + 1, n)
+        if nxt_start >= n - 1 or i == points - 3:
+            avg_x, avg_y = float(xl[n - 1]), float(yl[n - 1])
+        else:
+            span = nxt_end - nxt_start
+            avg_x = math.fsum(xl[nxt_start:nxt_end]) / span
+            avg_y = math.fsum(yl[nxt_start:nxt_end]) / span
+        ax, ay = float(xl[a]), float(yl[a])
+        stop = min(end, n - 1)
+        best = start
+        if stop > start:
+            area = np.abs(
+                (ax - avg_x) * (ya[start:stop] - ay) - (ax - xa[start:stop]) * (avg_y - ay)
+            )
+            if np.isnan(area).any():  # the loop skips a NaN where argmax would take it
+                best, best_area = start, -1.0
+                for j in range(start, stop):
+                    if area[j - start] > best_area:
+                        best, best_area = j, float(area[j - start])
+            else:
+                best = start + int(np.argmax(area))
+        kept.append(best)
+        a = best
+    kept.append(n - 1)
     return kept
 
 

@@ -11,6 +11,7 @@ there. A damaged file, a full disk and a read-only home each become one
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import pathlib
@@ -140,11 +141,30 @@ def connect(db_path: pathlib.Path, *, readonly: bool, schema: str) -> sqlite3.Co
         db.execute("PRAGMA busy_timeout = 30000")
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
-        db.executescript(schema)
+        _create(db, schema)
     except sqlite3.Error as exc:
         db.close()
         raise explain(exc, home) or exc from None
     return db
+
+
+def _create(db: sqlite3.Connection, schema: str) -> None:
+    """Make a new database with the base ``schema``; migrations take it on from there (and
+    may drop a table of it, which must then stay dropped: an old one is left alone)."""
+    made = "SELECT 1 FROM sqlite_master WHERE name = 'runs'"
+    if db.execute(made).fetchone() is not None:
+        return  # the usual case, without waiting for the write lock a supervisor may hold
+    db.execute("BEGIN IMMEDIATE")  # two processes making one store: one makes it
+    try:
+        if db.execute(made).fetchone() is None:
+            for statement in schema.split(";"):  # executescript would commit
+                if statement.strip():
+                    db.execute(statement)
+        db.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+        raise
 
 
 def _connect_readonly(db_path: pathlib.Path, schema: str) -> sqlite3.Connection:

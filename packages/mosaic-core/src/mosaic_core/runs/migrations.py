@@ -42,8 +42,35 @@ def read_config(path: pathlib.Path) -> str | None:
     return json.dumps(data, separators=(",", ":")) if isinstance(data, dict) else None
 
 
+def _v2_metric_chunks(db: sqlite3.Connection, runs_dir: pathlib.Path) -> None:
+    """Metrics move from one row per value (``metrics``) to columnar chunks per run and key
+    (``metric_chunks``, see :mod:`mosaic_core.runs.series`); runs gain ``metric_points``,
+    how many points they have. Every value is carried over, in the order it was indexed."""
+    from mosaic_core.runs import series
+
+    for statement in series.SCHEMA.split(";"):  # executescript would commit
+        if statement.strip():
+            db.execute(statement)
+    db.execute("ALTER TABLE runs ADD COLUMN metric_points INTEGER NOT NULL DEFAULT 0")
+    run_ids = [r[0] for r in db.execute("SELECT DISTINCT run_id FROM metrics").fetchall()]
+    for run_id in run_ids:
+        rows = db.execute(
+            "SELECT step, key, value, timestamp FROM metrics WHERE run_id = ? ORDER BY rowid",
+            (run_id,),
+        )
+        count = 0
+        while block := rows.fetchmany(series.CHUNK_POINTS):
+            batch = series.Batch()
+            for step, key, value, stamp in block:
+                batch.add(step, stamp, {key: value})
+            series.write_batch(db, run_id, count, batch)
+            count += batch.count
+        db.execute("UPDATE runs SET metric_points = ? WHERE run_id = ?", (count, run_id))
+    db.execute("DROP TABLE metrics")
+
+
 #: ``MIGRATIONS[i]`` takes a database at version ``i`` to ``i + 1``. Append; never edit.
-MIGRATIONS: tuple[Step, ...] = (_v1_groups_configs_headline,)
+MIGRATIONS: tuple[Step, ...] = (_v1_groups_configs_headline, _v2_metric_chunks)
 
 
 def schema_version(db: sqlite3.Connection) -> int:

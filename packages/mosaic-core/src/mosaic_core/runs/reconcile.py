@@ -38,9 +38,7 @@ def reconcile(store: RunStore) -> list[str]:
         return changed  # nothing can be settled in a read-only store; it is shown as it is
     launchers: dict[str, Launcher] = {}
     try:
-        for run in store.list_runs():
-            if run["status"] not in ("pending", "running"):
-                continue
+        for run in store.list_runs(status="running") + store.list_runs(status="pending"):
             if procs.alive(run["supervisor_pid"], run["supervisor_start"]):
                 continue
             if run["status"] == "pending" and time.time() - run["created_at"] < 60:

@@ -12,6 +12,7 @@ for how opening fails.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import json
 import os
@@ -27,9 +28,12 @@ from mosaic_core._config import check_run_id
 from mosaic_core._errors import ConfigError, MosaicError, short_repr
 from mosaic_core._fields import check_json
 from mosaic_core._secrets import Scrubber
+from mosaic_core.runs import series
 from mosaic_core.runs.database import StoreReadOnly, connect, explain
 from mosaic_core.runs.migrations import MIGRATIONS, migrate, schema_version
 from mosaic_core.runs.reader import Anomaly, Item, TelemetryEvent, TelemetryReader
+from mosaic_core.runs.series import _chunks
+from mosaic_core.runs.series import as_text as _text
 
 __all__ = ["ACTIVE_STATUSES", "STATUSES", "RunNotFound", "RunStore", "mosaic_home"]
 
@@ -344,7 +348,11 @@ class RunStore:
         query += " ORDER BY created_at DESC, run_id DESC"
         if limit:
             query += f" LIMIT {int(limit)}"
-        return [dict(r) for r in self._db.execute(query, params)]
+        cursor = self._db.cursor()
+        cursor.row_factory = None  # tuples made dicts here: sqlite3.Row then dict() is slower
+        rows = cursor.execute(query, params).fetchall()
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def cancel_requests(self, run_ids: Sequence[str]) -> dict[str, bool]:
         """``{run id: cancel requested}`` for those of ``run_ids`` still in the store."""
@@ -377,7 +385,7 @@ class RunStore:
 
     def delete(self, run_id: str) -> None:
         with self.transaction() as db:
-            for table in ("events", "metrics", "anomalies", "runs"):
+            for table in ("events", "metric_chunks", "anomalies", "runs"):
                 db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
         shutil.rmtree(self.runs_dir / check_run_id(run_id), ignore_errors=True)
 
@@ -400,9 +408,9 @@ class RunStore:
         rebuild started over); returns whether the items were indexed.
         ``scrub`` replaces the run's secret values wherever they appear.
         """
-        # Rows as flat lists of column values, five per row: see _insert_rows.
+        # Event rows as one flat list of column values, five per row: see _insert_events.
         events: list[Any] = []
-        metrics: list[Any] = []
+        batch = series.Batch()
         anomalies: list[tuple[Any, ...]] = []
         started: dict[str, Any] | None = None
         terminal: TelemetryEvent | None = None
@@ -422,12 +430,7 @@ class RunStore:
                 if event == "metrics":
                     values = payload.get("values")
                     if isinstance(values, dict) and step is not None:
-                        for key, value in values.items():
-                            if type(value) is not float:
-                                value = _number(value)
-                            if not key.isascii():
-                                key = _text(key)
-                            metrics += (run_id, step, key, value, ts)
+                        batch.add(step, ts, values)
                 elif event == "run_started":
                     started = payload
                 elif item.is_terminal:
@@ -438,23 +441,23 @@ class RunStore:
                     raw = scrub.text(raw.decode("utf-8", "replace")).encode()
                 anomalies.append((run_id, item.kind, _text(item.detail), raw, now))
         with self.transaction() as db:
-            if expect_offset is not None:
-                row = db.execute(
-                    "SELECT ingested_bytes FROM runs WHERE run_id = ?", (run_id,)
-                ).fetchone()
-                if row is None or row[0] != expect_offset:
-                    return False
-            _insert_rows(db, "events", events)
-            _insert_rows(db, "metrics", metrics)
+            row = db.execute(
+                "SELECT ingested_bytes, metric_points FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            if expect_offset is not None and (row is None or row[0] != expect_offset):
+                return False
+            _insert_events(db, events)
+            if batch.count and row is not None:
+                series.write_batch(db, run_id, row[1], batch)
             if anomalies:
                 db.executemany("INSERT INTO anomalies VALUES (?, ?, ?, ?, ?)", anomalies)
             db.execute(
                 "UPDATE runs SET events = events + ?, anomalies = anomalies + ?,"
-                " ingested_bytes = ?, next_seq = ?,"
+                " metric_points = metric_points + ?, ingested_bytes = ?, next_seq = ?,"
                 " last_step = COALESCE(?, last_step), last_event_at = COALESCE(?, last_event_at)"
                 " WHERE run_id = ?",
-                (len(events) // 5, len(anomalies), ingested_bytes, next_seq, last_step, last_ts,
-                 run_id),
+                (len(events) // 5, len(anomalies), batch.count, ingested_bytes, next_seq,
+                 last_step, last_ts, run_id),
             )  # fmt: skip
             if started is not None:
                 db.execute(
@@ -534,32 +537,22 @@ class RunStore:
         return [dict(r) for r in rows]
 
     def metrics(self, run_id: str, key: str | None = None) -> list[dict[str, Any]]:
-        query = "SELECT step, key, value, timestamp FROM metrics WHERE run_id = ?"
-        params: list[Any] = [run_id]
-        if key is not None:
-            query += " AND key = ?"
-            params.append(key)
-        query += " ORDER BY rowid"
-        return [dict(r) for r in self._db.execute(query, params)]
+        """``{"step", "key", "value", "timestamp"}`` per point of a run (or of its ``key``),
+        in the order reported; ``value`` is None where the event gave no number."""
+        return series.points(self._db, run_id, key)
 
-    def metric_rows(
+    def metric_series(self, run_id: str, key: str) -> series.Series:
+        """One metric of a run as arrays (steps, values with NaN for no number, timestamps),
+        in the order reported: the fast way to read a long curve."""
+        return series.read_series(self._db, run_id, key).get(key) or series.Series()
+
+    def metric_since(
         self, run_id: str, key: str, *, after: int = 0
-    ) -> list[tuple[int, int, float | None, float]]:
-        """``(rowid, step, value, timestamp)`` of one metric, in the order written, from
-        after row ``after`` on: a reader that keeps the last rowid reads only what is new."""
-        if not after:
-            return self._db.execute(
-                "SELECT rowid, step, value, timestamp FROM metrics"
-                " WHERE run_id = ? AND key = ? ORDER BY rowid",
-                (run_id, key),
-            ).fetchall()
-        # Rows after ``after`` by the table's own order: the (run_id, key, step) index
-        # would visit every earlier row of the metric to check its rowid.
-        return self._db.execute(
-            "SELECT rowid, step, value, timestamp FROM metrics NOT INDEXED"
-            " WHERE rowid > ? AND run_id = ? AND key = ? ORDER BY rowid",
-            (after, run_id, key),
-        ).fetchall()
+    ) -> tuple[array.array[int], array.array[float], array.array[float], int]:
+        """``(steps, values, timestamps, next)``: one metric's points from place ``after`` on
+        among the run's points, in the order written (NaN where a point had no number).
+        Pass ``next`` back as ``after`` to read only what was written since."""
+        return series.read_since(self._db, run_id, key, after)
 
     def data_version(self) -> int:
         """A number that changes whenever another connection commits to the database:
@@ -568,56 +561,18 @@ class RunStore:
 
     def final_metrics(self, run_id: str) -> dict[str, float | None]:
         """The last value of every metric key of a run."""
-        rows = self._db.execute(
-            "SELECT key, value FROM metrics WHERE rowid IN"
-            " (SELECT MAX(rowid) FROM metrics WHERE run_id = ? GROUP BY key) ORDER BY key",
-            (run_id,),
-        ).fetchall()
-        return {r["key"]: r["value"] for r in rows}
+        return series.last_values(self._db, run_id)
 
     def metric_keys(self, run_ids: Sequence[str]) -> dict[str, list[str]]:
         """The metric keys each run has, sorted; a run without metrics has none."""
-        out: dict[str, list[str]] = {run_id: [] for run_id in run_ids}
-        for chunk in _chunks(list(run_ids)):
-            marks = ", ".join("?" for _ in chunk)
-            rows = self._db.execute(
-                f"SELECT DISTINCT run_id, key FROM metrics WHERE run_id IN ({marks})"
-                " ORDER BY run_id, key",
-                chunk,
-            )
-            for run_id, key in rows:
-                out[run_id].append(key)
-        return out
+        return series.keys(self._db, run_ids)
 
     def metric_summary(
         self, run_ids: Sequence[str], key: str, *, tail: int = 10
     ) -> dict[str, dict[str, Any]]:
         """Per run with metric ``key``: ``count``, ``min``, ``max``, ``mean``, ``last``,
         ``last_step`` and ``tail`` (the mean of its last ``tail`` values, by step)."""
-        out: dict[str, dict[str, Any]] = {}
-        for chunk in _chunks(list(run_ids)):
-            marks = ", ".join("?" for _ in chunk)
-            for row in self._db.execute(
-                "SELECT run_id, COUNT(value) AS count, MIN(value) AS min, MAX(value) AS max,"
-                f" AVG(value) AS mean FROM metrics WHERE key = ? AND run_id IN ({marks})"
-                " GROUP BY run_id",
-                [key, *chunk],
-            ):
-                record = dict(row)
-                del record["run_id"]
-                out[row["run_id"]] = record
-        for run_id, record in out.items():
-            # The index (run_id, key, step) hands these over in order, for each run alone.
-            recent = self._db.execute(
-                "SELECT step, value FROM metrics WHERE run_id = ? AND key = ?"
-                " AND value IS NOT NULL ORDER BY step DESC, rowid DESC LIMIT ?",
-                (run_id, key, tail),
-            ).fetchall()
-            values = [r["value"] for r in recent]
-            record["last"] = values[0] if values else None
-            record["last_step"] = recent[0]["step"] if recent else None
-            record["tail"] = sum(values) / len(values) if values else None
-        return out
+        return series.summaries(self._db, run_ids, key, tail)
 
     def groups(self) -> list[dict[str, Any]]:
         """Every group with its number of runs and when its first and last runs were made."""
@@ -690,44 +645,22 @@ def terminal_status(event: str | None) -> str | None:
 
 
 _ROWS_PER_INSERT = 100  # 500 parameters: under SQLite's oldest limit of 999
-_INSERT = {
-    table: (
-        f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?)",
-        f"INSERT INTO {table} VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * _ROWS_PER_INSERT),
-    )
-    for table in ("events", "metrics")
-}
+_INSERT_ONE = "INSERT INTO events VALUES (?, ?, ?, ?, ?)"
+_INSERT_MANY = "INSERT INTO events VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * _ROWS_PER_INSERT)
 
 
-def _insert_rows(db: sqlite3.Connection, table: str, flat: list[Any]) -> None:
-    """Insert rows of five columns, given one after another in ``flat``, in order.
+def _insert_events(db: sqlite3.Connection, flat: list[Any]) -> None:
+    """Insert event rows of five columns, given one after another in ``flat``, in order.
 
     A hundred rows per statement: SQLite then runs one statement where
-    ``executemany`` of single rows would step and reset one per row, which
-    is most of the cost of indexing a flood of metrics.
+    ``executemany`` of single rows would step and reset one per row.
     """
-    one, many = _INSERT[table]
     width = 5 * _ROWS_PER_INSERT
     whole = len(flat) - len(flat) % width
     if whole:
-        db.executemany(many, [flat[i : i + width] for i in range(0, whole, width)])
+        db.executemany(_INSERT_MANY, [flat[i : i + width] for i in range(0, whole, width)])
     if whole < len(flat):
-        db.executemany(one, [flat[i : i + 5] for i in range(whole, len(flat), 5)])
-
-
-def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
-    """``items`` in slices small enough for one statement's parameters."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, (int, float)):
-        try:
-            return float(value)
-        except OverflowError:  # an integer beyond any float
-            return None
-    return None
+        db.executemany(_INSERT_ONE, [flat[i : i + 5] for i in range(whole, len(flat), 5)])
 
 
 def _int64(value: Any) -> int | None:
@@ -735,13 +668,6 @@ def _int64(value: Any) -> int | None:
     if type(value) is int and -(2**63) <= value < 2**63:
         return value
     return None
-
-
-def _text(value: str) -> str:
-    """``value`` as text SQLite can hold: a lone surrogate becomes its ``\\ud800`` escape."""
-    if value.isascii():
-        return value
-    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _str_or_none(value: Any) -> str | None:

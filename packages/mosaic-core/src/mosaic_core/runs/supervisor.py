@@ -398,6 +398,7 @@ class Supervisor:
         if not chunk:
             return False
         run_id = live.spec.run_id
+        seen = live.reader.events_seen
         items = live.reader.feed(chunk)
         live.offset += len(chunk)
         live.last_activity = time.monotonic()
@@ -418,17 +419,21 @@ class Supervisor:
             return True
         live.indexed, live.indexed_seq = end, live.reader.next_seq
         progress = live.progress
+        progress.events += live.reader.events_seen - seen
+        metrics, step = progress.metrics, None
         for item in items:
-            if isinstance(item, TelemetryEvent):
-                progress.events += 1
+            if type(item) is TelemetryEvent:
                 payload = item.payload
-                step = payload.get("step")
-                if type(step) is int:
-                    progress.step = step
-                if item.event == "metrics" and isinstance(payload.get("values"), dict):
-                    progress.metrics.update(payload["values"])
+                if type(payload.get("step")) is int:
+                    step = payload["step"]
+                if item.event == "metrics":
+                    values = payload.get("values")
+                    if type(values) is dict:
+                        metrics.update(values)
                 elif item.event == "run_started" and type(payload.get("total_steps")) is int:
                     progress.total_steps = payload["total_steps"]
+        if step is not None:
+            progress.step = step
         return True
 
     @staticmethod
