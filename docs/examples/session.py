@@ -47,7 +47,7 @@ VOLATILE = [
     (re.compile(r"\bpid: \d+"), "pid: <pid>"),
     (re.compile(r"\b[0-9a-f]{32}\b"), "<mlflow-run>"),
 ]
-NUMBER = re.compile(r"-?\b\d+(\.\d+)?(e-?\d+)?\b")
+NUMBER = re.compile(r"-?\b\d+(,\d{3})*(\.\d+)?(e-?\d+)?\b")  # 1,234 is one number
 
 
 class Block:
