@@ -44,14 +44,21 @@ def _store_with_run(tmp_path: Path) -> tuple[RunStore, str]:
     return store, "R1"
 
 
-def test_metric_rows_reads_only_what_came_after_the_last_row(tmp_path: Path) -> None:
+def test_metric_since_reads_only_what_came_after_the_place_it_returned(tmp_path: Path) -> None:
     store, run_id = _store_with_run(tmp_path)
-    rows = store.metric_rows(run_id, "charts/episodic_return")
-    assert [r[1:3] for r in rows] == [(s, float(s)) for s in range(5)]
-    assert store.metric_rows(run_id, "charts/episodic_return", after=rows[-1][0]) == []
-    assert [
-        r[1] for r in store.metric_rows(run_id, "charts/episodic_return", after=rows[2][0])
-    ] == [3, 4]
+    key = "charts/episodic_return"
+    steps, values, stamps, after = store.metric_since(run_id, key)
+    assert (list(steps), list(values)) == (list(range(5)), [float(s) for s in range(5)])
+    assert len(stamps) == 5
+    assert list(store.metric_since(run_id, key, after=after)[0]) == []  # nothing new
+    with open(store.run_dir(run_id) / "events.jsonl", "a") as events:
+        for seq, step in ((6, 5), (7, 6)):  # the run goes on after the reader's first look
+            payload = {"step": step, "values": {key: float(step), "loss": 0.0}}
+            events.write(json.dumps({"v": 1, "event": "metrics", "run_id": run_id, "seq": seq,
+                                     "timestamp": 1.0, "payload": payload}) + "\n")  # fmt: skip
+    store.catch_up(run_id)
+    steps, values, _, later = store.metric_since(run_id, key, after=after)
+    assert (list(steps), list(values), later > after) == ([5, 6], [5.0, 6.0], True)
 
 
 def test_data_version_changes_when_another_connection_writes(tmp_path: Path) -> None:
