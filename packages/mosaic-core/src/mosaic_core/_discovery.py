@@ -183,6 +183,21 @@ class _Source:
             )
         return module
 
+    def hooked(self, hook: str) -> tuple[types.ModuleType, pluggy.PluginManager]:
+        """The module, registered in a plugin manager of its own; a PluginError unless it
+        implements ``hook``."""
+        module = self.load_module(hook)
+        manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        manager.add_hookspecs(hookspecs)
+        manager.register(module, name=f"{self.name}:{module.__name__}")
+        if hook not in [c.name for c in (manager.get_hookcallers(module) or [])]:
+            raise PluginError(
+                f"module {module.__name__!r} defines no {hook} hook; expected "
+                f"`@mosaic_core.hookimpl def {hook}(register): ...`",
+                plugin=self.name,
+            )
+        return module, manager
+
 
 def _sources(group: str, extra: Iterable[Any]) -> list[_Source]:
     found = [

@@ -22,9 +22,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
-import pluggy
 
-from mosaic_core import _hooks as hookspecs
 from mosaic_core._discovery import BrokenPlugin, _broken, _Source, _sources
 from mosaic_core._envspec import EnvSpec
 from mosaic_core._errors import ConfigError, PluginError, did_you_mean
@@ -162,17 +160,7 @@ def discover_env_families(
 
 
 def _load(source: _Source) -> list[EnvFamily]:
-    module = source.load_module("mosaic_register_env_families")
-    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-    manager.add_hookspecs(hookspecs)
-    manager.register(module, name=f"{source.name}:{module.__name__}")
-    callers = [c.name for c in (manager.get_hookcallers(module) or [])]
-    if "mosaic_register_env_families" not in callers:
-        raise PluginError(
-            f"module {module.__name__!r} defines no mosaic_register_env_families hook; expected "
-            "`@mosaic_core.hookimpl def mosaic_register_env_families(register): ...`",
-            plugin=source.name,
-        )
+    module, manager = source.hooked("mosaic_register_env_families")
     found: list[EnvFamily] = []
 
     def register(family: EnvFamily) -> None:

@@ -5,14 +5,11 @@
 from __future__ import annotations
 
 import os
-import types
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
-import pluggy
 
-from mosaic_core import _hooks as hookspecs
 from mosaic_core._discovery import BrokenPlugin, _broken, _plugin_output_to_stderr, _sources
 from mosaic_core._errors import ConfigError, PluginError, did_you_mean
 from mosaic_core.runs import local
@@ -94,23 +91,7 @@ def discover_launchers(
 
 
 def _load(source: Any) -> list[LauncherSpec]:
-    module = source.load()
-    if not isinstance(module, types.ModuleType):
-        raise PluginError(
-            f"entry point {source.name!r} = {source.value!r} is a {type(module).__name__}; "
-            "expected a module with @hookimpl mosaic_register_launchers",
-            plugin=source.name,
-        )
-    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-    manager.add_hookspecs(hookspecs)
-    manager.register(module, name=f"{source.name}:{module.__name__}")
-    callers = [c.name for c in (manager.get_hookcallers(module) or [])]
-    if "mosaic_register_launchers" not in callers:
-        raise PluginError(
-            f"module {module.__name__!r} defines no mosaic_register_launchers hook; expected "
-            "`@mosaic_core.hookimpl def mosaic_register_launchers(register): ...`",
-            plugin=source.name,
-        )
+    module, manager = source.hooked("mosaic_register_launchers")
     found: list[LauncherSpec] = []
 
     def register(spec: LauncherSpec) -> None:
