@@ -32,7 +32,7 @@ import threading
 import time
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 import attrs
 import pluggy
@@ -486,3 +486,55 @@ def _broken(source: _Source, exc: BaseException) -> BrokenPlugin:
         distribution=source.dist_name,
         distribution_version=source.dist_version,
     )
+
+
+class _HasName(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+_Named = TypeVar("_Named", bound=_HasName)
+
+
+def load_each(
+    sources: Iterable[_Source],
+    load: Callable[[_Source], list[_Named]],
+    *,
+    kind: str,
+    strict: bool,
+) -> tuple[dict[str, _Named], dict[str, tuple[str, str | None, str | None]], list[BrokenPlugin]]:
+    """``load`` each source's registrations (things with a ``name``), isolating failures.
+
+    What a plugin prints while loading goes to stderr (``--json`` output stays
+    JSON); a name registered twice breaks the second source; a broken source is
+    listed, or raised as a PluginError when ``strict``. Returns the registrations
+    by name, where each came from (entry point, distribution, version), and the
+    broken sources.
+    """
+    found: dict[str, _Named] = {}
+    origins: dict[str, tuple[str, str | None, str | None]] = {}
+    broken: list[BrokenPlugin] = []
+    for source in sources:
+        try:
+            with _plugin_output_to_stderr():
+                loaded = load(source)
+            for item in loaded:
+                name = item.name
+                if name in found:
+                    where = origins[name]
+                    raise PluginError(
+                        f"{kind} {name!r} is already provided by {where[1] or where[0]}",
+                        plugin=source.name,
+                    )
+            for item in loaded:
+                found[item.name] = item
+                origins[item.name] = (source.value, source.dist_name, source.dist_version)
+        except (Exception, SystemExit) as exc:
+            if strict:
+                raise PluginError(
+                    f"{kind} plugin {source.name!r} ({source.value}) failed: "
+                    f"{type(exc).__name__}: {exc}",
+                    plugin=source.name,
+                ) from exc
+            broken.append(_broken(source, exc))
+    return found, origins, broken

@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from mosaic_core._discovery import BrokenPlugin, _broken, _Source, _sources
+from mosaic_core._discovery import BrokenPlugin, _Source, _sources, load_each
 from mosaic_core._envspec import EnvSpec
 from mosaic_core._errors import ConfigError, PluginError, did_you_mean
 from mosaic_core._families import EnvFamily, EnvTask
@@ -126,31 +126,9 @@ def discover_env_families(
     if strict is None:
         strict = os.environ.get(_ENV_STRICT, "").lower() in ("1", "true", "yes", "on")
     started = time.perf_counter()
-    families: dict[str, EnvFamily] = {}
-    origins: dict[str, tuple[str, str | None, str | None]] = {}
-    broken: list[BrokenPlugin] = []
-    for source in _sources(group, plugins):
-        try:
-            loaded = _load(source)
-            for family in loaded:
-                if family.name in families:
-                    where = origins[family.name]
-                    raise PluginError(
-                        f"environment family {family.name!r} is already provided by "
-                        f"{where[1] or where[0]}",
-                        plugin=source.name,
-                    )
-            for family in loaded:
-                families[family.name] = family
-                origins[family.name] = (source.value, source.dist_name, source.dist_version)
-        except (Exception, SystemExit) as exc:
-            if strict:
-                raise PluginError(
-                    f"environment family plugin {source.name!r} ({source.value}) failed: "
-                    f"{type(exc).__name__}: {exc}",
-                    plugin=source.name,
-                ) from exc
-            broken.append(_broken(source, exc))
+    families, origins, broken = load_each(
+        _sources(group, plugins), _load, kind="environment family", strict=strict
+    )
     return EnvFamilies(
         families=families,
         origins=origins,

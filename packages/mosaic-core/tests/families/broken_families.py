@@ -36,3 +36,11 @@ BAD_DECLARATION = _module(
 )
 NO_HOOK = _module("no_hook", something_else=lambda: None)
 TWIN = _module("twin", mosaic_register_env_families=hookimpl(_twin))
+
+
+def _chatty(register):  # type: ignore[no-untyped-def]
+    print("loading chatty families ...")
+    register(EnvFamily(name="chatty", display_name="Chatty", requirement="x"))
+
+
+CHATTY = _module("chatty", mosaic_register_env_families=hookimpl(_chatty))

@@ -135,3 +135,15 @@ def test_seats_follow_the_declaration_and_a_wrong_one_is_the_familys_error(
         with pytest.raises(PluginError, match=message):
             seats(arena, task)
         arena.close()
+
+
+def test_what_a_family_plugin_prints_while_loading_goes_to_stderr(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # `mosaic envs --json` prints JSON on stdout: a chatty plugin must not corrupt it.
+    from mosaic_core.plugins import discover_env_families
+
+    found = discover_env_families(plugins=[broken_families.CHATTY])
+    out, err = capfd.readouterr()
+    assert "chatty" in found.families and not found.broken
+    assert out == "" and "loading chatty families" in err

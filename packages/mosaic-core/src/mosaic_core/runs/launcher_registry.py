@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from mosaic_core._discovery import BrokenPlugin, _broken, _plugin_output_to_stderr, _sources
+from mosaic_core._discovery import BrokenPlugin, _sources, load_each
 from mosaic_core._errors import ConfigError, PluginError, did_you_mean
 from mosaic_core.runs import local
 from mosaic_core.runs.launchers import LAUNCHER_ENTRY_POINT_GROUP, LOCAL, Launcher, LauncherSpec
@@ -61,32 +61,9 @@ def discover_launchers(
     """
     if strict is None:
         strict = os.environ.get(_ENV_STRICT, "").lower() in ("1", "true", "yes", "on")
-    specs: dict[str, LauncherSpec] = {}
-    origins: dict[str, tuple[str, str | None, str | None]] = {}
-    broken: list[BrokenPlugin] = []
-    sources = _sources(group, [local, *plugins])
-    for source in sources:
-        try:
-            with _plugin_output_to_stderr():
-                loaded = _load(source)
-            for spec in loaded:
-                if spec.name in specs:
-                    where = origins[spec.name]
-                    raise PluginError(
-                        f"launcher {spec.name!r} is already provided by {where[1] or where[0]}",
-                        plugin=source.name,
-                    )
-            for spec in loaded:
-                specs[spec.name] = spec
-                origins[spec.name] = (source.value, source.dist_name, source.dist_version)
-        except (Exception, SystemExit) as exc:
-            if strict:
-                raise PluginError(
-                    f"launcher plugin {source.name!r} ({source.value}) failed: "
-                    f"{type(exc).__name__}: {exc}",
-                    plugin=source.name,
-                ) from exc
-            broken.append(_broken(source, exc))
+    specs, origins, broken = load_each(
+        _sources(group, [local, *plugins]), _load, kind="launcher", strict=strict
+    )
     return Launchers(specs=specs, origins=origins, broken=tuple(broken))
 
 
