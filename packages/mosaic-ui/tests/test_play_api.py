@@ -15,6 +15,34 @@ from conftest import TOKEN, Server
 CARTPOLE = {"task": "CartPole-v1", "seed": 0, "panes": [{"seats": {"agent": "random"}}]}
 
 
+def test_seats_needing_different_pythons_are_refused_in_one_pane(server: Server) -> None:
+    from mosaic_core.runs import RunStore
+
+    pythons = {}
+    for name in ("one", "two"):
+        python = server.home / "envs" / name / "bin" / "python"
+        python.parent.mkdir(parents=True)
+        python.write_text("")  # only its existence is looked at before a session starts
+        pythons[name] = str(python)
+    with RunStore(server.home) as store:
+        store.create_run("01ELSEWHEREAAAAAAAAAAAAAAA", "faraway", {"env_id": "tictactoe_v3"},
+                         python=pythons["one"])  # fmt: skip
+        store.save_env({
+            "name": "llm", "worker_type": "llm", "path": str(server.home / "envs" / "two"),
+            "python": pythons["two"], "python_version": "3.11.7", "requirements": [],
+            "workers": [{"worker_type": "llm", "console_module": None}], "created_at": 1.0,
+        })  # fmt: skip
+    seats = {"player_1": "faraway:01ELSEWHERE", "player_2": "llm:gemma@http://127.0.0.1:9/v1"}
+    status, answer = server.request(
+        "POST", "/api/play", {"task": "tictactoe_v3", "panes": [{"seats": seats}]}
+    )
+    assert status == 422, answer
+    assert answer["field"] == "panes[0].seats", answer
+    assert "need different Pythons" in answer["error"], answer
+    assert pythons["one"] in answer["error"] and pythons["two"] in answer["error"], answer
+    assert server.get("/api/play")[1]["sessions"] == []
+
+
 def _play(server: Server, body: dict[str, Any]) -> dict[str, Any]:
     status, session = server.request("POST", "/api/play", body)
     assert status == 201, session

@@ -106,7 +106,13 @@ def get_candidates(request: Request) -> dict[str, Any]:
             fits: bool | None = True
             worker = workers.get(run["worker_type"])
             run_dir = str(store.run_dir(run["run_id"]))
-            if worker is None or getattr(worker.spec, "operator_factory", None) is None:
+            # A worker not installed beside the server may be in a `mosaic env`, where the
+            # seat's operator then runs; its spaces are checked from the run all the same.
+            python = None if worker is not None else _python_of(spec, store)
+            if worker is None and python is None:
+                reason, fits = (f"worker {run['worker_type']!r} is installed neither here nor "
+                                "in a `mosaic env`"), False  # fmt: skip
+            elif worker is not None and getattr(worker.spec, "operator_factory", None) is None:
                 reason, fits = f"worker {run['worker_type']!r} offers no operator", False
             elif trained_on(run_dir) is None:
                 reason, fits = "the run recorded no spaces, so whether it fits is not known", None
@@ -124,10 +130,19 @@ def get_candidates(request: Request) -> dict[str, Any]:
                         break
             out.append({"spec": spec, "run_id": run["run_id"], "worker": run["worker_type"],
                         "algorithm": run.get("algorithm"), "env_id": run.get("env_id"),
-                        "fits": fits, "reason": reason})  # fmt: skip
+                        "fits": fits, "reason": reason, "python": python})  # fmt: skip
     finally:
         arena.close()
     return {"task": task["id"], "runs": out}
+
+
+def _python_of(spec: str, store: Any) -> str | None:
+    from mosaic_core.operators import parse_operator_spec
+
+    try:
+        return parse_operator_spec(spec, store).python
+    except ConfigError:
+        return None
 
 
 def _workers(ui: Any) -> list[Any]:

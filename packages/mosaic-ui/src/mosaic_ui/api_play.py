@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import os
+import sys
 import time
 from typing import Any
 
@@ -79,12 +80,14 @@ def _build(body: dict[str, Any], store: Any) -> tuple[dict[str, Any], int | None
             where = f"panes[{number}].seats.{agent or 'agent'}"
             if text is None:
                 raise ConfigError(f"{where}: no operator for {agent or 'the agent'}", field=where)
+            python = None
             if text != "human":
                 try:
-                    check_seat(text, store)
+                    spec = check_seat(text, store)
                 except ConfigError as exc:
                     raise ConfigError(f"{where}: {exc}", field=where) from None
-            line.append(Seat(agent, text))
+                python = spec.python or (None if spec.builtin else sys.executable)
+            line.append(Seat(agent, text, python))
         extra = set(seats) - {a if a is not None else "agent" for a in agents} - {"*"}
         if extra:
             where = f"panes[{number}].seats"
@@ -92,8 +95,27 @@ def _build(body: dict[str, Any], store: Any) -> tuple[dict[str, Any], int | None
                 f"{where}: no agent {sorted(extra)[0]!r} in {task['id']}; agents: {agents}",
                 field=where,
             )
+        _one_python(line, f"panes[{number}].seats")
         out.append(line)
     return task, seed, out
+
+
+def _one_python(line: list[Seat], where: str) -> None:
+    """A pane's seats share one operator process, so their workers must share a Python."""
+    pythons = {seat.python for seat in line if seat.python is not None}
+    if len(pythons) > 1:
+        placed = "; ".join(
+            f"{seat.agent or 'agent'} ({seat.spec}) in {seat.python}" for seat in line
+            if seat.python is not None
+        )  # fmt: skip
+        raise ConfigError(
+            f"{where}: one pane runs one operator process, but its seats need different "
+            f"Pythons: {placed}; put them in one `mosaic env`, or in separate panes",
+            field=where,
+        )
+    if pythons == {sys.executable}:  # the server's own: nothing to choose
+        for seat in line:
+            seat.python = None
 
 
 def _replay(body: dict[str, Any], store: Any) -> tuple[dict[str, Any], int | None, list[Any]]:

@@ -30,8 +30,11 @@ GIF_BYTES = 96 << 20
 class Seat:
     """An agent's operator: an operator spec, or ``human`` (a person in the browser)."""
 
-    def __init__(self, agent: Agent, spec: str) -> None:
+    def __init__(self, agent: Agent, spec: str, python: str | None = None) -> None:
         self.agent, self.spec = agent, spec.strip()
+        #: The interpreter this seat's operator needs (a ``mosaic env``'s), None for any:
+        #: a built-in, or a worker installed beside the server.
+        self.python = python
 
     @property
     def human(self) -> bool:
@@ -42,7 +45,8 @@ class Seat:
         return spec if self.agent is None else f"{self.agent}={spec}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"agent": self.agent, "spec": self.spec, "human": self.human}
+        return {"agent": self.agent, "spec": self.spec, "human": self.human,
+                "python": self.python}  # fmt: skip
 
 
 class Pane:
@@ -54,6 +58,8 @@ class Pane:
     ) -> None:  # fmt: skip
         self.index, self.seats, self.stepping, self.noop = index, list(seats), stepping, noop
         self.humans = {s.agent for s in self.seats if s.human}
+        #: The pane's one operator process runs in its seats' interpreter, or the server's.
+        self.python = next((s.python for s in self.seats if s.python), None)
         self.notify = notify
         self.status = "starting"
         self.error: str | None = None

@@ -3,7 +3,9 @@
 A session is made from ``{"task", "settings", "seed", "panes": [{"seats": {AGENT: SPEC}}]}``:
 the task comes from the environment families, every seat's spec is checked
 as ``mosaic eval`` checks it (a bad one is a 422 naming it and nothing
-starts), then every pane starts its operator process. The session's clock
+starts), then every pane starts its operator process: with the server's
+Python, or with the ``mosaic env`` its seats' worker is installed in (an
+LLM worker or a run made in another environment; one pane, one Python). The session's clock
 (running or paused, and the pace) is shared; Reset gives every pane the same
 seed, so the panes meet the same episodes. When the session is closed its
 episodes are written to the run store as a run of worker type ``eval``, with
@@ -18,10 +20,13 @@ import os
 import sys
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mosaic_core import ConfigError
 from mosaic_ui.pane import Pane, Seat
+
+if TYPE_CHECKING:
+    from mosaic_core.operators import OperatorSpec
 
 __all__ = ["PlayManager", "PlaySession"]
 
@@ -29,8 +34,9 @@ MAX_PANES = 6
 MAX_SESSIONS = 8
 
 
-def check_seat(text: Any, store: Any) -> str:
-    """A spec the browser may name: a built-in, a run of this store or an LLM endpoint."""
+def check_seat(text: Any, store: Any) -> OperatorSpec:
+    """A spec the browser may name: a built-in, a run of this store or an LLM endpoint,
+    resolved (its ``python`` is the ``mosaic env`` its operator must run in, if any)."""
     import pathlib
 
     from mosaic_core.operators import parse_operator_spec
@@ -42,7 +48,7 @@ def check_seat(text: Any, store: Any) -> str:
         runs = pathlib.Path(store.runs_dir).resolve()
         if not pathlib.Path(spec.checkpoint).resolve().is_relative_to(runs):
             raise ConfigError.bad_value("seat", text, "a run of this store, not a path")
-    return text.strip()
+    return spec
 
 
 class PlaySession:
@@ -81,7 +87,8 @@ class PlaySession:
             chosen = self.task.get("chosen_settings") or {}
             extra = [f"--setting={name}={json.dumps(value)}" for name, value in chosen.items()]
             argv = operator_command(
-                specs, self.task["id"], python=sys.executable, run_id=run_id, extra=extra
+                specs, self.task["id"], python=pane.python or sys.executable, run_id=run_id,
+                extra=extra,
             )
             pane.start(argv, environ, self.seed, self.clock)
 

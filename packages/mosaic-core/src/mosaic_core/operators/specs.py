@@ -34,7 +34,7 @@ from typing import Any
 
 import attrs
 
-from mosaic_core._errors import ConfigError, PluginError, ProtocolError
+from mosaic_core._errors import ConfigError, MosaicError, PluginError, ProtocolError
 from mosaic_core._operator import Operator, OperatorContext, call_operator_factory
 from mosaic_core.operators.builtin import BUILTIN
 from mosaic_core.operators.trained import check_seat
@@ -100,12 +100,46 @@ def parse_operator_spec(text: str, store: Any = None) -> OperatorSpec:
     if worker == "llm" and "@" in ref:
         model, _, url = ref.partition("@")
         return OperatorSpec(
-            text=text, name="llm", options={"model": model, "base_url": url, **options}
-        )
+            text=text, name="llm", options={"model": model, "base_url": url, **options},
+            python=_elsewhere("llm", store),
+        )  # fmt: skip
     if worker and os.path.exists(os.path.expanduser(ref)):
         path = os.path.abspath(os.path.expanduser(ref))
-        return OperatorSpec(text=text, name=worker, checkpoint=path, options=options)
+        return OperatorSpec(
+            text=text, name=worker, checkpoint=path, options=options,
+            python=_elsewhere(worker, store),
+        )  # fmt: skip
     return _from_run(text, worker, ref, options, store)
+
+
+def _elsewhere(worker: str, store: Any) -> str | None:
+    """The Python of a ``mosaic env`` holding ``worker``, when this Python lacks it (None
+    when it has it, or when no environment does: loading it here then says what is missing)."""
+    from mosaic_core._discovery import discover_workers
+
+    if worker in discover_workers(load=[worker], strict=False).workers:
+        return None
+    if worker in discover_workers(strict=False).workers:  # one plugin, several worker types
+        return None
+    import sqlite3
+
+    from mosaic_core.runs.store import RunStore
+
+    try:
+        opened = store if store is not None else RunStore(readonly=True)
+    except (OSError, sqlite3.Error, MosaicError):  # an unreadable store: no environments
+        return None
+    try:
+        having = [
+            env for env in opened.envs()
+            if any(w.get("worker_type") == worker for w in env["workers"])
+            and os.path.exists(env["python"])
+        ]  # fmt: skip
+    finally:
+        if store is None:
+            opened.close()
+    having.sort(key=lambda env: (env["name"] != worker, env["name"]))
+    return str(having[0]["python"]) if having else None
 
 
 def _from_run(
@@ -157,8 +191,11 @@ def _from_run(
 
 
 def _same_python(python: str) -> bool:
+    """Whether ``python`` is this interpreter. Their directories are compared, not the
+    files: a virtual environment's ``python`` is a link to its base interpreter, so the
+    file alone would make every environment of one base Python the same."""
     try:
-        return os.path.samefile(python, sys.executable)
+        return os.path.samefile(os.path.dirname(python), os.path.dirname(sys.executable))
     except OSError:
         return python == sys.executable
 
@@ -181,7 +218,7 @@ def build_operator(spec: OperatorSpec, context: OperatorContext, discovery: Any 
         worker_spec = discovery.runnable(spec.name)
     except PluginError as exc:
         where = (
-            f"; the run was made with {spec.python}, start the operator there"
+            f"; it runs in {spec.python} (a `mosaic env`): start the operator with that Python"
             if (spec.python)
             else ""
         )

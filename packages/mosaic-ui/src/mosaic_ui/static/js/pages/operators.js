@@ -105,7 +105,7 @@ async function setup(view) {
           other.style.display = e.target.value === "*" ? "" : "none";
           lineup[key] = e.target.value === "*" ? other.value.trim() : e.target.value;
         } }, h("option", { value: "random" }, "random"), h("option", { value: "human" }, "human (you)"),
-          fitting.length ? h("optgroup", { label: "trained runs that fit" }, fitting.map((c) => h("option", { value: c.spec }, `${c.spec} (${c.algorithm || "?"} on ${c.env_id || "?"})`))) : null,
+          fitting.length ? h("optgroup", { label: "trained runs that fit" }, fitting.map((c) => h("option", { value: c.spec, title: c.python ? `runs in ${c.python}` : "" }, `${c.spec} (${c.algorithm || "?"} on ${c.env_id || "?"})${c.python ? " · own env" : ""}`))) : null,
           unknown.length ? h("optgroup", { label: "runs that recorded no spaces (not checked)" }, unknown.map((c) => h("option", { value: c.spec, title: c.reason }, `${c.spec} (${c.algorithm || "?"} on ${c.env_id || "?"})`))) : null,
           not.length ? h("optgroup", { label: "trained runs that do not fit" }, not.map((c) => h("option", { value: c.spec, disabled: true, title: c.reason }, `${c.spec}: ${c.reason}`))) : null,
           h("option", { value: "*" }, "another spec (llm:MODEL@URL, WORKER:RUN_ID…)"));

