@@ -148,7 +148,7 @@ async function play(view, sid) {
   const panes = state.panes.map((p) => paneView(p));
 
   view.append(h("h1", {}, task.replay ? "Replay · " : "Operators · ", h("span", { class: "mono" }, task.id)),
-    task.replay ? h("p", { class: "muted", id: "replay-of" }, `Episode ${task.replay.episode + 1} of pane ${task.replay.pane + 1} (${task.replay.operators}) of eval run ${task.replay.run_id}, seed ${state.seed}: Step or Run plays its recorded actions.`) : null,
+    task.replay ? h("p", { class: "muted", id: "replay-of" }, `Episode ${task.replay.episode + 1} of pane ${task.replay.pane + 1} (${task.replay.operators}) of eval run ${task.replay.run_id}, seed ${state.seed}: Step or Run plays its recorded actions.`) : "",
     h("div", { class: "toolbar" },
       h("button", { id: "reset", onclick: () => control("reset", { seed: Number(seed.value) }) }, "Reset"), seed,
       h("button", { id: "step", onclick: () => control("step") }, "Step"),
