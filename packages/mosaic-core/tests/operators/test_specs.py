@@ -75,9 +75,7 @@ def _env(store: Any, root: Path, name: str, worker: str) -> str:
     return str(python)
 
 
-def test_a_worker_installed_only_in_an_environment_runs_there(
-    store: Any, tmp_path: Path
-) -> None:
+def test_a_worker_installed_only_in_an_environment_runs_there(store: Any, tmp_path: Path) -> None:
     checkpoint = tmp_path / "final.pt"
     checkpoint.write_bytes(b"")
     assert parse_operator_spec(f"faraway:{checkpoint}", store).python is None  # no env has it

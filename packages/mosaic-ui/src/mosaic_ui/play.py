@@ -87,7 +87,10 @@ class PlaySession:
             chosen = self.task.get("chosen_settings") or {}
             extra = [f"--setting={name}={json.dumps(value)}" for name, value in chosen.items()]
             argv = operator_command(
-                specs, self.task["id"], python=pane.python or sys.executable, run_id=run_id,
+                specs,
+                self.task["id"],
+                python=pane.python or sys.executable,
+                run_id=run_id,
                 extra=extra,
             )
             pane.start(argv, environ, self.seed, self.clock)
