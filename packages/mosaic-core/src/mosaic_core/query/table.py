@@ -37,7 +37,6 @@ _RETURN_KEYS = (
     "charts/mean_reward",
 )
 _RETURN_WORDS = ("episodic_return", "episode_return", "Episode-Rewards", "return", "reward")
-_DROPPED = frozenset({"group_name", "config", "summary", "last_step"})
 
 
 def pick_headline(keys: Iterable[str], declared: str | None = None) -> str | None:
@@ -69,15 +68,18 @@ def _object(text: Any) -> dict[str, Any]:
 def run_row(record: Mapping[str, Any], *, details: bool = True) -> dict[str, Any]:
     """A store record as a JSON-ready row: ``config`` and ``summary`` objects (left out
     unless ``details``), ``group``, ``step``."""
-    row = dict(record)
-    for name in _DROPPED:
-        row.pop(name, None)
-    row["group"] = record.get("group_name")
-    row["step"] = record.get("last_step")
+    return _as_row(dict(record), details)
+
+
+def _as_row(record: dict[str, Any], details: bool) -> dict[str, Any]:
+    """:func:`run_row` made of ``record`` itself."""
+    config, summary = record.pop("config", None), record.pop("summary", None)
+    record["group"] = record.pop("group_name", None)
+    record["step"] = record.pop("last_step", None)
     if details:
-        row["config"] = _object(record.get("config"))
-        row["summary"] = _object(record.get("summary"))
-    return row
+        record["config"] = _object(config)
+        record["summary"] = _object(summary)
+    return record
 
 
 def runs_of(store: RunStore, refs: Sequence[str]) -> list[dict[str, Any]]:
@@ -263,10 +265,8 @@ def run_table(
         raise ConfigError.bad_value("--limit", limit, "a whole number >= 1")
     read = [f.field for f in filters] + [sort_field or "", metric or ""]
     details |= any(name.split(".")[0] in ("config", "summary") for name in read)
-    rows = [
-        run_row(r, details=details)
-        for r in store.list_runs(worker_type=worker, status=status, group=group)
-    ]
+    records = store.list_runs(worker_type=worker, status=status, group=group)
+    rows = [_as_row(record, details) for record in records]  # fresh dicts: made rows in place
     wants_metric = sort_field == "metric"
     wants_metric |= any(f.field == "metric" for f in filters)
     if wants_metric:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import array
 import sqlite3
+import struct
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,9 @@ from mosaic_core.runs import series
 from mosaic_core.runs.series import _bytes, _chunks, _unpack
 
 __all__ = ["fill", "keys", "last_values", "summaries"]
+
+# Up to TAIL_KEPT little-endian float64s, unpacked by one call.
+_DOUBLES = [struct.Struct(f"<{count}d") for count in range(series.TAIL_KEPT + 1)]
 
 
 def summaries(
@@ -34,17 +38,18 @@ def summaries(
         marks = ", ".join("?" for _ in part)
         rows = db.execute(
             "SELECT run_id, numbers, vmin, vmax, closed, open, substr(tail_steps, 1, 8),"
-            f" tail_vals FROM metric_keys WHERE key = ? AND run_id IN ({marks})",
-            [key, *part],
+            f" substr(tail_vals, 1, ?) FROM metric_keys WHERE key = ? AND run_id IN ({marks})",
+            [8 * max(tail, 0), key, *part],
         )
         for run_id, numbers, low, high, closed, open_, newest, vals in rows:
-            values = _unpack("d", vals)[:tail] if tail >= 1 else ()
+            vals = vals or b""  # substr of an empty blob is NULL
+            values = _DOUBLES[len(vals) // 8].unpack(vals)  # substr: at most ``tail``
             total = closed if open_ is None else closed + open_
             out[run_id] = {
                 "count": numbers, "min": low, "max": high,
                 "mean": total / numbers if numbers else None,
                 "last": values[0] if values else None,
-                "last_step": _unpack("q", newest)[0] if values else None,
+                "last_step": int.from_bytes(newest, "little", signed=True) if values else None,
                 "tail": sum(values) / len(values) if values else None,
             }  # fmt: skip
     return out
