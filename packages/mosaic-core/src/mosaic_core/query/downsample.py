@@ -115,8 +115,8 @@ def _lttb_numpy(np: Any, xs: Any, ys: Any, points: int, n: int) -> Any:
     nxt = nxt[nxt < n - 1]
     means = _means(np, xs, x, y, nxt, min(edge[len(nxt) + 1], n))
     # Over bucket i and a little more (to the next start): bounds for how far points lie.
-    low_x, high_x = np.minimum.reduceat(x, edges[:-2]), np.maximum.reduceat(x, edges[:-2])
-    low_y, high_y = np.minimum.reduceat(y, edges[:-2]), np.maximum.reduceat(y, edges[:-2])
+    low_x, high_x = (f.reduceat(x, edges[:-2]).tolist() for f in (np.minimum, np.maximum))
+    low_y, high_y = (f.reduceat(y, edges[:-2]).tolist() for f in (np.minimum, np.maximum))
     xv, yv = memoryview(x), memoryview(y)
     kept = [0]
     a = 0
@@ -138,8 +138,8 @@ def _lttb_numpy(np: Any, xs: Any, ys: Any, points: int, n: int) -> Any:
             second = float(area.max())
             p, q = abs(ax - avg_x), abs(avg_y - ay)
             dp, dq = err_x + 2 * _U * (p + err_x), err_y + 2 * _U * (q + err_y)
-            dx = max(abs(ax - float(high_x[i])), abs(ax - float(low_x[i])))
-            dy = max(abs(float(high_y[i]) - ay), abs(float(low_y[i]) - ay))
+            dx = max(abs(ax - high_x[i]), abs(ax - low_x[i]))
+            dy = max(abs(high_y[i] - ay), abs(low_y[i] - ay))
             slack = 1.1 * (dy * dp + dx * dq + 8 * _U * ((p + dp) * dy + dx * (q + dq)))
             if not top - second > 2 * slack:  # too close to call, or a NaN: as lttb does
                 span = slice(edge[i + 1], min(edge[i + 2], n))
