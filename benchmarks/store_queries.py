@@ -4,7 +4,11 @@
    with ``--points-per-run`` metrics events of its headline key written to its
    ``events.jsonl`` and indexed from there, then marked completed. Timed: the
    wall time of ``mosaic runs`` (the CLI, a fresh process, its table printed to
-   a pipe), median of ``--repeat``, beside a bare ``python -c`` for scale.
+   a pipe), median of ``--repeat``, beside a bare ``python -c`` for scale; and,
+   each in a fresh process doing what the command does, its part in process:
+   opening the store (and reconciling), ``run_table`` (the rows with their
+   headline metric) and the table's text printed, apart from the interpreter's
+   start, imports and parser.
 2. One run with ``--points`` (1,000,000) points of one key, indexed as the
    supervisor does (``RunStore.ingest`` of parsed lines, 1 MiB at a time).
    Timed, median of ``--repeat``, in this process: the whole curve read back
@@ -89,6 +93,36 @@ def build_curve(home: pathlib.Path, points: int) -> str:
     return run_id
 
 
+# What `mosaic runs` does once its imports are done, timed in a fresh process: the rest of
+# its wall time is the interpreter's start, the imports and the parser.
+_IN_PROCESS = r"""
+import json, sys, time
+from mosaic_core.cli.results import runs_text
+from mosaic_core.cli.stores import open_store
+from mosaic_core.query import run_table
+began = time.perf_counter()
+with open_store(write=False, reconciled=True) as store:
+    opened = time.perf_counter()
+    rows = run_table(store, details=False)
+    tabled = time.perf_counter()
+print(runs_text(rows, None, "tail"), flush=True)
+done = time.perf_counter()
+times = {"open": opened - began, "table": tabled - opened, "text": done - tabled}
+print(json.dumps({k: v * 1e3 for k, v in times.items()}), file=sys.stderr)
+"""
+
+
+def _in_process(env: dict[str, str], repeat: int) -> dict[str, float]:
+    """Medians of the in-process phases of ``mosaic runs`` (see ``_IN_PROCESS``)."""
+    found: dict[str, list[float]] = {}
+    for _ in range(repeat):
+        done = subprocess.run([sys.executable, "-c", _IN_PROCESS], capture_output=True,
+                              text=True, env=env, check=True)  # fmt: skip
+        for phase, ms in json.loads(done.stderr.splitlines()[-1]).items():
+            found.setdefault(phase, []).append(ms)
+    return {phase: statistics.median(times) for phase, times in found.items()}
+
+
 def _median_ms(func: Any, repeat: int) -> tuple[float, Any]:
     times, result = [], None
     for _ in range(repeat):
@@ -140,6 +174,13 @@ def main() -> int:
         )
         if not ok:
             missed.append(f"mosaic runs {wall:.0f} ms")
+        phases = _in_process(env, args.repeat)
+        inside = sum(phases.values())
+        print(
+            f"    in process {inside:>5.0f} ms: open the store {phases['open']:.0f}, run_table "
+            f"{phases['table']:.0f}, the table's text printed {phases['text']:.0f}; the rest "
+            f"(interpreter, imports, parser) {wall - inside:.0f} ms   (load {_load()})"
+        )
 
         from mosaic_core.query import run_curves
         from mosaic_core.runs import RunStore

@@ -4,8 +4,10 @@ LTTB on arrays with the same choice of points as the pure-Python one."""
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +24,36 @@ def test_lttb_arrays_keeps_the_same_points_as_lttb(n: int, points: int) -> None:
     xs = sorted(rng.sample(range(n * 3), n))
     ys = [rng.gauss(0, 1) for _ in range(n)]
     assert list(lttb_arrays(np.array(xs), np.array(ys), points)) == lttb(xs, ys, points)
+
+
+def _hard(kind: str, n: int, rng: random.Random) -> tuple[list[Any], list[float]]:
+    """Curves where numpy's sums and fsum's part: near ties, cancellation, NaN, huge steps."""
+    xs: list[Any] = list(range(n))
+    if kind == "periodic":  # many triangles alike
+        return [i * 10 for i in range(n)], [(i % 1000) * 0.25 - (i % 7) for i in range(n)]
+    if kind == "cancelling":
+        return xs, [rng.choice([1e15, -1e15, 1.0, 3e-9]) for _ in range(n)]
+    if kind == "not numbers":
+        return xs, [rng.choice([math.nan, math.inf, -math.inf, 2.0, -0.0]) for _ in range(n)]
+    if kind == "float steps":
+        return sorted(rng.uniform(0, 1e6) for _ in range(n)), [rng.uniform(-1, 1) * 1e300
+                                                                for _ in range(n)]  # fmt: skip
+    return [2**60 + 3 * i for i in range(n)], [rng.gauss(0, 1) for _ in range(n)]  # huge steps
+
+
+@pytest.mark.parametrize("kind", ["periodic", "cancelling", "not numbers", "float steps", "huge"])
+@pytest.mark.parametrize(("n", "points"), [(40, 9), (3_000, 100), (20_000, 2_000)])
+def test_lttb_arrays_keeps_lttbs_points_where_sums_round_apart(
+    monkeypatch: pytest.MonkeyPatch, kind: str, n: int, points: int
+) -> None:
+    from mosaic_core.query import downsample
+
+    xs, ys = _hard(kind, n, random.Random(n))
+    got = lttb_arrays(np.array(xs), np.array(ys), points).tolist()
+    assert lttb(xs, ys, points) == got  # from VECTOR_FROM points, lttb is lttb_arrays
+    monkeypatch.setattr(downsample, "_numpy", lambda: None)  # the loop, whatever the length
+    assert lttb(xs, ys, points) == got
+    assert len(got) == points and got[0] == 0 and got[-1] == n - 1
 
 
 def test_lttb_arrays_refuses_what_lttb_refuses() -> None:

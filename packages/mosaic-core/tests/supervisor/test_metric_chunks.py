@@ -190,7 +190,7 @@ def test_an_index_of_metric_rows_migrates_to_chunks_without_losing_a_value(
 ) -> None:
     expected = _v1_store(tmp_path, random.Random(3))
     with RunStore(tmp_path) as store:
-        assert schema_version(store._db) == len(MIGRATIONS) == 2
+        assert schema_version(store._db) == len(MIGRATIONS) == 3
         tables = {r[0] for r in store._db.execute("SELECT name FROM sqlite_master")}
         assert "metrics" not in tables and "metric_chunks" in tables
         for run_id, old in expected.items():

@@ -19,7 +19,7 @@ from mosaic_core.cli.output import format_number, group_table_text, table_text
 from mosaic_core.cli.stores import open_store
 from mosaic_core.runs.store import STATUSES, RunStore
 
-__all__ = ["register"]
+__all__ = ["register", "runs_text"]
 
 
 def _store() -> contextlib.AbstractContextManager[RunStore]:
@@ -30,10 +30,11 @@ def _age(created: float | None, now: float) -> str:
     if not created:
         return "-"
     seconds = max(0, int(now - created))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    if seconds >= 86400:
+        return f"{seconds // 86400}d"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 60}m" if seconds >= 60 else f"{seconds}s"
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
@@ -44,6 +45,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         rows = run_table(
             store, worker=args.worker, status=args.status, group=args.group, filters=filters,
             sort=args.sort, limit=args.limit, metric=args.metric, stat=args.stat,
+            details=args.json,
         )  # fmt: skip
         if args.json:
             print(json.dumps(rows, indent=2, default=str))
@@ -57,10 +59,16 @@ def _cmd_runs(args: argparse.Namespace) -> int:
             else:
                 print("No runs yet. Start one with `mosaic run WORKER --set key=value ...`.")
             return 0
+    print(runs_text(rows, args.metric, args.stat))
+    return 0
+
+
+def runs_text(rows: list[dict[str, Any]], metric: str | None, stat: str) -> str:
+    """The table ``mosaic runs`` prints of rows of :func:`~mosaic_core.query.run_table`."""
     keys = {row["metric"]["key"] for row in rows if row["metric"]["key"]}
-    header = args.metric or (keys.pop() if len(keys) == 1 else "HEADLINE")
-    if args.metric and not args.metric.startswith("summary."):
-        header += f" ({args.stat})"
+    header = metric or (keys.pop() if len(keys) == 1 else "HEADLINE")
+    if metric and not metric.startswith("summary."):
+        header += f" ({stat})"
     table = [["RUN", "WORKER", "ALGORITHM", "ENV", "SEED", "GROUP", "STATUS", "STEP",
               header.upper() if header == "HEADLINE" else header, "AGE"]]  # fmt: skip
     now = time.time()
@@ -75,8 +83,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         table[0].append("REASON")
         for line, row in zip(table[1:], rows, strict=True):
             line.append(row["reason"] or "")
-    print(table_text(table))
-    return 0
+    return table_text(table)
 
 
 def _cmd_show(args: argparse.Namespace) -> int:

@@ -37,7 +37,6 @@ _RETURN_KEYS = (
     "charts/mean_reward",
 )
 _RETURN_WORDS = ("episodic_return", "episode_return", "Episode-Rewards", "return", "reward")
-_DROPPED = frozenset({"group_name", "config", "summary", "last_step"})
 
 
 def pick_headline(keys: Iterable[str], declared: str | None = None) -> str | None:
@@ -66,15 +65,21 @@ def _object(text: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"value": value}
 
 
-def run_row(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A store record as a JSON-ready row: ``config`` and ``summary`` objects, ``group``,
-    ``step``."""
-    row = {k: v for k, v in record.items() if k not in _DROPPED}
-    row["group"] = record.get("group_name")
-    row["step"] = record.get("last_step")
-    row["config"] = _object(record.get("config"))
-    row["summary"] = _object(record.get("summary"))
-    return row
+def run_row(record: Mapping[str, Any], *, details: bool = True) -> dict[str, Any]:
+    """A store record as a JSON-ready row: ``config`` and ``summary`` objects (left out
+    unless ``details``), ``group``, ``step``."""
+    return _as_row(dict(record), details)
+
+
+def _as_row(record: dict[str, Any], details: bool) -> dict[str, Any]:
+    """:func:`run_row` made of ``record`` itself."""
+    config, summary = record.pop("config", None), record.pop("summary", None)
+    record["group"] = record.pop("group_name", None)
+    record["step"] = record.pop("last_step", None)
+    if details:
+        record["config"] = _object(config)
+        record["summary"] = _object(summary)
+    return record
 
 
 def runs_of(store: RunStore, refs: Sequence[str]) -> list[dict[str, Any]]:
@@ -246,14 +251,22 @@ def run_table(
     limit: int | None = None,
     metric: str | None = None,
     stat: str = "tail",
+    details: bool = True,
 ) -> list[dict[str, Any]]:
     """The runs that match, newest first unless ``sort`` says otherwise, each with its
-    ``metric``. Filters are ANDed (see :func:`~mosaic_core.query.parse_filter`)."""
+    ``metric``. Filters are ANDed (see :func:`~mosaic_core.query.parse_filter`).
+
+    ``details=False`` leaves out each row's ``config`` and ``summary`` unless a filter,
+    the sort or ``metric`` reads them: a table that shows neither need not parse them
+    (most of the time it takes to list 10,000 runs)."""
     _check_metric(metric, stat)
     sort_field = parse_sort(sort)[0] if sort is not None else None
     if limit is not None and limit < 1:
         raise ConfigError.bad_value("--limit", limit, "a whole number >= 1")
-    rows = [run_row(r) for r in store.list_runs(worker_type=worker, status=status, group=group)]
+    read = [f.field for f in filters] + [sort_field or "", metric or ""]
+    details |= any(name.split(".")[0] in ("config", "summary") for name in read)
+    records = store.list_runs(worker_type=worker, status=status, group=group)
+    rows = [_as_row(record, details) for record in records]  # fresh dicts: made rows in place
     wants_metric = sort_field == "metric"
     wants_metric |= any(f.field == "metric" for f in filters)
     if wants_metric:

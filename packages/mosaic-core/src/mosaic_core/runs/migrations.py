@@ -63,14 +63,22 @@ def _v2_metric_chunks(db: sqlite3.Connection, runs_dir: pathlib.Path) -> None:
             batch = series.Batch()
             for step, key, value, stamp in block:
                 batch.add(step, stamp, {key: value})
-            series.write_batch(db, run_id, count, batch)
+            series.write_batch(db, run_id, count, batch, figures=False)
             count += batch.count
         db.execute("UPDATE runs SET metric_points = ? WHERE run_id = ?", (count, run_id))
     db.execute("DROP TABLE metrics")
 
 
+def _v3_metric_keys(db: sqlite3.Connection, runs_dir: pathlib.Path) -> None:
+    """Per run and key, ``metric_keys`` keeps what a summary needs (count, minimum,
+    maximum, sum, the last numbers by step), made here from the chunks there are."""
+    from mosaic_core.runs import figures
+
+    figures.fill(db)
+
+
 #: ``MIGRATIONS[i]`` takes a database at version ``i`` to ``i + 1``. Append; never edit.
-MIGRATIONS: tuple[Step, ...] = (_v1_groups_configs_headline, _v2_metric_chunks)
+MIGRATIONS: tuple[Step, ...] = (_v1_groups_configs_headline, _v2_metric_chunks, _v3_metric_keys)
 
 
 def schema_version(db: sqlite3.Connection) -> int:

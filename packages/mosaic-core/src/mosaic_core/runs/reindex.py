@@ -21,6 +21,7 @@ import sqlite3
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any, Protocol
 
+from mosaic_core.runs import series
 from mosaic_core.runs.database import explain
 from mosaic_core.runs.migrations import read_config
 
@@ -99,7 +100,7 @@ def _rebuild_run(
         ).fetchone()
         if existing is not None and existing[0]:
             record["cancel_requested"] = 1  # a cancel asked for meanwhile is not forgotten
-        for table in ("events", "metric_chunks", "anomalies"):
+        for table in ("events", *series.TABLES, "anomalies"):
             db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
         # One statement replaces the row: no reader ever finds the run missing.
         db.execute(
@@ -111,7 +112,7 @@ def _rebuild_run(
         store.catch_up(run_id, final=record["status"] not in active)
     except (OSError, ValueError) as exc:
         with store.transaction() as db:  # skipped means left out, not half in
-            for table in ("events", "metric_chunks", "anomalies", "runs"):
+            for table in ("events", *series.TABLES, "anomalies", "runs"):
                 db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
         return f"events.jsonl cannot be read: {type(exc).__name__}: {exc}"
     return None
@@ -204,7 +205,7 @@ def _forget_missing(store: _Store) -> None:
     with store.transaction() as db:
         for (run_id,) in db.execute("SELECT run_id FROM runs").fetchall():
             if not (store.runs_dir / run_id).is_dir():
-                for table in ("events", "metric_chunks", "anomalies", "runs"):
+                for table in ("events", *series.TABLES, "anomalies", "runs"):
                     db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
 
 

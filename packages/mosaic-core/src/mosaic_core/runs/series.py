@@ -7,8 +7,9 @@ the event gave no number, which reads back as None, as SQLite's NULL did),
 from the chunk's ``base``: ``base + offset`` is the point's place among all
 of the run's points, in the order they were reported, so every key's points
 merge back into that order). Per chunk it keeps the count of numbers, their
-minimum, maximum and sum and the range of steps, so that a summary over many
-runs seldom unpacks a chunk.
+minimum, maximum and sum and the range of steps, and per run and key
+``metric_keys`` keeps what a summary needs (:data:`FIGURES_SCHEMA`), so that
+``mosaic runs`` over many runs unpacks no chunk.
 
 Indexing appends a batch to the key's last chunk while that is small
 (``||`` makes text of blobs: ``CAST(... AS BLOB)`` keeps their bytes)
@@ -19,6 +20,7 @@ and a flood writes a few rows per batch instead of three per event.
 from __future__ import annotations
 
 import array
+import heapq
 import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
@@ -26,15 +28,15 @@ from typing import Any
 
 __all__ = [
     "CHUNK_POINTS",
+    "FIGURES_SCHEMA",
     "SCHEMA",
+    "TABLES",
+    "TAIL_KEPT",
     "Batch",
     "Series",
-    "keys",
-    "last_values",
     "points",
     "read_series",
     "read_since",
-    "summaries",
     "write_batch",
 ]
 
@@ -60,6 +62,33 @@ CREATE TABLE IF NOT EXISTS metric_chunks (
 );
 CREATE INDEX IF NOT EXISTS metric_chunks_by_run ON metric_chunks (run_id, key);
 """
+
+#: Per run and key, what a summary needs, kept as chunks are written (schema step 3):
+#: the count, minimum and maximum of its numbers; their sum as the chunks' sums added
+#: in order (``closed``: 0.0 plus each chunk's before the last; ``open``: the last
+#: chunk's); and its last :data:`TAIL_KEPT` numbers by step (then the order reported),
+#: newest first, as packed steps, places and values.
+FIGURES_SCHEMA = """
+CREATE TABLE metric_keys (
+    run_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    numbers INTEGER NOT NULL,
+    vmin REAL,
+    vmax REAL,
+    closed REAL NOT NULL,
+    open REAL,
+    tail_steps BLOB NOT NULL,
+    tail_places BLOB NOT NULL,
+    tail_vals BLOB NOT NULL,
+    PRIMARY KEY (run_id, key)
+) WITHOUT ROWID
+"""
+
+#: How many of a key's last numbers ``metric_keys`` keeps (``mosaic runs``' ``tail`` is 10).
+TAIL_KEPT = 10
+
+#: The tables that hold a run's metrics (to delete a run's rows from).
+TABLES = ("metric_chunks", "metric_keys")
 
 _SWAP = sys.byteorder != "little"
 _NAN = float("nan")
@@ -193,8 +222,11 @@ def _stats(values: array.array[float]) -> tuple[int, float | None, float | None,
     return len(numbers), min(numbers), max(numbers), total
 
 
-def write_batch(db: sqlite3.Connection, run_id: str, base: int, batch: Batch) -> None:
-    """Store ``batch``, whose first point is the run's point number ``base``."""
+def write_batch(
+    db: sqlite3.Connection, run_id: str, base: int, batch: Batch, *, figures: bool = True
+) -> None:
+    """Store ``batch``, whose first point is the run's point number ``base``, and (unless
+    ``figures`` is false: schema step 2, before ``metric_keys``) each key's figures."""
     for key, pieces in batch.pieces().items():
         last = db.execute(
             "SELECT rowid, base, points FROM metric_chunks WHERE run_id = ? AND key = ?"
@@ -223,7 +255,11 @@ def write_batch(db: sqlite3.Connection, run_id: str, base: int, batch: Batch) ->
             steps = array.array("q", [steps[i] for i in order])
             values = array.array("d", [values[i] for i in order])
             stamps = array.array("d", [stamps[i] for i in order])
-        numbers, vmin, vmax, vsum = _stats(values)
+        stats = _stats(values)
+        numbers, vmin, vmax, vsum = stats
+        if figures:
+            chunk_base = last[1] if append else base + pieces[0].first
+            _note_figures(db, run_id, key, append, chunk_base, ords, steps, values, stats)
         blobs = (_bytes(array.array("I", ords)), _bytes(steps), _bytes(values), _bytes(stamps))
         if append:
             db.execute(
@@ -244,6 +280,71 @@ def write_batch(db: sqlite3.Connection, run_id: str, base: int, batch: Batch) ->
                 (run_id, key, base + pieces[0].first, len(steps), numbers, vmin, vmax, vsum,
                  min(steps), max(steps), *blobs),
             )  # fmt: skip
+
+
+def _note_figures(
+    db: sqlite3.Connection, run_id: str, key: str, append: bool, base: int,
+    ords: array.array[int], steps: array.array[int], values: array.array[float],
+    stats: tuple[int, float | None, float | None, float | None],
+) -> None:  # fmt: skip
+    """Bring the key's row of ``metric_keys`` up to date with points written to a chunk
+    (``append``: to its last one) whose base is ``base``: the same figures, added in the
+    same order, as a summary over the chunks themselves would find."""
+    numbers, vmin, vmax, vsum = stats
+    row = db.execute(
+        "SELECT numbers, vmin, vmax, closed, open, tail_steps, tail_places, tail_vals"
+        " FROM metric_keys WHERE run_id = ? AND key = ?",
+        (run_id, key),
+    ).fetchone()
+    if row is None:
+        count, low, high, closed, open_ = 0, None, None, 0.0, None
+        kept: list[tuple[int, int, float]] = []
+    else:
+        count, low, high, closed, open_ = row[0], row[1], row[2], row[3], row[4]
+        columns = _unpack("q", row[5]), _unpack("q", row[6]), _unpack("d", row[7])
+        kept = list(zip(*columns, strict=True))
+    count += numbers
+    if vmin is not None and (low is None or low > vmin):  # as the chunk's own CASE
+        low = vmin
+    if vmax is not None and (high is None or high < vmax):
+        high = vmax
+    if append:
+        if vsum is not None:
+            open_ = (0.0 if open_ is None else open_) + vsum
+    else:  # a new chunk: the last one's sum is added to the rest
+        if open_ is not None:
+            closed += open_
+        open_ = vsum
+    kept = _newest_kept(kept, base, ords, steps, values)
+    db.execute(
+        "INSERT OR REPLACE INTO metric_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (run_id, key, count, low, high, closed, open_,
+         _bytes(array.array("q", [k[0] for k in kept])),
+         _bytes(array.array("q", [k[1] for k in kept])),
+         _bytes(array.array("d", [k[2] for k in kept]))),
+    )  # fmt: skip
+
+
+def _newest_kept(
+    kept: list[tuple[int, int, float]], base: int, ords: array.array[int],
+    steps: array.array[int], values: array.array[float],
+) -> list[tuple[int, int, float]]:  # fmt: skip
+    """The last :data:`TAIL_KEPT` ``(step, place, value)`` with a number, newest first, of
+    ``kept`` (the key's, so far) and of new points. Where the new steps never go back and
+    start at the newest kept step or later (the usual case), they are newer than all kept,
+    and are looked at from the end."""
+    listed = steps.tolist()
+    if listed == sorted(listed) and (not kept or listed[0] >= kept[0][0]):
+        new: list[tuple[int, int, float]] = []
+        for i in range(len(listed) - 1, -1, -1):
+            value = values[i]
+            if value == value:
+                new.append((listed[i], base + ords[i], value))
+                if len(new) == TAIL_KEPT:
+                    return new
+        return new + kept[: TAIL_KEPT - len(new)]
+    found = [(s, base + o, v) for s, o, v in zip(listed, ords, values, strict=True) if v == v]
+    return heapq.nlargest(TAIL_KEPT, kept + found)  # places differ: values never compared
 
 
 class Series:
@@ -341,139 +442,6 @@ def points(db: sqlite3.Connection, run_id: str, key: str | None = None) -> list[
         )  # fmt: skip
     rows.sort(key=lambda r: r[0])
     return [{"step": s, "key": k, "value": v, "timestamp": t} for _, s, k, v, t in rows]
-
-
-def last_values(db: sqlite3.Connection, run_id: str) -> dict[str, float | None]:
-    """The last value reported of every key of a run, by key."""
-    rows = db.execute(
-        "SELECT key, substr(vals, length(vals) - 7, 8) FROM metric_chunks WHERE rowid IN"
-        " (SELECT MAX(rowid) FROM metric_chunks WHERE run_id = ? GROUP BY key) ORDER BY key",
-        (run_id,),
-    )
-    out: dict[str, float | None] = {}
-    for key, tail in rows:
-        value = _unpack("d", tail)[0]
-        out[key] = value if value == value else None
-    return out
-
-
-def summaries(
-    db: sqlite3.Connection, run_ids: Sequence[str], key: str, tail: int
-) -> dict[str, dict[str, Any]]:
-    """Per run with ``key``: ``count``, ``min``, ``max``, ``mean`` of its numbers, and
-    ``last``, ``last_step`` and ``tail`` (the mean of the last ``tail`` numbers by step,
-    equal steps in the order reported).
-
-    A few statements for any number of runs: the chunks' own figures first, then the
-    chunks that can hold a run's last numbers (those of the highest steps), unpacked."""
-    out: dict[str, dict[str, Any]] = {}
-    chunks: dict[str, list[tuple[int, int, int]]] = {}  # run -> [(max_step, rowid, numbers)]
-    for part in _chunks(list(run_ids)):
-        marks = ", ".join("?" for _ in part)
-        for run_id, rowid, numbers, low, high, total, max_step in db.execute(
-            "SELECT run_id, rowid, numbers, vmin, vmax, vsum, max_step FROM metric_chunks"
-            f" WHERE key = ? AND run_id IN ({marks})",
-            [key, *part],
-        ):
-            record = out.get(run_id)
-            if record is None:
-                record = out[run_id] = {"count": 0, "min": None, "max": None, "mean": 0.0}
-                chunks[run_id] = []
-            if numbers:
-                record["count"] += numbers
-                record["mean"] += total  # the sum, until it is divided below
-                record["min"] = low if record["min"] is None else min(record["min"], low)
-                record["max"] = high if record["max"] is None else max(record["max"], high)
-                chunks[run_id].append((max_step, rowid, numbers))
-    for record in out.values():
-        record["mean"] = record["mean"] / record["count"] if record["count"] else None
-    for run_id, recent in _last_numbers(db, chunks, tail).items():
-        values = [v for _, _, v in recent]
-        record = out[run_id]
-        record["last"] = values[0] if values else None
-        record["last_step"] = recent[0][0] if recent else None
-        record["tail"] = sum(values) / len(values) if values else None
-    return out
-
-
-def _last_numbers(
-    db: sqlite3.Connection, chunks: dict[str, list[tuple[int, int, int]]], tail: int
-) -> dict[str, list[tuple[int, int, float]]]:
-    """Per run, its last ``tail`` ``(step, place, value)`` with a number, newest first (by
-    step, then the order reported). The chunks with the highest steps holding ``tail``
-    numbers are unpacked first; then any other whose steps reach the ``tail``-th step found,
-    which could hold one of the last (with steps that go back and forth)."""
-    best: dict[str, list[tuple[int, int, float]]] = {run_id: [] for run_id in chunks}
-    if tail < 1:
-        return best
-    pending = {run_id: sorted(found, reverse=True) for run_id, found in chunks.items()}
-    while pending:
-        wanted: dict[int, str] = {}
-        for run_id, found in list(pending.items()):
-            held = best[run_id]  # newest first, at most tail
-            if len(held) >= tail:  # what else may hold a step as high as the tail-th
-                take = [c for c in found if c[0] >= held[tail - 1][0]]  # a prefix
-            else:  # too few yet: the next chunks, until their numbers make up tail
-                take, count = [], len(held)
-                for chunk in found:
-                    if count >= tail:
-                        break
-                    take.append(chunk)
-                    count += chunk[2]
-            if not take:
-                del pending[run_id]
-                continue
-            del found[: len(take)]
-            wanted.update((rowid, run_id) for _, rowid, _ in take)
-        if not wanted:
-            break
-        for part in _chunks(list(wanted)):
-            marks = ", ".join("?" for _ in part)
-            for rowid, base, ords, steps, vals in db.execute(
-                "SELECT rowid, base, ords, steps, vals FROM metric_chunks"
-                f" WHERE rowid IN ({marks})",
-                part,
-            ):
-                best[wanted[rowid]].extend(
-                    _newest(_unpack("q", steps), _unpack("I", ords), _unpack("d", vals), base, tail)
-                )
-        for run_id in {wanted[r] for r in wanted}:
-            held = best[run_id]
-            held.sort(reverse=True)
-            del held[tail:]
-    return best
-
-
-def _newest(
-    steps: array.array[int], ords: array.array[int], vals: array.array[float], base: int, tail: int
-) -> list[tuple[int, int, float]]:
-    """A chunk's candidates for the last ``tail`` numbers: ``(step, place, value)``. Where
-    its steps never go back (the usual case) those are its last ``tail`` numbers, found
-    from the end; otherwise every number it holds."""
-    listed = steps.tolist()
-    if listed == sorted(listed):  # in C: steps in order, so the newest are at the end
-        out: list[tuple[int, int, float]] = []
-        for i in range(len(listed) - 1, -1, -1):
-            if vals[i] == vals[i]:
-                out.append((listed[i], base + ords[i], vals[i]))
-                if len(out) == tail:
-                    break
-        return out
-    return [(s, base + o, v) for s, o, v in zip(listed, ords, vals, strict=True) if v == v]
-
-
-def keys(db: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, list[str]]:
-    """The metric keys each run has, sorted."""
-    out: dict[str, list[str]] = {run_id: [] for run_id in run_ids}
-    for chunk in _chunks(list(run_ids)):
-        marks = ", ".join("?" for _ in chunk)
-        for run_id, key in db.execute(
-            f"SELECT DISTINCT run_id, key FROM metric_chunks WHERE run_id IN ({marks})"
-            " ORDER BY run_id, key",
-            chunk,
-        ):
-            out[run_id].append(key)
-    return out
 
 
 def _chunks(items: list[Any], size: int = 500) -> Iterator[list[Any]]:

@@ -28,7 +28,7 @@ from mosaic_core._config import check_run_id
 from mosaic_core._errors import ConfigError, MosaicError, short_repr
 from mosaic_core._fields import check_json
 from mosaic_core._secrets import Scrubber
-from mosaic_core.runs import series
+from mosaic_core.runs import figures, series
 from mosaic_core.runs.database import StoreReadOnly, connect, explain
 from mosaic_core.runs.migrations import MIGRATIONS, migrate, schema_version
 from mosaic_core.runs.reader import Anomaly, Item, TelemetryEvent, TelemetryReader
@@ -385,7 +385,7 @@ class RunStore:
 
     def delete(self, run_id: str) -> None:
         with self.transaction() as db:
-            for table in ("events", "metric_chunks", "anomalies", "runs"):
+            for table in ("events", *series.TABLES, "anomalies", "runs"):
                 db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
         shutil.rmtree(self.runs_dir / check_run_id(run_id), ignore_errors=True)
 
@@ -561,18 +561,18 @@ class RunStore:
 
     def final_metrics(self, run_id: str) -> dict[str, float | None]:
         """The last value of every metric key of a run."""
-        return series.last_values(self._db, run_id)
+        return figures.last_values(self._db, run_id)
 
     def metric_keys(self, run_ids: Sequence[str]) -> dict[str, list[str]]:
         """The metric keys each run has, sorted; a run without metrics has none."""
-        return series.keys(self._db, run_ids)
+        return figures.keys(self._db, run_ids)
 
     def metric_summary(
         self, run_ids: Sequence[str], key: str, *, tail: int = 10
     ) -> dict[str, dict[str, Any]]:
         """Per run with metric ``key``: ``count``, ``min``, ``max``, ``mean``, ``last``,
         ``last_step`` and ``tail`` (the mean of its last ``tail`` values, by step)."""
-        return series.summaries(self._db, run_ids, key, tail)
+        return figures.summaries(self._db, run_ids, key, tail)
 
     def groups(self) -> list[dict[str, Any]]:
         """Every group with its number of runs and when its first and last runs were made."""

@@ -1,0 +1,131 @@
+"""Per run and key, ``metric_keys`` keeps what a summary needs (schema step 3): its
+answers are exactly those the chunks give, kept live, made by the migration from an
+index of chunks alone, and made again by a rebuild."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import random
+from typing import Any
+
+import pytest
+
+from mosaic_core.runs import RunStore, figures, series
+from mosaic_core.runs.migrations import MIGRATIONS, schema_version
+
+
+def _line(run_id: str, seq: int, step: int, values: dict[str, Any]) -> str:
+    return json.dumps(
+        {"v": 1, "event": "metrics", "run_id": run_id, "seq": seq, "timestamp": 10.0 + seq,
+         "payload": {"step": step, "values": values}}, allow_nan=True,
+    )  # fmt: skip
+
+
+def _lines(run_id: str, n: int, rng: random.Random, forward: bool) -> list[str]:
+    """Steps that only go forward (repeating now and then), or that go back and forth;
+    values missing, NaN, infinite, negative zero; two keys in changing order."""
+    lines = []
+    for i in range(n):
+        step = i // 2 if forward else rng.choice([i, 3 * i, 40 - i, 7, rng.randrange(-9, 99)])
+        value: Any = rng.uniform(-9, 9)
+        if i % 9 == 0:
+            value = None
+        elif i % 13 == 0:
+            value = float("nan")
+        elif i % 29 == 0:
+            value = rng.choice([float("inf"), -0.0])
+        values = {"k": value, "j": rng.random()}
+        if i % 2:
+            values = dict(reversed(values.items()))
+        lines.append(_line(run_id, i, step, values))
+    return lines
+
+
+def _fill(store: RunStore, rng: random.Random, runs: int) -> list[str]:
+    run_ids = [f"r{n}" for n in range(runs)]
+    for n, run_id in enumerate(run_ids):
+        store.create_run(run_id, "toy", {})
+        lines = _lines(run_id, rng.randrange(0, 90), rng, forward=n % 3 != 0)
+        path = store.run_dir(run_id) / "events.jsonl"
+        pieces = rng.randrange(1, 8)
+        size = max(1, len(lines) // pieces)
+        for start in range(0, len(lines), size):  # catching up piece by piece: appends
+            with path.open("a") as handle:
+                handle.write("".join(line + "\n" for line in lines[start : start + size]))
+            store.catch_up(run_id)
+        store.catch_up(run_id, final=True)
+    return run_ids
+
+
+def _kept_and_from_chunks(store: RunStore, run_ids: list[str]) -> list[Any]:
+    """Every summary ``metric_keys`` answers, beside the same asked of the chunks."""
+    pairs = []
+    for key in ("k", "j", "absent"):
+        for tail in range(series.TAIL_KEPT + 1):
+            kept = figures.summaries(store._db, run_ids, key, tail)
+            chunks = figures._from_chunks(store._db, run_ids, key, tail)
+            pairs.append((json.dumps(kept, sort_keys=True), json.dumps(chunks, sort_keys=True)))
+    return pairs
+
+
+@pytest.mark.parametrize("chunk_points", [3, series.CHUNK_POINTS])
+def test_kept_figures_answer_exactly_as_the_chunks_do(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, chunk_points: int
+) -> None:
+    monkeypatch.setattr(series, "CHUNK_POINTS", chunk_points)
+    with RunStore(tmp_path) as store:
+        run_ids = _fill(store, random.Random(chunk_points), 15)
+        pairs = _kept_and_from_chunks(store, run_ids)
+        for kept, chunks in pairs:
+            assert kept == chunks  # the same floats, to the last bit (json: NaN, inf, -0.0)
+        assert any('"count": 0' not in kept and '"tail": null' not in kept for kept, _ in pairs)
+        assert store.metric_keys(run_ids) == {
+            r: sorted({row[0] for row in store._db.execute(
+                "SELECT key FROM metric_chunks WHERE run_id = ?", (r,))}) for r in run_ids
+        }  # fmt: skip
+
+
+def test_an_index_of_chunks_alone_migrates_to_the_same_figures(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(series, "CHUNK_POINTS", 4)
+    with RunStore(tmp_path) as store:
+        run_ids = _fill(store, random.Random(21), 12)
+        live = store._db.execute("SELECT * FROM metric_keys ORDER BY run_id, key").fetchall()
+        answers = _kept_and_from_chunks(store, run_ids)
+        # The index as schema step 2 left it: chunks, and no metric_keys.
+        store._db.execute("DROP TABLE metric_keys")
+        store._db.execute("PRAGMA user_version = 2")
+    with RunStore(tmp_path) as store:
+        assert schema_version(store._db) == len(MIGRATIONS) == 3
+        migrated = store._db.execute("SELECT * FROM metric_keys ORDER BY run_id, key").fetchall()
+        assert [tuple(r) for r in migrated] == [tuple(r) for r in live]
+        assert _kept_and_from_chunks(store, run_ids) == answers
+        assert len(live) > 12  # most runs have both keys
+
+
+def test_a_rebuild_keeps_the_same_figures_but_for_the_sums_rounding(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(series, "CHUNK_POINTS", 5)
+    with RunStore(tmp_path) as store:
+        run_ids = _fill(store, random.Random(8), 10)
+        query = "SELECT * FROM metric_keys ORDER BY run_id, key"
+        live = [dict(r) for r in store._db.execute(query)]
+        store.rebuild()
+        rebuilt = [dict(r) for r in store._db.execute(query)]
+        for record in (*live, *rebuilt):  # sums are added in other batches, other chunks
+            total = record.pop("closed") + (record.pop("open") or 0.0)
+            record["sum"] = round(total, 9) if total == total else "nan"
+        assert rebuilt == live
+        assert all(k[0] for k in store.metric_keys(run_ids).values() if k)
+
+
+def test_a_deleted_run_leaves_no_figures(tmp_path: pathlib.Path) -> None:
+    with RunStore(tmp_path) as store:
+        _fill(store, random.Random(2), 3)
+        store.delete("r1")
+        left = {r[0] for r in store._db.execute("SELECT run_id FROM metric_keys")}
+        assert "r1" not in left and left <= {"r0", "r2"}
+        assert figures.summaries(store._db, ["r1"], "k", 10) == {}
