@@ -38,13 +38,15 @@ def environment_snapshot() -> dict[str, Any]:
     for dist in importlib.metadata.distributions():
         name = version = None
         text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
-        for line in text.splitlines():
+        for line in text.partition("\n\n")[0].splitlines():  # the headers, not the README
             if not line.strip():
                 break  # the headers end at the first empty line
             if line.startswith("Name:") and name is None:
                 name = line[5:].strip()
             elif line.startswith("Version:") and version is None:
                 version = line[8:].strip()
+            if name is not None and version is not None:
+                break  # they come first: the classifiers and the rest need no reading
         if not name:
             continue
         normal = re.sub(r"[-_.]+", "-", name).lower()
