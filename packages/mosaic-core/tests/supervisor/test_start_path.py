@@ -122,6 +122,8 @@ def test_the_host_starts_a_run_without_the_other_commands_or_plugins(
     assert result["status"] == "completed"
     assert set(COMMAND_MODULES) & host == {"mosaic_core.cli.runs"}
     assert _present(NEVER, host) == set()
+    # The run context and manifests are the worker's (the grace period is a constant).
+    assert not {"mosaic_core._context", "mosaic_core._manifest"} & host
 
 
 def test_the_worker_is_told_its_plugin_module_and_reads_no_distribution(

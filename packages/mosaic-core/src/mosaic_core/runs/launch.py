@@ -26,9 +26,9 @@ from mosaic_core._config import (
     read_config_document,
     secret_fields,
 )
-from mosaic_core._context import DEFAULT_STOP_GRACE
 from mosaic_core._errors import ConfigError
 from mosaic_core._fields import check_json
+from mosaic_core._procs import DEFAULT_STOP_GRACE
 from mosaic_core._secrets import REDACTED, apply_secrets, redact
 from mosaic_core._spec import WorkerSpec
 from mosaic_core._ulid import new_ulid
