@@ -6,7 +6,10 @@ on the ``PYTHONPATH`` of a real ``mosaic`` process.
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -17,6 +20,7 @@ import pytest
 
 from mosaic_core.cli.app import build_parser
 from mosaic_core.cli.builtin import COMMAND_MODULES
+from mosaic_core.cli.index import COMMANDS
 
 HELLO = """
 from mosaic_core import hookimpl
@@ -87,6 +91,44 @@ def test_builtin_commands_come_through_the_hook() -> None:
     for name in names:
         assert name in commands.choices, name
     assert len(COMMAND_MODULES) == 13
+
+
+def test_the_index_of_builtin_commands_names_what_each_module_registers() -> None:
+    # `mosaic COMMAND` imports the one module the index names: a command missing from the
+    # index, or listed under another module, would not be found or not be listed in order.
+    for module in COMMAND_MODULES:
+        commands = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(module).register(commands)
+        assert list(commands.choices) == [n for n, m in COMMANDS.items() if m == module], module
+    listed = next(a for a in build_parser()._actions if a.dest == "command").choices
+    assert list(COMMANDS) == [name for name in listed if name != "ui"]  # ui: mosaic-ui's
+
+
+_MODULES_AFTER = (
+    "import json, sys\nfrom mosaic_core.cli import main\ncode = main()\n"
+    "print(json.dumps(sorted(sys.modules)))\nsys.exit(code)"
+)
+
+
+@pytest.mark.parametrize(
+    ("argv", "module"),
+    [(["runs"], "mosaic_core.cli.results"), (["run", "--help"], "mosaic_core.cli.runs")],
+)
+def test_a_builtin_command_imports_its_own_module_and_no_other_command(
+    site: Path, tmp_path: Path, argv: list[str], module: str
+) -> None:
+    env = dict(os.environ, PYTHONPATH=str(site), MOSAIC_HOME=str(tmp_path / "home"))
+    done = subprocess.run(
+        [sys.executable, "-c", _MODULES_AFTER, *argv],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    modules = set(json.loads(done.stdout.splitlines()[-1]))
+    assert module in modules
+    assert set(COMMAND_MODULES) & modules == {module}
+    # Neither the plugin machinery nor any command plugin (one of them crashes on import).
+    assert not {"mosaic_core.plugins.commands", "mosaic_core.cli.builtin"} & modules
+    assert not {"mosaictest_hello", "mosaictest_clash", "mosaictest_crash"} & modules
 
 
 def test_a_plugin_adds_a_command_that_runs_with_its_exit_status(site: Path, tmp_path: Path) -> None:

@@ -37,15 +37,12 @@ from mosaic_core._manifest import (
     CheckpointMetadata,
     WorkerAnalyticsManifest,
 )
+from mosaic_core._procs import DEFAULT_STOP_GRACE, STOP_GRACE_ENV
 from mosaic_core._spaces import describe_space, space_from_description
 from mosaic_core._telemetry import RunHandle, TelemetryEmitter
 
 __all__ = ["DEFAULT_STOP_GRACE", "STOP_GRACE_ENV", "TRAINED_ON", "RunContext"]
 
-#: The environment variable in which the supervisor gives a worker its grace period.
-STOP_GRACE_ENV = "MOSAIC_STOP_GRACE"
-#: Seconds between SIGTERM and SIGKILL when nothing else is said.
-DEFAULT_STOP_GRACE = 5.0
 #: The manifest metadata key of :meth:`RunContext.record_spaces`.
 TRAINED_ON = "trained_on"
 

@@ -24,7 +24,8 @@ status ``legacy`` and cannot be run until they register a ``WorkerSpec``.
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
+import functools
+import importlib
 import os
 import signal
 import sys
@@ -168,8 +169,23 @@ class _Source:
 
     def __init__(self, name: str, value: str, load: Any, dist: Any) -> None:
         self.name, self.value, self.load = name, value, load
-        self.dist_name = dist.metadata["Name"] if dist is not None else None
-        self.dist_version = dist.version if dist is not None else None
+        self._dist = dist
+
+    @functools.cached_property
+    def dist_name(self) -> str | None:
+        """The distribution's name, read when first asked: parsing the metadata of every
+        entry point's distribution, the skipped ones too, would slow each ``mosaic run``."""
+        if self._dist is None:
+            return None
+        name: str | None = self._dist.metadata["Name"]
+        return name
+
+    @functools.cached_property
+    def dist_version(self) -> str | None:
+        if self._dist is None:
+            return None
+        version: str | None = self._dist.version
+        return version
 
     def load_module(self, hook: str) -> types.ModuleType:
         """The module the entry point names; anything else is a PluginError naming ``hook``,
@@ -200,6 +216,8 @@ class _Source:
 
 
 def _sources(group: str, extra: Iterable[Any]) -> list[_Source]:
+    import importlib.metadata  # here: a worker told its plugin's module never needs it
+
     found = [
         _Source(ep.name, ep.value, ep.load, getattr(ep, "dist", None))
         for ep in importlib.metadata.entry_points(group=group)
@@ -269,6 +287,21 @@ def discover_workers(
     return Discovery(
         workers=workers, broken=tuple(broken), skipped=tuple(skipped), ambiguous=ambiguous
     )
+
+
+def worker_from_module(worker_type: str, module_name: str) -> WorkerSpec | None:
+    """The spec that the plugin module ``module_name`` registers for ``worker_type``,
+    without reading every installed distribution's entry points: the supervisor, which
+    found the worker, names its entry point's module to the worker process. None when the
+    module does not load or does not register it: a full discovery then says why."""
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    source = _Source(worker_type, module_name, lambda: importlib.import_module(module_name), None)
+    try:
+        loaded = _load_isolated(source, manager)
+    except (Exception, SystemExit):  # noqa: BLE001 - discover_workers reports it
+        return None
+    return next((w.spec for w in loaded if w.worker_type == worker_type), None)
 
 
 class _PluginInterrupted(Exception):

@@ -8,7 +8,6 @@ catch (``ValueError`` for bad values, ``ImportError``-free for plugins).
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -124,6 +123,8 @@ class RunCancelled(BaseException):
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest choice, or an empty string."""
+    import difflib  # here: every process imports this module, few make a suggestion
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

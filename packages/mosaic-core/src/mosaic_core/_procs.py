@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 __all__ = [
+    "DEFAULT_STOP_GRACE",
+    "STOP_GRACE_ENV",
     "Process",
     "alive",
     "become_subreaper",
@@ -34,6 +36,11 @@ __all__ = [
     "signal_tree",
     "start_time",
 ]
+
+#: The environment variable in which the supervisor gives a worker its grace period.
+STOP_GRACE_ENV = "MOSAIC_STOP_GRACE"
+#: Seconds between SIGTERM and SIGKILL when nothing else is said.
+DEFAULT_STOP_GRACE = 5.0
 
 _PROC = "/proc"
 

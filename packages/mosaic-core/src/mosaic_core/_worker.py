@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from mosaic_core._config import load_worker_config, secret_fields
-from mosaic_core._context import RunContext
 from mosaic_core._errors import ConfigError, MosaicError, ProtocolError, RunCancelled, short_repr
 from mosaic_core._fields import MAX_DEPTH, check_json
 from mosaic_core._secrets import Scrubber, redact
@@ -39,6 +38,12 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG, EXIT_CANCELLED = 0, 1, 2, 130
 def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Run one MOSAIC worker job.")
     parser.add_argument("--worker", help="worker type to run (when not given a spec)")
+    parser.add_argument(
+        "--worker-module",
+        metavar="MODULE",
+        help="the module of the worker's entry point, imported directly instead of reading "
+        "every installed distribution's entry points (the supervisor gives it)",
+    )
     parser.add_argument("--config", required=True, help="JSON config file, direct or nested")
     parser.add_argument(
         "--set",
@@ -138,7 +143,7 @@ def run_worker(spec: WorkerSpec | None = None, argv: Sequence[str] | None = None
         source, scrubber = _with_secrets(args.config)
         emitter._set_scrubber(scrubber)
         if spec is None:
-            spec = _find_spec(args.worker)
+            spec = _find_spec(args.worker, args.worker_module)
         config: Any = load_worker_config(
             source,
             spec.config_class,
@@ -162,6 +167,8 @@ def run_worker(spec: WorkerSpec | None = None, argv: Sequence[str] | None = None
     try:
         factory = spec.runtime_factory
         if wants_context(factory):
+            from mosaic_core._context import RunContext
+
             context = RunContext.from_environment(
                 config.run_id, spec.worker_type, spec.metadata.version
             )
@@ -214,11 +221,15 @@ def _print_traceback(exc: BaseException, scrubber: Scrubber) -> None:
     sys.stderr.flush()
 
 
-def _find_spec(worker_type: str | None) -> WorkerSpec:
-    from mosaic_core._discovery import discover_workers
+def _find_spec(worker_type: str | None, module: str | None = None) -> WorkerSpec:
+    from mosaic_core._discovery import discover_workers, worker_from_module
 
     if not worker_type:
         raise MosaicError("--worker TYPE is required when no spec is given")
+    if module:
+        spec = worker_from_module(worker_type, module)
+        if spec is not None:
+            return spec
     found = discover_workers(load=[worker_type])
     if worker_type not in found.workers and not found.broken:
         # Not an entry-point name: one plugin may register several worker types, and

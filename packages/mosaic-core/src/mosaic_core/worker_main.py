@@ -3,6 +3,9 @@
 The module name is part of the supervisor's wire contract (it is written into
 each run's ``launch.json`` and answered by the mosaic-core of a worker's own
 environment), so it stays put; the code lives in :mod:`mosaic_core._worker`.
+A local run started with the host's own Python also gets ``--worker-module
+MODULE``, its plugin's module, so that it need not read every installed
+distribution's entry points to find itself.
 The names 1.0 had here still resolve, with a DeprecationWarning.
 """
 

@@ -7,7 +7,10 @@ import subprocess
 import sys
 import venv
 
+import pytest
+
 from mosaic_core.runs import collect_provenance
+from mosaic_core.runs.provenance import git_state
 
 
 def test_the_packages_are_those_of_the_worker_s_own_interpreter(tmp_path: pathlib.Path) -> None:
@@ -34,3 +37,26 @@ def test_an_interpreter_that_cannot_answer_is_recorded_not_fatal(tmp_path: pathl
                                 python=str(broken), cwd=tmp_path)  # fmt: skip
     assert record["packages"] == {} and "could not read its packages" in record["error"]
     assert subprocess.run([str(broken)]).returncode == 3
+
+
+def test_git_says_the_commit_and_whether_tracked_files_changed(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "project"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-C", str(repo)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (repo / "train.txt").write_text("x")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True,
+                            check=True).stdout.strip()  # fmt: skip
+    (repo / "untracked.txt").write_text("not counted")
+    clean = git_state(repo)
+    assert clean == {"commit": commit, "dirty": False, "directory": str(repo.resolve())}
+    (repo / "train.txt").write_text("changed")
+    record = collect_provenance(worker_type="toy", worker_distribution=None, worker_version="1",
+                                cwd=repo)  # fmt: skip
+    assert record["git"] == {"commit": commit, "dirty": True, "directory": str(repo.resolve())}
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))  # no git at all: no record, no error
+    assert git_state(repo) is None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib
 import os
 import sqlite3
 import sys
@@ -19,20 +20,26 @@ from collections.abc import Callable, Sequence
 
 from mosaic_core.__about__ import __version__
 from mosaic_core._errors import ConfigError, MosaicError
-from mosaic_core.cli.builtin import COMMAND_MODULES
+from mosaic_core.cli.index import COMMAND_MODULES, COMMANDS
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 
 Command = Callable[[argparse.Namespace], int]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``mosaic`` parser with every command, built in and from plugins (``mosaic
+    --help`` lists them all); or, given a built-in ``command``, with the commands of its
+    module alone, so that running it imports no other command module and no plugin."""
     parser = argparse.ArgumentParser(
         prog="mosaic",
         description="Run reinforcement-learning libraries side by side, each in its own process.",
     )
     parser.add_argument("--version", action="version", version=f"mosaic-core {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    if command in COMMANDS:
+        importlib.import_module(COMMANDS[command]).register(commands)
+        return parser
     from mosaic_core.cli import builtin
     from mosaic_core.plugins.commands import add_commands
 
@@ -46,8 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    # `mosaic COMMAND ...`: only that command's module is needed (the first word is the
+    # command: the options before it, --help and --version, take no value).
+    parser = build_parser(words[0] if words else None)
+    args = parser.parse_args(words)
     func: Command | None = getattr(args, "func", None)
     if func is None:
         parser.print_help()

@@ -20,8 +20,8 @@ import sys
 import time
 from typing import Any
 
-from mosaic_core._context import DEFAULT_STOP_GRACE
 from mosaic_core._errors import ConfigError, MosaicError
+from mosaic_core._procs import DEFAULT_STOP_GRACE
 from mosaic_core.cli import launching
 from mosaic_core.cli.argtypes import whole_number
 from mosaic_core.cli.stores import open_store

@@ -12,8 +12,8 @@ import time
 from typing import Any
 
 from mosaic_core import _procs as procs
-from mosaic_core._context import DEFAULT_STOP_GRACE
 from mosaic_core._errors import MosaicError
+from mosaic_core._procs import DEFAULT_STOP_GRACE
 from mosaic_core.runs.launchers import LaunchSpec
 from mosaic_core.runs.store import ACTIVE_STATUSES, RunStore
 from mosaic_core.runs.supervisor import reconcile, stop_elsewhere

@@ -26,9 +26,9 @@ from mosaic_core._config import (
     read_config_document,
     secret_fields,
 )
-from mosaic_core._context import DEFAULT_STOP_GRACE
 from mosaic_core._errors import ConfigError
 from mosaic_core._fields import check_json
+from mosaic_core._procs import DEFAULT_STOP_GRACE
 from mosaic_core._secrets import REDACTED, apply_secrets, redact
 from mosaic_core._spec import WorkerSpec
 from mosaic_core._ulid import new_ulid
@@ -80,6 +80,7 @@ def prepare_runs(
     launcher: str = LOCAL,
     launcher_options: Mapping[str, Any] | None = None,
     retries: int = 0,
+    worker_module: str | None = None,
 ) -> list[Prepared]:
     """Validate every run's config first, then create them all; a bad one creates none.
 
@@ -91,7 +92,9 @@ def prepare_runs(
     ones are removed again. ``variants`` (a sweep's grid) are merged over
     ``document`` in turn, each crossed with every seed; the runs join
     ``group`` if one is named. ``provenance`` is written into each run as
-    ``provenance.json``.
+    ``provenance.json``. ``worker_module``, the module of the worker's entry point, is
+    passed to a worker started here with this Python, which then imports it directly
+    instead of reading every installed distribution's entry points.
     """
     base = dict(document)
     given_id = base.pop("run_id", None)
@@ -125,6 +128,8 @@ def prepare_runs(
     command = [interpreter, "-m", module or "mosaic_core.worker_main"]
     if not module:
         command += ["--worker", worker_type]
+        if worker_module and python is None and launcher == LOCAL:
+            command += ["--worker-module", worker_module]
     prepared: list[Prepared] = []
     made: list[str] = []
     try:
@@ -196,6 +201,8 @@ class Resolved:
     console_module: str | None = None
     distribution: str | None = None
     version: str | None = None
+    #: The module of the entry point that registers the worker here (None: not known).
+    module: str | None = None
 
 
 def resolve_worker(store: RunStore, worker_type: str, env: str | None = None) -> Resolved:
@@ -212,8 +219,9 @@ def resolve_worker(store: RunStore, worker_type: str, env: str | None = None) ->
             found = discover_workers()  # everything, for a did-you-mean and broken plugins
         runnable = found.runnable(worker_type)
         local = found.workers[worker_type]
+        module = local.entry_point if local.distribution and ":" not in local.entry_point else None
         return Resolved(runnable, distribution=local.distribution,
-                        version=runnable.metadata.version)  # fmt: skip
+                        version=runnable.metadata.version, module=module)  # fmt: skip
     record = store.get_env(env)
     provided = {w["worker_type"]: w for w in record["workers"]}
     if worker_type not in provided:
@@ -294,6 +302,7 @@ def launch_runs(
             variants=sweep_grid(sweeps or {}),
             group=group,
             provenance=provenance,
+            worker_module=resolved.module,
         )
     except ConfigError as exc:
         raise _without_secrets(exc, document, resolved.spec) from None

@@ -45,8 +45,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from mosaic_core._context import DEFAULT_STOP_GRACE
 from mosaic_core._errors import MosaicError, PluginError
+from mosaic_core._procs import DEFAULT_STOP_GRACE
 
 if TYPE_CHECKING:
     import pathlib

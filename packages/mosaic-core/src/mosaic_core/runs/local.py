@@ -18,9 +18,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mosaic_core import _procs as procs
-from mosaic_core._context import STOP_GRACE_ENV
 from mosaic_core._errors import ConfigError
 from mosaic_core._hooks import hookimpl
+from mosaic_core._procs import STOP_GRACE_ENV
 from mosaic_core.runs.launchers import LOCAL, Ended, LauncherSpec, Recovered
 
 if TYPE_CHECKING:

@@ -38,13 +38,15 @@ def environment_snapshot() -> dict[str, Any]:
     for dist in importlib.metadata.distributions():
         name = version = None
         text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
-        for line in text.splitlines():
+        for line in text.partition("\n\n")[0].splitlines():  # the headers, not the README
             if not line.strip():
                 break  # the headers end at the first empty line
             if line.startswith("Name:") and name is None:
                 name = line[5:].strip()
             elif line.startswith("Version:") and version is None:
                 version = line[8:].strip()
+            if name is not None and version is not None:
+                break  # they come first: the classifiers and the rest need no reading
         if not name:
             continue
         normal = re.sub(r"[-_.]+", "-", name).lower()
@@ -83,21 +85,46 @@ def _snapshot_of(python: str) -> dict[str, Any]:
 def git_state(directory: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The commit checked out in ``directory`` and whether tracked files differ from it;
     None outside a git work tree or without git."""
+    return _git_finish(_git_start(directory))
 
-    def git(*args: str) -> str | None:
+
+_GIT_ASKS = (
+    ("rev-parse", "HEAD", "--show-toplevel"),
+    ("status", "--porcelain", "--untracked-files=no"),
+)
+
+
+def _git_start(directory: str | os.PathLike[str]) -> list[subprocess.Popen[str]]:
+    """Both git questions at once, answered while the caller does something else."""
+    started: list[subprocess.Popen[str]] = []
+    for args in _GIT_ASKS:
         try:
-            done = subprocess.run(
+            started.append(subprocess.Popen(
                 ["git", "-C", str(directory), *args],
-                capture_output=True, text=True, timeout=20, check=True,
-            )  # fmt: skip
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout.strip()
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                text=True,
+            ))  # fmt: skip
+        except OSError:  # no git: the other question is not answered either
+            break
+    return started
 
-    head = (git("rev-parse", "HEAD", "--show-toplevel") or "").splitlines()
+
+def _git_finish(started: list[subprocess.Popen[str]]) -> dict[str, Any] | None:
+    answers: list[str | None] = []
+    for process in started:
+        try:
+            out, _ = process.communicate(timeout=20)
+        except subprocess.SubprocessError:
+            process.kill()
+            process.communicate()
+            out = None
+        answers.append(out.strip() if out is not None and process.returncode == 0 else None)
+    if len(answers) != len(_GIT_ASKS):
+        return None
+    head = (answers[0] or "").splitlines()
     if len(head) != 2:
         return None
-    status = git("status", "--porcelain", "--untracked-files=no")
+    status = answers[1]
     return {
         "commit": head[0],
         "dirty": bool(status) if status is not None else None,
@@ -118,7 +145,11 @@ def collect_provenance(
     same = (
         python is None or pathlib.Path(python).resolve() == pathlib.Path(sys.executable).resolve()
     )
-    environment = environment_snapshot() if same else _snapshot_of(str(python))
+    git = _git_start(cwd if cwd is not None else os.getcwd())  # git answers meanwhile
+    try:
+        environment = environment_snapshot() if same else _snapshot_of(str(python))
+    finally:
+        commit = _git_finish(git)
     packages = environment.get("packages") or {}
     if worker_distribution and worker_distribution in packages:
         worker_version = packages[worker_distribution]
@@ -133,7 +164,7 @@ def collect_provenance(
         "executable": environment.get("executable") or python,
         "host": socket.gethostname(),
         "platform": platform.platform(),
-        "git": git_state(cwd if cwd is not None else os.getcwd()),
+        "git": commit,
         "packages": packages,
         **({"error": environment["error"]} if "error" in environment else {}),
     }

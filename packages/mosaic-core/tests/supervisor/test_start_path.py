@@ -1,0 +1,178 @@
+"""What ``mosaic run`` loads before its worker sends ``run_started``, in both processes.
+
+Starting a run should cost an interpreter or two, not the whole of mosaic-core:
+the host imports the ``run`` command's module alone (not every command module
+and command plugin), and the worker is told its plugin's module, so it does
+not read every installed distribution's entry points. These tests pin the
+modules left out, by name; the times are the benchmarks' (``benchmarks/ingest.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import pytest
+
+from mosaic_core.cli.index import COMMAND_MODULES
+
+PROBE = '''
+"""A worker that writes the modules its process holds as its run starts."""
+
+import dataclasses
+import json
+import sys
+
+from mosaic_core import (
+    TelemetryEmitter, TrainingConfigBase, WorkerCapabilities, WorkerMetadata, WorkerSpec,
+    hookimpl,
+)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ProbeConfig(TrainingConfigBase):
+    env_id: str = "Probe-v0"
+    algorithm: str = "probe"
+    total_steps: int = 1
+    out: str = ""
+
+
+class ProbeRuntime:
+    def __init__(self, config):
+        self.config = config
+
+    def run(self):
+        with TelemetryEmitter(self.config.run_id).lifecycle(
+            worker_type="probe", heartbeat_interval=None
+        ) as run:
+            with open(self.config.out, "w") as handle:
+                json.dump(sorted(sys.modules), handle)
+        return run.summary
+
+
+@hookimpl
+def mosaic_register_workers(register):
+    register(WorkerSpec(
+        metadata=WorkerMetadata(name="Probe", version="0.0.1"),
+        capabilities=WorkerCapabilities(worker_type="probe"),
+        config_class=ProbeConfig,
+        runtime_factory=ProbeRuntime,
+    ))
+'''
+
+# Run as the host: `mosaic ...`, writing the modules it holds when it starts the worker.
+HOST = """
+import json, sys
+OUT = sys.argv[1]
+def at_worker_start(event, args):
+    if event == "subprocess.Popen" and "mosaic_core.worker_main" in list(args[1] or ()):
+        with open(OUT, "w") as handle:
+            json.dump(sorted(sys.modules), handle)
+sys.addaudithook(at_worker_start)
+from mosaic_core.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+#: Not needed to start a run, in either process.
+NEVER = {
+    "matplotlib", "numpy", "torch", "gymnasium", "mlflow", "libcst",
+    "mosaic_core.cli.builtin", "mosaic_core.plugins.commands", "mosaic_core.venvs",
+    "mosaic_core.query", "mosaic_core.operators", "mosaic_core.interop", "mosaic_core.migrate",
+    "mosaic_core._fastlane", "multiprocessing", "urllib.request",
+}  # fmt: skip
+
+
+@pytest.fixture
+def probe_site(tmp_path: pathlib.Path, site: pathlib.Path) -> pathlib.Path:
+    """The probe worker, installed next to the fixture worker."""
+    (site / "mosaictest_probe.py").write_text(textwrap.dedent(PROBE).lstrip())
+    info = site / "mosaic_probe-0.0.1.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mosaic-probe\nVersion: 0.0.1\n")
+    (info / "entry_points.txt").write_text("[mosaic.workers]\nprobe = mosaictest_probe\n")
+    return site
+
+
+def _run_probe(tmp_path: pathlib.Path, *args: str) -> tuple[dict[str, Any], set[str], set[str]]:
+    """``mosaic run probe``: its JSON result and the host's and the worker's modules."""
+    host, worker = tmp_path / "host.json", tmp_path / "worker.json"
+    done = subprocess.run(
+        [sys.executable, "-c", HOST, str(host), "run", "probe", "--json",
+         "--set", f"out={worker}", *args],
+        capture_output=True, text=True, timeout=120, env=dict(os.environ),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result, set(json.loads(host.read_text())), set(json.loads(worker.read_text()))
+
+
+def _present(names: set[str], modules: set[str]) -> set[str]:
+    return {m for m in modules if any(m == n or m.startswith(f"{n}.") for n in names)}
+
+
+def test_the_host_starts_a_run_without_the_other_commands_or_plugins(
+    home: pathlib.Path, probe_site: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    result, host, _ = _run_probe(tmp_path)
+    assert result["status"] == "completed"
+    assert set(COMMAND_MODULES) & host == {"mosaic_core.cli.runs"}
+    assert _present(NEVER, host) == set()
+    # The run context and manifests are the worker's (the grace period is a constant).
+    assert not {"mosaic_core._context", "mosaic_core._manifest"} & host
+
+
+def test_the_worker_is_told_its_plugin_module_and_reads_no_distribution(
+    home: pathlib.Path, probe_site: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    result, _, worker = _run_probe(tmp_path)
+    launch = json.loads((pathlib.Path(result["run_dir"]) / "launch.json").read_text())
+    assert launch["command"][1:7] == [
+        "-m", "mosaic_core.worker_main", "--worker", "probe", "--worker-module",
+        "mosaictest_probe",
+    ]  # fmt: skip
+    assert "mosaictest_probe" in worker
+    # No scan of the installed distributions (importlib.metadata parses their metadata
+    # with the email package), no host, and no run context for a runtime that takes none.
+    host_only = {"importlib.metadata", "email", "sqlite3", "mosaic_core.runs", "mosaic_core.cli"}
+    assert _present(host_only | {"mosaic_core._context"} | NEVER, worker) == set()
+
+
+def test_a_worker_module_that_is_wrong_falls_back_to_discovery(
+    probe_site: pathlib.Path, tmp_path: pathlib.Path, home: pathlib.Path
+) -> None:
+    """A launch.json from before a plugin was renamed, or a module that registers another
+    worker: the worker finds itself by its entry point, as it did before."""
+    config = tmp_path / "config.json"
+    for module in ("mosaictest_no_such_module", "fixture_worker"):
+        out = tmp_path / f"{module}.json"
+        config.write_text(json.dumps({"run_id": "r1", "out": str(out)}))
+        done = subprocess.run(
+            [sys.executable, "-m", "mosaic_core.worker_main", "--worker", "probe",
+             "--worker-module", module, "--config", str(config)],
+            capture_output=True, text=True, timeout=60,
+            env={**os.environ, "MOSAIC_TELEMETRY_FD": "1"},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert '"event":"run_completed"' in done.stdout
+        assert "importlib.metadata" in json.loads(out.read_text())  # it did look
+
+
+def test_an_unknown_worker_with_a_module_says_what_is_installed(
+    probe_site: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"run_id": "r1"}))
+    done = subprocess.run(
+        [sys.executable, "-m", "mosaic_core.worker_main", "--worker", "prob",
+         "--worker-module", "mosaictest_probe", "--config", str(config)],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "MOSAIC_TELEMETRY_FD": "1"},
+    )  # fmt: skip
+    assert done.returncode == 1
+    expected = "no worker named 'prob' (did you mean 'probe'?); installed: fixture, probe"
+    assert expected in done.stderr
