@@ -129,6 +129,8 @@ def test_a_builtin_command_imports_its_own_module_and_no_other_command(
     # Neither the plugin machinery nor any command plugin (one of them crashes on import).
     assert not {"mosaic_core.plugins.commands", "mosaic_core.cli.builtin"} & modules
     assert not {"mosaictest_hello", "mosaictest_clash", "mosaictest_crash"} & modules
+    if argv == ["runs"]:  # settling the runs of this machine needs no launcher plugins
+        assert not {"mosaic_core.runs.supervisor", "mosaic_core.runs.launcher_registry"} & modules
 
 
 def test_a_plugin_adds_a_command_that_runs_with_its_exit_status(site: Path, tmp_path: Path) -> None:

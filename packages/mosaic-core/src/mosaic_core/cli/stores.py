@@ -27,7 +27,7 @@ def open_store(*, write: bool = True, reconciled: bool = False) -> Iterator[RunS
         store = RunStore(readonly=True)
     try:
         if reconciled:
-            from mosaic_core.runs.supervisor import reconcile  # the reading commands need not
+            from mosaic_core.runs.reconcile import reconcile  # not the supervisor's imports
 
             reconcile(store)
         yield store

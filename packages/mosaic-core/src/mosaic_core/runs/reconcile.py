@@ -15,7 +15,6 @@ import signal
 import time
 
 from mosaic_core import _procs as procs
-from mosaic_core.runs.launcher_registry import launcher_for
 from mosaic_core.runs.launchers import LOCAL, Launcher, LaunchSpec
 from mosaic_core.runs.recorder import end_mark, warn
 from mosaic_core.runs.store import RunStore, terminal_status
@@ -87,6 +86,10 @@ def _reconcile_elsewhere(
 ) -> bool:
     """Settle a run that runs elsewhere and whose supervisor died: its launcher brings home
     what is missing; its end is recorded once it ended. True if its record changed."""
+    # Imported here: it loads plugin discovery, which the reading commands that
+    # reconcile (`mosaic runs`, `show` ...) need only when a run was launched elsewhere.
+    from mosaic_core.runs.launcher_registry import launcher_for
+
     try:
         found = launcher_for(spec.launcher, launchers).recover(
             store, run_id, spec, telemetry=True, files=False
@@ -130,6 +133,8 @@ def stop_elsewhere(store: RunStore, run_id: str, grace: float) -> bool:
     spec = launch_spec_of(store.run_dir(run_id))
     if spec is None or spec.launcher == LOCAL:
         return False
+    from mosaic_core.runs.launcher_registry import launcher_for
+
     launcher = launcher_for(spec.launcher, {})
     try:
         return launcher.stop(store, run_id, spec, grace)
