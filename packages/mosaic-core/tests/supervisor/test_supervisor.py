@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -365,6 +367,32 @@ def _is_zombie(pid: int) -> bool:
 
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc"), reason="these tests read /proc")
+
+
+def test_logs_follow_waits_for_a_run_whose_logs_do_not_exist_yet(store: RunStore) -> None:
+    # A run just launched with --detach has no stdout.log until its worker starts: following
+    # it must wait for the file, not fail, and print all that was written before its end.
+    run_dir = store.create_run("01FOLLOWAAAAAAAAAAAAAAAAAA", "fixture", {})
+    assert store.get("01FOLLOW")["status"] == "pending"  # as a supervisor starting it leaves it
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "mosaic_core", "logs", "01FOLLOW", "--follow"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+    )  # fmt: skip
+    try:
+        time.sleep(1.0)
+        assert follow.poll() is None, follow.communicate()  # still waiting, no ENOENT
+        (run_dir / "stdout.log").write_text("first line\n")
+        time.sleep(0.5)
+        with open(run_dir / "stdout.log", "a") as log:
+            log.write("last line\n")
+        store.update("01FOLLOWAAAAAAAAAAAAAAAAAA", status="completed", ended_at=time.time())
+        out, err = follow.communicate(timeout=30)
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+            follow.wait()
+    assert follow.returncode == 0, err
+    assert "first line\nlast line\n" in out
 
 
 def test_detached_run_finishes_without_its_terminal(mosaic: Mosaic, store: RunStore) -> None:

@@ -353,24 +353,36 @@ def _cmd_logs(args: argparse.Namespace) -> int:
                 sys.stdout.buffer.write(data)
                 sys.stdout.flush()
             return 0
-        handles = [open(run_dir / name, "rb") for name in names]  # noqa: SIM115
+        # A run just launched (--detach, a queued sweep) has no logs until its worker
+        # starts: each file is followed from when it appears.
+        handles: dict[str, Any] = dict.fromkeys(names)
+        ended = False
         try:
             while True:
                 wrote = False
-                for handle in handles:
+                for name, handle in handles.items():
+                    if handle is None:
+                        try:
+                            handle = handles[name] = open(run_dir / name, "rb")  # noqa: SIM115
+                        except FileNotFoundError:
+                            continue
                     data = handle.read(1 << 16)
                     if data:
                         sys.stdout.buffer.write(data)
                         wrote = True
                 sys.stdout.flush()
-                if not wrote:
-                    reconcile(store)
-                    if store.get(run_id)["status"] not in ACTIVE_STATUSES:
-                        return 0
+                if wrote:
+                    continue
+                if ended:  # drained after the end was seen: nothing written before it is lost
+                    return 0
+                reconcile(store)
+                ended = store.get(run_id)["status"] not in ACTIVE_STATUSES
+                if not ended:
                     time.sleep(0.2)
         finally:
-            for handle in handles:
-                handle.close()
+            for handle in handles.values():
+                if handle is not None:
+                    handle.close()
 
 
 def _cmd_events(args: argparse.Namespace) -> int:
