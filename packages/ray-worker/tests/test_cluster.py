@@ -128,7 +128,8 @@ def test_run_joins_the_cluster_and_leaves_it_running(mosaic_home: pathlib.Path, 
     assert summary["env_steps"] >= 400
     assert (pathlib.Path(result["run_dir"]) / "checkpoints/final/rllib_checkpoint.json").exists()
     assert events(result)[0]["payload"]["ray_address"] == head.address
-    assert head.services() == before, "the run must not stop a cluster it did not start"
+    # Every daemon the head had is still there (a loaded head may start one more meanwhile).
+    assert before and before <= head.services(), "the run must not stop a cluster it did not start"
     assert wait_until(lambda: not head.job_actors()), head.job_actors()
 
 
