@@ -150,7 +150,7 @@ def test_cancel_on_a_cluster_ends_the_runs_actors_not_the_cluster(
     # SystemError here, and is still the cancellation.
     (saved,) = [e["payload"] for e in stream if e["event"] == "checkpoint_saved"]
     assert saved["reason"] == "stopped" and stream[-1]["payload"]["checkpoint"] == saved["path"]
-    assert head.services() == before
+    assert before and before <= head.services()  # the cluster's daemons outlive the run
     assert wait_until(lambda: not head.job_actors()), head.job_actors()
 
 
