@@ -23,8 +23,8 @@ def lttb(xs: Sequence[float], ys: Sequence[float], points: int) -> list[int]:
 
     ``xs`` must be sorted. With ``points`` >= ``len(xs)`` every index comes
     back; ``points`` must be at least 3 (the first, the last and one between).
-    From :data:`VECTOR_FROM` points, where numpy is installed, the work is
-    :func:`lttb_arrays`' (the same indices).
+    From ``VECTOR_FROM`` (10,000) points, where numpy is installed, the work is
+    ``lttb_arrays``' of this module (the same indices).
     """
     n = _check(xs, ys, points)
     if points >= n:
