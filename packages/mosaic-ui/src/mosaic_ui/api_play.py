@@ -75,19 +75,22 @@ def _build(body: dict[str, Any], store: Any) -> tuple[dict[str, Any], int | None
         if not isinstance(seats, dict):
             raise ConfigError.bad_value(f"panes[{number}].seats", seats, "{AGENT: SPEC}")
         line: list[Seat] = []
+        places: dict[Seat, str] = {}
         for agent in agents:
             text = seats.get(agent if agent is not None else "agent", seats.get("*"))
             where = f"panes[{number}].seats.{agent or 'agent'}"
             if text is None:
                 raise ConfigError(f"{where}: no operator for {agent or 'the agent'}", field=where)
-            python = None
+            seat = Seat(agent, text)
             if text != "human":
                 try:
                     spec = check_seat(text, store)
                 except ConfigError as exc:
                     raise ConfigError(f"{where}: {exc}", field=where) from None
-                python = spec.python or (None if spec.builtin else sys.executable)
-            line.append(Seat(agent, text, python))
+                seat.python = spec.python
+                if not spec.builtin:  # where its worker is: an env's Python, or the server's
+                    places[seat] = spec.python or sys.executable
+            line.append(seat)
         extra = set(seats) - {a if a is not None else "agent" for a in agents} - {"*"}
         if extra:
             where = f"panes[{number}].seats"
@@ -95,27 +98,22 @@ def _build(body: dict[str, Any], store: Any) -> tuple[dict[str, Any], int | None
                 f"{where}: no agent {sorted(extra)[0]!r} in {task['id']}; agents: {agents}",
                 field=where,
             )
-        _one_python(line, f"panes[{number}].seats")
+        _one_python(places, f"panes[{number}].seats")
         out.append(line)
     return task, seed, out
 
 
-def _one_python(line: list[Seat], where: str) -> None:
+def _one_python(places: dict[Seat, str], where: str) -> None:
     """A pane's seats share one operator process, so their workers must share a Python."""
-    pythons = {seat.python for seat in line if seat.python is not None}
-    if len(pythons) > 1:
+    if len(set(places.values())) > 1:
         placed = "; ".join(
-            f"{seat.agent or 'agent'} ({seat.spec}) in {seat.python}" for seat in line
-            if seat.python is not None
-        )  # fmt: skip
+            f"{seat.agent or 'agent'} ({seat.spec}) in {python}" for seat, python in places.items()
+        )
         raise ConfigError(
             f"{where}: one pane runs one operator process, but its seats need different "
             f"Pythons: {placed}; put them in one `mosaic env`, or in separate panes",
             field=where,
         )
-    if pythons == {sys.executable}:  # the server's own: nothing to choose
-        for seat in line:
-            seat.python = None
 
 
 def _replay(body: dict[str, Any], store: Any) -> tuple[dict[str, Any], int | None, list[Any]]:

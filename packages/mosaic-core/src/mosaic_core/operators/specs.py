@@ -114,13 +114,10 @@ def parse_operator_spec(text: str, store: Any = None) -> OperatorSpec:
 
 def _elsewhere(worker: str, store: Any) -> str | None:
     """The Python of a ``mosaic env`` holding ``worker``, when this Python lacks it (None
-    when it has it, or when no environment does: loading it here then says what is missing)."""
-    from mosaic_core._discovery import discover_workers
+    when it has it, or when no environment does: loading it here then says what is missing).
 
-    if worker in discover_workers(load=[worker], strict=False).workers:
-        return None
-    if worker in discover_workers(strict=False).workers:  # one plugin, several worker types
-        return None
+    The recorded environments are read first: most stores have none, and then no plugin
+    is imported to answer; otherwise only ``worker``'s own entry point is loaded."""
     import sqlite3
 
     from mosaic_core.runs.store import RunStore
@@ -138,8 +135,14 @@ def _elsewhere(worker: str, store: Any) -> str | None:
     finally:
         if store is None:
             opened.close()
+    if not having:
+        return None
+    from mosaic_core._discovery import discover_workers
+
+    if worker in discover_workers(load=[worker], strict=False).workers:
+        return None  # installed here too: it runs here
     having.sort(key=lambda env: (env["name"] != worker, env["name"]))
-    return str(having[0]["python"]) if having else None
+    return str(having[0]["python"])
 
 
 def _from_run(
