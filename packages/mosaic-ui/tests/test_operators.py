@@ -4,10 +4,12 @@ real environments of the families, frames over the WebSocket, a person's keys an
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import time
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from conftest import Server, shot
@@ -45,7 +47,12 @@ def _setup(page: Any, server: Server, family: str, task: str) -> None:
     page.locator("#family").select_option(family)
     page.locator("#task").select_option(task)
     page.locator("#preview").wait_for()
-    _until(page, "document.getElementById('preview').naturalWidth > 0")
+    # The preview of this task, loaded (the family's first task is painted before it).
+    _until(
+        page,
+        "(document.getElementById('preview') || {}).naturalWidth > 0 && "
+        f"document.getElementById('preview').src.includes({json.dumps(quote(task, safe=''))})",
+    )
 
 
 def _seat(page: Any, pane: int, agent: str, value: str) -> None:
