@@ -191,7 +191,12 @@ def _exit_time(run_dir: pathlib.Path) -> float | None:
 
 
 def check_runs(home: pathlib.Path, run_ids: list[str], events: int) -> dict[str, Any]:
-    """Per run: seq 0..n-1 in mosaic.db, 3 metric rows per metrics event, n lines on disk."""
+    """Per run: seq 0..n-1 indexed (the run's count of events and next seq; its lifecycle
+    rows at seq 0 and n-1), 3 metric points per metrics event, n lines on disk.
+
+    ``metrics`` events have no row of their own in ``events`` since mosaic-core 1.2 (their
+    values are the chunks' points, their lines stay in events.jsonl); an older store has
+    one per event, and is checked by its rows' seqs instead."""
     expected = events + LIFECYCLE
     problems: list[str] = []
     in_db = on_disk = 0
@@ -200,13 +205,22 @@ def check_runs(home: pathlib.Path, run_ids: list[str], events: int) -> dict[str,
     chunks = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'metric_chunks'").fetchone()
     try:
         for run_id in run_ids:
-            seqs = [r[0] for r in db.execute(
-                "SELECT seq FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
-            )]  # fmt: skip
+            ((counted, next_seq),) = db.execute(
+                "SELECT events, next_seq FROM runs WHERE run_id = ?", (run_id,)
+            )
+            rows = dict(db.execute(
+                "SELECT seq, event FROM events WHERE run_id = ? AND event != 'metrics'",
+                (run_id,),
+            ).fetchall())  # fmt: skip
             ((metric_rows,),) = db.execute(
                 "SELECT COALESCE(SUM(points), 0) FROM metric_chunks WHERE run_id = ?"
                 if chunks  # the schema before mosaic-core 1.1 had a row per value
                 else "SELECT COUNT(*) FROM metrics WHERE run_id = ?",
+                (run_id,),
+            )
+            ((metric_events, metric_seqs),) = db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(seq), 0) FROM events"
+                " WHERE run_id = ? AND event = 'metrics'",
                 (run_id,),
             )
             ((anomalies,),) = db.execute(
@@ -223,13 +237,18 @@ def check_runs(home: pathlib.Path, run_ids: list[str], events: int) -> dict[str,
                     emitting[1] = max(emitting[1], stamp)
             with open(home / "runs" / run_id / "events.jsonl", "rb") as handle:
                 lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
-            in_db += len(seqs)
+            in_db += counted
             on_disk += lines
-            if seqs != list(range(expected)):
-                missing = sorted(set(range(expected)) - set(seqs))
+            lifecycle = {0: "run_started", expected - 1: "run_completed"}
+            rows_ok = (
+                rows == lifecycle
+                and metric_events in (0, events)
+                and (metric_events == 0 or metric_seqs == sum(range(1, expected - 1)))
+            )
+            if counted != expected or next_seq != expected or not rows_ok:
                 problems.append(
-                    f"run {run_id}: {len(seqs):,} events in mosaic.db, expected seq "
-                    f"0..{expected - 1}; missing {missing[:5]}{'...' if len(missing) > 5 else ''}"
+                    f"run {run_id}: {counted:,} events indexed up to seq {next_seq - 1}, "
+                    f"expected seq 0..{expected - 1}; lifecycle rows {rows}"
                 )
             if metric_rows != len(KEYS) * events:
                 problems.append(

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import array
 import contextlib
+import heapq
 import json
+import operator
 import os
 import pathlib
 import re
@@ -416,13 +418,18 @@ class RunStore:
         terminal: TelemetryEvent | None = None
         last_step: int | None = None
         last_ts: float | None = None
+        count = 0
         now = time.time()
         for item in items:
             if isinstance(item, TelemetryEvent):
+                count += 1
+                event, ts, payload = item.event, item.timestamp, item.payload
                 if scrub and scrub.hits(item.raw.decode()):
                     item = _scrubbed(item, scrub)
-                event, ts, payload = item.event, item.timestamp, item.payload
-                events += (run_id, item.seq, event, ts, item.raw.decode())
+                    payload = item.payload
+                    events += (run_id, item.seq, event, ts, item.raw.decode())
+                elif event != "metrics":  # a metrics event's line stays in events.jsonl
+                    events += (run_id, item.seq, event, ts, item.raw.decode())
                 last_ts = ts
                 step = _int64(payload.get("step"))  # the reader has flagged a larger one
                 if step is not None:
@@ -456,7 +463,7 @@ class RunStore:
                 " metric_points = metric_points + ?, ingested_bytes = ?, next_seq = ?,"
                 " last_step = COALESCE(?, last_step), last_event_at = COALESCE(?, last_event_at)"
                 " WHERE run_id = ?",
-                (len(events) // 5, len(anomalies), batch.count, ingested_bytes, next_seq,
+                (count, len(anomalies), batch.count, ingested_bytes, next_seq,
                  last_step, last_ts, run_id),
             )  # fmt: skip
             if started is not None:
@@ -524,10 +531,30 @@ class RunStore:
         return self.get(run["run_id"])
 
     def events(self, run_id: str) -> list[dict[str, Any]]:
+        """Every event of a run the index has read, in order of ``seq``.
+
+        ``events`` holds a row for each event but ``metrics`` (whose values are
+        in ``metric_chunks``, and whose lines stay in ``events.jsonl``: a row
+        per value doubled what indexing a flood cost), and for a ``metrics``
+        event whose line held a secret, scrubbed. The other ``metrics`` events
+        are read back from ``events.jsonl``, up to where the index stands.
+        """
         rows = self._db.execute(
-            "SELECT raw FROM events WHERE run_id = ? ORDER BY rowid", (run_id,)
+            "SELECT seq, event, raw FROM events WHERE run_id = ? ORDER BY rowid", (run_id,)
         ).fetchall()
-        return [json.loads(r["raw"]) for r in rows]
+        kept = [(row[0], json.loads(row[2])) for row in rows]
+        have = {row[0] for row in rows if row[1] == "metrics"}
+        found = self._db.execute(
+            "SELECT ingested_bytes FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        if found is None or not found[0]:
+            return [event for _, event in kept]
+        lines = [
+            (item.seq, json.loads(item.raw))
+            for item in _read_indexed(self.run_dir(run_id) / "events.jsonl", found[0], run_id)
+            if type(item) is TelemetryEvent and item.event == "metrics" and item.seq not in have
+        ]
+        return [event for _, event in heapq.merge(kept, lines, key=operator.itemgetter(0))]
 
     def anomalies(self, run_id: str) -> list[dict[str, Any]]:
         rows = self._db.execute(
@@ -661,6 +688,21 @@ def _insert_events(db: sqlite3.Connection, flat: list[Any]) -> None:
         db.executemany(_INSERT_MANY, [flat[i : i + width] for i in range(0, whole, width)])
     if whole < len(flat):
         db.executemany(_INSERT_ONE, [flat[i : i + 5] for i in range(whole, len(flat), 5)])
+
+
+def _read_indexed(path: pathlib.Path, size: int, run_id: str) -> list[Item]:
+    """The items of the first ``size`` bytes of ``path`` (where the index stands), or none
+    if the file is gone."""
+    reader = TelemetryReader(expected_run_id=run_id)
+    items: list[Item] = []
+    try:
+        with path.open("rb") as handle:
+            while size > 0 and (chunk := handle.read(min(size, 1 << 22))):
+                size -= len(chunk)
+                items += reader.feed(chunk)
+    except FileNotFoundError:
+        return []
+    return items
 
 
 def _int64(value: Any) -> int | None:
