@@ -40,8 +40,11 @@ __all__ = [
     "write_batch",
 ]
 
-#: A key's last chunk takes further points while it has fewer than this.
-CHUNK_POINTS = 8192
+#: A key's last chunk takes further points while it has fewer than this. Appending
+#: rewrites the whole row (SQLite writes a changed row again, overflow pages and all),
+#: so a small limit keeps a run's many small batches from writing their chunk over and
+#: over: at 8,192 a flood of small batches wrote about a kilobyte per value.
+CHUNK_POINTS = 512
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS metric_chunks (
