@@ -18,12 +18,18 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import sys
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+from mosaic_core._window import IndexWindow
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 __all__ = ["TRANSIENT_ERRNOS", "Channel"]
 
@@ -33,6 +39,19 @@ TRANSIENT_ERRNOS = frozenset(
 )
 _BUFFER = 1 << 20  # a write no larger than the buffer is taken whole or not at all
 _MAX_PENDING = 256 << 20
+
+
+class _Windowed(io.FileIO):
+    """The run's file, written no further ahead of its index than the supervisor allows
+    (:mod:`mosaic_core._window`): each write of the buffer waits for the index first."""
+
+    def __init__(self, fd: int, window: IndexWindow) -> None:
+        super().__init__(fd, "wb", closefd=False)
+        self._window = window
+
+    def write(self, data: ReadableBuffer, /) -> int:
+        self._window.wait()
+        return super().write(data)
 
 
 def _retry_seconds() -> float:
@@ -61,7 +80,11 @@ class Channel:
             raise TypeError("a Channel needs exactly one of fd and stream")
         self.run_id = run_id
         if fd is not None:
-            stream = os.fdopen(fd, "wb", buffering=_BUFFER, closefd=False)
+            window = IndexWindow.from_environ(fd)
+            if window is None:
+                stream = os.fdopen(fd, "wb", buffering=_BUFFER, closefd=False)
+            else:
+                stream = io.BufferedWriter(_Windowed(fd, window), _BUFFER)
         assert stream is not None
         self._out = stream
         self._before_write = before_write

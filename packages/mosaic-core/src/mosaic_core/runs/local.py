@@ -21,6 +21,7 @@ from mosaic_core import _procs as procs
 from mosaic_core._errors import ConfigError
 from mosaic_core._hooks import hookimpl
 from mosaic_core._procs import STOP_GRACE_ENV
+from mosaic_core._window import ENV_ACK_FD
 from mosaic_core.runs.launchers import LOCAL, Ended, LauncherSpec, Recovered
 
 if TYPE_CHECKING:
@@ -70,8 +71,9 @@ def worker_environment(
             env.pop(name, None)
         env["VIRTUAL_ENV"] = venv
         env["PATH"] = os.pathsep.join([os.path.join(venv, "bin"), env.get("PATH", "")])
-    if SECRETS_ENV not in variables:
-        env.pop(SECRETS_ENV, None)  # never another run's
+    for name in (SECRETS_ENV, ENV_ACK_FD):
+        if name not in variables:
+            env.pop(name, None)  # never another run's
     return env
 
 
@@ -98,12 +100,19 @@ def spawn_worker(
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
-                pass_fds=(events_fd,),
+                pass_fds=(events_fd, *_ack_fds(env)),
                 start_new_session=True,
                 preexec_fn=procs.killed_with_parent() if die_with_parent else None,
             )
     finally:
         os.close(events_fd)
+
+
+def _ack_fds(env: Mapping[str, str]) -> tuple[int, ...]:
+    """The descriptor through which the supervisor tells the worker how far its index
+    has read (:mod:`mosaic_core._window`), if it gave one."""
+    value = env.get(ENV_ACK_FD)
+    return (int(value),) if value else ()
 
 
 class LocalRun:

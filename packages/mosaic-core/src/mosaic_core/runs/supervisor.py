@@ -43,10 +43,12 @@ import attrs
 from mosaic_core import _procs as procs
 from mosaic_core._errors import MosaicError
 from mosaic_core._secrets import Scrubber
+from mosaic_core._window import ENV_ACK_FD, IndexAck
 from mosaic_core.runs.database import StoreError, StoreFull, explain
 from mosaic_core.runs.launcher_registry import launcher_for
 from mosaic_core.runs.launchers import (
     DEFAULT_HEARTBEAT_TIMEOUT,
+    LOCAL,
     Ended,
     LaunchedRun,
     Launcher,
@@ -97,10 +99,13 @@ class RunProgress:
 class _Live:
     """The supervisor's bookkeeping for one running worker."""
 
-    def __init__(self, spec: LaunchSpec, run: LaunchedRun, events: IO[bytes]) -> None:
+    def __init__(
+        self, spec: LaunchSpec, run: LaunchedRun, events: IO[bytes], ack: IndexAck | None
+    ) -> None:
         now = time.monotonic()
         self.spec = spec
         self.run = run
+        self.ack = ack  # tells a local worker how far its telemetry is indexed
         self.running = run.started  # recorded as running (a cluster may queue it first)
         self.attempt = 0  # how many times it was started again after its place was lost
         self.events = events
@@ -173,7 +178,7 @@ class Supervisor:
             self._end_unstarted(run_id, "cancelled")
             return
         try:
-            launched, reader = self._launch(spec)
+            launched, reader, ack = self._launch(spec)
         except (OSError, MosaicError) as exc:
             if isinstance(exc, OSError) and explain(exc, self.store.home) is not None:
                 self._store_failed(exc)
@@ -187,7 +192,7 @@ class Supervisor:
             )
             self.results[run_id] = self._result(run_id, time.time())
             return
-        live = _Live(spec, launched, reader)
+        live = _Live(spec, launched, reader, ack)
         self._live[run_id] = live
         fields: dict[str, Any] = {
             "supervisor_pid": os.getpid(),
@@ -197,16 +202,23 @@ class Supervisor:
             fields.update(self._running_fields(launched))
         self._record(run_id, **fields)
 
-    def _launch(self, spec: LaunchSpec) -> tuple[LaunchedRun, IO[bytes]]:
-        """Start ``spec``'s worker through its launcher; the run's events.jsonl, to tail."""
+    def _launch(self, spec: LaunchSpec) -> tuple[LaunchedRun, IO[bytes], IndexAck | None]:
+        """Start ``spec``'s worker through its launcher; the run's events.jsonl, to tail,
+        and for a worker on this machine, how it learns how far that is indexed."""
         run_dir = self.store.run_dir(spec.run_id)
         variables = worker_variables(spec, run_dir, self.store.home, self._secrets.get(spec.run_id))
         launcher = launcher_for(spec.launcher, self._launchers)
         reader = open(run_dir / "events.jsonl", "rb")  # noqa: SIM115 - closed in _finish
+        ack = None
         try:
-            return launcher.start(spec, run_dir, variables), reader
+            if spec.launcher == LOCAL:
+                ack = IndexAck()
+                variables = {**variables, ENV_ACK_FD: str(ack.fd)}
+            return launcher.start(spec, run_dir, variables), reader, ack
         except BaseException:
             reader.close()
+            if ack is not None:
+                ack.close()
             raise
 
     @staticmethod
@@ -418,6 +430,8 @@ class Supervisor:
             self._rewind(live, run["ingested_bytes"], run["next_seq"])
             return True
         live.indexed, live.indexed_seq = end, live.reader.next_seq
+        if live.ack is not None:
+            live.ack.tell(end)
         progress = live.progress
         progress.events += live.reader.events_seen - seen
         metrics, step = progress.metrics, None
@@ -440,6 +454,8 @@ class Supervisor:
     def _rewind(live: _Live, offset: int, next_seq: int) -> None:
         live.events.seek(offset)
         live.offset = live.indexed = offset
+        if live.ack is not None:
+            live.ack.tell(offset)
         live.indexed_seq = next_seq
         live.reader = TelemetryReader(expected_run_id=live.spec.run_id)
         live.reader.next_seq = next_seq
@@ -466,9 +482,12 @@ class Supervisor:
         live.attempt += 1
         warn(f"run {run_id}: {ended.failure}; starting it again ({live.attempt} of {spec.retries})")
         live.events.close()
+        if live.ack is not None:
+            live.ack.close()
+            live.ack = None
         try:
             archive_attempt(self.store, run_id, STATUSES, ACTIVE_STATUSES)
-            live.run, live.events = self._launch(spec)
+            live.run, live.events, live.ack = self._launch(spec)
         except (OSError, MosaicError) as exc:
             live.events = open(os.devnull, "rb")  # noqa: SIM115 - closed in _finish
             again = f"{ended.failure}; starting it again failed: {self._scrub(run_id, str(exc))}"
@@ -504,6 +523,8 @@ class Supervisor:
         run_id = live.spec.run_id
         del self._live[run_id]
         live.events.close()
+        if live.ack is not None:
+            live.ack.close()
         # Nothing of a finished run may outlive it: grandchildren and orphans included,
         # and the fastlane frame rings that a killed writer could not remove.
         if live.run.pid:

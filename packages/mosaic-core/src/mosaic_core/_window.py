@@ -1,0 +1,111 @@
+"""Flow control between a worker and the index of its run: the worker stays near the index.
+
+A worker appends its telemetry to ``events.jsonl`` and the supervisor indexes
+the file behind it. When workers flood it on a machine with fewer cores than
+processes, the scheduler gives the supervisor its share of the cores, not
+the share its work needs: the index fell seconds behind, and the store's
+curves went stale while training went on. So the supervisor tells each
+worker it started how far the index has read the run's file (8 bytes,
+little-endian, at the start of an unlinked file whose descriptor the worker
+inherits as ``$MOSAIC_TELEMETRY_ACK_FD``), and the SDK's channel, before it
+writes more, waits while the file is more than :data:`WINDOW` bytes ahead
+of that. A worker that floods runs at the pace of its index; one that does
+not never waits, since its index is never that far behind.
+
+The host is never allowed to hold a worker up for long: when the index has
+not moved for :data:`STALL` seconds (its supervisor died, the store is locked
+by a rebuild), the channel stops waiting until it moves again.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import struct
+import time
+
+__all__ = ["ENV_ACK_FD", "STALL", "WINDOW", "IndexAck", "IndexWindow"]
+
+#: The descriptor of the file that says how far the run's index has read.
+ENV_ACK_FD = "MOSAIC_TELEMETRY_ACK_FD"
+#: How far a worker's telemetry may run ahead of its index before the worker waits.
+WINDOW = 128 << 10
+#: How long the index may stand still before a waiting worker stops waiting for it.
+STALL = 1.0
+
+_OFFSET = struct.Struct("<q")
+
+
+class IndexAck:
+    """The supervisor's side: tells one worker how far its run's file is indexed."""
+
+    def __init__(self) -> None:
+        import tempfile  # the host's side only: a worker's import stays light
+
+        fd, path = tempfile.mkstemp(prefix="mosaic-ack-")
+        os.unlink(path)  # nothing on disk outlives the two processes that hold it
+        self.fd = fd
+        self.tell(0)
+
+    def tell(self, offset: int) -> None:
+        os.pwrite(self.fd, _OFFSET.pack(offset), 0)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class IndexWindow:
+    """The worker's side: :meth:`wait` before writing to the run's file."""
+
+    def __init__(self, ack_fd: int, out_fd: int) -> None:
+        self._ack = ack_fd
+        self._out = out_fd
+        self._stuck_at = -1  # the offset the index stood still at, when waiting was given up
+
+    @classmethod
+    def from_environ(cls, out_fd: int) -> IndexWindow | None:
+        """The window of the channel on ``out_fd``, if a supervisor gave one: its
+        descriptor names an 8-byte file, and ``out_fd`` is a regular file."""
+        value = os.environ.get(ENV_ACK_FD)
+        if not value:
+            return None
+        try:
+            ack_fd = int(value)
+            ack, out = os.fstat(ack_fd), os.fstat(out_fd)
+        except (ValueError, OSError):
+            return None  # not ours to use: a child that inherited the variable alone
+        if not (stat.S_ISREG(ack.st_mode) and ack.st_size == _OFFSET.size):
+            return None
+        if not stat.S_ISREG(out.st_mode):
+            return None
+        return cls(ack_fd, out_fd)
+
+    def _indexed(self) -> int:
+        data = os.pread(self._ack, _OFFSET.size, 0)
+        return _OFFSET.unpack(data)[0] if len(data) == _OFFSET.size else -1
+
+    def wait(self) -> None:
+        """Return once the run's file is at most :data:`WINDOW` bytes ahead of its index,
+        or its index stood still for :data:`STALL` seconds. Never raises."""
+        try:
+            ahead = os.fstat(self._out).st_size
+            indexed = self._indexed()
+            if ahead - indexed <= WINDOW or indexed == self._stuck_at:
+                return
+            self._stuck_at = -1
+            moved = time.monotonic()
+            pause = 0.0002
+            while ahead - indexed > WINDOW:
+                time.sleep(pause)
+                pause = min(pause * 2, 0.002)  # a woken worker costs microseconds
+                now_indexed = self._indexed()
+                now = time.monotonic()
+                if now_indexed != indexed:
+                    indexed, moved = now_indexed, now
+                elif now - moved >= STALL:
+                    self._stuck_at = indexed
+                    return
+        except OSError:
+            return
