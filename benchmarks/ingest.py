@@ -194,7 +194,7 @@ def check_runs(home: pathlib.Path, run_ids: list[str], events: int) -> dict[str,
     """Per run: seq 0..n-1 indexed (the run's count of events and next seq; its lifecycle
     rows at seq 0 and n-1), 3 metric points per metrics event, n lines on disk.
 
-    ``metrics`` events have no row of their own in ``events`` since mosaic-core 1.2 (their
+    ``metrics`` events have no row of their own in ``events`` since mosaic-core 1.1 (their
     values are the chunks' points, their lines stay in events.jsonl); an older store has
     one per event, and is checked by its rows' seqs instead."""
     expected = events + LIFECYCLE
