@@ -168,7 +168,8 @@ class TelemetryReader:
         loads = fast_loads
         assert loads is not None
         limit, expected = self.max_line_bytes, self.expected_run_id
-        make, append = TelemetryEvent, out.append
+        new, cls, append = tuple.__new__, TelemetryEvent, out.append  # past NamedTuple's __new__
+        version = ENVELOPE_VERSION
         low, high = _INT64
         seq_next, seen = self.next_seq, 0
         for line in lines:
@@ -195,7 +196,7 @@ class TelemetryReader:
                         if step is None or type(step) is not int or low <= step <= high:
                             seq_next = seq + 1
                             seen += 1
-                            append(make(event, run_id, seq, ts, payload, line))
+                            append(new(cls, (event, run_id, seq, ts, payload, line, version)))
                             continue
             self.next_seq = seq_next
             if len(line) > limit:

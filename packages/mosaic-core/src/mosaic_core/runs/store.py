@@ -420,24 +420,27 @@ class RunStore:
         last_ts: float | None = None
         count = 0
         now = time.time()
+        add = batch.add
         for item in items:
-            if isinstance(item, TelemetryEvent):
+            if type(item) is TelemetryEvent:
                 count += 1
-                event, ts, payload = item.event, item.timestamp, item.payload
-                if scrub and scrub.hits(item.raw.decode()):
+                event, _, seq, ts, payload, raw, _ = item
+                if scrub and scrub.hits(raw.decode()):
                     item = _scrubbed(item, scrub)
                     payload = item.payload
-                    events += (run_id, item.seq, event, ts, item.raw.decode())
+                    events += (run_id, seq, event, ts, item.raw.decode())
                 elif event != "metrics":  # a metrics event's line stays in events.jsonl
-                    events += (run_id, item.seq, event, ts, item.raw.decode())
+                    events += (run_id, seq, event, ts, raw.decode())
                 last_ts = ts
-                step = _int64(payload.get("step"))  # the reader has flagged a larger one
-                if step is not None:
+                step = payload.get("step")
+                if type(step) is not int or not _INT64_MIN <= step <= _INT64_MAX:
+                    step = None  # the reader has flagged a larger one
+                else:
                     last_step = step
                 if event == "metrics":
                     values = payload.get("values")
                     if isinstance(values, dict) and step is not None:
-                        batch.add(step, ts, values)
+                        add(step, ts, values)
                 elif event == "run_started":
                     started = payload
                 elif item.is_terminal:
@@ -703,6 +706,9 @@ def _read_indexed(path: pathlib.Path, size: int, run_id: str) -> list[Item]:
     except FileNotFoundError:
         return []
     return items
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _int64(value: Any) -> int | None:
