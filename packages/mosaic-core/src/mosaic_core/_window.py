@@ -19,6 +19,7 @@ by a rebuild), the channel stops waiting until it moves again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import struct
@@ -48,7 +49,8 @@ class IndexAck:
         self.tell(0)
 
     def tell(self, offset: int) -> None:
-        os.pwrite(self.fd, _OFFSET.pack(offset), 0)
+        with contextlib.suppress(OSError):  # the worker then stops waiting after STALL
+            os.pwrite(self.fd, _OFFSET.pack(offset), 0)
 
     def close(self) -> None:
         if self.fd >= 0:

@@ -212,8 +212,9 @@ class Supervisor:
         ack = None
         try:
             if spec.launcher == LOCAL:
-                ack = IndexAck()
-                variables = {**variables, ENV_ACK_FD: str(ack.fd)}
+                with contextlib.suppress(OSError):  # without it the worker never waits
+                    ack = IndexAck()
+                    variables = {**variables, ENV_ACK_FD: str(ack.fd)}
             return launcher.start(spec, run_dir, variables), reader, ack
         except BaseException:
             reader.close()
