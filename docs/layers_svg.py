@@ -51,6 +51,7 @@ SDK_GROUPS = {
         "_context",
         "_telemetry",
         "_channel",
+        "_window",
         "_manifest",
         "_procs",
         "_ulid",
