@@ -27,7 +27,7 @@ gym = pytest.importorskip("gymnasium")
 np = pytest.importorskip("numpy")
 
 from mosaic_core import OperatorContext  # noqa: E402
-from mosaic_core._session import jsonable  # noqa: E402
+from mosaic_core._jsonable import jsonable  # noqa: E402
 from mosaic_core.operators import RandomOperator, Session, make_arena, make_env  # noqa: E402
 
 RECORDING = Path(__file__).with_name("session_trajectories.json")
