@@ -3,8 +3,11 @@
 CartPole-v1 with the random operator:
 
 - in-process: :class:`mosaic_core._session.Session` stepped in this process,
-  the very loop an operator process runs (with a plain Gymnasium loop as a
-  reference floor);
+  the very loop an operator process runs, against two plain Gymnasium loops
+  (``env.step(space.sample())``): one that resets without a seed, and one
+  that reseeds every episode as a session must (episode ``k`` after
+  ``reset(0)``: the environment reset with seed ``k``, the random action
+  stream seeded with ``k``), which is the cost of the contract itself;
 - protocol: the same operator in its own process
   (``python -m mosaic_core.operator_main --interactive``) driven over
   stdin/stdout by :class:`mosaic_core.OperatorClient`, pipelined (up to 64
@@ -38,18 +41,19 @@ from collections.abc import Callable
 from typing import Any
 
 ENV_ID = "CartPole-v1"
+TARGET_IN_PROCESS = 0.8
 TARGET_PROTOCOL = 0.5
 TARGET_FASTLANE = 20.0
 WINDOW = 64
 
 
-def _session(render: str = "none") -> Any:
+def _session() -> Any:
     from mosaic_core import OperatorContext
     from mosaic_core.operators import RandomOperator, Session, make_arena, make_env
 
     arena = make_arena(make_env(ENV_ID), ENV_ID)
     operator = RandomOperator(OperatorContext(action_space=arena.action_space(None)))
-    return Session(arena, {None: operator}, render=render)
+    return Session(arena, {None: operator})
 
 
 def in_process(steps: int) -> float:
@@ -64,18 +68,26 @@ def in_process(steps: int) -> float:
     return rate
 
 
-def plain_loop(steps: int) -> float:
+def plain_loop(steps: int, *, seeded: bool = False) -> float:
+    """Gymnasium alone; ``seeded``: each episode reseeded as a session after ``reset(0)``
+    does (the session tests check that this loop plays the session's very episodes)."""
     import gymnasium as gym
 
     env = gym.make(ENV_ID)
     space = env.action_space
     space.seed(0)
     env.reset(seed=0)
+    episode = 0
     started = time.perf_counter()
     for _ in range(steps):
         _, _, terminated, truncated, _ = env.step(space.sample())
         if terminated or truncated:
-            env.reset()
+            if seeded:
+                episode += 1
+                space.seed(episode)
+                env.reset(seed=episode)
+            else:
+                env.reset()
     rate = steps / (time.perf_counter() - started)
     env.close()
     return rate
@@ -154,11 +166,13 @@ def _rounds(rounds: int, contenders: dict[str, Callable[[], Any]]) -> dict[str, 
     return results
 
 
-def _ratio_line(label: str, num: list[float], den: list[float], target: float | None) -> str:
+def _ratio_line(
+    label: str, num: list[float], den: list[float], target: float | None
+) -> tuple[str, float]:
     ratio = statistics.median(num) / statistics.median(den)
     per_round = " ".join(f"{a / b:.2f}" for a, b in zip(num, den, strict=True))
     verdict = f"target >= {target:g}x   {_mark(ratio >= target)}" if target else "no target"
-    return f"  {label:<26}{ratio:>7.2f}x   {verdict}   (per round: {per_round})", ratio
+    return f"  {label:<34}{ratio:>7.2f}x   {verdict}   (per round: {per_round})", ratio
 
 
 def main() -> int:
@@ -187,6 +201,7 @@ def main() -> int:
             {
                 "in-process": lambda: in_process(args.steps),
                 "plain": lambda: plain_loop(args.steps),
+                "seeded": lambda: plain_loop(args.steps, seeded=True),
                 "protocol": lambda: pipelined(client, args.steps),
                 "lockstep": lambda: lockstep(client, lock_steps),
             },
@@ -194,6 +209,7 @@ def main() -> int:
     labels = {
         "in-process": "Session.step() in this process, the loop the server runs",
         "plain": "gymnasium step + random action, no MOSAIC (reference)",
+        "seeded": "the same, each episode reseeded as a session's is",
         "protocol": f"over stdin/stdout, pipelined ({WINDOW} in flight)",
         "lockstep": "over stdin/stdout, one command then its answer",
     }
@@ -208,7 +224,13 @@ def main() -> int:
     if ratio < TARGET_PROTOCOL:
         missed.append(f"protocol {ratio:.2f}x < {TARGET_PROTOCOL}x")
     print(_ratio_line("lockstep / in-process", results["lockstep"], results["in-process"], None)[0])
-    print(_ratio_line("in-process / plain loop", results["in-process"], results["plain"], None)[0])
+    for name, label in (("plain", "plain loop"), ("seeded", "plain, same seeding")):
+        line, ratio = _ratio_line(
+            f"in-process / {label}", results["in-process"], results[name], TARGET_IN_PROCESS
+        )
+        print(line)
+        if ratio < TARGET_IN_PROCESS:
+            missed.append(f"in-process {ratio:.2f}x < {TARGET_IN_PROCESS}x the {label}")
 
     print(f"\nframes: {ENV_ID} rendered every step (600x400 RGB), lockstep")
     try:

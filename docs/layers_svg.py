@@ -61,6 +61,7 @@ SDK_GROUPS = {
         "_serve",
         "_server",
         "_session",
+        "_jsonable",
         "_arena",
         "_fastlane",
         "_fastlane_gym",

@@ -10,14 +10,12 @@ until an environment is made.
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping
-from typing import Any, Literal
-
-import attrs
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, NamedTuple
 
 from mosaic_core._operator import action_mask_of, require
 
-__all__ = ["Arena", "Transition", "coerce_action", "is_legal", "make_arena"]
+__all__ = ["Arena", "Transition", "coerce_action", "legality", "make_arena"]
 
 Agent = str | None
 Kind = Literal["single", "parallel", "aec"]
@@ -42,31 +40,48 @@ def coerce_action(space: Any, action: Any) -> Any:
     return action
 
 
-def is_legal(space: Any, action: Any, mask: Any) -> bool:
-    """Is ``action`` in ``space`` and allowed by ``mask`` (when there is one)?"""
+def legality(space: Any) -> Callable[[Any, Any], bool]:
+    """``is_legal(action, mask)`` for one space: is ``action`` in ``space`` and allowed by
+    ``mask`` (when there is one)? What the check needs is read from the space once, as a
+    session asks at every step of every agent."""
     if type(space).__name__ == "Discrete":  # the common case, without numpy's checks
-        dtype = getattr(action, "dtype", None)
-        if isinstance(action, (bool, float)) or (dtype is not None and dtype.kind not in "iu"):
-            return False
+        start, n = int(space.start), int(space.n)
+
+        def discrete(action: Any, mask: Any) -> bool:
+            if type(action) is not int:  # numpy integers pass; bools, floats do not
+                dtype = getattr(action, "dtype", None)
+                if isinstance(action, (bool, float)) or (
+                    dtype is not None and dtype.kind not in "iu"
+                ):
+                    return False
+                try:
+                    action = operator.index(action)
+                except TypeError:
+                    return False
+            index = action - start
+            return 0 <= index < n and (mask is None or bool(mask[index]))
+
+        return discrete
+
+    def contained(action: Any, mask: Any) -> bool:
         try:
-            index = operator.index(action) - int(space.start)
-        except TypeError:
+            if space is not None and not space.contains(action):
+                return False
+        except Exception:  # noqa: BLE001 - a malformed action is simply not legal
             return False
-        return 0 <= index < int(space.n) and (mask is None or bool(mask[index]))
-    try:
-        if space is not None and not space.contains(action):
-            return False
-    except Exception:  # noqa: BLE001 - a malformed action is simply not legal
-        return False
-    if mask is not None and hasattr(space, "n"):
-        index = int(action) - int(getattr(space, "start", 0))
-        return 0 <= index < len(mask) and bool(mask[index])
-    return True
+        if mask is not None and hasattr(space, "n"):
+            index = int(action) - int(getattr(space, "start", 0))
+            return 0 <= index < len(mask) and bool(mask[index])
+        return True
+
+    return contained
 
 
-@attrs.frozen
-class Transition:
-    """What one step did: per-agent rewards and end flags, and whether the episode is over."""
+class Transition(NamedTuple):
+    """What one step did: per-agent rewards and end flags, and whether the episode is over.
+
+    A named tuple: one is made at every step, and a frozen attrs class costs three times
+    as much to make."""
 
     rewards: Mapping[Agent, float]
     terminated: Mapping[Agent, bool]

@@ -27,8 +27,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mosaic_core._errors import ConfigError, MosaicError
+from mosaic_core._jsonable import jsonable
 from mosaic_core._operator import Operator, OperatorContext, call_operator_factory
-from mosaic_core._session import Session, jsonable
+from mosaic_core._session import Session
 
 __all__ = ["build_session", "run_session", "serve_main"]
 

@@ -19,11 +19,12 @@ import copy
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from mosaic_core._arena import Agent, Arena, coerce_action, is_legal
+from mosaic_core._arena import Agent, Arena, Transition, coerce_action, legality
 from mosaic_core._errors import ProtocolError
+from mosaic_core._jsonable import jsonable
 from mosaic_core._operator import Operator, agent_seed
 
-__all__ = ["NOT_GIVEN", "PROTOCOL_VERSION", "Session", "SessionError", "jsonable"]
+__all__ = ["NOT_GIVEN", "PROTOCOL_VERSION", "Session", "SessionError"]
 
 PROTOCOL_VERSION = 1
 RenderMode = Literal["fastlane", "json", "none"]
@@ -34,19 +35,16 @@ class SessionError(ProtocolError):
     """A request the session cannot honour; the server answers it with ``error``."""
 
 
-def jsonable(value: Any) -> Any:
-    """numpy scalars and arrays, tuples and mappings as plain JSON values."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    return str(value)
+class _Seat:
+    """One agent's action space, its legality check and its operator (None if it has none),
+    looked up once instead of at every step."""
+
+    __slots__ = ("legal", "operator", "space")
+
+    def __init__(self, space: Any, operator: Operator | None) -> None:
+        self.space = space
+        self.legal = legality(space)
+        self.operator = operator
 
 
 class Session:
@@ -78,8 +76,7 @@ class Session:
         self.episode_seed: int | None = None
         self._reset_counters()
         self._fallback: dict[Agent, Any] = {}
-        self._spaces: dict[Agent, Any] = {}
-        self._exchanges: dict[Agent, Any] = {}
+        self._seats: dict[Agent, _Seat] = {}
         if arena is not None:
             missing = [a for a in (arena.possible_agents or (None,)) if a not in self.operators]
             if missing and None not in self.operators:
@@ -147,51 +144,57 @@ class Session:
         return space.sample()
 
     def _given(self, agent: Agent, acting: list[Agent], action: Any) -> Any:
-        if action is NOT_GIVEN or action is None:
-            return NOT_GIVEN
-        if self.arena is not None and self.arena.kind != "single":
-            if isinstance(action, Mapping):
-                return action.get(agent, NOT_GIVEN) if agent is not None else NOT_GIVEN
-            if self.arena.kind == "parallel":
-                raise SessionError(
-                    f"step: action {action!r} must map agent ids to actions, such as "
-                    f'{{"{acting[0]}": 0}}, in a parallel environment'
-                )
+        """The action given for ``agent`` in a multi-agent step (NOT_GIVEN: its operator's)."""
+        if isinstance(action, Mapping):
+            return action.get(agent, NOT_GIVEN) if agent is not None else NOT_GIVEN
+        if self.arena is not None and self.arena.kind == "parallel":
+            raise SessionError(
+                f"step: action {action!r} must map agent ids to actions, such as "
+                f'{{"{acting[0]}": 0}}, in a parallel environment'
+            )
         return action
 
-    def _choose(self, agent: Agent, given: Any) -> tuple[Any, bool]:
+    def _seat(self, agent: Agent) -> _Seat:
+        seat = self._seats.get(agent)
+        if seat is None:
+            assert self.arena is not None
+            operator = self.operators.get(agent) or self.operators.get(None)
+            seat = self._seats[agent] = _Seat(self.arena.action_space(agent), operator)
+        return seat
+
+    def _choose(self, agent: Agent, given: Any, exchanges: dict[Agent, Any]) -> tuple[Any, bool]:
         """The action of ``agent`` and whether the operator's choice was illegal."""
-        assert self.arena is not None
-        space = self._spaces.get(agent)
-        if space is None:
-            space = self._spaces[agent] = self.arena.action_space(agent)
-        info = self.arena.info(agent)
+        arena = self.arena
+        assert arena is not None
+        seat = self._seats.get(agent) or self._seat(agent)
+        info = arena.info(agent)
         mask = info.get("action_mask")
         if given is not NOT_GIVEN:
             try:
-                action = coerce_action(space, given)
+                action = coerce_action(seat.space, given)
             except (TypeError, ValueError) as exc:
                 raise SessionError(f"step: {exc}") from None
-            if not is_legal(space, action, mask):
+            if not seat.legal(action, mask):
                 raise SessionError(
                     f"step: action {given!r} is not legal for {agent or 'the agent'} "
-                    f"in {space}" + (" with the current action mask" if mask is not None else "")
+                    f"in {seat.space}"
+                    + (" with the current action mask" if mask is not None else "")
                 )
             return action, False
-        observation = self.arena.observation(agent)
-        operator = self.operator_for(agent)
+        observation = arena.observation(agent)
+        operator = seat.operator if seat.operator is not None else self.operator_for(agent)
         action = operator.select_action(observation, info)
         exchange = getattr(operator, "last_exchange", None)
-        if isinstance(exchange, Mapping):
-            self._exchanges[agent] = jsonable(exchange)
-        if is_legal(space, action, mask):
+        if exchange is not None and isinstance(exchange, Mapping):
+            exchanges[agent] = jsonable(exchange)
+        if seat.legal(action, mask):
             return action, False
         try:
-            action = coerce_action(space, action)
+            action = coerce_action(seat.space, action)
         except (TypeError, ValueError):
             pass
         else:
-            if is_legal(space, action, mask):
+            if seat.legal(action, mask):
                 return action, False
         return self._fallback_action(agent, mask), True
 
@@ -211,38 +214,91 @@ class Session:
             raise SessionError("step: this operator was started without an environment (--env)")
         if not self._started:
             raise SessionError('step: no episode yet; send {"cmd": "reset"} first')
+        if action is None:
+            action = NOT_GIVEN
+        if arena.kind == "single":
+            record, transition = self._step_one(arena, action, render)
+        else:
+            record, transition = self._step_many(arena, action, render)
+        self.step_index += 1
+        if transition.done:
+            end = self._episode_end(transition)
+            self.episode += 1
+            seed = None if self._base_seed is None else self._base_seed + self.episode
+            self._begin(seed)
+        else:
+            end = None
+        upcoming = self.upcoming()
+        if upcoming:
+            record.update(upcoming)
+        return record, end
+
+    def _step_one(
+        self, arena: Arena, action: Any, render: bool | None
+    ) -> tuple[dict[str, Any], Transition]:
+        """A single-agent step: :meth:`_step_many` for the one agent ``None``, without its
+        per-agent dicts and loops (the common case, which a plain Gymnasium loop is held to)."""
+        exchanges: dict[Agent, Any] = {}
+        chosen, illegal = self._choose(None, action, exchanges)
+        transition = arena.step({None: chosen})
+        reward = transition.rewards[None]
+        total = self.episode_reward[None] = self.episode_reward.get(None, 0.0) + reward
+        record = {
+            "step_index": self.step_index,
+            "action": jsonable(chosen),
+            "reward": reward,
+            "terminated": transition.terminated[None],
+            "truncated": transition.truncated[None],
+            "episode_reward": total,
+            "episode_done": transition.done,
+            "render": None if self.render_mode == "none" else self._frame(render),
+        }
+        if illegal:
+            self.invalid_actions += 1
+            record["invalid_action"] = True
+        if exchanges:
+            record["exchange"] = exchanges[None]
+        return record, transition
+
+    def _step_many(
+        self, arena: Arena, action: Any, render: bool | None
+    ) -> tuple[dict[str, Any], Transition]:
+        """A step of a parallel or AEC environment: every agent to act chooses (or is given)
+        its action, and the record holds each agent's reward and end flags."""
         acting = arena.to_act()
         actions: dict[Agent, Any] = {}
         invalid: list[Agent] = []
-        self._exchanges = {}
+        exchanges: dict[Agent, Any] = {}
         for agent in acting:
-            chosen, illegal = self._choose(agent, self._given(agent, acting, action))
+            given = action if action is NOT_GIVEN else self._given(agent, acting, action)
+            chosen, illegal = self._choose(agent, given, exchanges)
             actions[agent] = chosen
             if illegal:
                 invalid.append(agent)
         transition = arena.step(actions)
-        self.invalid_actions += len(invalid)
         totals = self.episode_reward
         for agent, reward in transition.rewards.items():
             totals[agent] = totals.get(agent, 0.0) + reward
-        record = self._record(acting, actions, transition, render)
+        record: dict[str, Any] = {"step_index": self.step_index}
+        if arena.kind == "aec":
+            record["agent"] = acting[0]
+            record["action"] = jsonable(actions[acting[0]])
+        else:
+            record["action"] = {a: jsonable(v) for a, v in actions.items()}
+        record.update(
+            reward=dict(transition.rewards),
+            terminated=dict(transition.terminated),
+            truncated=dict(transition.truncated),
+            episode_reward=dict(totals),
+            episode_done=transition.done,
+            render=None if self.render_mode == "none" else self._frame(render),
+        )
         if invalid:
-            record["invalid_action"] = invalid if self.multi_agent else True
-        if self._exchanges:
-            exchanges = self._exchanges
-            record["exchange"] = (
-                {str(a): e for a, e in exchanges.items()} if self.multi_agent else exchanges[None]
-            )
-        self.step_index += 1
-        if not transition.done:
-            record.update(self.upcoming())
-            return record, None
-        end = self._episode_end(transition)
-        self.episode += 1
-        seed = None if self._base_seed is None else self._base_seed + self.episode
-        self._begin(seed)
-        record.update(self.upcoming())
-        return record, end
+            self.invalid_actions += len(invalid)
+            record["invalid_action"] = invalid
+        if exchanges:
+            record["exchange"] = {str(a): e for a, e in exchanges.items()}
+        return record, transition
 
     def upcoming(self) -> dict[str, Any]:
         """Who acts next and, where the environment restricts them, their legal actions:
@@ -252,52 +308,24 @@ class Session:
         arena = self.arena
         if arena is None or not self._started:
             return {}
-        out: dict[str, Any] = {}
+        if arena.kind == "single":
+            mask = arena.info(None).get("action_mask")
+            return {} if mask is None else {"legal": self._legal(None, mask)}
         acting = arena.to_act()
-        legal: dict[str, Any] = {}
+        legal = {}
         for agent in acting:
             mask = arena.info(agent).get("action_mask")
             if mask is not None:
-                start = int(getattr(arena.action_space(agent), "start", 0))
-                legal[str(agent)] = [start + i for i, ok in enumerate(jsonable(mask)) if ok]
-        if self.multi_agent:
-            out["to_act"] = [str(a) for a in acting]
-            if legal:
-                out["legal"] = legal
-        elif legal:
-            out["legal"] = legal["None"]
+                legal[str(agent)] = self._legal(agent, mask)
+        out: dict[str, Any] = {"to_act": [str(a) for a in acting]}
+        if legal:
+            out["legal"] = legal
         return out
 
-    def _record(
-        self, acting: list[Agent], actions: dict[Agent, Any], transition: Any, render: bool | None
-    ) -> dict[str, Any]:
-        if not self.multi_agent:
-            return {
-                "step_index": self.step_index,
-                "action": jsonable(actions[None]),
-                "reward": transition.rewards[None],
-                "terminated": transition.terminated[None],
-                "truncated": transition.truncated[None],
-                "episode_reward": self.episode_reward.get(None, 0.0),
-                "episode_done": transition.done,
-                "render": self._frame(render),
-            }
-        record: dict[str, Any] = {"step_index": self.step_index}
+    def _legal(self, agent: Agent, mask: Any) -> list[int]:
         assert self.arena is not None
-        if self.arena.kind == "aec":
-            record["agent"] = acting[0]
-            record["action"] = jsonable(actions[acting[0]])
-        else:
-            record["action"] = {a: jsonable(v) for a, v in actions.items()}
-        record.update(
-            reward=dict(transition.rewards),
-            terminated=dict(transition.terminated),
-            truncated=dict(transition.truncated),
-            episode_reward=dict(self.episode_reward),
-            episode_done=transition.done,
-            render=self._frame(render),
-        )
-        return record
+        start = int(getattr(self.arena.action_space(agent), "start", 0))
+        return [start + i for i, ok in enumerate(jsonable(mask)) if ok]
 
     def _episode_end(self, transition: Any) -> dict[str, Any]:
         if self.multi_agent:

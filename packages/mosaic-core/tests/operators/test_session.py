@@ -212,3 +212,62 @@ def test_an_operators_last_exchange_comes_with_its_step() -> None:
     quiet = _session(Fixed(1))
     quiet.reset(0)
     assert "exchange" not in quiet.step()[0]
+
+
+@pytest.mark.parametrize(
+    ("action", "mask", "legal"),
+    [
+        (1, None, True),
+        (np.int64(3), None, True),
+        (np.uint8(2), None, True),
+        (np.array(2), None, True),
+        (0, None, False),  # below start
+        (np.int64(4), None, False),  # past the end
+        (True, None, False),
+        (np.bool_(True), None, False),
+        (2.0, None, False),
+        (np.float32(2), None, False),
+        (np.array([2]), None, False),
+        ("2", None, False),
+        (2, [1, 0, 1], False),  # masked out
+        (np.int64(3), np.array([1, 0, 1]), True),
+    ],
+)
+def test_legality_of_a_discrete_action(action: Any, mask: Any, legal: bool) -> None:
+    from mosaic_core._arena import legality
+
+    assert legality(gym.spaces.Discrete(3, start=1))(action, mask) is legal
+
+
+def test_legality_outside_discrete_asks_the_space() -> None:
+    from mosaic_core._arena import legality
+
+    box = legality(gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32))
+    assert box(np.array([0.5, -0.5], dtype=np.float32), None)
+    assert not box(np.array([2.0, 0.0], dtype=np.float32), None)
+    assert not box("nonsense", None)  # a malformed action is simply not legal
+    multi = legality(gym.spaces.MultiDiscrete([2, 3]))
+    assert multi(np.array([1, 2]), None) and not multi(np.array([2, 0]), None)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        np.int8(-3),
+        np.int64(2**62),
+        np.uint64(2**64 - 1),
+        np.bool_(True),
+        np.float16(0.1),
+        np.float32(0.1),
+        np.longdouble(0.1),
+        np.complex64(1 + 2j),
+        np.array(7),
+        np.array(0.25, dtype=np.float32),
+    ],
+)
+def test_jsonable_numpy_scalars_are_what_item_gives(value: Any) -> None:
+    from mosaic_core._jsonable import jsonable
+
+    for _ in range(2):  # the first sight of a type and the remembered one
+        plain = jsonable(value)
+        assert plain == value.item() and type(plain) is type(value.item())
