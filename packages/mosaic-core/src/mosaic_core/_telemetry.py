@@ -96,13 +96,22 @@ def _encode(payload: Any) -> str:
         raise ProtocolError(f"telemetry payload is not JSON-serialisable: {exc}") from None
 
 
-_guard = threading.local()
+class _Guard(threading.local):
+    """Per thread: how deep inside ``emit`` (or a flush) it is, and the exception a signal
+    handler deferred. Class defaults, so that reading either never fails: a failed
+    ``getattr`` costs a microsecond, which ``emit`` would pay on every event."""
+
+    depth = 0
+    deferred: BaseException | None = None
+
+
+_guard = _Guard()
 
 
 def raise_after_emit(exc: BaseException) -> None:
     """For signal handlers: raise ``exc`` now, or, if this thread is inside ``emit`` (or
     a flush), as soon as that is done whole (so no line is lost, repeated or torn)."""
-    if getattr(_guard, "depth", 0):
+    if _guard.depth:
         _guard.deferred = exc
         return
     raise exc
@@ -111,12 +120,12 @@ def raise_after_emit(exc: BaseException) -> None:
 @contextlib.contextmanager
 def _deferring() -> Iterator[None]:
     """The span in which :func:`raise_after_emit` defers its exception."""
-    _guard.depth = getattr(_guard, "depth", 0) + 1
+    _guard.depth += 1
     try:
         yield
     finally:
         _guard.depth -= 1
-        if not _guard.depth and getattr(_guard, "deferred", None) is not None:
+        if not _guard.depth and _guard.deferred is not None:
             exc, _guard.deferred = _guard.deferred, None
             raise exc
 
@@ -234,73 +243,70 @@ class TelemetryEmitter:
 
     def emit(self, event: str, payload: Mapping[str, Any] | None = None) -> int:
         """Write one event and return its ``seq``. Prefer the named methods below."""
-        # The guard of _deferring(), inline: this is the hot path.
-        _guard.depth = getattr(_guard, "depth", 0) + 1
+        # The guard of _deferring(), inline: this is the hot path (so is all of it).
+        _guard.depth += 1
         try:
-            return self._emit(event, payload)
+            if event == "metrics":
+                self.metrics_emitted += 1
+            elif event not in EVENTS:
+                raise ProtocolError(
+                    f"unknown telemetry event {event!r}; expected one of {sorted(EVENTS)}"
+                )
+            if payload is None:
+                payload = {}
+            elif type(payload) is not dict and not isinstance(payload, Mapping):
+                raise ProtocolError(
+                    f"telemetry payload of {event!r} is a {type(payload).__name__}; expected an "
+                    "object (a dict)"
+                )
+            if self._scrubber is not None:
+                payload = self._scrubber.value(payload)
+            body = _encode(payload)
+            with self._lock:
+                if self._channel.gone is not None:
+                    self._end_for_lost_channel()
+                    raise ProtocolError(
+                        f"cannot emit {event!r}: the telemetry channel of run {self.run_id!r} is "
+                        f"gone ({self._channel.gone}), so the run has ended"
+                    )
+                if self._terminal is not None:
+                    raise ProtocolError(
+                        f"cannot emit {event!r}: run {self.run_id!r} already ended with "
+                        f"{self._terminal!r}, and exactly one terminal event ends a run"
+                    )
+                seq = self._seq
+                line = (
+                    '{"v":1,"event":"'
+                    + event
+                    + '"'
+                    + self._prefix_run
+                    + str(seq)
+                    + ',"timestamp":'
+                    + repr(time.time())
+                    + ',"payload":'
+                    + body
+                    + "}\n"
+                )
+                # seq moves on only once the line is written: an exception raised in
+                # between (a signal handler's) leaves no gap.
+                if event in LIFECYCLE_EVENTS:
+                    self._write(line.encode(), flush=True)
+                    self._seq = seq + 1
+                    if event in TERMINAL_EVENTS:
+                        self._terminal = event
+                else:
+                    self._channel.write(line.encode())  # flushed by the flusher thread
+                    self._seq = seq + 1
+                    if not self._dirty:
+                        self._dirty = True
+                        if self._flusher is None:
+                            self._start_flusher()
+            return seq
         finally:
             _guard.depth -= 1
-            if not _guard.depth and getattr(_guard, "deferred", None) is not None:
+            if not _guard.depth and _guard.deferred is not None:
                 exc, _guard.deferred = _guard.deferred, None
                 raise exc
-
-    def _emit(self, event: str, payload: Mapping[str, Any] | None) -> int:
-        if event == "metrics":
-            self.metrics_emitted += 1
-        if event not in EVENTS:
-            raise ProtocolError(
-                f"unknown telemetry event {event!r}; expected one of {sorted(EVENTS)}"
-            )
-        if payload is None:
-            payload = {}
-        elif not isinstance(payload, Mapping):
-            raise ProtocolError(
-                f"telemetry payload of {event!r} is a {type(payload).__name__}; expected an "
-                "object (a dict)"
-            )
-        if self._scrubber is not None:
-            payload = self._scrubber.value(payload)
-        body = _encode(payload)
-        with self._lock:
-            if self._channel.gone is not None:
-                self._end_for_lost_channel()
-                raise ProtocolError(
-                    f"cannot emit {event!r}: the telemetry channel of run {self.run_id!r} is "
-                    f"gone ({self._channel.gone}), so the run has ended"
-                )
-            if self._terminal is not None:
-                raise ProtocolError(
-                    f"cannot emit {event!r}: run {self.run_id!r} already ended with "
-                    f"{self._terminal!r}, and exactly one terminal event ends a run"
-                )
-            seq = self._seq
-            line = (
-                '{"v":1,"event":"'
-                + event
-                + '"'
-                + self._prefix_run
-                + str(seq)
-                + ',"timestamp":'
-                + repr(time.time())
-                + ',"payload":'
-                + body
-                + "}\n"
-            )
-            # seq moves on only once the line is written: an exception raised in
-            # between (a signal handler's) leaves no gap.
-            if event in LIFECYCLE_EVENTS:
-                self._write(line.encode(), flush=True)
-                self._seq = seq + 1
-                if event in TERMINAL_EVENTS:
-                    self._terminal = event
-            else:
-                self._write(line.encode(), flush=False)
-                self._seq = seq + 1
-                if not self._dirty:
-                    self._dirty = True
-                    if self._flusher is None:
-                        self._start_flusher()
-        return seq
 
     def _set_scrubber(self, scrubber: Scrubber) -> None:
         """Keep ``scrubber``'s secret values out of every payload from now on."""
