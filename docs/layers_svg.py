@@ -50,6 +50,7 @@ SDK_GROUPS = {
         "_worker",
         "_context",
         "_telemetry",
+        "_payload",
         "_channel",
         "_window",
         "_manifest",

@@ -10,8 +10,9 @@ metrics are buffered and flushed by a background thread within
 ``flush_interval`` (50 ms by default), which is what makes the emitter fast.
 A write that fails for a moment (a full disk) is retried with backoff by
 that thread; a channel that is gone for good ends the run (see
-:mod:`mosaic_core._channel`). The reading side lives in
-:mod:`mosaic_core.runs.reader`.
+:mod:`mosaic_core._channel`). Payloads become JSON in
+:mod:`mosaic_core._payload`, by orjson where the ``fast`` extra installed
+it. The reading side lives in :mod:`mosaic_core.runs.reader`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
-import math
 import os
 import sys
 import threading
@@ -31,6 +31,7 @@ from typing import IO, Any, ClassVar
 
 from mosaic_core._channel import Channel
 from mosaic_core._errors import ProtocolError, RunCancelled
+from mosaic_core._payload import dumps_float, encode, encode_stdlib
 from mosaic_core._secrets import Scrubber
 
 __all__ = [
@@ -54,55 +55,22 @@ _ENV_FD = "MOSAIC_TELEMETRY_FD"
 _ENV_RUN_ID = "MOSAIC_RUN_ID"
 
 
-def _json_default(obj: Any) -> Any:
-    # numpy and torch scalars/arrays, without importing either.
-    if hasattr(obj, "item") and getattr(obj, "ndim", 0) == 0:
-        return obj.item()
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if isinstance(obj, (set, frozenset, tuple)):
-        return list(obj)
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
+class _Guard(threading.local):
+    """Per thread: how deep inside ``emit`` (or a flush) it is, and the exception a signal
+    handler deferred. Class defaults, so that reading either never fails: a failed
+    ``getattr`` costs a microsecond, which ``emit`` would pay on every event."""
+
+    depth = 0
+    deferred: BaseException | None = None
 
 
-_encode_strict = json.JSONEncoder(
-    separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_json_default
-).encode
-
-
-def _finite(value: Any) -> Any:
-    """Replace NaN and infinities (not valid JSON) by null, recursively."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_finite(v) for v in value]
-    if hasattr(value, "item") or hasattr(value, "tolist"):
-        return _finite(_json_default(value))
-    return value
-
-
-def _encode(payload: Any) -> str:
-    try:
-        return _encode_strict(payload)
-    except ValueError as exc:
-        if "ircular" in str(exc):
-            raise ProtocolError(f"telemetry payload refers to itself: {exc}") from None
-        return _encode_strict(_finite(payload))
-    except TypeError as exc:
-        raise ProtocolError(f"telemetry payload is not JSON-serialisable: {exc}") from None
-
-
-_guard = threading.local()
+_guard = _Guard()
 
 
 def raise_after_emit(exc: BaseException) -> None:
     """For signal handlers: raise ``exc`` now, or, if this thread is inside ``emit`` (or
     a flush), as soon as that is done whole (so no line is lost, repeated or torn)."""
-    if getattr(_guard, "depth", 0):
+    if _guard.depth:
         _guard.deferred = exc
         return
     raise exc
@@ -111,12 +79,12 @@ def raise_after_emit(exc: BaseException) -> None:
 @contextlib.contextmanager
 def _deferring() -> Iterator[None]:
     """The span in which :func:`raise_after_emit` defers its exception."""
-    _guard.depth = getattr(_guard, "depth", 0) + 1
+    _guard.depth += 1
     try:
         yield
     finally:
         _guard.depth -= 1
-        if not _guard.depth and getattr(_guard, "deferred", None) is not None:
+        if not _guard.depth and _guard.deferred is not None:
             exc, _guard.deferred = _guard.deferred, None
             raise exc
 
@@ -172,6 +140,8 @@ class TelemetryEmitter:
             return
         self.run_id = run_id or os.environ.get(_ENV_RUN_ID) or "local"
         self._prefix_run = ',"run_id":' + json.dumps(self.run_id) + ',"seq":'
+        #: Each event's line up to its seq, as bytes (the run id is escaped to ASCII).
+        self._heads = {e: f'{{"v":1,"event":"{e}"{self._prefix_run}'.encode() for e in EVENTS}
         self._flush_interval = flush_interval
         self._lock = threading.Lock()
         self._seq = 0
@@ -234,73 +204,59 @@ class TelemetryEmitter:
 
     def emit(self, event: str, payload: Mapping[str, Any] | None = None) -> int:
         """Write one event and return its ``seq``. Prefer the named methods below."""
-        # The guard of _deferring(), inline: this is the hot path.
-        _guard.depth = getattr(_guard, "depth", 0) + 1
+        # The guard of _deferring(), inline: this is the hot path (so is all of it).
+        _guard.depth += 1
         try:
-            return self._emit(event, payload)
+            if event == "metrics":
+                self.metrics_emitted += 1
+            elif event not in EVENTS:
+                raise ProtocolError(
+                    f"unknown telemetry event {event!r}; expected one of {sorted(EVENTS)}"
+                )
+            if payload is None:
+                payload = {}
+            elif type(payload) is not dict and not isinstance(payload, Mapping):
+                raise ProtocolError(
+                    f"telemetry payload of {event!r} is a {type(payload).__name__}; expected an "
+                    "object (a dict)"
+                )
+            if self._scrubber is not None:
+                payload = self._scrubber.value(payload)
+            body = encode(payload)
+            with self._lock:
+                if self._channel.gone is not None:
+                    self._end_for_lost_channel()
+                    raise ProtocolError(
+                        f"cannot emit {event!r}: the telemetry channel of run {self.run_id!r} is "
+                        f"gone ({self._channel.gone}), so the run has ended"
+                    )
+                if self._terminal is not None:
+                    raise ProtocolError(
+                        f"cannot emit {event!r}: run {self.run_id!r} already ended with "
+                        f"{self._terminal!r}, and exactly one terminal event ends a run"
+                    )
+                seq = self._seq
+                line = self._line(event, seq, body)
+                # seq moves on only once the line is written: an exception raised in
+                # between (a signal handler's) leaves no gap.
+                if event in LIFECYCLE_EVENTS:
+                    self._write(line, flush=True)
+                    self._seq = seq + 1
+                    if event in TERMINAL_EVENTS:
+                        self._terminal = event
+                else:
+                    self._channel.write(line)  # flushed by the flusher thread
+                    self._seq = seq + 1
+                    if not self._dirty:
+                        self._dirty = True
+                        if self._flusher is None:
+                            self._start_flusher()
+            return seq
         finally:
             _guard.depth -= 1
-            if not _guard.depth and getattr(_guard, "deferred", None) is not None:
+            if not _guard.depth and _guard.deferred is not None:
                 exc, _guard.deferred = _guard.deferred, None
                 raise exc
-
-    def _emit(self, event: str, payload: Mapping[str, Any] | None) -> int:
-        if event == "metrics":
-            self.metrics_emitted += 1
-        if event not in EVENTS:
-            raise ProtocolError(
-                f"unknown telemetry event {event!r}; expected one of {sorted(EVENTS)}"
-            )
-        if payload is None:
-            payload = {}
-        elif not isinstance(payload, Mapping):
-            raise ProtocolError(
-                f"telemetry payload of {event!r} is a {type(payload).__name__}; expected an "
-                "object (a dict)"
-            )
-        if self._scrubber is not None:
-            payload = self._scrubber.value(payload)
-        body = _encode(payload)
-        with self._lock:
-            if self._channel.gone is not None:
-                self._end_for_lost_channel()
-                raise ProtocolError(
-                    f"cannot emit {event!r}: the telemetry channel of run {self.run_id!r} is "
-                    f"gone ({self._channel.gone}), so the run has ended"
-                )
-            if self._terminal is not None:
-                raise ProtocolError(
-                    f"cannot emit {event!r}: run {self.run_id!r} already ended with "
-                    f"{self._terminal!r}, and exactly one terminal event ends a run"
-                )
-            seq = self._seq
-            line = (
-                '{"v":1,"event":"'
-                + event
-                + '"'
-                + self._prefix_run
-                + str(seq)
-                + ',"timestamp":'
-                + repr(time.time())
-                + ',"payload":'
-                + body
-                + "}\n"
-            )
-            # seq moves on only once the line is written: an exception raised in
-            # between (a signal handler's) leaves no gap.
-            if event in LIFECYCLE_EVENTS:
-                self._write(line.encode(), flush=True)
-                self._seq = seq + 1
-                if event in TERMINAL_EVENTS:
-                    self._terminal = event
-            else:
-                self._write(line.encode(), flush=False)
-                self._seq = seq + 1
-                if not self._dirty:
-                    self._dirty = True
-                    if self._flusher is None:
-                        self._start_flusher()
-        return seq
 
     def _set_scrubber(self, scrubber: Scrubber) -> None:
         """Keep ``scrubber``'s secret values out of every payload from now on."""
@@ -351,16 +307,27 @@ class TelemetryEmitter:
         if self._terminal is not None:
             return
         self._terminal = "run_failed"
-        body = _encode(
+        body = encode_stdlib(
             {
                 "error": f"the telemetry channel is gone: {self._channel.gone}",
                 "error_type": "ProtocolError",
                 "traceback": "",
             }
         )
-        self._channel.last_word(self._line("run_failed", self._seq, body).encode())
+        self._channel.last_word(self._line("run_failed", self._seq, body))
 
-    def _line(self, event: str, seq: int, body: str) -> str:
+    def _line(self, event: str, seq: int, body: bytes | str) -> bytes:
+        """The envelope of ``body``, the payload's JSON, stamped now."""
+        if isinstance(body, bytes):  # orjson's: the timestamp is its too (a third of repr's cost)
+            return (
+                self._heads[event]
+                + str(seq).encode()
+                + b',"timestamp":'
+                + dumps_float(time.time())
+                + b',"payload":'
+                + body
+                + b"}\n"
+            )
         return (
             '{"v":1,"event":"'
             + event
@@ -372,7 +339,7 @@ class TelemetryEmitter:
             + ',"payload":'
             + body
             + "}\n"
-        )
+        ).encode()
 
     def close(self) -> None:
         """Stop background threads and flush (retrying a failing channel for a while).
