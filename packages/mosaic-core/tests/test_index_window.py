@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from mosaic_core import _channel
-from mosaic_core._window import ENV_ACK_FD, STALL, WINDOW, IndexAck, IndexWindow
+from mosaic_core._window import ENV_ACK_FD, STALL, WINDOW, IndexAck, IndexWindow, whole_lines
 
 _FLOOD = textwrap.dedent(
     """
@@ -71,10 +70,10 @@ def test_a_flooding_worker_stays_within_the_window_of_its_index(tmp_path: Path) 
         ack.close()
     assert proc.returncode == 0
     assert _seqs(path) == list(range(_EVENTS))  # every event, once, in order
-    # Ahead by at most the window and one buffer's write; without the window the
-    # worker wrote all ~3 MB before this index had read a tenth of it.
-    assert lead <= WINDOW + _channel._BUFFER, lead
-    assert indexed >= size - WINDOW - _channel._BUFFER, (indexed, size)
+    # Never further ahead than the window (whole lines of ~260 bytes fill it); without
+    # it the worker wrote all ~3 MB before this index had read a tenth of it.
+    assert lead <= WINDOW, lead
+    assert indexed >= size - WINDOW, (indexed, size)
 
 
 def test_an_index_that_stands_still_holds_the_worker_up_once_for_stall_seconds(
@@ -145,7 +144,18 @@ def test_the_ack_tells_the_offset_and_leaves_nothing_on_disk(tmp_path: Path) -> 
             out.write(b"x" * 10)
             out.flush()
             began = time.monotonic()
-            window.wait()  # 10 bytes ahead of nothing: well within the window
+            assert window.room() > WINDOW  # 10 bytes ahead of nothing: the window and more
             assert time.monotonic() - began < 0.5
+            ack.tell(0)
+            assert window.room() == WINDOW - 10
     finally:
         ack.close()
+
+
+def test_a_write_takes_the_whole_lines_that_fit_and_at_least_one() -> None:
+    data = b"aaa\nbbbb\ncc\n"
+    assert whole_lines(data, 100) == len(data)  # all of it fits
+    assert whole_lines(data, 9) == 9  # "aaa\nbbbb\n" ends right at the room's end
+    assert whole_lines(data, 8) == 4  # "aaa\n": "bbbb\n" does not fit whole
+    assert whole_lines(data, 2) == 4  # a line longer than the room: that line whole
+    assert whole_lines(memoryview(b"no newline at all"), 3) == 17

@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
 
-from mosaic_core._window import IndexWindow
+from mosaic_core._window import IndexWindow, whole_lines
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -43,15 +43,16 @@ _MAX_PENDING = 256 << 20
 
 class _Windowed(io.FileIO):
     """The run's file, written no further ahead of its index than the supervisor allows
-    (:mod:`mosaic_core._window`): each write of the buffer waits for the index first."""
+    (:mod:`mosaic_core._window`): each write of the buffer waits for the index, and takes
+    the whole lines that fit in the window (the buffer writes the rest next)."""
 
     def __init__(self, fd: int, window: IndexWindow) -> None:
         super().__init__(fd, "wb", closefd=False)
         self._window = window
 
     def write(self, data: ReadableBuffer, /) -> int:
-        self._window.wait()
-        return super().write(data)
+        view = memoryview(data)
+        return super().write(view[: whole_lines(view, self._window.room())])
 
 
 def _retry_seconds() -> float:

@@ -9,8 +9,9 @@ worker it started how far the index has read the run's file (8 bytes,
 little-endian, at the start of an unlinked file whose descriptor the worker
 inherits as ``$MOSAIC_TELEMETRY_ACK_FD``), and the SDK's channel, before it
 writes more, waits while the file is more than :data:`WINDOW` bytes ahead
-of that. A worker that floods runs at the pace of its index; one that does
-not never waits, since its index is never that far behind.
+of that, and then writes whole lines up to the window's end. A worker that
+floods runs at the pace of its index, never more than the window ahead of
+it; one that does not never waits, since its index is never that far behind.
 
 The host is never allowed to hold a worker up for long: when the index has
 not moved for :data:`STALL` seconds (its supervisor died, the store is locked
@@ -25,7 +26,7 @@ import stat
 import struct
 import time
 
-__all__ = ["ENV_ACK_FD", "STALL", "WINDOW", "IndexAck", "IndexWindow"]
+__all__ = ["ENV_ACK_FD", "STALL", "WINDOW", "IndexAck", "IndexWindow", "whole_lines"]
 
 #: The descriptor of the file that says how far the run's index has read.
 ENV_ACK_FD = "MOSAIC_TELEMETRY_ACK_FD"
@@ -35,6 +36,7 @@ WINDOW = 128 << 10
 STALL = 1.0
 
 _OFFSET = struct.Struct("<q")
+_NO_LIMIT = 1 << 62
 
 
 class IndexAck:
@@ -59,7 +61,7 @@ class IndexAck:
 
 
 class IndexWindow:
-    """The worker's side: :meth:`wait` before writing to the run's file."""
+    """The worker's side: asked for :meth:`room` before each write to the run's file."""
 
     def __init__(self, ack_fd: int, out_fd: int) -> None:
         self._ack = ack_fd
@@ -88,18 +90,21 @@ class IndexWindow:
         data = os.pread(self._ack, _OFFSET.size, 0)
         return _OFFSET.unpack(data)[0] if len(data) == _OFFSET.size else -1
 
-    def wait(self) -> None:
-        """Return once the run's file is at most :data:`WINDOW` bytes ahead of its index,
-        or its index stood still for :data:`STALL` seconds. Never raises."""
+    def room(self) -> int:
+        """How many bytes may be written now: the rest of the window, once the run's file
+        is at most half of :data:`WINDOW` ahead of its index (waiting for that); no limit
+        while the index stands still (:data:`STALL`), or if the ack cannot be read."""
         try:
-            ahead = os.fstat(self._out).st_size
+            size = os.fstat(self._out).st_size
             indexed = self._indexed()
-            if ahead - indexed <= WINDOW or indexed == self._stuck_at:
-                return
+            if size - indexed <= WINDOW // 2:
+                return WINDOW - (size - indexed)
+            if indexed == self._stuck_at:
+                return _NO_LIMIT
             self._stuck_at = -1
             moved = time.monotonic()
             pause = 0.0002
-            while ahead - indexed > WINDOW:
+            while size - indexed > WINDOW // 2:
                 time.sleep(pause)
                 pause = min(pause * 2, 0.002)  # a woken worker costs microseconds
                 now_indexed = self._indexed()
@@ -108,6 +113,19 @@ class IndexWindow:
                     indexed, moved = now_indexed, now
                 elif now - moved >= STALL:
                     self._stuck_at = indexed
-                    return
+                    return _NO_LIMIT
+            return WINDOW - (size - indexed)
         except OSError:
-            return
+            return _NO_LIMIT
+
+
+def whole_lines(data: bytes | memoryview, room: int) -> int:
+    """How much of ``data`` to write in ``room`` bytes: whole lines, at least one."""
+    if len(data) <= room:
+        return len(data)
+    view = memoryview(data)
+    cut = bytes(view[:room]).rfind(b"\n") + 1
+    if cut:
+        return cut
+    rest = bytes(view[room:]).find(b"\n")  # one line longer than the room: all of it
+    return len(data) if rest < 0 else room + rest + 1
