@@ -3,7 +3,8 @@
 Starting a run should cost an interpreter or two, not the whole of mosaic-core:
 the host imports the ``run`` command's module alone (not every command module
 and command plugin), and the worker is told its plugin's module, so it does
-not read every installed distribution's entry points. These tests pin the
+not read every installed distribution's entry points; the host records the runs'
+provenance only once their workers are started. These tests pin the
 modules left out, by name; the times are the benchmarks' (``benchmarks/ingest.py``).
 """
 
@@ -20,6 +21,8 @@ from typing import Any
 import pytest
 
 from mosaic_core.cli.index import COMMAND_MODULES
+
+from .conftest import Mosaic
 
 PROBE = '''
 """A worker that writes the modules its process holds as its run starts."""
@@ -101,10 +104,14 @@ def probe_site(tmp_path: pathlib.Path, site: pathlib.Path) -> pathlib.Path:
 def _run_probe(tmp_path: pathlib.Path, *args: str) -> tuple[dict[str, Any], set[str], set[str]]:
     """``mosaic run probe``: its JSON result and the host's and the worker's modules."""
     host, worker = tmp_path / "host.json", tmp_path / "worker.json"
+    # A directory of its own: the current one is on sys.path, and a file made in it (by
+    # another test run) would change what the host finds installed.
+    cwd = tmp_path / "cwd"
+    cwd.mkdir(exist_ok=True)
     done = subprocess.run(
         [sys.executable, "-c", HOST, str(host), "run", "probe", "--json",
          "--set", f"out={worker}", *args],
-        capture_output=True, text=True, timeout=120, env=dict(os.environ),
+        capture_output=True, text=True, timeout=120, env=dict(os.environ), cwd=cwd,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
@@ -176,3 +183,21 @@ def test_an_unknown_worker_with_a_module_says_what_is_installed(
     assert done.returncode == 1
     expected = "no worker named 'prob' (did you mean 'probe'?); installed: fixture, probe"
     assert expected in done.stderr
+
+
+def test_every_run_has_its_provenance_queued_and_detached_ones_too(
+    mosaic: Mosaic, home: pathlib.Path
+) -> None:
+    done = mosaic("run", "fixture", "--seeds", "1,2,3", "--parallel", "1", "--json",
+                  "--set", "total_steps=2", check=True)  # fmt: skip
+    runs = [pathlib.Path(r["run_dir"]) for r in json.loads(done.stdout)["runs"]]
+    done = mosaic("run", "fixture", "--set", "total_steps=2", "--detach", "--json", check=True)
+    detached = json.loads(done.stdout)
+    runs.append(pathlib.Path(detached["run_dir"]))  # written before its supervisor starts
+    assert len(runs) == 4
+    for run_dir in runs:
+        provenance = json.loads((run_dir / "provenance.json").read_text())
+        assert provenance["worker"]["distribution"] == "mosaic-fixture"
+        assert provenance["packages"]["mosaic-fixture"] == "0.0.1"
+    follow = mosaic("logs", detached["run_id"], "--follow", timeout=60)  # until it has ended
+    assert follow.returncode == 0

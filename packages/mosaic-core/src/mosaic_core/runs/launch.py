@@ -38,7 +38,7 @@ from mosaic_core.runs.sweep import check_group, default_group, sweep_grid
 
 __all__ = [
     "REDACTED", "Prepared", "Resolved", "apply_secrets", "launch_runs", "prepare_runs",
-    "read_config_file", "redact", "resolve_worker", "start_detached",
+    "read_config_file", "record_provenance", "redact", "resolve_worker", "start_detached",
 ]  # fmt: skip
 
 
@@ -149,8 +149,7 @@ def prepare_runs(
             )
             made.append(run_id)
             if provenance is not None:
-                text = json.dumps(provenance, indent=2, default=str) + "\n"
-                (run_dir / "provenance.json").write_text(text, encoding="utf-8")
+                _write_provenance(run_dir, provenance)
             # Until a supervisor starts it, the run belongs to the process that made it.
             store.update(
                 run_id, supervisor_pid=os.getpid(), supervisor_start=procs.start_time(os.getpid())
@@ -261,26 +260,21 @@ def launch_runs(
     launcher_options: Mapping[str, Any] | None = None,
     retries: int = 0,
     resolved: Resolved | None = None,
+    with_provenance: bool = True,
 ) -> tuple[list[Prepared], str | None]:
     """What ``mosaic run`` does before it starts anything: resolve the worker, name the
     group (``WORKER-DATE-TIME`` for several runs when none is given), record provenance,
     and prepare every run of the sweep's grid crossed with ``seeds``.
 
     Returns the prepared runs and their group. A bad config or worker raises
-    before any run is created.
+    before any run is created. ``with_provenance=False`` leaves the provenance to the
+    caller, who records it with :func:`record_provenance` once the workers are started.
     """
-    from mosaic_core.runs.provenance import collect_provenance
-
     if resolved is None:
         resolved = resolve_worker(store, worker_type, env)
     several = len(seeds) > 1 or bool(sweeps)
     group = group or (default_group(worker_type) if several else None)
-    provenance = collect_provenance(
-        worker_type=worker_type,
-        worker_distribution=resolved.distribution,
-        worker_version=resolved.version,
-        python=resolved.python,
-    )
+    provenance = _provenance(worker_type, resolved) if with_provenance else None
     try:
         prepared = prepare_runs(
             store,
@@ -307,6 +301,38 @@ def launch_runs(
     except ConfigError as exc:
         raise _without_secrets(exc, document, resolved.spec) from None
     return prepared, group
+
+
+def record_provenance(
+    store: RunStore, worker_type: str, resolved: Resolved, run_ids: Sequence[str]
+) -> None:
+    """Write what the runs are made with into each run's directory (``provenance.json``).
+
+    ``mosaic run`` calls it once its workers are started: asking git and reading every
+    installed distribution then happen while the workers' interpreters come up, instead
+    of before. A run removed meanwhile (its directory gone) is skipped.
+    """
+    record = _provenance(worker_type, resolved)
+    for run_id in run_ids:
+        with contextlib.suppress(FileNotFoundError):
+            _write_provenance(store.run_dir(run_id), record)
+
+
+def _provenance(worker_type: str, resolved: Resolved) -> dict[str, Any]:
+    from mosaic_core.runs.provenance import collect_provenance
+
+    return collect_provenance(
+        worker_type=worker_type,
+        worker_distribution=resolved.distribution,
+        worker_version=resolved.version,
+        python=resolved.python,
+    )
+
+
+def _write_provenance(run_dir: os.PathLike[str], record: Mapping[str, Any]) -> None:
+    text = json.dumps(record, indent=2, default=str) + "\n"
+    with open(os.path.join(run_dir, "provenance.json"), "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def _without_secrets(
