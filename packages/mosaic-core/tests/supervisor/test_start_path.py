@@ -3,8 +3,9 @@
 Starting a run should cost an interpreter or two, not the whole of mosaic-core:
 the host imports the ``run`` command's module alone (not every command module
 and command plugin), and the worker is told its plugin's module, so it does
-not read every installed distribution's entry points; the host records the runs'
-provenance only once their workers are started. These tests pin the
+not read every installed distribution's entry points; nor does the host, once it has
+found the worker (the module is remembered until something is installed), and it
+records the runs' provenance only once their workers are started. These tests pin the
 modules left out, by name; the times are the benchmarks' (``benchmarks/ingest.py``).
 """
 
@@ -21,6 +22,8 @@ from typing import Any
 import pytest
 
 from mosaic_core.cli.index import COMMAND_MODULES
+from mosaic_core.runs import RunStore, resolve_worker
+from mosaic_core.runs.worker_cache import WorkerCache
 
 from .conftest import Mosaic
 
@@ -183,6 +186,95 @@ def test_an_unknown_worker_with_a_module_says_what_is_installed(
     assert done.returncode == 1
     expected = "no worker named 'prob' (did you mean 'probe'?); installed: fixture, probe"
     assert expected in done.stderr
+
+
+def _launch_and_provenance(result: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    run_dir = pathlib.Path(result["run_dir"])
+    launch = json.loads((run_dir / "launch.json").read_text())
+    return launch["command"], json.loads((run_dir / "provenance.json").read_text())
+
+
+def test_a_worker_found_before_starts_without_reading_any_distribution(
+    home: pathlib.Path, probe_site: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    first, first_host, _ = _run_probe(tmp_path)
+    second, host, _ = _run_probe(tmp_path)
+    assert "importlib.metadata" in first_host  # the first run looked
+    assert _present({"importlib.metadata", "email", "mosaic_core.runs.provenance"}, host) == set()
+    for result in first, second:
+        assert result["status"] == "completed"
+        command, provenance = _launch_and_provenance(result)
+        assert command[5:7] == ["--worker-module", "mosaictest_probe"]
+        # Recorded in full all the same, once the worker was started.
+        assert provenance["worker"] == {
+            "type": "probe", "distribution": "mosaic-probe", "version": "0.0.1",
+        }  # fmt: skip
+        assert provenance["packages"]["mosaic-probe"] == "0.0.1"
+        assert provenance["packages"]["mosaic-core"] and provenance["host"]
+
+
+def test_a_distribution_installed_since_is_seen(
+    home: pathlib.Path, probe_site: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    assert _run_probe(tmp_path)[0]["status"] == "completed"
+    info = probe_site / "mosaic_probe_two-0.0.2.dist-info"  # registers the same worker
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: mosaic-probe-two\nVersion: 0.0.2\n"
+    )
+    (info / "entry_points.txt").write_text("[mosaic.workers]\nprobe = mosaictest_probe\n")
+    done = subprocess.run(  # the same interpreter and sys.path as the first run
+        [sys.executable, "-c", HOST, str(tmp_path / "host.json"), "run", "probe", "--json"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path / "cwd",
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "worker 'probe' is ambiguous: mosaic-probe 0.0.1 and mosaic-probe-two" in done.stderr
+
+
+def test_an_entry_point_edited_in_place_is_seen(
+    home: pathlib.Path, probe_site: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    assert _run_probe(tmp_path)[0]["status"] == "completed"
+    (probe_site / "mosaictest_probe_b.py").write_text(textwrap.dedent(PROBE).lstrip())
+    points = probe_site / "mosaic_probe-0.0.1.dist-info" / "entry_points.txt"
+    points.write_text("[mosaic.workers]\nprobe = mosaictest_probe_b\n")
+    result, _, worker = _run_probe(tmp_path)
+    assert result["status"] == "completed"
+    assert _launch_and_provenance(result)[0][5:7] == ["--worker-module", "mosaictest_probe_b"]
+    assert "mosaictest_probe_b" in worker
+
+
+def test_a_remembered_module_that_no_longer_registers_the_worker_is_not_used(
+    home: pathlib.Path, site: pathlib.Path
+) -> None:
+    with RunStore(home) as store:
+        WorkerCache(home).put("fixture", "mosaictest_no_such_module", "mosaic-fixture")
+        resolved = resolve_worker(store, "fixture")
+        assert resolved.module == "fixture_worker" and resolved.spec is not None
+        assert resolved.distribution == "mosaic-fixture"
+        assert WorkerCache(home).get("fixture") == ("fixture_worker", "mosaic-fixture")
+
+
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"x": {"stamp": 1, "workers": 2}}'])
+def test_a_damaged_cache_is_no_cache(home: pathlib.Path, site: pathlib.Path, text: str) -> None:
+    cache = WorkerCache(home)
+    cache.path.parent.mkdir(parents=True)
+    cache.path.write_text(text)
+    assert cache.get("fixture") is None
+    with RunStore(home) as store:
+        assert resolve_worker(store, "fixture").module == "fixture_worker"
+    assert WorkerCache(home).get("fixture") == ("fixture_worker", "mosaic-fixture")
+
+
+def test_a_home_that_cannot_be_written_keeps_no_cache(
+    home: pathlib.Path, site: pathlib.Path
+) -> None:
+    home.mkdir()
+    (home / "cache").write_text("a file where the directory would go")
+    cache = WorkerCache(home)
+    cache.put("fixture", "fixture_worker", "mosaic-fixture")  # says nothing, fails nothing
+    assert cache.get("fixture") is None
+    assert (home / "cache").read_text().startswith("a file")
 
 
 def test_every_run_has_its_provenance_queued_and_detached_ones_too(

@@ -35,6 +35,7 @@ from mosaic_core._ulid import new_ulid
 from mosaic_core.runs.launchers import DEFAULT_HEARTBEAT_TIMEOUT, LOCAL, LaunchSpec
 from mosaic_core.runs.store import RunStore
 from mosaic_core.runs.sweep import check_group, default_group, sweep_grid
+from mosaic_core.runs.worker_cache import WorkerCache
 
 __all__ = [
     "REDACTED", "Prepared", "Resolved", "apply_secrets", "launch_runs", "prepare_runs",
@@ -207,20 +208,18 @@ class Resolved:
 def resolve_worker(store: RunStore, worker_type: str, env: str | None = None) -> Resolved:
     """The worker ``worker_type``, here or in the ``mosaic env`` named ``env``.
 
+    Here, the module that registered it is remembered in the store's home
+    (``$MOSAIC_HOME/cache/workers.json``) and imported directly the next time, unless
+    something was installed since: no distribution's entry points are read then.
+
     A worker that is not installed (or is broken) is a PluginError that says
     why; an environment that does not provide it is a ConfigError on ``--env``.
     """
     from mosaic_core._discovery import discover_workers
 
-    found = discover_workers(load=[worker_type])
     if env is None:
-        if worker_type not in found.workers:
-            found = discover_workers()  # everything, for a did-you-mean and broken plugins
-        runnable = found.runnable(worker_type)
-        local = found.workers[worker_type]
-        module = local.entry_point if local.distribution and ":" not in local.entry_point else None
-        return Resolved(runnable, distribution=local.distribution,
-                        version=runnable.metadata.version, module=module)  # fmt: skip
+        return _resolve_here(store, worker_type)
+    found = discover_workers(load=[worker_type])
     record = store.get_env(env)
     provided = {w["worker_type"]: w for w in record["workers"]}
     if worker_type not in provided:
@@ -241,6 +240,29 @@ def resolve_worker(store: RunStore, worker_type: str, env: str | None = None) ->
         spec = here.spec if same else None
     return Resolved(spec, record["python"], there.get("console_module"),
                     there.get("distribution"), there.get("distribution_version"))  # fmt: skip
+
+
+def _resolve_here(store: RunStore, worker_type: str) -> Resolved:
+    """The worker in this interpreter: from the module that registered it last time when
+    nothing was installed since (no entry points read), else by discovery."""
+    from mosaic_core._discovery import discover_workers, worker_from_module
+
+    cache = WorkerCache(store.home)
+    known = cache.get(worker_type)
+    spec = worker_from_module(worker_type, known[0]) if known else None
+    if known and spec is not None:
+        return Resolved(spec, distribution=known[1], version=spec.metadata.version,
+                        module=known[0])  # fmt: skip
+    found = discover_workers(load=[worker_type])
+    if worker_type not in found.workers:
+        found = discover_workers()  # everything, for a did-you-mean and broken plugins
+    runnable = found.runnable(worker_type)
+    local = found.workers[worker_type]
+    module = local.entry_point if local.distribution and ":" not in local.entry_point else None
+    if module is not None:
+        cache.put(worker_type, module, local.distribution)
+    return Resolved(runnable, distribution=local.distribution,
+                    version=runnable.metadata.version, module=module)  # fmt: skip
 
 
 def launch_runs(
