@@ -296,7 +296,7 @@ def launch_runs(
         resolved = resolve_worker(store, worker_type, env)
     several = len(seeds) > 1 or bool(sweeps)
     group = group or (default_group(worker_type) if several else None)
-    provenance = _provenance(worker_type, resolved) if with_provenance else None
+    provenance = _provenance(store, worker_type, resolved) if with_provenance else None
     try:
         prepared = prepare_runs(
             store,
@@ -334,13 +334,13 @@ def record_provenance(
     installed distribution then happen while the workers' interpreters come up, instead
     of before. A run removed meanwhile (its directory gone) is skipped.
     """
-    record = _provenance(worker_type, resolved)
+    record = _provenance(store, worker_type, resolved)
     for run_id in run_ids:
         with contextlib.suppress(FileNotFoundError):
             _write_provenance(store.run_dir(run_id), record)
 
 
-def _provenance(worker_type: str, resolved: Resolved) -> dict[str, Any]:
+def _provenance(store: RunStore, worker_type: str, resolved: Resolved) -> dict[str, Any]:
     from mosaic_core.runs.provenance import collect_provenance
 
     return collect_provenance(
@@ -348,6 +348,7 @@ def _provenance(worker_type: str, resolved: Resolved) -> dict[str, Any]:
         worker_distribution=resolved.distribution,
         worker_version=resolved.version,
         python=resolved.python,
+        home=store.home,
     )
 
 

@@ -1,17 +1,19 @@
-"""Where each installed worker's plugin module is, remembered between ``mosaic run``\\ s.
+"""What this interpreter has installed, as found before (where each worker is, which
+distributions), remembered from one ``mosaic run`` to the next.
 
 Finding a worker by its entry point imports ``importlib.metadata`` and reads
-every installed distribution's entry points: a good part of what ``mosaic
-run`` does before it can start the worker. What a discovery found is kept in
-``$MOSAIC_HOME/cache/workers.json``, per interpreter and ``sys.path``, with a
-stamp of what is installed: each ``sys.path`` directory's modification time
-and that of every ``entry_points.txt`` in its ``*.dist-info`` and
-``*.egg-info`` directories. Installing, upgrading or removing a distribution,
-or editing its entry points, changes the stamp, and the entry is not used.
+every installed distribution's entry points, and a run's provenance reads
+their names and versions: a good part of what ``mosaic run`` does. What was
+found is kept in ``$MOSAIC_HOME/cache/workers.json``, per interpreter and
+``sys.path``, with a stamp of what is installed: each ``sys.path``
+directory's modification time and those of the ``entry_points.txt`` and
+``METADATA`` (``PKG-INFO``) of every ``*.dist-info`` and ``*.egg-info`` in
+it. Installing, upgrading or removing a distribution, or editing its entry
+points or metadata, changes the stamp, and nothing remembered is used.
 
-An entry is only a hint: the module it names must still register the worker
-when it is imported, else discovery runs as before. A cache that cannot be
-read or written is no cache; nothing fails for it.
+A worker's module is only a hint: it must still register the worker when it
+is imported, else discovery runs as before. A cache that cannot be read or
+written is no cache; nothing fails for it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import json
 import os
 import pathlib
 import sys
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["WorkerCache"]
@@ -28,6 +31,7 @@ __all__ = ["WorkerCache"]
 _FILE = pathlib.Path("cache", "workers.json")
 _KEEP = 8  # interpreters (or sys.path variants) remembered at once
 _INFO_SUFFIXES = (".dist-info", ".egg-info")
+_INFO_FILES = ("entry_points.txt", "METADATA", "PKG-INFO")
 
 
 def _stamp() -> list[int]:
@@ -42,10 +46,11 @@ def _stamp() -> list[int]:
             stamp.append(-1)
             continue
         for name in infos:
-            try:
-                stamp.append(os.stat(os.path.join(entry, name, "entry_points.txt")).st_mtime_ns)
-            except OSError:
-                stamp.append(0)
+            for part in _INFO_FILES:
+                try:
+                    stamp.append(os.stat(os.path.join(entry, name, part)).st_mtime_ns)
+                except OSError:
+                    stamp.append(0)
     return stamp
 
 
@@ -66,30 +71,52 @@ class WorkerCache:
         return data if isinstance(data, dict) else {}
 
     def _entry(self, data: dict[str, Any]) -> dict[str, Any]:
-        """The workers remembered for this interpreter, if its stamp is still this one."""
+        """What is remembered for this interpreter, if its stamp is still this one."""
         entry = data.get(self._key)
         if not isinstance(entry, dict) or entry.get("stamp") != self._stamp:
             return {}
-        workers = entry.get("workers")
-        return workers if isinstance(workers, dict) else {}
+        return entry
 
     def get(self, worker_type: str) -> tuple[str, str | None] | None:
         """``(module, distribution)`` of ``worker_type``, if found here before with the
         same distributions installed; None otherwise."""
-        found = self._entry(self._read()).get(worker_type)
+        workers = self._entry(self._read()).get("workers")
+        found = workers.get(worker_type) if isinstance(workers, dict) else None
         if not (isinstance(found, list) and len(found) == 2 and isinstance(found[0], str)):
             return None
         distribution = found[1] if isinstance(found[1], str) else None
         return found[0], distribution
 
     def put(self, worker_type: str, module: str, distribution: str | None) -> None:
-        """Remember where ``worker_type`` was found; silently nothing if the file cannot
-        be written (a read-only home, a full disk)."""
+        """Remember where ``worker_type`` was found."""
+        self._update(lambda entry: entry.setdefault("workers", {}).update(
+            {worker_type: [module, distribution]}
+        ))  # fmt: skip
+
+    def environment(self) -> dict[str, Any] | None:
+        """The ``environment_snapshot()`` of provenance taken here before
+        with the same distributions installed; None otherwise."""
+        found = self._entry(self._read()).get("environment")
+        if isinstance(found, dict) and isinstance(found.get("packages"), dict):
+            return found
+        return None
+
+    def put_environment(self, snapshot: dict[str, Any]) -> None:
+        """Remember this interpreter's environment snapshot."""
+        self._update(lambda entry: entry.update(environment=snapshot))
+
+    def _update(self, change: Callable[[dict[str, Any]], object]) -> None:
+        """Change this interpreter's entry (a fresh one if the stamp moved) and write the
+        file whole; silently nothing if it cannot be written (a read-only home, a full
+        disk)."""
         data = self._read()
-        workers = self._entry(data)
-        workers[worker_type] = [module, distribution]
+        entry = self._entry(data)
+        if not isinstance(entry.get("workers"), dict):
+            entry["workers"] = {}
+        entry["stamp"] = self._stamp
+        change(entry)
         data.pop(self._key, None)
-        data[self._key] = {"stamp": self._stamp, "workers": workers}  # the oldest go first
+        data[self._key] = entry  # the most recent last: the oldest go first
         kept = dict(list(data.items())[-_KEEP:])
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
         try:
