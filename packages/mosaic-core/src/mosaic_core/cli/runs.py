@@ -270,10 +270,10 @@ def _report(
     store: RunStore, results: list[RunResult], *, as_json: bool, group: str | None = None
 ) -> None:
     """Each run's outcome; several runs end with one table per configuration instead."""
-    from mosaic_core.query import group_statistics, runs_of
-
     stats = None
     if len(results) > 1:  # over the runs still indexed: a queued one may have been removed
+        from mosaic_core.query import group_statistics, runs_of
+
         ids = [r.run_id for r in results if _indexed(store, r.run_id)]
         stats = group_statistics(store, runs_of(store, ids), group=group)
     if as_json:
