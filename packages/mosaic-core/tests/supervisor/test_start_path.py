@@ -293,3 +293,14 @@ def test_every_run_has_its_provenance_queued_and_detached_ones_too(
         assert provenance["packages"]["mosaic-fixture"] == "0.0.1"
     follow = mosaic("logs", detached["run_id"], "--follow", timeout=60)  # until it has ended
     assert follow.returncode == 0
+
+
+def test_a_file_made_in_the_current_directory_keeps_the_cache(
+    home: pathlib.Path, probe_site: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """The current directory is on sys.path: what is made there (outputs, an editor's
+    swap files) is no distribution, and must not send each run back to discovery."""
+    assert _run_probe(tmp_path)[0]["status"] == "completed"
+    (tmp_path / "cwd" / "results.csv").write_text("step,return\n")
+    _, host, _ = _run_probe(tmp_path)
+    assert "importlib.metadata" not in host

@@ -5,11 +5,12 @@ Finding a worker by its entry point imports ``importlib.metadata`` and reads
 every installed distribution's entry points, and a run's provenance reads
 their names and versions: a good part of what ``mosaic run`` does. What was
 found is kept in ``$MOSAIC_HOME/cache/workers.json``, per interpreter and
-``sys.path``, with a stamp of what is installed: each ``sys.path``
-directory's modification time and those of the ``entry_points.txt`` and
-``METADATA`` (``PKG-INFO``) of every ``*.dist-info`` and ``*.egg-info`` in
-it. Installing, upgrading or removing a distribution, or editing its entry
-points or metadata, changes the stamp, and nothing remembered is used.
+``sys.path``, with a stamp of what is installed: the names of the
+``*.dist-info`` and ``*.egg-info`` in each ``sys.path`` entry, and the
+modification times of each and of its ``entry_points.txt`` and ``METADATA``
+(``PKG-INFO``). Installing, upgrading or removing a distribution, or editing
+its entry points or metadata, changes the stamp, and nothing remembered is
+used.
 
 A worker's module is only a hint: it must still register the worker when it
 is imported, else discovery runs as before. A cache that cannot be read or
@@ -34,24 +35,33 @@ _INFO_SUFFIXES = (".dist-info", ".egg-info")
 _INFO_FILES = ("entry_points.txt", "METADATA", "PKG-INFO")
 
 
-def _stamp() -> list[int]:
-    """What is installed, as numbers that change when it does (a few hundred stat calls)."""
-    stamp: list[int] = []
+def _stamp() -> list[str | int]:
+    """What is installed: in each ``sys.path`` entry, the name of every distribution's
+    metadata (``*.dist-info``, ``*.egg-info``) and the modification times of it and of
+    the files discovery and provenance read in it. A few hundred ``stat`` calls; other
+    files made in those directories (the current one is on ``sys.path``) do not count."""
+    stamp: list[str | int] = []
     for entry in sys.path:
         try:
-            stamp.append(os.stat(entry or ".").st_mtime_ns)
             with os.scandir(entry or ".") as listing:
                 infos = sorted(e.name for e in listing if e.name.endswith(_INFO_SUFFIXES))
-        except OSError:  # not there, or a file (a zip): its own time is enough
-            stamp.append(-1)
+        except OSError:  # not there, or a file (a zip archive): its own time says enough
+            stamp.append(_mtime(entry))
             continue
+        stamp.append(len(infos))
         for name in infos:
-            for part in _INFO_FILES:
-                try:
-                    stamp.append(os.stat(os.path.join(entry, name, part)).st_mtime_ns)
-                except OSError:
-                    stamp.append(0)
+            stamp.append(name)
+            path = os.path.join(entry, name)
+            stamp.append(_mtime(path))  # an egg-info may be a file of its own
+            stamp.extend(_mtime(os.path.join(path, part)) for part in _INFO_FILES)
     return stamp
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path or ".").st_mtime_ns
+    except OSError:
+        return -1
 
 
 class WorkerCache:
