@@ -150,6 +150,8 @@ def test_the_worker_is_told_its_plugin_module_and_reads_no_distribution(
     # with the email package), no host, and no run context for a runtime that takes none.
     host_only = {"importlib.metadata", "email", "sqlite3", "mosaic_core.runs", "mosaic_core.cli"}
     assert _present(host_only | {"mosaic_core._context"} | NEVER, worker) == set()
+    # Nor pathlib (with urllib.parse and ipaddress) for a config without a path field.
+    assert not {"pathlib", "urllib.parse", "traceback"} & worker
 
 
 def test_a_worker_module_that_is_wrong_falls_back_to_discovery(
