@@ -24,6 +24,7 @@ import json
 import os
 import pathlib
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -65,7 +66,8 @@ def _mtime(path: str) -> int:
 
 
 class WorkerCache:
-    """The workers found for this interpreter and ``sys.path`` in ``home``'s cache."""
+    """What was found installed for this interpreter and ``sys.path``, in ``home``'s
+    cache: the stamp is taken once, when it is made."""
 
     def __init__(self, home: str | os.PathLike[str]) -> None:
         self.path = pathlib.Path(home) / _FILE
@@ -99,9 +101,11 @@ class WorkerCache:
 
     def put(self, worker_type: str, module: str, distribution: str | None) -> None:
         """Remember where ``worker_type`` was found."""
-        self._update(lambda entry: entry.setdefault("workers", {}).update(
-            {worker_type: [module, distribution]}
-        ))  # fmt: skip
+
+        def change(entry: dict[str, Any]) -> None:
+            entry["workers"][worker_type] = [module, distribution]
+
+        self._update(change)
 
     def environment(self) -> dict[str, Any] | None:
         """The ``environment_snapshot()`` of provenance taken here before
@@ -113,9 +117,13 @@ class WorkerCache:
 
     def put_environment(self, snapshot: dict[str, Any]) -> None:
         """Remember this interpreter's environment snapshot."""
-        self._update(lambda entry: entry.update(environment=snapshot))
 
-    def _update(self, change: Callable[[dict[str, Any]], object]) -> None:
+        def change(entry: dict[str, Any]) -> None:
+            entry["environment"] = snapshot
+
+        self._update(change)
+
+    def _update(self, change: Callable[[dict[str, Any]], None]) -> None:
         """Change this interpreter's entry (a fresh one if the stamp moved) and write the
         file whole; silently nothing if it cannot be written (a read-only home, a full
         disk)."""
@@ -128,7 +136,8 @@ class WorkerCache:
         data.pop(self._key, None)
         data[self._key] = entry  # the most recent last: the oldest go first
         kept = dict(list(data.items())[-_KEEP:])
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        unique = f"{os.getpid()}.{threading.get_ident()}"  # a server may launch from threads
+        temporary = self.path.with_name(f".{self.path.name}.{unique}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             temporary.write_text(json.dumps(kept), encoding="utf-8")
