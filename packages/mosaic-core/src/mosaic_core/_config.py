@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import pathlib
 import re
 import sys
 from collections.abc import Mapping
@@ -319,14 +318,15 @@ def read_config_document(path: str | os.PathLike[str]) -> Any:
     """
     name = str(path)
     try:
-        text = pathlib.Path(path).read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
     except FileNotFoundError:
         raise ConfigError(
             f"config file not found: {name}", value=name, expected="an existing config file"
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {name}: {exc}", value=name) from None
-    suffix = pathlib.PurePath(name).suffix.lower()
+    suffix = os.path.splitext(name.rstrip("/" + os.sep))[1].lower()
     if suffix in (".yaml", ".yml"):
         document = _parse_yaml(text, name)
     elif suffix == ".toml":

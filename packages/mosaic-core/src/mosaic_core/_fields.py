@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import pathlib
 import re
+import sys
 import types
 import typing
 from collections.abc import Mapping
@@ -68,6 +68,14 @@ def hints(cls: type) -> dict[str, Any]:
     if hints is None:
         hints = _HINTS[cls] = typing.get_type_hints(cls, include_extras=True)
     return hints
+
+
+def _paths() -> type[Any] | None:
+    """``pathlib.PurePath``, or None while nothing has imported ``pathlib``: no value or
+    annotation can be a path then, and a worker reaches ``run_started`` without it (and
+    the ``urllib.parse`` and ``ipaddress`` it brings)."""
+    module = sys.modules.get("pathlib")
+    return None if module is None else module.PurePath
 
 
 def metadata_of(tp: Any) -> tuple[Any, ...]:
@@ -273,8 +281,9 @@ def coerce(value: Any, tp: Any, field: str) -> Any:
             return tp(value)
         except ValueError:
             raise ConfigError.bad_value(field, value, describe(tp)) from None
-    if isinstance(tp, type) and issubclass(tp, pathlib.PurePath):
-        if isinstance(value, (str, pathlib.PurePath)):
+    paths = _paths()
+    if paths is not None and isinstance(tp, type) and issubclass(tp, paths):
+        if isinstance(value, (str, paths)):
             return tp(value)
         raise ConfigError.bad_value(field, value, "a path string")
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
@@ -367,7 +376,8 @@ def plain(value: Any) -> Any:
     """Turn a field value back into JSON types."""
     if isinstance(value, enum.Enum):
         return value.value
-    if isinstance(value, pathlib.PurePath):
+    paths = _paths()
+    if paths is not None and isinstance(value, paths):
         return str(value)
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]

@@ -24,7 +24,6 @@ import os
 import sys
 import threading
 import time
-import traceback
 import weakref
 from collections.abc import Iterator, Mapping
 from typing import IO, Any, ClassVar
@@ -552,6 +551,8 @@ class RunHandle:
 
 
 def _exception_fields(error: BaseException) -> dict[str, Any]:
+    import traceback  # here: a run that does not fail never needs it, and it starts sooner
+
     return {
         "error": str(error) or type(error).__name__,
         "error_type": type(error).__name__,

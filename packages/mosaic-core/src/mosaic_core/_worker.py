@@ -19,7 +19,6 @@ import json
 import os
 import signal
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -216,6 +215,8 @@ def _fail_quietly(emitter: TelemetryEmitter, exc: BaseException, scrubber: Scrub
 
 
 def _print_traceback(exc: BaseException, scrubber: Scrubber) -> None:
+    import traceback  # only for a failure: a worker starts without it
+
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     sys.stderr.write(scrubber.text(text))
     sys.stderr.flush()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import pathlib
 import subprocess
 import sys
 import venv
+from typing import Any
 
 import pytest
 
@@ -60,3 +63,44 @@ def test_git_says_the_commit_and_whether_tracked_files_changed(
     assert record["git"] == {"commit": commit, "dirty": True, "directory": str(repo.resolve())}
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))  # no git at all: no record, no error
     assert git_state(repo) is None
+
+
+SNAPSHOT = """
+import json, sys
+from mosaic_core.runs import collect_provenance
+record = collect_provenance(worker_type="toy", worker_distribution="mosaic-toy",
+                            worker_version=None, home=sys.argv[1])
+print(json.dumps({"read": "importlib.metadata" in sys.modules, "packages": record["packages"],
+                  "worker": record["worker"]}))
+"""
+
+
+def test_the_packages_are_remembered_until_something_is_installed(tmp_path: pathlib.Path) -> None:
+    site, home, cwd = tmp_path / "site", tmp_path / "home", tmp_path / "cwd"
+    cwd.mkdir()
+    info = site / "mosaic_toy-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mosaic-toy\nVersion: 1.0\n")
+    paths = [str(site), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+
+    def snapshot() -> dict[str, Any]:
+        done = subprocess.run([sys.executable, "-c", SNAPSHOT, str(home)], capture_output=True,
+                              text=True, env=env, cwd=cwd, timeout=60, check=True)  # fmt: skip
+        result: dict[str, Any] = json.loads(done.stdout)
+        return result
+
+    first, second = snapshot(), snapshot()
+    assert first["read"] and not second["read"]  # the second came from the cache
+    assert first["packages"] == second["packages"] and first["packages"]["mosaic-toy"] == "1.0"
+    assert second["worker"] == {"type": "toy", "distribution": "mosaic-toy", "version": "1.0"}
+    other = site / "mosaic_other-2.0.dist-info"  # installed since: read again
+    other.mkdir()
+    (other / "METADATA").write_text("Metadata-Version: 2.1\nName: mosaic-other\nVersion: 2.0\n")
+    third = snapshot()
+    assert third["read"] and third["packages"]["mosaic-other"] == "2.0"
+    # Its metadata rewritten in place (no new directory): read again too.
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mosaic-toy\nVersion: 1.1\n")
+    fourth = snapshot()
+    assert fourth["read"] and fourth["packages"]["mosaic-toy"] == "1.1"
+    assert not snapshot()["read"]

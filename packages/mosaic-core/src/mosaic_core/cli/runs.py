@@ -18,7 +18,7 @@ import json
 import signal
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mosaic_core._errors import ConfigError, MosaicError
 from mosaic_core._procs import DEFAULT_STOP_GRACE
@@ -27,6 +27,10 @@ from mosaic_core.cli.argtypes import whole_number
 from mosaic_core.cli.stores import open_store
 from mosaic_core.runs.store import ACTIVE_STATUSES, RunStore
 from mosaic_core.runs.supervisor import DEFAULT_HEARTBEAT_TIMEOUT, RunResult, Supervisor, reconcile
+
+if TYPE_CHECKING:
+    from mosaic_core.cli.progress import ProgressDisplay
+    from mosaic_core.runs.launch import Prepared, Resolved
 
 __all__ = ["register"]
 
@@ -168,6 +172,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             launcher_options=choice.options,
             retries=choice.retries,
             resolved=resolved,
+            with_provenance=bool(args.detach),  # else recorded once the workers are started
         )
         if args.detach:
             return _detach(store, prepared, args.json, group)
@@ -176,19 +181,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         supervisor = Supervisor(store, parallel=parallel, secrets=secrets)
         for run in prepared:
             supervisor.submit(run.launch)
-        display = None
-        if not args.json:
-            if not args.no_progress:
-                from mosaic_core.cli.progress import ProgressDisplay, terminal_kind
-
-                live, colour = terminal_kind(sys.stderr)
-                display = ProgressDisplay(sys.stderr, live=live, colour=colour)
-            if group:
-                print(f"group {group}: {len(prepared)} runs of {args.worker}", flush=True)
-            for run in prepared:
-                print(
-                    f"run {run.run_id} ({args.worker}) -> {store.run_dir(run.run_id)}", flush=True
-                )
+        display: ProgressDisplay | None = None
         interrupted: list[int] = []
 
         def on_interrupt(signum: int, frame: Any) -> None:
@@ -205,6 +198,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         previous = {signum: signal.signal(signum, on_interrupt) for signum in _STOP_SIGNALS}
         try:
+            # The first workers start now; what is left to do here overlaps their start.
+            supervisor.start_ready()
+            _record_provenance(store, args.worker, resolved, prepared)
+            display = _announce(store, args, prepared, group)
             results = supervisor.wait(display.update if display else None)
         finally:
             for signum, handler in previous.items():
@@ -218,6 +215,38 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _record_provenance(
+    store: RunStore, worker: str, resolved: Resolved, prepared: list[Prepared]
+) -> None:
+    """Each run's ``provenance.json``, written while the workers start; a failure is said
+    on stderr and the runs go on (they are started, and must stay supervised)."""
+    from mosaic_core.runs.launch import record_provenance
+
+    try:
+        record_provenance(store, worker, resolved, [p.run_id for p in prepared])
+    except Exception as exc:  # noqa: BLE001 - the runs are more than their provenance
+        print(f"mosaic: could not record the runs' provenance: {exc!r}", file=sys.stderr)
+
+
+def _announce(
+    store: RunStore, args: argparse.Namespace, prepared: list[Prepared], group: str | None
+) -> ProgressDisplay | None:
+    """The runs' lines for a person (none with ``--json``); the progress display, if any."""
+    if args.json:
+        return None
+    display = None
+    if not args.no_progress:
+        from mosaic_core.cli.progress import ProgressDisplay, terminal_kind
+
+        live, colour = terminal_kind(sys.stderr)
+        display = ProgressDisplay(sys.stderr, live=live, colour=colour)
+    if group:
+        print(f"group {group}: {len(prepared)} runs of {args.worker}", flush=True)
+    for run in prepared:
+        print(f"run {run.run_id} ({args.worker}) -> {store.run_dir(run.run_id)}", flush=True)
+    return display
 
 
 def _exit_status(store: RunStore, results: list[RunResult]) -> int:
@@ -241,10 +270,10 @@ def _report(
     store: RunStore, results: list[RunResult], *, as_json: bool, group: str | None = None
 ) -> None:
     """Each run's outcome; several runs end with one table per configuration instead."""
-    from mosaic_core.query import group_statistics, runs_of
-
     stats = None
     if len(results) > 1:  # over the runs still indexed: a queued one may have been removed
+        from mosaic_core.query import group_statistics, runs_of
+
         ids = [r.run_id for r in results if _indexed(store, r.run_id)]
         stats = group_statistics(store, runs_of(store, ids), group=group)
     if as_json:

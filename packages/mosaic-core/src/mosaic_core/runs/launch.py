@@ -35,10 +35,11 @@ from mosaic_core._ulid import new_ulid
 from mosaic_core.runs.launchers import DEFAULT_HEARTBEAT_TIMEOUT, LOCAL, LaunchSpec
 from mosaic_core.runs.store import RunStore
 from mosaic_core.runs.sweep import check_group, default_group, sweep_grid
+from mosaic_core.runs.worker_cache import WorkerCache
 
 __all__ = [
     "REDACTED", "Prepared", "Resolved", "apply_secrets", "launch_runs", "prepare_runs",
-    "read_config_file", "redact", "resolve_worker", "start_detached",
+    "read_config_file", "record_provenance", "redact", "resolve_worker", "start_detached",
 ]  # fmt: skip
 
 
@@ -149,8 +150,7 @@ def prepare_runs(
             )
             made.append(run_id)
             if provenance is not None:
-                text = json.dumps(provenance, indent=2, default=str) + "\n"
-                (run_dir / "provenance.json").write_text(text, encoding="utf-8")
+                _write_provenance(run_dir, provenance)
             # Until a supervisor starts it, the run belongs to the process that made it.
             store.update(
                 run_id, supervisor_pid=os.getpid(), supervisor_start=procs.start_time(os.getpid())
@@ -208,20 +208,18 @@ class Resolved:
 def resolve_worker(store: RunStore, worker_type: str, env: str | None = None) -> Resolved:
     """The worker ``worker_type``, here or in the ``mosaic env`` named ``env``.
 
+    Here, the module that registered it is remembered in the store's home
+    (``$MOSAIC_HOME/cache/workers.json``) and imported directly the next time, unless
+    something was installed since: no distribution's entry points are read then.
+
     A worker that is not installed (or is broken) is a PluginError that says
     why; an environment that does not provide it is a ConfigError on ``--env``.
     """
     from mosaic_core._discovery import discover_workers
 
-    found = discover_workers(load=[worker_type])
     if env is None:
-        if worker_type not in found.workers:
-            found = discover_workers()  # everything, for a did-you-mean and broken plugins
-        runnable = found.runnable(worker_type)
-        local = found.workers[worker_type]
-        module = local.entry_point if local.distribution and ":" not in local.entry_point else None
-        return Resolved(runnable, distribution=local.distribution,
-                        version=runnable.metadata.version, module=module)  # fmt: skip
+        return _resolve_here(store, worker_type)
+    found = discover_workers(load=[worker_type])
     record = store.get_env(env)
     provided = {w["worker_type"]: w for w in record["workers"]}
     if worker_type not in provided:
@@ -244,6 +242,29 @@ def resolve_worker(store: RunStore, worker_type: str, env: str | None = None) ->
                     there.get("distribution"), there.get("distribution_version"))  # fmt: skip
 
 
+def _resolve_here(store: RunStore, worker_type: str) -> Resolved:
+    """The worker in this interpreter: from the module that registered it last time when
+    nothing was installed since (no entry points read), else by discovery."""
+    from mosaic_core._discovery import discover_workers, worker_from_module
+
+    cache = WorkerCache(store.home)
+    known = cache.get(worker_type)
+    spec = worker_from_module(worker_type, known[0]) if known else None
+    if known and spec is not None:
+        return Resolved(spec, distribution=known[1], version=spec.metadata.version,
+                        module=known[0])  # fmt: skip
+    found = discover_workers(load=[worker_type])
+    if worker_type not in found.workers:
+        found = discover_workers()  # everything, for a did-you-mean and broken plugins
+    runnable = found.runnable(worker_type)
+    local = found.workers[worker_type]
+    module = local.entry_point if local.distribution and ":" not in local.entry_point else None
+    if module is not None:
+        cache.put(worker_type, module, local.distribution)
+    return Resolved(runnable, distribution=local.distribution,
+                    version=runnable.metadata.version, module=module)  # fmt: skip
+
+
 def launch_runs(
     store: RunStore,
     worker_type: str,
@@ -261,26 +282,21 @@ def launch_runs(
     launcher_options: Mapping[str, Any] | None = None,
     retries: int = 0,
     resolved: Resolved | None = None,
+    with_provenance: bool = True,
 ) -> tuple[list[Prepared], str | None]:
     """What ``mosaic run`` does before it starts anything: resolve the worker, name the
     group (``WORKER-DATE-TIME`` for several runs when none is given), record provenance,
     and prepare every run of the sweep's grid crossed with ``seeds``.
 
     Returns the prepared runs and their group. A bad config or worker raises
-    before any run is created.
+    before any run is created. ``with_provenance=False`` leaves the provenance to the
+    caller, who records it with :func:`record_provenance` once the workers are started.
     """
-    from mosaic_core.runs.provenance import collect_provenance
-
     if resolved is None:
         resolved = resolve_worker(store, worker_type, env)
     several = len(seeds) > 1 or bool(sweeps)
     group = group or (default_group(worker_type) if several else None)
-    provenance = collect_provenance(
-        worker_type=worker_type,
-        worker_distribution=resolved.distribution,
-        worker_version=resolved.version,
-        python=resolved.python,
-    )
+    provenance = _provenance(store, worker_type, resolved) if with_provenance else None
     try:
         prepared = prepare_runs(
             store,
@@ -307,6 +323,39 @@ def launch_runs(
     except ConfigError as exc:
         raise _without_secrets(exc, document, resolved.spec) from None
     return prepared, group
+
+
+def record_provenance(
+    store: RunStore, worker_type: str, resolved: Resolved, run_ids: Sequence[str]
+) -> None:
+    """Write what the runs are made with into each run's directory (``provenance.json``).
+
+    ``mosaic run`` calls it once its workers are started: asking git and reading every
+    installed distribution then happen while the workers' interpreters come up, instead
+    of before. A run removed meanwhile (its directory gone) is skipped.
+    """
+    record = _provenance(store, worker_type, resolved)
+    for run_id in run_ids:
+        with contextlib.suppress(FileNotFoundError):
+            _write_provenance(store.run_dir(run_id), record)
+
+
+def _provenance(store: RunStore, worker_type: str, resolved: Resolved) -> dict[str, Any]:
+    from mosaic_core.runs.provenance import collect_provenance
+
+    return collect_provenance(
+        worker_type=worker_type,
+        worker_distribution=resolved.distribution,
+        worker_version=resolved.version,
+        python=resolved.python,
+        home=store.home,
+    )
+
+
+def _write_provenance(run_dir: os.PathLike[str], record: Mapping[str, Any]) -> None:
+    text = json.dumps(record, indent=2, default=str) + "\n"
+    with open(os.path.join(run_dir, "provenance.json"), "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def _without_secrets(

@@ -82,6 +82,20 @@ def _snapshot_of(python: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {"executable": python}
 
 
+def _snapshot_here(home: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """:func:`environment_snapshot`, from ``home``'s cache when it is still true."""
+    if home is None:
+        return environment_snapshot()
+    from mosaic_core.runs.worker_cache import WorkerCache
+
+    cache = WorkerCache(home)
+    snapshot = cache.environment()
+    if snapshot is None:
+        snapshot = environment_snapshot()
+        cache.put_environment(snapshot)
+    return snapshot
+
+
 def git_state(directory: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The commit checked out in ``directory`` and whether tracked files differ from it;
     None outside a git work tree or without git."""
@@ -139,15 +153,18 @@ def collect_provenance(
     worker_version: str | None,
     python: str | None = None,
     cwd: str | os.PathLike[str] | None = None,
+    home: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Provenance of runs about to start: ``python`` is the worker's interpreter (None:
-    this one), ``cwd`` the directory whose git commit is recorded."""
+    this one), ``cwd`` the directory whose git commit is recorded. Given a store's
+    ``home``, this interpreter's packages are read from its cache while nothing was
+    installed since they were last read (``$MOSAIC_HOME/cache/workers.json``)."""
     same = (
         python is None or pathlib.Path(python).resolve() == pathlib.Path(sys.executable).resolve()
     )
     git = _git_start(cwd if cwd is not None else os.getcwd())  # git answers meanwhile
     try:
-        environment = environment_snapshot() if same else _snapshot_of(str(python))
+        environment = _snapshot_here(home) if same else _snapshot_of(str(python))
     finally:
         commit = _git_finish(git)
     packages = environment.get("packages") or {}

@@ -202,6 +202,19 @@ class Supervisor:
             fields.update(self._running_fields(launched))
         self._record(run_id, **fields)
 
+    def start_ready(self) -> None:
+        """Start queued runs while fewer than ``parallel`` are active (``wait`` does it at
+        each turn): a caller can start the workers first and finish its own work while
+        their interpreters come up. Nothing starts once every run is to be cancelled."""
+        while self._queue and len(self._live) < self.parallel:
+            if self._cancel_all_requested:
+                return  # ``wait`` cancels the queued runs at its next turn
+            spec = self._queue.popleft()
+            try:
+                self.start(spec)
+            except Exception as exc:  # noqa: BLE001 - the others go on
+                self._start_failed(spec, exc)
+
     def _launch(self, spec: LaunchSpec) -> tuple[LaunchedRun, IO[bytes], IndexAck | None]:
         """Start ``spec``'s worker through its launcher; the run's events.jsonl, to tail,
         and for a worker on this machine, how it learns how far that is indexed."""
@@ -296,12 +309,7 @@ class Supervisor:
                 if self._cancel_all_requested:
                     self.cancel_all(self._cancel_all_requested)
                 self._check_queue()
-                while self._queue and len(self._live) < self.parallel:
-                    spec = self._queue.popleft()
-                    try:
-                        self.start(spec)
-                    except Exception as exc:  # noqa: BLE001 - the others go on
-                        self._start_failed(spec, exc)
+                self.start_ready()
                 busy = False
                 for live in list(self._live.values()):
                     try:
