@@ -65,26 +65,29 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 def runs_text(rows: list[dict[str, Any]], metric: str | None, stat: str) -> str:
     """The table ``mosaic runs`` prints of rows of :func:`~mosaic_core.query.run_table`,
     made column by column (the store's text columns are text already)."""
-    keys = {row["metric"]["key"] for row in rows if row["metric"]["key"]}
+    metrics = [row["metric"] for row in rows]
+    keys = {m["key"] for m in metrics if m["key"]}
     header = metric or (keys.pop() if len(keys) == 1 else "HEADLINE")
     if metric and not metric.startswith("summary."):
         header += f" ({stat})"
     now = time.time()
+    heads = ["RUN", "WORKER", "ALGORITHM", "ENV", "SEED", "GROUP", "STATUS", "STEP", header, "AGE"]
     columns = [
-        ["RUN", *[row["run_id"] for row in rows]],
-        ["WORKER", *[row["worker_type"] for row in rows]],
-        ["ALGORITHM", *[row["algorithm"] or "-" for row in rows]],
-        ["ENV", *[row["env_id"] or "-" for row in rows]],
-        ["SEED", *[format_number(row["seed"]) for row in rows]],
-        ["GROUP", *[row["group"] or "-" for row in rows]],
-        ["STATUS", *[row["status"] for row in rows]],
-        ["STEP", *[_step(row["step"], row["total_steps"]) for row in rows]],
-        [header, *[format_number(row["metric"]["value"]) for row in rows]],
-        ["AGE", *[_age(row["created_at"], now) for row in rows]],
+        [row["run_id"] for row in rows],
+        [row["worker_type"] for row in rows],
+        [row["algorithm"] or "-" for row in rows],
+        [row["env_id"] or "-" for row in rows],
+        [format_number(row["seed"]) for row in rows],
+        [row["group"] or "-" for row in rows],
+        [row["status"] for row in rows],
+        [_step(row["step"], row["total_steps"]) for row in rows],
+        [format_number(m["value"]) for m in metrics],
+        [_age(row["created_at"], now) for row in rows],
     ]
     if any(row["reason"] for row in rows):
-        columns.append(["REASON", *[row["reason"] or "" for row in rows]])
-    return columns_text(columns)
+        heads.append("REASON")
+        columns.append([row["reason"] or "" for row in rows])
+    return columns_text(heads, columns)
 
 
 def _step(step: int | None, total: int | None) -> str:

@@ -139,6 +139,14 @@ def metric_values(
     summary; ``stat`` does not apply) or None for each run's headline.
     ``value`` is None where the run has no such number (yet).
     """
+    return _values(store, rows, metric, stat, every=False)
+
+
+def _values(
+    store: RunStore, rows: Sequence[Mapping[str, Any]], metric: str | None, stat: str,
+    every: bool,
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """:func:`metric_values`; ``every``: the rows are every run in the store."""
     _check_metric(metric, stat)
     out: dict[str, dict[str, Any]] = {}
     if metric is not None and metric.startswith("summary."):
@@ -151,7 +159,7 @@ def metric_values(
         return out
     ids = [row["run_id"] for row in rows]
     if metric is None:
-        chosen, found = _headlines(store, rows, stat)
+        chosen, found = _headlines(store, rows, stat, every)
     else:
         chosen = dict.fromkeys(ids, metric)
         found = store.metric_stat(ids, metric, stat, tail=TAIL)
@@ -161,21 +169,25 @@ def metric_values(
 
 
 def _headlines(
-    store: RunStore, rows: Sequence[Mapping[str, Any]], stat: str
+    store: RunStore, rows: Sequence[Mapping[str, Any]], stat: str, every: bool
 ) -> tuple[dict[str, str | None], dict[str, float | None]]:
-    """Each run's headline key and its ``stat``: the declared key, then the usual names
-    of a return, asked of the store for the runs still without one; only the rest have
-    their keys listed (the costly question) for :func:`pick_headline`."""
+    """Each run's headline key and its ``stat``: the declared key (asked once for all of
+    them when the rows are ``every`` run in the store), then the usual names of a return,
+    asked of the store for the runs still without one; only the rest have their keys
+    listed (the costly question) for :func:`pick_headline`."""
     chosen: dict[str, str | None] = {}
     found: dict[str, float | None] = {}
     declared: dict[str, list[str]] = {}
     for row in rows:
         if row.get("headline_metric"):
             declared.setdefault(row["headline_metric"], []).append(row["run_id"])
+    if every and declared:
+        found.update(store.headline_stat(stat, tail=TAIL))
     for key, members in declared.items():
         # A run keeps its declared headline even before it has reported it (value None).
         chosen.update(dict.fromkeys(members, key))
-        found.update(store.metric_stat(members, key, stat, tail=TAIL))
+        if not every:
+            found.update(store.metric_stat(members, key, stat, tail=TAIL))
     for key in _RETURN_KEYS:
         left = [row["run_id"] for row in rows if row["run_id"] not in chosen]
         if not left:
@@ -277,15 +289,16 @@ def run_table(
     rows = [_as_row(record, details) for record in records]  # fresh dicts: made rows in place
     wants_metric = sort_field == "metric"
     wants_metric |= any(f.field == "metric" for f in filters)
+    every = not worker and not status and group is None
     if wants_metric:
-        _attach(store, rows, metric, stat)
+        _attach(store, rows, metric, stat, every)
     rows = [row for row in rows if all(f(_with_metric(row)) for f in filters)]
     if sort is not None:
         rows = sort_rows(rows, sort)
     if limit is not None:
         rows = rows[:limit]
     if not wants_metric:
-        _attach(store, rows, metric, stat)
+        _attach(store, rows, metric, stat, every and not filters and limit is None)
     return rows
 
 
@@ -295,7 +308,13 @@ def _with_metric(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _attach(store: RunStore, rows: list[dict[str, Any]], metric: str | None, stat: str) -> None:
-    values = metric_values(store, rows, metric, stat)
+def _attach(
+    store: RunStore,
+    rows: list[dict[str, Any]],
+    metric: str | None,
+    stat: str,
+    every: bool = False,
+) -> None:
+    values = _values(store, rows, metric, stat, every)
     for row in rows:
         row["metric"] = values[row["run_id"]]

@@ -586,6 +586,11 @@ class RunStore:
         with metric ``key``: it reads only what that figure needs."""
         return figures.figure(self._db, run_ids, key, stat, tail)
 
+    def headline_stat(self, stat: str, *, tail: int = 10) -> dict[str, float | None]:
+        """:meth:`metric_stat` of each run's declared headline metric, for every run in the
+        store that has reported it: a listing of every run asks this once."""
+        return figures.headline_figures(self._db, stat, tail)
+
     def groups(self) -> list[dict[str, Any]]:
         """Every group with its number of runs and when its first and last runs were made."""
         rows = self._db.execute(
