@@ -188,13 +188,13 @@ def _headlines(
         chosen.update(dict.fromkeys(members, key))
         if not every:
             found.update(store.metric_stat(members, key, stat, tail=TAIL))
+    left = [row["run_id"] for row in rows if row["run_id"] not in chosen]
     for key in _RETURN_KEYS:
-        left = [row["run_id"] for row in rows if row["run_id"] not in chosen]
         if not left:
             break
         for run_id, value in store.metric_stat(left, key, stat, tail=TAIL).items():
             chosen[run_id], found[run_id] = key, value
-    left = [row["run_id"] for row in rows if row["run_id"] not in chosen]
+        left = [run_id for run_id in left if run_id not in chosen]
     if left:
         keys = store.metric_keys(left)
         by_key: dict[str, list[str]] = {}
@@ -272,11 +272,10 @@ def run_table(
     """The runs that match, newest first unless ``sort`` says otherwise, each with its
     ``metric``. Filters are ANDed (see :func:`~mosaic_core.query.parse_filter`).
 
-    ``details=False`` gives rows of the columns a table shows (and a filter or a sort may
-    name: see :mod:`~mosaic_core.query.filters`) and the run's ``headline_metric``, with
-    the full row's values, ``config`` and ``summary`` only if a filter, the sort or
-    ``metric`` reads them: reading and parsing the rest was most of the time it took to
-    list 10,000 runs."""
+    ``details=False`` gives rows of the columns a table shows, or a filter or a sort may
+    name, and the run's ``headline_metric``, with the full row's values; ``config`` and
+    ``summary`` only if a filter, the sort or ``metric`` reads them. Reading and parsing
+    the rest was most of the time it took to list 10,000 runs."""
     _check_metric(metric, stat)
     sort_field = parse_sort(sort)[0] if sort is not None else None
     if limit is not None and limit < 1:
