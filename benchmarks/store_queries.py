@@ -18,9 +18,13 @@
    web front end ask for).
 
     python benchmarks/store_queries.py [--runs N] [--points N] [--strict]
+    python benchmarks/store_queries.py --against OTHER/packages/mosaic-core/src
 
 The store is built in a temporary directory first (about a minute for 10,000
-runs); the times are reported with the machine's load.
+runs); the times are reported with the machine's load. ``--against SRC`` times
+part 1 with the ``mosaic_core`` sources in SRC too (a checkout of another
+commit), the two alternating on the same store, and prints both. The commands
+run with their bytecode cached, as an installed package has it.
 """
 
 from __future__ import annotations
@@ -112,15 +116,31 @@ print(json.dumps({k: v * 1e3 for k, v in times.items()}), file=sys.stderr)
 """
 
 
-def _in_process(env: dict[str, str], repeat: int) -> dict[str, float]:
-    """Medians of the in-process phases of ``mosaic runs`` (see ``_IN_PROCESS``)."""
-    found: dict[str, list[float]] = {}
-    for _ in range(repeat):
-        done = subprocess.run([sys.executable, "-c", _IN_PROCESS], capture_output=True,
-                              text=True, env=env, check=True)  # fmt: skip
-        for phase, ms in json.loads(done.stderr.splitlines()[-1]).items():
-            found.setdefault(phase, []).append(ms)
-    return {phase: statistics.median(times) for phase, times in found.items()}
+def _in_process(env: dict[str, str]) -> dict[str, float]:
+    """The in-process phases of ``mosaic runs``, once (see ``_IN_PROCESS``)."""
+    done = subprocess.run([sys.executable, "-c", _IN_PROCESS], capture_output=True,
+                          text=True, env=env, check=True)  # fmt: skip
+    return dict(json.loads(done.stderr.splitlines()[-1]))
+
+
+def _listing(versions: dict[str, dict[str, str]], repeat: int) -> dict[str, dict[str, Any]]:
+    """Per version (its environment): the wall times of ``mosaic runs`` and its in-process
+    phases, ``repeat`` of each, the versions alternating; and its last output."""
+    command = [sys.executable, "-m", "mosaic_core", "runs"]
+    found: dict[str, dict[str, Any]] = {name: {"wall": [], "phases": {}} for name in versions}
+    for env in versions.values():  # warm the caches (and write each version's bytecode)
+        subprocess.run(command, capture_output=True, env=env, check=True)
+    for turn in range(repeat):
+        names = list(versions) if turn % 2 == 0 else list(reversed(versions))
+        for name in names:
+            began = time.perf_counter()
+            done = subprocess.run(command, capture_output=True, text=True, env=versions[name],
+                                  check=True)  # fmt: skip
+            found[name]["wall"].append((time.perf_counter() - began) * 1e3)
+            found[name]["out"] = done.stdout
+            for phase, ms in _in_process(versions[name]).items():
+                found[name]["phases"].setdefault(phase, []).append(ms)
+    return found
 
 
 def _median_ms(func: Any, repeat: int) -> tuple[float, Any]:
@@ -139,6 +159,10 @@ def main() -> int:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--against", metavar="SRC",
+        help="time part 1 with the mosaic_core sources in SRC too, alternating with these",
+    )  # fmt: skip
     parser.add_argument("--strict", action="store_true", help="exit 1 on a missed target")
     args = parser.parse_args()
     print(
@@ -149,38 +173,45 @@ def main() -> int:
     missed = []
     try:
         home = root / "home"
-        env = dict(os.environ, MOSAIC_HOME=str(home))
+        # Bytecode written once and read after, as an installed package has it: not each
+        # command compiling every module it imports.
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["MOSAIC_HOME"] = str(home)
+        versions = {"this": env}
+        if args.against:
+            versions[args.against] = dict(env, PYTHONPATH=args.against)
         began = time.monotonic()
         build_runs(home, args.runs, args.points_per_run)
         print(
             f"\n1. mosaic runs over {args.runs:,} runs (built in {time.monotonic() - began:.0f} s)"
         )
-        command = [sys.executable, "-m", "mosaic_core", "runs"]
-
-        def cli() -> str:
-            done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
-            return done.stdout
-
-        subprocess.run(command, capture_output=True, env=env, check=True)  # warm the caches
-        wall, out = _median_ms(cli, args.repeat)
-        rows = len(out.splitlines()) - 1
         bare, _ = _median_ms(
             lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), args.repeat
         )
-        ok = wall < TARGET_RUNS_MS and rows == args.runs
-        print(
-            f"  mosaic runs {wall:>8.0f} ms  target < {TARGET_RUNS_MS:.0f}  "
-            f"{'PASS' if ok else 'FAIL'}   ({rows:,} rows printed; bare python -c {bare:.0f} ms)"
-        )
-        if not ok:
-            missed.append(f"mosaic runs {wall:.0f} ms")
-        phases = _in_process(env, args.repeat)
-        inside = sum(phases.values())
-        print(
-            f"    in process {inside:>5.0f} ms: open the store {phases['open']:.0f}, run_table "
-            f"{phases['table']:.0f}, the table's text printed {phases['text']:.0f}; the rest "
-            f"(interpreter, imports, parser) {wall - inside:.0f} ms   (load {_load()})"
-        )
+        found = _listing(versions, args.repeat)
+        for name, times in found.items():
+            wall = statistics.median(times["wall"])
+            rows = len(times["out"].splitlines()) - 1
+            phases = {phase: statistics.median(ms) for phase, ms in times["phases"].items()}
+            inside = sum(phases.values())
+            ok = wall < TARGET_RUNS_MS and rows == args.runs
+            if len(versions) > 1:
+                print(f"  {name}:")
+            print(
+                f"  mosaic runs {wall:>8.0f} ms  target < {TARGET_RUNS_MS:.0f}  "
+                f"{'PASS' if ok else 'FAIL'}   ({rows:,} rows printed; bare python -c "
+                f"{bare:.0f} ms)"
+            )
+            print(
+                f"    in process {inside:>5.0f} ms: open the store {phases['open']:.0f}, run_table "
+                f"{phases['table']:.0f}, the table's text printed {phases['text']:.0f}; the rest "
+                f"(interpreter, imports, parser) {wall - inside:.0f} ms   (load {_load()})"
+            )
+            if not ok and name == "this":
+                missed.append(f"mosaic runs {wall:.0f} ms")
+        if args.against:
+            this, other = (statistics.median(found[n]["wall"]) for n in versions)
+            print(f"  this / {args.against}: {this / other:.2f}")
 
         from mosaic_core.query import run_curves
         from mosaic_core.runs import RunStore

@@ -53,6 +53,11 @@ raise RuntimeError("this plugin is broken on import")
 """
 
 
+def _pythonpath(site: Path) -> str:
+    """``site`` before the PYTHONPATH of this process (which may hold the sources tested)."""
+    return os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+
+
 def _dist(root: Path, name: str, version: str, entry: str, module: str, source: str) -> None:
     info = root / f"{name.replace('-', '_')}-{version}.dist-info"
     info.mkdir(parents=True)
@@ -65,7 +70,7 @@ _MAIN = "import sys; from mosaic_core.cli import main; sys.exit(main())"
 
 
 def _mosaic(site: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(site), MOSAIC_HOME=str(home))
+    env = dict(os.environ, PYTHONPATH=_pythonpath(site), MOSAIC_HOME=str(home))
     env.pop("MOSAIC_DEBUG", None)
     return subprocess.run(
         [sys.executable, "-c", _MAIN, *args],
@@ -117,7 +122,7 @@ _MODULES_AFTER = (
 def test_a_builtin_command_imports_its_own_module_and_no_other_command(
     site: Path, tmp_path: Path, argv: list[str], module: str
 ) -> None:
-    env = dict(os.environ, PYTHONPATH=str(site), MOSAIC_HOME=str(tmp_path / "home"))
+    env = dict(os.environ, PYTHONPATH=_pythonpath(site), MOSAIC_HOME=str(tmp_path / "home"))
     done = subprocess.run(
         [sys.executable, "-c", _MODULES_AFTER, *argv],
         capture_output=True, text=True, env=env, timeout=60,
@@ -131,6 +136,10 @@ def test_a_builtin_command_imports_its_own_module_and_no_other_command(
     assert not {"mosaictest_hello", "mosaictest_clash", "mosaictest_crash"} & modules
     if argv == ["runs"]:  # settling the runs of this machine needs no launcher plugins
         assert not {"mosaic_core.runs.supervisor", "mosaic_core.runs.launcher_registry"} & modules
+        # With no run to settle, nor what settling one takes; nor the configs' machinery.
+        unneeded = {"mosaic_core.runs.launchers", "mosaic_core.runs.recorder", "attrs", "csv",
+                    "mosaic_core._config", "annotated_types", "pluggy"}  # fmt: skip
+        assert not unneeded & modules
 
 
 def test_a_plugin_adds_a_command_that_runs_with_its_exit_status(site: Path, tmp_path: Path) -> None:

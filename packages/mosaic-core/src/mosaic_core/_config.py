@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import sys
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, TypeVar
@@ -34,6 +33,7 @@ from annotated_types import Ge
 from mosaic_core._errors import ConfigError, did_you_mean
 from mosaic_core._fields import Secret, check_json, coerce, hints, metadata_of, plain
 from mosaic_core._secrets import looks_secret
+from mosaic_core._ulid import check_run_id
 
 __all__ = [
     "Secret",
@@ -49,20 +49,6 @@ __all__ = [
 ]
 
 C = TypeVar("C", bound="WorkerConfigBase")
-
-_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
-
-
-def check_run_id(value: Any, field: str = "run_id") -> str:
-    """Return ``value`` if it is safe as a directory name, else raise ConfigError."""
-    if not isinstance(value, str) or not _RUN_ID.match(value) or ".." in value:
-        raise ConfigError.bad_value(
-            field,
-            value,
-            "1-128 letters, digits, '.', '_' or '-', starting with a letter or digit, "
-            "with no path separator and no '..'",
-        )
-    return value
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

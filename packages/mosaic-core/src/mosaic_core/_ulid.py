@@ -1,12 +1,21 @@
-"""ULIDs: 26-character, lexicographically time-ordered run ids (Crockford base32)."""
+"""Run ids: new ones, ULIDs (26-character, lexicographically time-ordered, Crockford
+base32), and the check that one is safe as a directory name.
+
+Here rather than with the configs: the run store checks every run id it is given,
+and ``mosaic runs`` should not import the config machinery to do so.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
+from typing import Any
 
-__all__ = ["new_run_id", "new_ulid", "ulid_time"]
+from mosaic_core._errors import ConfigError
+
+__all__ = ["check_run_id", "new_run_id", "new_ulid", "ulid_time"]
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _lock = threading.Lock()
@@ -42,3 +51,18 @@ def ulid_time(ulid: str) -> float:
 
 #: The id of a new run (the host offers it as ``mosaic_core.runs.new_run_id``).
 new_run_id = new_ulid
+
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
+
+
+def check_run_id(value: Any, field: str = "run_id") -> str:
+    """Return ``value`` if it is safe as a directory name, else raise ConfigError."""
+    if not isinstance(value, str) or not _RUN_ID.match(value) or ".." in value:
+        raise ConfigError.bad_value(
+            field,
+            value,
+            "1-128 letters, digits, '.', '_' or '-', starting with a letter or digit, "
+            "with no path separator and no '..'",
+        )
+    return value

@@ -34,23 +34,6 @@ def test_rows_are_json_ready_with_config_and_summary_as_objects(runs: Runs) -> N
     assert rows[done]["group"] is None and rows[done]["seed"] == 1
 
 
-def test_rows_without_details_are_the_same_rows_less_config_and_summary(runs: Runs) -> None:
-    runs.make({**PPO, "seed": 1, "lr": 0.1}, curve([1, 2, 3]), summary={"episodes": 3})
-    runs.make({**PPO, "seed": 2, "lr": 0.2}, curve([4, 5]), summary={"episodes": 2})
-    full = run_table(runs.store)
-    plain = run_table(runs.store, details=False)
-    assert [list(r) for r in plain] == [[k for k in r if k not in ("config", "summary")]
-                                        for r in full]  # fmt: skip
-    assert [{**r, "config": f["config"], "summary": f["summary"]} for r, f in
-            zip(plain, full, strict=True)] == full  # fmt: skip
-    # What a filter, the sort or the metric reads is parsed all the same.
-    (picked,) = run_table(runs.store, details=False, filters=[parse_filter("config.lr>0.15")])
-    assert picked["config"]["lr"] == 0.2
-    assert run_table(runs.store, details=False, sort="summary.episodes")[0]["seed"] == 2
-    by_summary = run_table(runs.store, details=False, metric="summary.episodes")
-    assert sorted(r["metric"]["value"] for r in by_summary) == [2, 3]
-
-
 def test_the_metric_is_the_headline_s_tail_mean_unless_asked_otherwise(runs: Runs) -> None:
     values = list(range(1, 21))  # 1..20: the last ten average 15.5
     rid = runs.make({**PPO, "seed": 1}, curve(values), summary={"mean_return_last_10": 15.5})

@@ -129,3 +129,39 @@ def test_a_deleted_run_leaves_no_figures(tmp_path: pathlib.Path) -> None:
         left = {r[0] for r in store._db.execute("SELECT run_id FROM metric_keys")}
         assert "r1" not in left and left <= {"r0", "r2"}
         assert figures.summaries(store._db, ["r1"], "k", 10) == {}
+
+
+def test_one_figure_is_what_the_whole_summary_gives(tmp_path: pathlib.Path) -> None:
+    # metric_stat reads one column where it can (mosaic runs shows one figure per run).
+    with RunStore(tmp_path) as store:
+        run_ids = [*_fill(store, random.Random(5), 12), "not-a-run"]
+        for key in ("k", "j", "absent"):
+            for tail in range(-1, series.TAIL_KEPT + 3):
+                whole = store.metric_summary(run_ids, key, tail=tail)
+                for stat in ("tail", "last", "min", "max", "mean", "count", "last_step"):
+                    one = store.metric_stat(run_ids, key, stat, tail=tail)
+                    expected = {run_id: found[stat] for run_id, found in whole.items()}
+                    assert json.dumps(one, sort_keys=True) == json.dumps(expected, sort_keys=True)
+        assert store.metric_stat(run_ids, "k", "tail")  # not all of them empty
+
+
+def test_every_run_s_declared_headline_in_one_statement_is_what_each_key_gives(
+    tmp_path: pathlib.Path,
+) -> None:
+    with RunStore(tmp_path) as store:
+        run_ids = _fill(store, random.Random(11), 12)
+        declared = {
+            run_id: ("k", "j", "absent", "", None)[n % 5] for n, run_id in enumerate(run_ids)
+        }
+        with store.transaction() as db:
+            for run_id, key in declared.items():
+                db.execute("UPDATE runs SET headline_metric = ? WHERE run_id = ?", (key, run_id))
+        for tail in (0, 1, 3, series.TAIL_KEPT, series.TAIL_KEPT + 2):
+            for stat in ("tail", "last", "min", "max", "mean", "count"):
+                expected: dict[str, Any] = {}
+                for key in ("k", "j", "absent"):
+                    ids = [r for r, declared_key in declared.items() if declared_key == key]
+                    expected.update(store.metric_stat(ids, key, stat, tail=tail))
+                found = store.headline_stat(stat, tail=tail)
+                assert json.dumps(found, sort_keys=True) == json.dumps(expected, sort_keys=True)
+                assert set(found) == {r for r, k in declared.items() if k in ("k", "j")}

@@ -5,17 +5,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["config_fields_text", "format_number", "group_table_text", "print_table", "table_text"]
+__all__ = [
+    "columns_text", "config_fields_text", "format_number", "group_table_text", "print_table",
+    "table_text",
+]  # fmt: skip
 
 
 def table_text(rows: Sequence[Sequence[Any]], indent: str = "") -> str:
-    """Rows of equal length as aligned columns (the last column is not padded).
+    """Rows of equal length, the header first, as aligned columns (the last column is not
+    padded)."""
+    if not rows:
+        return ""
+    header, *body = (list(map(str, row)) for row in rows)
+    columns = [list(column) for column in zip(*body, strict=True)] if body else [[]] * len(header)
+    return columns_text(header, columns, indent)
 
-    One ``%`` format for every line: 10,000 rows in about 20 ms."""
-    cells = [tuple(map(str, row)) for row in rows]
-    widths = [max(map(len, column)) for column in list(zip(*cells, strict=True))[:-1]]
+
+def columns_text(header: Sequence[str], columns: Sequence[Sequence[str]], indent: str = "") -> str:
+    """A header and columns of text of equal length, aligned as :func:`table_text` aligns
+    rows: a table made column by column needs no row lists. One ``%`` format for every
+    line: 10,000 rows of ten columns in about 10 ms."""
+    if len(header) != len(columns) or len({len(column) for column in columns}) > 1:
+        raise ValueError("columns_text: a header and columns of one length are expected")
+    widths = [max(len(head), max(map(len, column), default=0))
+              for head, column in zip(header[:-1], columns[:-1], strict=True)]  # fmt: skip
     line = indent.replace("%", "%%") + "".join(f"%-{w}s  " for w in widths) + "%s"
-    return "\n".join([(line % row).rstrip() for row in cells])
+    lines = [(line % tuple(header)).rstrip()]
+    lines += [(line % cells).rstrip() for cells in zip(*columns, strict=True)]
+    return "\n".join(lines)
 
 
 def print_table(rows: Sequence[Sequence[Any]]) -> None:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import json
 import sys
 import time
 from typing import Any
 
 from mosaic_core.cli.argtypes import whole_number
-from mosaic_core.cli.output import format_number, group_table_text, table_text
+from mosaic_core.cli.output import columns_text, format_number, group_table_text, table_text
 from mosaic_core.cli.stores import open_store
 from mosaic_core.runs.store import STATUSES, RunStore
 
@@ -64,26 +63,37 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
 
 def runs_text(rows: list[dict[str, Any]], metric: str | None, stat: str) -> str:
-    """The table ``mosaic runs`` prints of rows of :func:`~mosaic_core.query.run_table`."""
-    keys = {row["metric"]["key"] for row in rows if row["metric"]["key"]}
+    """The table ``mosaic runs`` prints of rows of :func:`~mosaic_core.query.run_table`,
+    made column by column (the store's text columns are text already)."""
+    metrics = [row["metric"] for row in rows]
+    keys = {m["key"] for m in metrics if m["key"]}
     header = metric or (keys.pop() if len(keys) == 1 else "HEADLINE")
     if metric and not metric.startswith("summary."):
         header += f" ({stat})"
-    table = [["RUN", "WORKER", "ALGORITHM", "ENV", "SEED", "GROUP", "STATUS", "STEP",
-              header.upper() if header == "HEADLINE" else header, "AGE"]]  # fmt: skip
     now = time.time()
-    for row in rows:
-        step, total = row["step"], row["total_steps"]
-        shown = "-" if step is None else (f"{step}/{total}" if total else str(step))
-        table.append([row["run_id"], row["worker_type"], row["algorithm"] or "-",
-                      row["env_id"] or "-", format_number(row["seed"]), row["group"] or "-",
-                      row["status"], shown, format_number(row["metric"]["value"]),
-                      _age(row["created_at"], now)])  # fmt: skip
+    heads = ["RUN", "WORKER", "ALGORITHM", "ENV", "SEED", "GROUP", "STATUS", "STEP", header, "AGE"]
+    columns = [
+        [row["run_id"] for row in rows],
+        [row["worker_type"] for row in rows],
+        [row["algorithm"] or "-" for row in rows],
+        [row["env_id"] or "-" for row in rows],
+        [format_number(row["seed"]) for row in rows],
+        [row["group"] or "-" for row in rows],
+        [row["status"] for row in rows],
+        [_step(row["step"], row["total_steps"]) for row in rows],
+        [format_number(m["value"]) for m in metrics],
+        [_age(row["created_at"], now) for row in rows],
+    ]
     if any(row["reason"] for row in rows):
-        table[0].append("REASON")
-        for line, row in zip(table[1:], rows, strict=True):
-            line.append(row["reason"] or "")
-    return table_text(table)
+        heads.append("REASON")
+        columns.append([row["reason"] or "" for row in rows])
+    return columns_text(heads, columns)
+
+
+def _step(step: int | None, total: int | None) -> str:
+    if step is None:
+        return "-"
+    return f"{step}/{total}" if total else str(step)
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -158,6 +168,8 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
         print(json.dumps(items, indent=2))
         return 0
     if args.csv:
+        import csv
+
         writer = csv.writer(sys.stdout)
         writer.writerow(["run_id", "step", "key", "value", "timestamp"])
         for item in items:

@@ -15,12 +15,11 @@ numbers, text with text; a number never equals a text.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
 from typing import Any
-
-import attrs
 
 from mosaic_core._errors import ConfigError
 
@@ -107,7 +106,9 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-@attrs.frozen
+# A frozen dataclass, not attrs: `mosaic runs` imports this module, and attrs would be the
+# costliest of its imports (dataclasses is loaded anyway).
+@dataclasses.dataclass(frozen=True, slots=True)
 class Filter:
     """One parsed filter; call it on a run row."""
 

@@ -139,6 +139,14 @@ def metric_values(
     summary; ``stat`` does not apply) or None for each run's headline.
     ``value`` is None where the run has no such number (yet).
     """
+    return _values(store, rows, metric, stat, every=False)
+
+
+def _values(
+    store: RunStore, rows: Sequence[Mapping[str, Any]], metric: str | None, stat: str,
+    every: bool,
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """:func:`metric_values`; ``every``: the rows are every run in the store."""
     _check_metric(metric, stat)
     out: dict[str, dict[str, Any]] = {}
     if metric is not None and metric.startswith("summary."):
@@ -151,43 +159,42 @@ def metric_values(
         return out
     ids = [row["run_id"] for row in rows]
     if metric is None:
-        chosen, found = _headlines(store, rows)
+        chosen, found = _headlines(store, rows, stat, every)
     else:
         chosen = dict.fromkeys(ids, metric)
-        found = store.metric_summary(ids, metric, tail=TAIL)
+        found = store.metric_stat(ids, metric, stat, tail=TAIL)
     for run_id in ids:
-        stats = found.get(run_id)
-        out[run_id] = {
-            "key": chosen[run_id],
-            "stat": stat,
-            "value": stats.get(stat) if stats else None,
-        }
+        out[run_id] = {"key": chosen[run_id], "stat": stat, "value": found.get(run_id)}
     return out
 
 
 def _headlines(
-    store: RunStore, rows: Sequence[Mapping[str, Any]]
-) -> tuple[dict[str, str | None], dict[str, dict[str, Any]]]:
-    """Each run's headline key and its metric summary: the declared key, then the usual
-    names of a return, asked of the store for the runs still without one; only the rest
-    have their keys listed (the costly question) for :func:`pick_headline`."""
+    store: RunStore, rows: Sequence[Mapping[str, Any]], stat: str, every: bool
+) -> tuple[dict[str, str | None], dict[str, float | None]]:
+    """Each run's headline key and its ``stat``: the declared key (asked once for all of
+    them when the rows are ``every`` run in the store), then the usual names of a return,
+    asked of the store for the runs still without one; only the rest have their keys
+    listed (the costly question) for :func:`pick_headline`."""
     chosen: dict[str, str | None] = {}
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, float | None] = {}
     declared: dict[str, list[str]] = {}
     for row in rows:
         if row.get("headline_metric"):
             declared.setdefault(row["headline_metric"], []).append(row["run_id"])
+    if every and declared:
+        found.update(store.headline_stat(stat, tail=TAIL))
     for key, members in declared.items():
         # A run keeps its declared headline even before it has reported it (value None).
         chosen.update(dict.fromkeys(members, key))
-        found.update(store.metric_summary(members, key, tail=TAIL))
+        if not every:
+            found.update(store.metric_stat(members, key, stat, tail=TAIL))
+    left = [row["run_id"] for row in rows if row["run_id"] not in chosen]
     for key in _RETURN_KEYS:
-        left = [row["run_id"] for row in rows if row["run_id"] not in chosen]
         if not left:
             break
-        for run_id, stats in store.metric_summary(left, key, tail=TAIL).items():
-            chosen[run_id], found[run_id] = key, stats
-    left = [row["run_id"] for row in rows if row["run_id"] not in chosen]
+        for run_id, value in store.metric_stat(left, key, stat, tail=TAIL).items():
+            chosen[run_id], found[run_id] = key, value
+        left = [run_id for run_id in left if run_id not in chosen]
     if left:
         keys = store.metric_keys(left)
         by_key: dict[str, list[str]] = {}
@@ -196,7 +203,7 @@ def _headlines(
             if chosen[run_id] is not None:
                 by_key.setdefault(str(chosen[run_id]), []).append(run_id)
         for key, members in by_key.items():
-            found.update(store.metric_summary(members, key, tail=TAIL))
+            found.update(store.metric_stat(members, key, stat, tail=TAIL))
     return chosen, found
 
 
@@ -240,6 +247,15 @@ def _value(row: Mapping[str, Any], field: str) -> Any:
     return lookup(row, field)
 
 
+#: A row's columns without details: those the table shows or a filter or a sort may name
+#: (:data:`~mosaic_core.query.filters.COLUMNS`), and the declared headline, in the store's
+#: order. A full row, with each run's config, costs twice as much to read.
+_SHOWN = (
+    "run_id", "worker_type", "status", "reason", "created_at", "algorithm", "env_id", "seed",
+    "total_steps", "last_step", "group_name", "headline_metric",
+)  # fmt: skip
+
+
 def run_table(
     store: RunStore,
     *,
@@ -256,28 +272,32 @@ def run_table(
     """The runs that match, newest first unless ``sort`` says otherwise, each with its
     ``metric``. Filters are ANDed (see :func:`~mosaic_core.query.parse_filter`).
 
-    ``details=False`` leaves out each row's ``config`` and ``summary`` unless a filter,
-    the sort or ``metric`` reads them: a table that shows neither need not parse them
-    (most of the time it takes to list 10,000 runs)."""
+    ``details=False`` gives rows of the columns a table shows, or a filter or a sort may
+    name, and the run's ``headline_metric``, with the full row's values; ``config`` and
+    ``summary`` only if a filter, the sort or ``metric`` reads them. Reading and parsing
+    the rest was most of the time it took to list 10,000 runs."""
     _check_metric(metric, stat)
     sort_field = parse_sort(sort)[0] if sort is not None else None
     if limit is not None and limit < 1:
         raise ConfigError.bad_value("--limit", limit, "a whole number >= 1")
     read = [f.field for f in filters] + [sort_field or "", metric or ""]
     details |= any(name.split(".")[0] in ("config", "summary") for name in read)
-    records = store.list_runs(worker_type=worker, status=status, group=group)
+    records = store.list_runs(
+        worker_type=worker, status=status, group=group, columns=None if details else _SHOWN
+    )
     rows = [_as_row(record, details) for record in records]  # fresh dicts: made rows in place
     wants_metric = sort_field == "metric"
     wants_metric |= any(f.field == "metric" for f in filters)
+    every = not worker and not status and group is None
     if wants_metric:
-        _attach(store, rows, metric, stat)
+        _attach(store, rows, metric, stat, every)
     rows = [row for row in rows if all(f(_with_metric(row)) for f in filters)]
     if sort is not None:
         rows = sort_rows(rows, sort)
     if limit is not None:
         rows = rows[:limit]
     if not wants_metric:
-        _attach(store, rows, metric, stat)
+        _attach(store, rows, metric, stat, every and not filters and limit is None)
     return rows
 
 
@@ -287,7 +307,13 @@ def _with_metric(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _attach(store: RunStore, rows: list[dict[str, Any]], metric: str | None, stat: str) -> None:
-    values = metric_values(store, rows, metric, stat)
+def _attach(
+    store: RunStore,
+    rows: list[dict[str, Any]],
+    metric: str | None,
+    stat: str,
+    every: bool = False,
+) -> None:
+    values = _values(store, rows, metric, stat, every)
     for row in rows:
         row["metric"] = values[row["run_id"]]

@@ -19,7 +19,7 @@ from typing import Any
 from mosaic_core.runs import series
 from mosaic_core.runs.series import _bytes, _chunks, _unpack
 
-__all__ = ["fill", "keys", "last_values", "summaries"]
+__all__ = ["figure", "fill", "headline_figures", "keys", "last_values", "summaries"]
 
 # Up to TAIL_KEPT little-endian float64s, unpacked by one call.
 _DOUBLES = [struct.Struct(f"<{count}d") for count in range(series.TAIL_KEPT + 1)]
@@ -52,6 +52,67 @@ def summaries(
                 "last_step": int.from_bytes(newest, "little", signed=True) if values else None,
                 "tail": sum(values) / len(values) if values else None,
             }  # fmt: skip
+    return out
+
+
+def figure(
+    db: sqlite3.Connection, run_ids: Sequence[str], key: str, stat: str, tail: int
+) -> dict[str, float | None]:
+    """One figure of :func:`summaries` (``stat``) per run with ``key``, as it gives it.
+
+    ``tail``, ``last``, ``min`` and ``max`` read only their column of ``metric_keys``:
+    what ``mosaic runs`` shows of 10,000 runs without making their summaries."""
+    if tail > series.TAIL_KEPT or stat not in _ONE_COLUMN:
+        return {run_id: found[stat] for run_id, found in summaries(db, run_ids, key, tail).items()}
+    out: dict[str, float | None] = {}
+    for part in _chunks(list(run_ids)):
+        marks = ", ".join("?" for _ in part)
+        query = f"SELECT run_id, {{}} FROM metric_keys WHERE key = ? AND run_id IN ({marks})"
+        out.update(_figures(db, query, [key, *part], stat, tail))
+    return out
+
+
+def headline_figures(db: sqlite3.Connection, stat: str, tail: int) -> dict[str, float | None]:
+    """:func:`figure` of each run's declared headline (``runs.headline_metric``), for every
+    run that has reported it: one statement for all the runs in the store, where asking
+    key by key would name each run."""
+    if tail > series.TAIL_KEPT or stat not in _ONE_COLUMN:
+        declared: dict[str, list[str]] = {}
+        for run_id, key in db.execute(
+            "SELECT run_id, headline_metric FROM runs WHERE headline_metric != ''"
+        ):
+            declared.setdefault(key, []).append(run_id)
+        return {
+            r: v
+            for key, ids in declared.items()
+            for r, v in figure(db, ids, key, stat, tail).items()
+        }
+    query = (
+        "SELECT m.run_id, {} FROM runs r JOIN metric_keys m"
+        " ON m.run_id = r.run_id AND m.key = r.headline_metric WHERE r.headline_metric != ''"
+    )
+    return _figures(db, query, [], stat, tail)
+
+
+# The figures one column of metric_keys gives, for a tail as long as it keeps.
+_ONE_COLUMN = ("tail", "last", "min", "max")
+
+
+def _figures(
+    db: sqlite3.Connection, query: str, params: list[Any], stat: str, tail: int
+) -> dict[str, float | None]:
+    """``stat`` per row of ``query``: a run id, then the column put in its ``{}``, which
+    comes before its parameters ``params``."""
+    if stat in ("min", "max"):
+        return dict(db.execute(query.format("vmin" if stat == "min" else "vmax"), params))
+    out: dict[str, float | None] = {}
+    rows = db.execute(query.format("substr(tail_vals, 1, ?)"), [8 * max(tail, 0), *params])
+    for run_id, vals in rows:  # the newest first, at most ``tail``
+        values = _DOUBLES[len(vals) // 8].unpack(vals) if vals else ()
+        if stat == "last":
+            out[run_id] = values[0] if values else None
+        else:
+            out[run_id] = sum(values) / len(values) if values else None
     return out
 
 

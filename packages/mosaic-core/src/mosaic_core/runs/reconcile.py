@@ -13,13 +13,18 @@ import contextlib
 import os
 import signal
 import time
+from typing import TYPE_CHECKING
 
 from mosaic_core import _procs as procs
-from mosaic_core.runs.launchers import LOCAL, Launcher, LaunchSpec
-from mosaic_core.runs.recorder import end_mark, warn
 from mosaic_core.runs.store import RunStore, terminal_status
 
+if TYPE_CHECKING:
+    from mosaic_core.runs.launchers import Launcher, LaunchSpec
+
 __all__ = ["launch_spec_of", "reconcile", "stop_elsewhere"]
+
+# What reconcile reads of each run still pending or running: not the whole record.
+_WATCHED = ("run_id", "status", "created_at", "supervisor_pid", "supervisor_start")
 
 
 def reconcile(store: RunStore) -> list[str]:
@@ -35,9 +40,15 @@ def reconcile(store: RunStore) -> list[str]:
     changed: list[str] = []
     if store.readonly:
         return changed  # nothing can be settled in a read-only store; it is shown as it is
+    active = store.list_runs(status="running", columns=_WATCHED)
+    active += store.list_runs(status="pending", columns=_WATCHED)
+    if not active:
+        return changed  # the usual case: nothing to settle, nothing else to import
+    from mosaic_core.runs.launchers import LOCAL
+
     launchers: dict[str, Launcher] = {}
     try:
-        for run in store.list_runs(status="running") + store.list_runs(status="pending"):
+        for run in active:
             if procs.alive(run["supervisor_pid"], run["supervisor_start"]):
                 continue
             if run["status"] == "pending" and time.time() - run["created_at"] < 60:
@@ -57,6 +68,8 @@ def reconcile(store: RunStore) -> list[str]:
 
 def _reconcile_here(store: RunStore, run_id: str) -> bool:
     """Settle a run of this machine whose supervisor died; True if its record changed."""
+    from mosaic_core.runs.recorder import end_mark
+
     run = store.catch_up(run_id)
     worker_alive = procs.alive(run["pid"], run["pid_start"])
     if worker_alive:
@@ -89,6 +102,7 @@ def _reconcile_elsewhere(
     # Imported here: it loads plugin discovery, which the reading commands that
     # reconcile (`mosaic runs`, `show` ...) need only when a run was launched elsewhere.
     from mosaic_core.runs.launcher_registry import launcher_for
+    from mosaic_core.runs.recorder import warn
 
     try:
         found = launcher_for(spec.launcher, launchers).recover(
@@ -121,6 +135,8 @@ def _reconcile_elsewhere(
 
 def launch_spec_of(run_dir: os.PathLike[str] | str) -> LaunchSpec | None:
     """The run's ``launch.json``, or None when it has none that can be read."""
+    from mosaic_core.runs.launchers import LaunchSpec
+
     try:
         return LaunchSpec.load(os.path.join(run_dir, "launch.json"))
     except (OSError, ValueError, TypeError, KeyError):
@@ -130,6 +146,8 @@ def launch_spec_of(run_dir: os.PathLike[str] | str) -> LaunchSpec | None:
 def stop_elsewhere(store: RunStore, run_id: str, grace: float) -> bool:
     """``mosaic cancel`` of a run nobody supervises that runs elsewhere: its launcher stops
     it (SIGTERM, SIGKILL after ``grace``) and brings home what it wrote. True if it ran."""
+    from mosaic_core.runs.launchers import LOCAL
+
     spec = launch_spec_of(store.run_dir(run_id))
     if spec is None or spec.launcher == LOCAL:
         return False
