@@ -74,17 +74,19 @@ def encode_stdlib(payload: Any) -> str:
         raise ProtocolError(f"telemetry payload is not JSON-serialisable: {exc}") from None
 
 
-def _fast_encoder() -> Callable[[Any], bytes] | None:
+def from_orjson(name: str) -> Callable[..., Any] | None:
+    """orjson's function ``name`` where the ``fast`` extra installed it, else None (the
+    telemetry's writing and reading side each take theirs)."""
     try:  # by name: type checking must not need the optional package
         orjson = importlib.import_module("orjson")
     except ImportError:
         return None
-    dumps: Callable[[Any], bytes] = orjson.dumps
-    return dumps
+    function: Callable[..., Any] = getattr(orjson, name)
+    return function
 
 
 #: orjson's ``dumps`` if it is installed, else None; tests set it to None too.
-fast_dumps = _fast_encoder()
+fast_dumps: Callable[[Any], bytes] | None = from_orjson("dumps")
 
 
 def encode(payload: Any) -> bytes | str:

@@ -16,13 +16,13 @@ standard library, which decides: both paths give the same items.
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import operator
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, NamedTuple
 
+from mosaic_core._payload import from_orjson
 from mosaic_core._telemetry import ENVELOPE_VERSION, EVENTS, TERMINAL_EVENTS
 
 __all__ = [
@@ -44,17 +44,8 @@ _DIGITS = bytes(0x39 if 0x30 <= i <= 0x39 else i if i == 0x2E else 0x20 for i in
 _LONG_DIGITS = b" " + b"9" * 19
 
 
-def _fast_decoder() -> Callable[[bytes], Any] | None:
-    try:  # by name: type checking must not need the optional package
-        orjson = importlib.import_module("orjson")
-    except ImportError:
-        return None
-    loads: Callable[[bytes], Any] = orjson.loads
-    return loads
-
-
 #: The fast decoder if one is installed (orjson), else None; tests set it to None too.
-fast_loads = _fast_decoder()
+fast_loads: Callable[[bytes], Any] | None = from_orjson("loads")
 
 
 class TelemetryEvent(NamedTuple):
