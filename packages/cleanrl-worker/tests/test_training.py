@@ -7,6 +7,7 @@ learning.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -14,13 +15,16 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 import gymnasium
 import pytest
 
 from mosaic_cleanrl import __version__
+from mosaic_cleanrl.config import CleanRLConfig
 from mosaic_cleanrl.operator import CleanRLOperator
-from mosaic_core import WorkerAnalyticsManifest
+from mosaic_cleanrl.runtime import CleanRLRuntime, check_env
+from mosaic_core import ConfigError, RunContext, WorkerAnalyticsManifest
 
 from .conftest import mosaic, run_cleanrl
 
@@ -81,7 +85,7 @@ def test_algorithm_trains_checkpoints_and_plays(algorithm: str, mosaic_home: pat
     operator.close()
 
 
-def test_continuous_algorithm_on_discrete_env_fails_before_launch(
+def test_continuous_algorithm_on_discrete_env_fails_before_training(
     mosaic_home: pathlib.Path,
 ) -> None:
     code, result, _ = run_cleanrl("algorithm=sac", "env_id=CartPole-v1", "total_steps=100")
@@ -94,6 +98,43 @@ def test_continuous_algorithm_on_discrete_env_fails_before_launch(
 def test_unknown_env_id_is_a_config_error(mosaic_home: pathlib.Path) -> None:
     code, result, _ = run_cleanrl("algorithm=ppo", "env_id=CartPol-v1", "total_steps=100")
     assert code == 2 and "did you mean 'CartPole-v1'" in result["reason"]
+
+
+def test_a_failed_env_check_ends_the_script_it_overlapped_and_keeps_its_error(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The script starts while the env is checked: a failed check must leave no process
+    # behind (the runtime's own doing, not the supervisor's reaper: no supervisor here),
+    # and raise the very error the check gives on its own.
+    config = CleanRLConfig.from_dict(
+        {"run_id": "bad-env", "algorithm": "ppo", "env_id": "CartPol-v1", "total_steps": 100}
+    )
+    with pytest.raises(ConfigError) as alone:
+        check_env(config)
+    started: list[subprocess.Popen[bytes]] = []
+
+    class Recorded(subprocess.Popen[bytes]):
+        """The real Popen, which keeps each process it starts for the test to look at."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(subprocess, "Popen", Recorded)
+    context = RunContext(
+        run_id="bad-env", run_dir=tmp_path, worker_type="cleanrl", worker_version=__version__
+    )
+    with pytest.raises(ConfigError) as raised:
+        CleanRLRuntime(config, context).run()
+    assert str(raised.value) == str(alone.value)
+    assert "did you mean 'CartPole-v1'" in str(raised.value)
+    [script] = started
+    assert script.args[1:3] == ["-m", "cleanrl.ppo"]
+    assert script.returncode == -signal.SIGKILL  # ended by the runtime, and reaped
+    leftover = subprocess.run(["pgrep", "-f", "cleanrl.ppo --"], capture_output=True, text=True)
+    for pid in (int(p) for p in leftover.stdout.split()):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/environ", "rb") as handle:
+            assert str(tmp_path).encode() not in handle.read()
 
 
 def test_bad_config_exits_2_before_any_run(mosaic_home: pathlib.Path) -> None:
