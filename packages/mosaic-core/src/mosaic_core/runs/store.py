@@ -24,7 +24,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mosaic_core._errors import ConfigError, MosaicError, short_repr
 from mosaic_core._fields import check_json
@@ -33,9 +33,11 @@ from mosaic_core._ulid import check_run_id
 from mosaic_core.runs import figures, series
 from mosaic_core.runs.database import StoreReadOnly, connect, explain
 from mosaic_core.runs.migrations import MIGRATIONS, migrate, schema_version
-from mosaic_core.runs.reader import Anomaly, Item, TelemetryEvent, TelemetryReader
 from mosaic_core.runs.series import _chunks
 from mosaic_core.runs.series import as_text as _text
+
+if TYPE_CHECKING:  # the reader (and orjson) only for indexing: listing runs does without
+    from mosaic_core.runs.reader import Item, TelemetryEvent
 
 __all__ = ["ACTIVE_STATUSES", "STATUSES", "RunNotFound", "RunStore", "mosaic_home"]
 
@@ -415,6 +417,8 @@ class RunStore:
         rebuild started over); returns whether the items were indexed.
         ``scrub`` replaces the run's secret values wherever they appear.
         """
+        from mosaic_core.runs.reader import Anomaly, TelemetryEvent
+
         # Event rows as one flat list of column values, five per row: see _insert_events.
         events: list[Any] = []
         batch = series.Batch()
@@ -509,6 +513,8 @@ class RunStore:
         is recorded as a truncated line.
         """
         run = self.get(run_id)
+        from mosaic_core.runs.reader import TelemetryReader
+
         reader = TelemetryReader(expected_run_id=run["run_id"])
         reader.next_seq = run["next_seq"]
         path = self.runs_dir / run["run_id"] / "events.jsonl"
@@ -547,6 +553,8 @@ class RunStore:
         event whose line held a secret, scrubbed. The other ``metrics`` events
         are read back from ``events.jsonl``, up to where the index stands.
         """
+        from mosaic_core.runs.reader import TelemetryEvent
+
         rows = self._db.execute(
             "SELECT seq, event, raw FROM events WHERE run_id = ? ORDER BY rowid", (run_id,)
         ).fetchall()
@@ -713,6 +721,8 @@ def _insert_events(db: sqlite3.Connection, flat: list[Any]) -> None:
 def _read_indexed(path: pathlib.Path, size: int, run_id: str) -> list[Item]:
     """The items of the first ``size`` bytes of ``path`` (where the index stands), or none
     if the file is gone."""
+    from mosaic_core.runs.reader import TelemetryReader
+
     reader = TelemetryReader(expected_run_id=run_id)
     items: list[Item] = []
     try:
