@@ -47,6 +47,10 @@ nitpick_ignore = [
     # Internal types in the run store's and supervisor's signatures, not documented.
     ("py:class", "mosaic_core.runs.database.StoreError"),
     ("py:class", "mosaic_core._secrets.Scrubber"),
+    # RunStore.ingest's, whose module imports the telemetry reader only for type checking
+    # (it loads when a store indexes, not when it lists runs): shown by their short names.
+    ("py:class", "Item"),
+    ("py:class", "Scrubber"),
 ]
 nitpick_ignore_regex = [
     (r"py:class", rf"(?:{'|'.join(sorted(sys.stdlib_module_names))})\..*"),
