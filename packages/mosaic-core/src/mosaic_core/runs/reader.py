@@ -138,65 +138,18 @@ class TelemetryReader:
         lines = whole.split(b"\n")
         self._partial = lines.pop()
         limit = self.max_line_bytes
-        if fast:
-            self._feed_fast(lines, out)
-        else:
-            for line in lines:
-                if len(line) > limit:
-                    out.append(self._too_long(len(line), line))
-                else:
-                    self._parse(line, out, decoder and _LONG_DIGITS not in line.translate(_DIGITS))
+        for line in lines:
+            if len(line) > limit:
+                out.append(self._too_long(len(line), line))
+            else:
+                self._parse(
+                    line, out, fast or (decoder and _LONG_DIGITS not in line.translate(_DIGITS))
+                )
         if len(self._partial) > limit:
             self._discarding = len(self._partial)
             self._discard_head = self._partial[:200]
             self._partial = b""
         return out
-
-    def _feed_fast(self, lines: list[bytes], out: list[Item]) -> None:
-        """:meth:`feed`'s loop when the fast decoder may take every line: the usual event
-        (what :meth:`_fast_event` accepts) is checked inline, the rest takes the full
-        path. This loop is most of what the supervisor does under a flood."""
-        loads = fast_loads
-        assert loads is not None
-        limit, expected = self.max_line_bytes, self.expected_run_id
-        new, cls, append = tuple.__new__, TelemetryEvent, out.append  # past NamedTuple's __new__
-        version = ENVELOPE_VERSION
-        low, high = _INT64
-        seq_next, seen = self.next_seq, 0
-        for line in lines:
-            if self.terminal is None and len(line) <= limit and line[:1] == b"{":
-                try:
-                    v, event, run_id, seq, ts, payload = _ENVELOPE_FIELDS(loads(line))
-                except (ValueError, KeyError, TypeError):
-                    pass  # not JSON, not an object, or fields missing: the full path says
-                else:
-                    if (
-                        v == ENVELOPE_VERSION
-                        and type(event) is str
-                        and event in _PLAIN_EVENTS
-                        and type(run_id) is str
-                        and (expected is None or run_id == expected)
-                        and type(seq) is int
-                        and seq == seq_next
-                        and seq <= MAX_SEQ
-                        and type(ts) is float
-                        and ts - ts == 0.0
-                        and type(payload) is dict
-                    ):
-                        step = payload.get("step")
-                        if step is None or type(step) is not int or low <= step <= high:
-                            seq_next = seq + 1
-                            seen += 1
-                            append(new(cls, (event, run_id, seq, ts, payload, line, version)))
-                            continue
-            self.next_seq = seq_next
-            if len(line) > limit:
-                append(self._too_long(len(line), line))
-            else:
-                self._parse(line, out, True)
-            seq_next = self.next_seq
-        self.next_seq = seq_next
-        self.events_seen += seen
 
     def close(self) -> list[Item]:
         """End of stream: report a last line that never got its newline."""
@@ -292,7 +245,8 @@ class TelemetryReader:
             return False
         self.next_seq = seq + 1
         self.events_seen += 1
-        out.append(TelemetryEvent(event, run_id, seq, ts, payload, line))
+        fields = (event, run_id, seq, ts, payload, line, ENVELOPE_VERSION)
+        out.append(_new_event(TelemetryEvent, fields))
         return True
 
     def _envelope(self, obj: dict[str, Any], line: bytes, out: list[Item]) -> TelemetryEvent | None:
@@ -368,6 +322,7 @@ class TelemetryReader:
 
 
 _UNPARSED = object()
+_new_event = tuple.__new__  # past NamedTuple's __new__ and its defaults: the hot path
 _ENVELOPE_FIELDS = operator.itemgetter("v", "event", "run_id", "seq", "timestamp", "payload")
 _PLAIN_EVENTS = frozenset(EVENTS) - frozenset(TERMINAL_EVENTS)
 

@@ -24,7 +24,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from mosaic_core._errors import ConfigError, MosaicError, short_repr
 from mosaic_core._fields import check_json
@@ -254,7 +254,7 @@ class RunStore:
         try:
             for sub in ("checkpoints", "tensorboard", "videos"):
                 (directory / sub).mkdir()
-            _write_json(directory / "config.json", config)
+            write_json(directory / "config.json", config)
             (directory / "events.jsonl").touch()
             record = {
                 "run_id": run_id,
@@ -270,7 +270,7 @@ class RunStore:
                 "group_name": group,
                 "headline_metric": headline_metric,
             }
-            _write_json(directory / "run.json", record)
+            write_json(directory / "run.json", record)
             indexed = {**record, "config": json.dumps(config, separators=(",", ":"), default=str)}
             with self.transaction() as db:
                 columns = ", ".join(indexed)
@@ -300,7 +300,7 @@ class RunStore:
             row = db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
             directory = self.runs_dir / run_id
             if row is not None and directory.is_dir():
-                _write_json(directory / "run.json", {k: row[k] for k in _RUN_JSON})
+                write_json(directory / "run.json", {k: row[k] for k in _RUN_JSON})
 
     def get(self, run_id: str) -> dict[str, Any]:
         """The run whose id is ``run_id`` or starts with it (unambiguously)."""
@@ -441,10 +441,8 @@ class RunStore:
                 elif event != "metrics":  # a metrics event's line stays in events.jsonl
                     events += (run_id, seq, event, ts, raw.decode())
                 last_ts = ts
-                step = payload.get("step")
-                if type(step) is not int or not _INT64_MIN <= step <= _INT64_MAX:
-                    step = None  # the reader has flagged a larger one
-                else:
+                step = _int64(payload.get("step"))  # the reader has flagged a larger one
+                if step is not None:
                     last_step = step
                 if event == "metrics":
                     values = payload.get("values")
@@ -721,21 +719,18 @@ def _insert_events(db: sqlite3.Connection, flat: list[Any]) -> None:
 def _read_indexed(path: pathlib.Path, size: int, run_id: str) -> list[Item]:
     """The items of the first ``size`` bytes of ``path`` (where the index stands), or none
     if the file is gone."""
-    from mosaic_core.runs.reader import TelemetryReader
+    from mosaic_core.runs.reader import read_events
 
-    reader = TelemetryReader(expected_run_id=run_id)
-    items: list[Item] = []
+    def upto(handle: IO[bytes], left: int) -> Iterator[bytes]:
+        while left > 0 and (chunk := handle.read(min(left, 1 << 22))):
+            left -= len(chunk)
+            yield chunk
+
     try:
         with path.open("rb") as handle:
-            while size > 0 and (chunk := handle.read(min(size, 1 << 22))):
-                size -= len(chunk)
-                items += reader.feed(chunk)
+            return list(read_events(upto(handle, size), expected_run_id=run_id))
     except FileNotFoundError:
         return []
-    return items
-
-
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _int64(value: Any) -> int | None:
@@ -760,7 +755,7 @@ def _scrubbed(event: TelemetryEvent, scrub: Scrubber) -> TelemetryEvent:
     return event._replace(payload=payload, raw=raw)
 
 
-def _write_json(path: pathlib.Path, data: Any) -> None:
+def write_json(path: pathlib.Path, data: Any) -> None:
     """Write whole or not at all (a full disk leaves the old file, never half a new one)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
