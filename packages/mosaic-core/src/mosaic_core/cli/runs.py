@@ -198,10 +198,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         previous = {signum: signal.signal(signum, on_interrupt) for signum in _STOP_SIGNALS}
         try:
-            # The first workers start now; what is left to do here overlaps their start.
+            # Announced first: a print that fails (a closed pipe) must not leave workers
+            # unwatched. Then the first workers start, and provenance overlaps their start.
+            display = _announce(store, args, prepared, group)
             supervisor.start_ready()
             _record_provenance(store, args.worker, resolved, prepared)
-            display = _announce(store, args, prepared, group)
             results = supervisor.wait(display.update if display else None)
         finally:
             for signum, handler in previous.items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pathlib
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -33,7 +34,7 @@ from mosaic_core._secrets import REDACTED, apply_secrets, redact
 from mosaic_core._spec import WorkerSpec
 from mosaic_core._ulid import new_ulid
 from mosaic_core.runs.launchers import DEFAULT_HEARTBEAT_TIMEOUT, LOCAL, LaunchSpec
-from mosaic_core.runs.store import RunStore
+from mosaic_core.runs.store import RunStore, write_json
 from mosaic_core.runs.sweep import check_group, default_group, sweep_grid
 from mosaic_core.runs.worker_cache import WorkerCache
 
@@ -353,9 +354,8 @@ def _provenance(store: RunStore, worker_type: str, resolved: Resolved) -> dict[s
 
 
 def _write_provenance(run_dir: os.PathLike[str], record: Mapping[str, Any]) -> None:
-    text = json.dumps(record, indent=2, default=str) + "\n"
-    with open(os.path.join(run_dir, "provenance.json"), "w", encoding="utf-8") as handle:
-        handle.write(text)
+    # Whole or not at all: it is written while the runs go on, and read beside them.
+    write_json(pathlib.Path(run_dir, "provenance.json"), record)
 
 
 def _without_secrets(

@@ -71,7 +71,8 @@ class WorkerCache:
 
     def __init__(self, home: str | os.PathLike[str]) -> None:
         self.path = pathlib.Path(home) / _FILE
-        self._key = "\0".join([sys.executable, *sys.path])
+        # The version too: an interpreter upgraded in place keeps its path.
+        self._key = "\0".join([sys.executable, sys.version, *sys.path])
         self._stamp = _stamp()
 
     def _read(self) -> dict[str, Any]:
