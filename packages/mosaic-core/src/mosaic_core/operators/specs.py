@@ -141,6 +141,8 @@ def _elsewhere(worker: str, store: Any) -> str | None:
 
     if worker in discover_workers(load=[worker], strict=False).workers:
         return None  # installed here too: it runs here
+    if worker in discover_workers(strict=False).workers:  # one plugin, several worker types
+        return None
     having.sort(key=lambda env: (env["name"] != worker, env["name"]))
     return str(having[0]["python"])
 
