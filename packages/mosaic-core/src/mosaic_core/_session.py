@@ -166,7 +166,7 @@ class Session:
         """The action of ``agent`` and whether the operator's choice was illegal."""
         arena = self.arena
         assert arena is not None
-        seat = self._seats.get(agent) or self._seat(agent)
+        seat = self._seat(agent)
         info = arena.info(agent)
         mask = info.get("action_mask")
         if given is not NOT_GIVEN:
@@ -185,7 +185,7 @@ class Session:
         operator = seat.operator if seat.operator is not None else self.operator_for(agent)
         action = operator.select_action(observation, info)
         exchange = getattr(operator, "last_exchange", None)
-        if exchange is not None and isinstance(exchange, Mapping):
+        if isinstance(exchange, Mapping):
             exchanges[agent] = jsonable(exchange)
         if seat.legal(action, mask):
             return action, False
@@ -251,7 +251,7 @@ class Session:
             "truncated": transition.truncated[None],
             "episode_reward": total,
             "episode_done": transition.done,
-            "render": None if self.render_mode == "none" else self._frame(render),
+            "render": self._frame(render),
         }
         if illegal:
             self.invalid_actions += 1
@@ -291,7 +291,7 @@ class Session:
             truncated=dict(transition.truncated),
             episode_reward=dict(totals),
             episode_done=transition.done,
-            render=None if self.render_mode == "none" else self._frame(render),
+            render=self._frame(render),
         )
         if invalid:
             self.invalid_actions += len(invalid)
@@ -323,8 +323,7 @@ class Session:
         return out
 
     def _legal(self, agent: Agent, mask: Any) -> list[int]:
-        assert self.arena is not None
-        start = int(getattr(self.arena.action_space(agent), "start", 0))
+        start = int(getattr(self._seat(agent).space, "start", 0))
         return [start + i for i, ok in enumerate(jsonable(mask)) if ok]
 
     def _episode_end(self, transition: Any) -> dict[str, Any]:

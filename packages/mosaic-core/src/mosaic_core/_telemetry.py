@@ -138,9 +138,9 @@ class TelemetryEmitter:
         if self._ready:
             return
         self.run_id = run_id or os.environ.get(_ENV_RUN_ID) or "local"
-        self._prefix_run = ',"run_id":' + json.dumps(self.run_id) + ',"seq":'
         #: Each event's line up to its seq, as bytes (the run id is escaped to ASCII).
-        self._heads = {e: f'{{"v":1,"event":"{e}"{self._prefix_run}'.encode() for e in EVENTS}
+        run = ',"run_id":' + json.dumps(self.run_id) + ',"seq":'
+        self._heads = {e: f'{{"v":1,"event":"{e}"{run}'.encode() for e in EVENTS}
         self._flush_interval = flush_interval
         self._lock = threading.Lock()
         self._seq = 0
@@ -244,7 +244,7 @@ class TelemetryEmitter:
                     if event in TERMINAL_EVENTS:
                         self._terminal = event
                 else:
-                    self._channel.write(line)  # flushed by the flusher thread
+                    self._write(line, flush=False)  # flushed by the flusher thread
                     self._seq = seq + 1
                     if not self._dirty:
                         self._dirty = True
@@ -316,29 +316,19 @@ class TelemetryEmitter:
         self._channel.last_word(self._line("run_failed", self._seq, body))
 
     def _line(self, event: str, seq: int, body: bytes | str) -> bytes:
-        """The envelope of ``body``, the payload's JSON, stamped now."""
-        if isinstance(body, bytes):  # orjson's: the timestamp is its too (a third of repr's cost)
-            return (
-                self._heads[event]
-                + str(seq).encode()
-                + b',"timestamp":'
-                + dumps_float(time.time())
-                + b',"payload":'
-                + body
-                + b"}\n"
-            )
+        """The envelope of ``body``, the payload's JSON (orjson's bytes or the standard
+        library's text), stamped now."""
+        if isinstance(body, str):
+            body = body.encode()
         return (
-            '{"v":1,"event":"'
-            + event
-            + '"'
-            + self._prefix_run
-            + str(seq)
-            + ',"timestamp":'
-            + repr(time.time())
-            + ',"payload":'
+            self._heads[event]
+            + str(seq).encode()
+            + b',"timestamp":'
+            + dumps_float(time.time())  # orjson's where installed: a third of repr's cost
+            + b',"payload":'
             + body
-            + "}\n"
-        ).encode()
+            + b"}\n"
+        )
 
     def close(self) -> None:
         """Stop background threads and flush (retrying a failing channel for a while).
