@@ -28,12 +28,25 @@ import sys
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, TypeVar
 
-from annotated_types import Ge
-
 from mosaic_core._errors import ConfigError, did_you_mean
 from mosaic_core._fields import Secret, check_json, coerce, hints, metadata_of, plain
 from mosaic_core._secrets import looks_secret
 from mosaic_core._ulid import check_run_id
+
+
+class _AtLeast:
+    """``annotated_types.Ge`` for the base's own fields, read by its ``ge`` as any such
+    marker is: a worker whose config uses no ``annotated_types`` marker starts without
+    importing the package (~15 ms of every ``mosaic run``)."""
+
+    __slots__ = ("ge",)
+
+    def __init__(self, ge: int) -> None:
+        self.ge = ge
+
+    def __repr__(self) -> str:
+        return f"Ge(ge={self.ge!r})"
+
 
 __all__ = [
     "Secret",
@@ -176,9 +189,9 @@ class TrainingConfigBase(WorkerConfigBase):
     """the environment: a Gymnasium id, module:Id or module:factory"""
     algorithm: str
     """the algorithm to train"""
-    total_steps: Annotated[int, Ge(1)] = 100_000
+    total_steps: Annotated[int, _AtLeast(1)] = 100_000
     """how many environment steps to train for"""
-    checkpoint_every: Annotated[int | None, Ge(1)] = None
+    checkpoint_every: Annotated[int | None, _AtLeast(1)] = None
     """save a checkpoint every this many environment steps (null: only at the end, and when
     the run is stopped); for a worker that declares supports_checkpointing"""
 

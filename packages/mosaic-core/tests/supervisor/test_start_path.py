@@ -76,7 +76,8 @@ HOST = """
 import json, sys
 OUT = sys.argv[1]
 def at_worker_start(event, args):
-    if event == "subprocess.Popen" and "mosaic_core.worker_main" in list(args[1] or ()):
+    executed = event == "subprocess.Popen" and "mosaic_core.worker_main" in list(args[1] or ())
+    if executed or event == "os.fork":
         with open(OUT, "w") as handle:
             json.dump(sorted(sys.modules), handle)
 sys.addaudithook(at_worker_start)
@@ -104,8 +105,12 @@ def probe_site(tmp_path: pathlib.Path, site: pathlib.Path) -> pathlib.Path:
     return site
 
 
-def _run_probe(tmp_path: pathlib.Path, *args: str) -> tuple[dict[str, Any], set[str], set[str]]:
-    """``mosaic run probe``: its JSON result and the host's and the worker's modules."""
+def _run_probe(
+    tmp_path: pathlib.Path, *args: str, start: str = "fork"
+) -> tuple[dict[str, Any], set[str], set[str]]:
+    """``mosaic run probe``: its JSON result and the host's and the worker's modules;
+    ``start="exec"``: the worker's command executed (as other launchers and hosts do)
+    rather than the host forked."""
     host, worker = tmp_path / "host.json", tmp_path / "worker.json"
     # A directory of its own: the current one is on sys.path, and a file made in it (by
     # another test run) would change what the host finds installed.
@@ -114,7 +119,8 @@ def _run_probe(tmp_path: pathlib.Path, *args: str) -> tuple[dict[str, Any], set[
     done = subprocess.run(
         [sys.executable, "-c", HOST, str(host), "run", "probe", "--json",
          "--set", f"out={worker}", *args],
-        capture_output=True, text=True, timeout=120, env=dict(os.environ), cwd=cwd,
+        capture_output=True, text=True, timeout=120, cwd=cwd,
+        env={**os.environ, "MOSAIC_WORKER_START": start},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
@@ -139,7 +145,7 @@ def test_the_host_starts_a_run_without_the_other_commands_or_plugins(
 def test_the_worker_is_told_its_plugin_module_and_reads_no_distribution(
     home: pathlib.Path, probe_site: pathlib.Path, tmp_path: pathlib.Path
 ) -> None:
-    result, _, worker = _run_probe(tmp_path)
+    result, _, worker = _run_probe(tmp_path, start="exec")
     launch = json.loads((pathlib.Path(result["run_dir"]) / "launch.json").read_text())
     assert launch["command"][1:7] == [
         "-m", "mosaic_core.worker_main", "--worker", "probe", "--worker-module",

@@ -25,6 +25,7 @@ from mosaic_core._procs import DEFAULT_STOP_GRACE
 from mosaic_core.cli import launching
 from mosaic_core.cli.argtypes import whole_number
 from mosaic_core.cli.stores import open_store
+from mosaic_core.runs import forking
 from mosaic_core.runs.store import ACTIVE_STATUSES, RunStore
 from mosaic_core.runs.supervisor import DEFAULT_HEARTBEAT_TIMEOUT, RunResult, Supervisor, reconcile
 
@@ -179,6 +180,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         secrets = {p.run_id: p.secrets_json for p in prepared if p.secrets_json}
         parallel = launching.default_parallel(args, choice, len(prepared))
         supervisor = Supervisor(store, parallel=parallel, secrets=secrets)
+        forking.allow()  # this command owns its interpreter: a local worker may be forked
         for run in prepared:
             supervisor.submit(run.launch)
         display: ProgressDisplay | None = None

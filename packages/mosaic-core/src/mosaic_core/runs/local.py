@@ -22,6 +22,7 @@ from mosaic_core._errors import ConfigError
 from mosaic_core._hooks import hookimpl
 from mosaic_core._procs import STOP_GRACE_ENV
 from mosaic_core._window import ENV_ACK_FD
+from mosaic_core.runs import forking
 from mosaic_core.runs.launchers import LOCAL, Ended, LauncherSpec, Recovered
 
 if TYPE_CHECKING:
@@ -83,20 +84,26 @@ def spawn_worker(
     env: Mapping[str, str],
     *,
     die_with_parent: bool = False,
-) -> subprocess.Popen[bytes]:
+    fork: bool = False,
+) -> subprocess.Popen[bytes] | forking.Forked:
     """Start a worker in a session of its own, telemetry to ``run_dir/events.jsonl``;
     with ``die_with_parent``, SIGKILLed if this process dies (a keeper killed with its
-    node's processes must not leave the worker running there)."""
+    node's processes must not leave the worker running there); with ``fork``, by forking
+    this process where that starts the same worker (:mod:`mosaic_core.runs.forking`)."""
     events_fd = os.open(run_dir / "events.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
     try:
+        env = {**env, "MOSAIC_TELEMETRY_FD": str(events_fd)}
         with (
             open(run_dir / "stdout.log", "ab") as out,
             open(run_dir / "stderr.log", "ab") as err,
         ):
+            if fork and not die_with_parent and forking.forkable(command, env):
+                keep = (events_fd, *_ack_fds(env))
+                return forking.fork_worker(command, run_dir, env, stdout=out, stderr=err, keep=keep)
             return subprocess.Popen(
                 list(command),
                 cwd=run_dir,
-                env={**env, "MOSAIC_TELEMETRY_FD": str(events_fd)},
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
@@ -120,7 +127,7 @@ class LocalRun:
 
     started = True
 
-    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+    def __init__(self, process: subprocess.Popen[bytes] | forking.Forked) -> None:
         self.process = process
 
     @property
@@ -145,7 +152,7 @@ class LocalLauncher:
         self, spec: LaunchSpec, run_dir: pathlib.Path, variables: Mapping[str, str]
     ) -> LocalRun:
         env = worker_environment(variables, spec.venv)
-        return LocalRun(spawn_worker(spec.command, run_dir, env))
+        return LocalRun(spawn_worker(spec.command, run_dir, env, fork=True))
 
     def recover(
         self, store: RunStore, run_id: str, spec: LaunchSpec, *, telemetry: bool, files: bool
