@@ -44,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -104,10 +105,12 @@ def run_mosaic(home: pathlib.Path, workers: int, events: int) -> dict[str, Any]:
         supervisor.submit(run.launch)
     probe = _start_lag_probe(home, [run.run_id for run in prepared])
     cpu = resource.getrusage(resource.RUSAGE_SELF)
+    sched = _schedstat()
     launched = time.time()
     results = supervisor.wait()
     indexed = time.time()
     used = resource.getrusage(resource.RUSAGE_SELF)
+    sched_after = _schedstat()
     lags = _stop_lag_probe(probe, home)
     run_ids = [run.run_id for run in prepared]
     exits = [_exit_time(store.run_dir(run_id)) or 0.0 for run_id in run_ids]
@@ -120,7 +123,20 @@ def run_mosaic(home: pathlib.Path, workers: int, events: int) -> dict[str, Any]:
         "run_ids": run_ids,
         "cpu": used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime,
         "lags": lags,
+        "sched": None
+        if sched is None or sched_after is None
+        else (sched_after[0] - sched[0], sched_after[1] - sched[1]),
     }
+
+
+def _schedstat() -> tuple[float, float] | None:
+    """Seconds this thread has spent on a CPU and runnable but waiting for one (Linux)."""
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as handle:
+            on_cpu, waiting, _ = handle.read().split()
+    except (OSError, ValueError):
+        return None
+    return int(on_cpu) / 1e9, int(waiting) / 1e9
 
 
 # -- lag: a line appended to events.jsonl -> queryable in mosaic.db ---------------------
@@ -517,6 +533,15 @@ def report_mosaic(
     )
     if not ok:
         missed.append(f"supervisor CPU {per_event:.1f} us/event")
+    if run["sched"] is not None:
+        on_cpu, waiting = run["sched"]
+        print(
+            f"  the supervisor's thread, of the {indexed_s:.2f} s: "
+            f"on a CPU {on_cpu / indexed_s:.0%},"
+            f" runnable but waiting for one {waiting / indexed_s:.0%}, asleep the rest"
+            f" ({per_event:.1f} us/event on a CPU of its own would be"
+            f" {1e6 / per_event:,.0f} events/s)"
+        )
     ceiling = parse_ceiling(home, run["run_ids"])
     print(
         "  the ceiling, bare parsing of the same lines in one process: "
