@@ -133,8 +133,15 @@ def test_only_an_eight_byte_file_beside_a_regular_file_makes_a_window(
         os.close(write_end)
 
 
-def test_the_ack_tells_the_offset_and_leaves_nothing_on_disk(tmp_path: Path) -> None:
+@pytest.mark.parametrize("unnamed", [True, False], ids=["O_TMPFILE", "made-then-unlinked"])
+def test_the_ack_tells_the_offset_and_leaves_nothing_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unnamed: bool
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    if not unnamed:  # a system without O_TMPFILE
+        monkeypatch.delattr(os, "O_TMPFILE", raising=False)
     ack = IndexAck()
+    assert list(tmp_path.iterdir()) == []
     try:
         assert os.fstat(ack.fd).st_nlink == 0  # unlinked: gone with its descriptors
         with (tmp_path / "out").open("wb") as out:

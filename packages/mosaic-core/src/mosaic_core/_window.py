@@ -43,11 +43,7 @@ class IndexAck:
     """The supervisor's side: tells one worker how far its run's file is indexed."""
 
     def __init__(self) -> None:
-        import tempfile  # the host's side only: a worker's import stays light
-
-        fd, path = tempfile.mkstemp(prefix="mosaic-ack-")
-        os.unlink(path)  # nothing on disk outlives the two processes that hold it
-        self.fd = fd
+        self.fd = _unnamed_file()
         self.tell(0)
 
     def tell(self, offset: int) -> None:
@@ -58,6 +54,21 @@ class IndexAck:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+def _unnamed_file() -> int:
+    """A file no path names: nothing on disk outlives the two processes that hold it.
+    Linux makes it so at once (``O_TMPFILE``); elsewhere it is made, then unlinked."""
+    directory = os.environ.get("TMPDIR") or "/tmp"
+    flag = getattr(os, "O_TMPFILE", 0)
+    if flag:
+        with contextlib.suppress(OSError):  # a file system without it: the other way
+            return os.open(directory, flag | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    import tempfile  # the host's side only: a worker's import stays light
+
+    fd, path = tempfile.mkstemp(prefix="mosaic-ack-")
+    os.unlink(path)
+    return fd
 
 
 class IndexWindow:
