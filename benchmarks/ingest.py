@@ -1,7 +1,9 @@
 """Supervisor ingest speed, beside MLflow logging the same metrics, measured in one run.
 
 1. MOSAIC: the real supervisor (``prepare_runs`` + ``Supervisor``, in this
-   process) runs ``--workers`` worker processes at once. Each is the
+   process) runs ``--workers`` worker processes at once, started as ``mosaic
+   run`` starts them (by forking, where that starts the same worker;
+   ``--exec-workers``: by executing their commands). Each is the
    benchmark's own worker plugin (``benchmarks/_flood_worker.py``, installed
    as a distribution in a temporary site directory) emitting ``--events``
    metrics events of three values each, as fast as ``TelemetryEmitter``
@@ -90,7 +92,9 @@ def install_worker(root: pathlib.Path) -> None:
     importlib.invalidate_caches()
 
 
-def run_mosaic(home: pathlib.Path, workers: int, events: int) -> dict[str, Any]:
+def run_mosaic(
+    home: pathlib.Path, workers: int, events: int, *, fork: bool = True
+) -> dict[str, Any]:
     """Every worker at once under one in-process supervisor; returns times and run ids."""
     from mosaic_core.plugins import discover_workers
     from mosaic_core.runs import RunStore, Supervisor, prepare_runs
@@ -101,6 +105,10 @@ def run_mosaic(home: pathlib.Path, workers: int, events: int) -> dict[str, Any]:
         store, WORKER, spec, {"total_steps": events}, seeds=range(1, workers + 1)
     )
     supervisor = Supervisor(store, parallel=workers)
+    if fork:
+        from mosaic_core.runs import forking
+
+        forking.allow()  # as `mosaic run` does: this script owns its interpreter too
     for run in prepared:
         supervisor.submit(run.launch)
     probe = _start_lag_probe(home, [run.run_id for run in prepared])
@@ -498,7 +506,7 @@ def report_mosaic(
     """Part 1; returns (metrics events indexed per second, lost, missed)."""
     w, n = args.workers, args.events
     print(f"\n1. MOSAIC supervisor: {w} workers emitting flat out, in parallel")
-    run = run_mosaic(home, w, n)
+    run = run_mosaic(home, w, n, fork=not args.exec_workers)
     check = check_runs(home, run["run_ids"], n)
     lost = check["problems"] + [
         f"run {k} ended {v}" for k, v in run["statuses"].items() if v != "completed"
@@ -623,6 +631,11 @@ def main() -> int:
         "--mlflow-step-events", type=int, default=30, help="steps per run for mlflow.log_metrics"
     )
     parser.add_argument("--startup-runs", type=int, default=5)
+    parser.add_argument(
+        "--exec-workers",
+        action="store_true",
+        help="part 1: execute the workers' commands instead of forking as mosaic run does",
+    )
     parser.add_argument("--no-mlflow", action="store_true", help="skip part 2")
     parser.add_argument("--startup-only", action="store_true", help="part 3 alone")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")

@@ -69,6 +69,7 @@ class StateRuntime:
             "forked": "mosaic_core.cli.runs" in sys.modules,
             "cwd": os.getcwd(),
             "path0": sys.path[0],
+            "path1": sys.path[1],
             "argv": sys.argv[1:],
             "main": getattr(sys.modules["__main__"].__spec__, "name", None),
             "stdin": sys.stdin.read(),
@@ -110,6 +111,8 @@ def mosaic_register_workers(register):
 # (the probe checks its parent) and registers an exit handler the worker must not run.
 HOST = """
 import atexit, os, sys
+if os.environ.get("PROBE_EXTRA_PATH"):
+    sys.path.insert(0, os.environ["PROBE_EXTRA_PATH"])
 os.environ["PROBE_HOST_PID"] = str(os.getpid())
 atexit.register(lambda: open(os.environ["PROBE_HOST_ATEXIT"], "a").write(f"{os.getpid()}\\n"))
 from mosaic_core.cli import main
@@ -127,7 +130,9 @@ def state_site(site: pathlib.Path) -> pathlib.Path:
     return site
 
 
-def _run(tmp_path: pathlib.Path, start: str, *args: str) -> tuple[int, dict[str, Any], str]:
+def _run(
+    tmp_path: pathlib.Path, start: str, *args: str, extra_path: str = ""
+) -> tuple[int, dict[str, Any], str]:
     """``mosaic run state``: exit status, result and the host's exit handler's record."""
     cwd = tmp_path / f"cwd-{start}"
     cwd.mkdir(exist_ok=True)
@@ -135,7 +140,8 @@ def _run(tmp_path: pathlib.Path, start: str, *args: str) -> tuple[int, dict[str,
     done = subprocess.run(
         [sys.executable, "-c", HOST, "run", "state", "--json", *args],
         capture_output=True, text=True, timeout=120, cwd=cwd,
-        env={**os.environ, "MOSAIC_WORKER_START": start, "PROBE_HOST_ATEXIT": str(record)},
+        env={**os.environ, "MOSAIC_WORKER_START": start, "PROBE_HOST_ATEXIT": str(record),
+             "PROBE_EXTRA_PATH": extra_path},
     )  # fmt: skip
     return done.returncode, json.loads(done.stdout), record.read_text()
 
@@ -156,6 +162,7 @@ def test_a_forked_worker_finds_the_process_an_executed_one_does(
         state = _state(result)
         assert state.pop("forked") is (start == "fork")
         assert state.pop("cwd") == str(run_dir) == state.pop("path0")
+        assert state.pop("path1") != str(tmp_path / f"cwd-{start}")  # not the host's directory
         assert state["env"]["MOSAIC_RUN_DIR"] == str(run_dir)
         assert state["env"]["MOSAIC_RUN_ID"] == result["run_id"]
         state["env"].pop("MOSAIC_RUN_DIR"), state["env"].pop("MOSAIC_RUN_ID")
@@ -174,6 +181,20 @@ def test_a_forked_worker_finds_the_process_an_executed_one_does(
     assert found["fork"]["main"] == "mosaic_core.worker_main"
     assert found["fork"]["handlers"]["SIGINT"] == "<built-in function default_int_handler>"
     assert found["fork"]["handlers"]["SIGHUP"] == "<Handlers.SIG_DFL: 0>"
+
+
+def test_an_entry_the_host_put_first_on_sys_path_stays_behind_the_run_directory(
+    home: pathlib.Path, state_site: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    """The host's own first entry (its working directory) gives way to the run directory
+    as in a fresh ``-m``; an entry its code put in front of it is kept."""
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    code, result, _ = _run(tmp_path, "fork", extra_path=str(extra))
+    assert code == 0, result
+    state = _state(result)
+    assert state["forked"] and state["path0"] == result["run_dir"]
+    assert state["path1"] == str(extra)
 
 
 @pytest.mark.parametrize(

@@ -129,6 +129,7 @@ def _become_worker(
         for fd, target in ((devnull, 0), (out, 1), (err, 2)):
             os.dup2(fd, target)
         os.close(devnull)
+        own_entry = _own_path_entry()
         os.chdir(run_dir)
         os.environ.clear()
         os.environ.update(env)
@@ -136,7 +137,9 @@ def _become_worker(
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         atexit._clear()  # the host's: the worker's are run at its exit
         _fresh_stdio()
-        sys.path[0] = os.getcwd()  # what -m puts first
+        if own_entry:
+            del sys.path[0]
+        sys.path.insert(0, os.getcwd())  # what -m puts first
         sys.argv = [command[2], *command[3:]]
         code = _run(command[2])
         _wait_threads()
@@ -153,6 +156,17 @@ def _become_worker(
             except BaseException:  # noqa: BLE001 - a closed log loses only itself
                 pass
         os._exit(code)
+
+
+def _own_path_entry() -> bool:
+    """Is ``sys.path[0]`` the host's own first entry (its working directory, or its
+    script's directory), which a fresh ``-m`` would not have? Entries the host put in
+    front of it later stay, as they came from its environment or its code."""
+    if not sys.path:
+        return False
+    first = sys.path[0]
+    script = os.path.dirname(os.path.abspath(sys.argv[0])) if sys.argv and sys.argv[0] else ""
+    return first in ("", os.getcwd(), script)
 
 
 def _run(module: str) -> int:
