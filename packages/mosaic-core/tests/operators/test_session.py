@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import sys
@@ -149,6 +150,50 @@ def test_random_operator_respects_the_action_mask() -> None:
     picks = {operator.select_action(None, {"action_mask": np.array([0, 1, 0, 1, 0])})}
     picks |= {operator.select_action(None, {"action_mask": [0, 1, 0, 1, 0]}) for _ in range(30)}
     assert picks == {1, 3}
+
+
+@pytest.mark.parametrize(
+    "space",
+    [
+        gym.spaces.Discrete(7),
+        gym.spaces.Discrete(5, start=-2),
+        gym.spaces.Discrete(4, dtype=np.int32),
+    ],
+    ids=["plain", "start", "int32"],
+)
+def test_random_operator_draws_what_the_space_would_draw(space: Any) -> None:
+    """Its unmasked Discrete pick skips ``sample()``'s checks: the same numbers and type."""
+    operator = RandomOperator(OperatorContext(action_space=space))
+    reference = copy.deepcopy(space)
+    for seed in (0, 3):
+        operator.reset(seed)
+        reference.seed(seed)
+        drawn = [operator.select_action(np.zeros(2), {}) for _ in range(60)]
+        expected = [reference.sample() for _ in range(60)]
+        assert drawn == expected
+        assert {type(a) for a in drawn} == {type(e) for e in expected}
+
+
+def test_random_operator_unseeded_after_seeded_does_not_replay_the_seeded_stream() -> None:
+    space = gym.spaces.Discrete(1000)
+    operator = RandomOperator(OperatorContext(action_space=space))
+
+    def draws() -> list[Any]:
+        return [operator.select_action(None, {}) for _ in range(20)]
+
+    operator.reset(1)
+    seeded = draws()
+    operator.reset(None)  # fresh entropy, not the seeded stream going on
+    reference = copy.deepcopy(space)
+    reference.seed(1)
+    [reference.sample() for _ in range(20)]
+    assert draws() != [reference.sample() for _ in range(20)]
+    operator.reset(None)  # unseeded already: its stream goes on, still not the seeded one
+    other = RandomOperator(OperatorContext(action_space=space))
+    other.reset(None)
+    assert draws() != [other.select_action(None, {}) for _ in range(20)]
+    operator.reset(1)
+    assert draws() == seeded
 
 
 def _human(text: str, space: Any = None, **context: Any) -> tuple[HumanOperator, io.StringIO]:
