@@ -132,7 +132,7 @@ class Arena:
         """Hold what a single-agent environment returned (from a reset or a step), for
         :meth:`observation` and :meth:`info`; returns what :meth:`info` will give."""
         kept = dict(info) if info else {}
-        self._obs, self._info = {None: observation}, {None: kept}
+        self._obs[None], self._info[None] = observation, kept  # the arena's own dicts
         return seen(observation, kept)
 
     def observation(self, agent: Agent) -> Any:

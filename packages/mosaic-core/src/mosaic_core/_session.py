@@ -231,13 +231,14 @@ class Session:
         :class:`~mosaic_core._session.SessionError`; an illegal action chosen by an operator is
         counted in ``invalid_actions`` and replaced by a random legal one.
         """
+        solo = self._solo  # there only while an episode of a single-agent environment runs
+        if solo is not None:
+            return solo.step(None if action is NOT_GIVEN else action, render)
         arena = self.arena
         if arena is None:
             raise SessionError("step: this operator was started without an environment (--env)")
         if not self._started:
             raise SessionError('step: no episode yet; send {"cmd": "reset"} first')
-        if self._solo is not None:
-            return self._solo.step(None if action is NOT_GIVEN else action, render)
         if action is None:
             action = NOT_GIVEN
         record, transition = self._step_many(arena, action, render)

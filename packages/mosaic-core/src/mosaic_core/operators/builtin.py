@@ -32,6 +32,9 @@ class RandomOperator:
         space = self._space
         self._discrete = type(space).__name__ == "Discrete"
         self._uniform: Any = None  # the space's generator's ``integers``, once reset
+        if self._discrete:  # start + a number of start's type is that number when start is 0
+            start, self._n, self._dtype = space.start, space.n, space.dtype.type
+            self._start = None if start == 0 and type(start) is self._dtype else start
         self._seeded = True  # a reset(None) after this draws fresh entropy
 
     def reset(self, seed: int | None = None) -> None:
@@ -51,8 +54,8 @@ class RandomOperator:
             return self._space.sample(mask=self._np.asarray(mask, dtype=self._np.int8))
         uniform = self._uniform
         if uniform is not None:
-            space = self._space
-            return space.start + uniform(space.n, dtype=space.dtype.type)
+            drawn = uniform(self._n, dtype=self._dtype)
+            return drawn if self._start is None else self._start + drawn
         return self._space.sample()
 
     def close(self) -> None:
