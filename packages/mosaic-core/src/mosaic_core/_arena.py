@@ -16,7 +16,7 @@ from typing import Any, Literal, NamedTuple
 
 from mosaic_core._operator import action_mask_of, require
 
-__all__ = ["Arena", "Transition", "coerce_action", "legality", "make_arena", "seen"]
+__all__ = ["INTEGERS", "Arena", "Transition", "coerce_action", "legality", "make_arena", "seen"]
 
 Agent = str | None
 Kind = Literal["single", "parallel", "aec"]
@@ -42,7 +42,7 @@ def coerce_action(space: Any, action: Any) -> Any:
 
 
 #: Types of integer scalars seen (numpy's integers): their actions need only ``operator.index``.
-_INTEGERS: set[type] = set()
+INTEGERS: set[type] = set()
 
 
 def legality(space: Any) -> Callable[[Any, Any], bool]:
@@ -55,7 +55,7 @@ def legality(space: Any) -> Callable[[Any, Any], bool]:
         def discrete(action: Any, mask: Any) -> bool:
             kind = type(action)
             if kind is not int:  # numpy integers pass; bools, floats do not
-                if kind in _INTEGERS:
+                if kind in INTEGERS:
                     action = operator.index(action)
                 else:
                     dtype = getattr(action, "dtype", None)
@@ -64,7 +64,7 @@ def legality(space: Any) -> Callable[[Any, Any], bool]:
                     ):
                         return False
                     if isinstance(action, numbers.Integral):  # numpy's int64...: checked once
-                        _INTEGERS.add(kind)
+                        INTEGERS.add(kind)
                     try:
                         action = operator.index(action)
                     except TypeError:

@@ -12,10 +12,11 @@ loop's, key for key (tests/operators/test_session_trajectory.py pins them).
 
 from __future__ import annotations
 
+import operator as _operator
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from mosaic_core._arena import Arena
+from mosaic_core._arena import INTEGERS, Arena
 from mosaic_core._jsonable import jsonable
 
 if TYPE_CHECKING:
@@ -28,12 +29,13 @@ class Solo:
     """The one seat of a single-agent session, and what its next step starts from: the
     observation, the operator's info and the action mask in it."""
 
-    __slots__ = ("arena", "info", "mask", "observation", "operator", "seat", "session")
+    __slots__ = ("arena", "discrete", "info", "mask", "observation", "operator", "seat", "session")
 
     def __init__(self, session: Session, arena: Arena, seat: _Seat) -> None:
         self.session = session
         self.arena = arena
         self.seat = seat
+        self.discrete = type(seat.space).__name__ == "Discrete"
         self.operator = seat.operator if seat.operator is not None else session.operator_for(None)
         self.look()
 
@@ -57,10 +59,16 @@ class Solo:
             operator = self.operator
             chosen = operator.select_action(self.observation, self.info)
             exchange = getattr(operator, "last_exchange", None)
-            if not seat.legal(chosen, mask):
+            # A numpy integer's Python int passes the check and makes the record as the
+            # integer would, at less cost; the environment is given the operator's own.
+            plain = (
+                _operator.index(chosen) if self.discrete and type(chosen) in INTEGERS else chosen
+            )
+            if not seat.legal(plain, mask):
                 chosen, illegal = session._repaired(None, seat, chosen, mask)
+                plain = chosen
         else:
-            chosen = session._checked(None, seat, action, mask)
+            chosen = plain = session._checked(None, seat, action, mask)
         arena = self.arena
         observation, reward, terminated, truncated, info = arena.env.step(chosen)
         seen = arena.keep(observation, info)
@@ -70,7 +78,7 @@ class Solo:
         total = totals[None] = totals.get(None, 0.0) + reward
         record = {
             "step_index": session.step_index,
-            "action": chosen if type(chosen) is int else jsonable(chosen),
+            "action": plain if type(plain) is int else jsonable(plain),
             "reward": reward,
             "terminated": terminated,
             "truncated": truncated,
