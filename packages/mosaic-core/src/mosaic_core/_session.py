@@ -22,11 +22,11 @@ import copy
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from mosaic_core._arena import Agent, Arena, Transition, coerce_action, legality
+from mosaic_core._arena import Agent, Arena, Transition, coerce_action
 from mosaic_core._errors import ProtocolError
 from mosaic_core._jsonable import jsonable
 from mosaic_core._operator import Operator, agent_seed
-from mosaic_core._solo import Solo
+from mosaic_core._solo import Seat, Solo
 
 __all__ = ["NOT_GIVEN", "PROTOCOL_VERSION", "Session", "SessionError"]
 
@@ -37,18 +37,6 @@ NOT_GIVEN: Any = object()
 
 class SessionError(ProtocolError):
     """A request the session cannot honour; the server answers it with ``error``."""
-
-
-class _Seat:
-    """One agent's action space, its legality check and its operator (None if it has none),
-    looked up once instead of at every step."""
-
-    __slots__ = ("legal", "operator", "space")
-
-    def __init__(self, space: Any, operator: Operator | None) -> None:
-        self.space = space
-        self.legal = legality(space)
-        self.operator = operator
 
 
 class Session:
@@ -80,7 +68,7 @@ class Session:
         self.episode_seed: int | None = None
         self._reset_counters()
         self._fallback: dict[Agent, Any] = {}
-        self._seats: dict[Agent, _Seat] = {}
+        self._seats: dict[Agent, Seat] = {}
         self._solo: Solo | None = None
         if arena is not None:
             missing = [a for a in (arena.possible_agents or (None,)) if a not in self.operators]
@@ -168,12 +156,12 @@ class Session:
             )
         return action
 
-    def _seat(self, agent: Agent) -> _Seat:
+    def _seat(self, agent: Agent) -> Seat:
         seat = self._seats.get(agent)
         if seat is None:
             assert self.arena is not None
             operator = self.operators.get(agent) or self.operators.get(None)
-            seat = self._seats[agent] = _Seat(self.arena.action_space(agent), operator)
+            seat = self._seats[agent] = Seat(self.arena.action_space(agent), operator)
         return seat
 
     def _choose(self, agent: Agent, given: Any, exchanges: dict[Agent, Any]) -> tuple[Any, bool]:
@@ -195,7 +183,7 @@ class Session:
             return action, False
         return self._repaired(agent, seat, action, mask)
 
-    def _checked(self, agent: Agent, seat: _Seat, given: Any, mask: Any) -> Any:
+    def _checked(self, agent: Agent, seat: Seat, given: Any, mask: Any) -> Any:
         """An action given by the caller, in its space's form; refused if it is not legal."""
         try:
             action = coerce_action(seat.space, given)
@@ -208,7 +196,7 @@ class Session:
             )
         return action
 
-    def _repaired(self, agent: Agent, seat: _Seat, action: Any, mask: Any) -> tuple[Any, bool]:
+    def _repaired(self, agent: Agent, seat: Seat, action: Any, mask: Any) -> tuple[Any, bool]:
         """An operator's action that failed the check: legal once in its space's form (a JSON
         number for a numpy one), else a seeded random legal action, counted as invalid."""
         try:

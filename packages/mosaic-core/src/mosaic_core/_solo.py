@@ -6,23 +6,60 @@ calls ``env.step`` itself, works out the operator's info (the
 environment's, with the observation's action mask) once a step, for the
 operator and for the ``legal`` list alike, and builds the record without
 the per-agent dicts, loops and :class:`~mosaic_core._arena.Transition` of
-the shared loop in :mod:`mosaic_core._session`. Its records are the shared
-loop's, key for key (tests/operators/test_session_trajectory.py pins them).
+the shared loop in :mod:`mosaic_core._session`. Its records are what the
+shared loop answered before this one took single-agent steps over, key for
+key (tests/operators/test_session_trajectory.py pins them).
 """
 
 from __future__ import annotations
 
 import operator as _operator
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from mosaic_core._arena import INTEGERS, Arena
+from mosaic_core._arena import INTEGERS, Agent, Arena, legality
 from mosaic_core._jsonable import jsonable
+from mosaic_core._operator import Operator
 
-if TYPE_CHECKING:
-    from mosaic_core._session import Session, _Seat
+__all__ = ["Seat", "Solo"]
 
-__all__ = ["Solo"]
+
+class Seat:
+    """One agent's action space, its legality check and its operator (None if it has none),
+    looked up once instead of at every step."""
+
+    __slots__ = ("legal", "operator", "space")
+
+    def __init__(self, space: Any, operator: Operator | None) -> None:
+        self.space = space
+        self.legal = legality(space)
+        self.operator = operator
+
+
+class Host(Protocol):
+    """What a single-agent step needs of its :class:`~mosaic_core._session.Session` (named
+    here, not imported: the session imports this module)."""
+
+    step_index: int
+    invalid_actions: int
+    episode_reward: dict[Agent, float]
+
+    @property
+    def render_mode(self) -> str: ...
+
+    def operator_for(self, agent: Agent) -> Operator: ...
+
+    def _checked(self, agent: Agent, seat: Seat, given: Any, mask: Any) -> Any: ...
+
+    def _repaired(self, agent: Agent, seat: Seat, action: Any, mask: Any) -> tuple[Any, bool]: ...
+
+    def _legal(self, agent: Agent, mask: Any) -> list[int]: ...
+
+    def _frame(self, wanted: bool | None) -> dict[str, Any] | None: ...
+
+    def _episode_end(self, total: Any, terminated: Any, truncated: Any) -> dict[str, Any]: ...
+
+    def _next_episode(self) -> None: ...
 
 
 class Solo:
@@ -31,7 +68,7 @@ class Solo:
 
     __slots__ = ("arena", "discrete", "info", "mask", "observation", "operator", "seat", "session")
 
-    def __init__(self, session: Session, arena: Arena, seat: _Seat) -> None:
+    def __init__(self, session: Host, arena: Arena, seat: Seat) -> None:
         self.session = session
         self.arena = arena
         self.seat = seat
