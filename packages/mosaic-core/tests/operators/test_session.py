@@ -121,6 +121,55 @@ def test_a_given_illegal_action_is_refused_and_nothing_steps() -> None:
     )  # fmt: skip
 
 
+class MaskedEnv(CountingEnv):
+    """Action 0 is never legal: on even steps the observation (a dict) carries the mask
+    ``[0, 1, 1]``, on odd steps the info carries ``[0, 1, 0]``."""
+
+    def _obs(self) -> Any:
+        observation: dict[str, Any] = {"t": self.t}
+        if self.t % 2 == 0:
+            observation["action_mask"] = np.array([0, 1, 1], dtype=np.int8)
+        return observation
+
+    def _info(self) -> dict[str, Any]:
+        return {} if self.t % 2 == 0 else {"action_mask": np.array([0, 1, 0], dtype=np.int8)}
+
+    def reset(self, *, seed: int | None = None, options: Any = None) -> tuple[Any, dict[str, Any]]:
+        super().reset(seed=seed)
+        return self._obs(), self._info()
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        assert action != 0 and (self.t % 2 == 0 or action != 2), (self.t, action)
+        self.t += 1
+        return self._obs(), float(action), self.t >= self.length, False, self._info()
+
+
+def test_a_single_agent_mask_from_the_observation_or_the_info_rules_every_step() -> None:
+    operator = Fixed(0)  # always masked out: replaced, counted
+    session = _session(operator, env=MaskedEnv())
+    legal = [session.reset(3)["legal"]]
+    records = [session.step()[0] for _ in range(4)]
+    legal += [r["legal"] for r in records]
+    assert legal == [[1, 2], [1], [1, 2], [1], [1, 2]]
+    assert all(r["invalid_action"] is True for r in records)
+    assert all(r["action"] in allowed for r, allowed in zip(records, legal, strict=False))
+    masks = [info["action_mask"].tolist() for info in operator.infos]
+    assert masks == [[0, 1, 1], [0, 1, 0], [0, 1, 1], [0, 1, 0]]
+    with pytest.raises(SessionError, match=r"not legal .* with the current action mask"):
+        session.step(0)
+    record, end = session.step(2)  # the episode's last step; the next one starts masked
+    assert end is not None and end["invalid_actions"] == 4 and record["legal"] == [1, 2]
+    with pytest.raises(SessionError, match=r"not legal .* with the current action mask"):
+        session.step(0)
+    fair = _session(env=MaskedEnv())  # the random operator keeps to the mask
+    legal = [fair.reset(5)["legal"]]
+    for _ in range(12):
+        record, end = fair.step()
+        assert record["action"] in legal[-1] and "invalid_action" not in record
+        legal.append(fair.upcoming()["legal"])
+        assert end is None or end["invalid_actions"] == 0
+
+
 def test_select_action_converts_the_observation_to_the_space() -> None:
     operator = Fixed(1)
     session = _session(operator)
