@@ -62,6 +62,7 @@ SDK_GROUPS = {
         "_serve",
         "_server",
         "_session",
+        "_solo",
         "_jsonable",
         "_arena",
         "_fastlane",

@@ -9,13 +9,14 @@ until an environment is made.
 
 from __future__ import annotations
 
+import numbers
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, NamedTuple
 
 from mosaic_core._operator import action_mask_of, require
 
-__all__ = ["Arena", "Transition", "coerce_action", "legality", "make_arena"]
+__all__ = ["INTEGERS", "Arena", "Transition", "coerce_action", "legality", "make_arena", "seen"]
 
 Agent = str | None
 Kind = Literal["single", "parallel", "aec"]
@@ -40,6 +41,10 @@ def coerce_action(space: Any, action: Any) -> Any:
     return action
 
 
+#: Types of integer scalars seen (numpy's integers): their actions need only ``operator.index``.
+INTEGERS: set[type] = set()
+
+
 def legality(space: Any) -> Callable[[Any, Any], bool]:
     """``is_legal(action, mask)`` for one space: is ``action`` in ``space`` and allowed by
     ``mask`` (when there is one)? What the check needs is read from the space once, as a
@@ -48,16 +53,22 @@ def legality(space: Any) -> Callable[[Any, Any], bool]:
         start, n = int(space.start), int(space.n)
 
         def discrete(action: Any, mask: Any) -> bool:
-            if type(action) is not int:  # numpy integers pass; bools, floats do not
-                dtype = getattr(action, "dtype", None)
-                if isinstance(action, (bool, float)) or (
-                    dtype is not None and dtype.kind not in "iu"
-                ):
-                    return False
-                try:
+            kind = type(action)
+            if kind is not int:  # numpy integers pass; bools, floats do not
+                if kind in INTEGERS:
                     action = operator.index(action)
-                except TypeError:
-                    return False
+                else:
+                    dtype = getattr(action, "dtype", None)
+                    if isinstance(action, (bool, float)) or (
+                        dtype is not None and dtype.kind not in "iu"
+                    ):
+                        return False
+                    if isinstance(action, numbers.Integral):  # numpy's int64...: checked once
+                        INTEGERS.add(kind)
+                    try:
+                        action = operator.index(action)
+                    except TypeError:
+                        return False
             index = action - start
             return 0 <= index < n and (mask is None or bool(mask[index]))
 
@@ -75,6 +86,16 @@ def legality(space: Any) -> Callable[[Any, Any], bool]:
         return True
 
     return contained
+
+
+def seen(observation: Any, info: dict[str, Any]) -> dict[str, Any]:
+    """The info an operator gets: the environment's ``info``, with the observation's action
+    mask added where the observation has one and the info does not."""
+    if "action_mask" not in info:
+        mask = action_mask_of(observation, None)
+        if mask is not None:
+            return {**info, "action_mask": mask}
+    return info
 
 
 class Transition(NamedTuple):
@@ -105,8 +126,14 @@ class Arena:
         return [None]
 
     def reset(self, seed: int | None) -> None:
-        obs, info = self.env.reset(seed=seed)
-        self._obs, self._info = {None: obs}, {None: dict(info or {})}
+        self.keep(*self.env.reset(seed=seed))
+
+    def keep(self, observation: Any, info: Any) -> dict[str, Any]:
+        """Hold what a single-agent environment returned (from a reset or a step), for
+        :meth:`observation` and :meth:`info`; returns what :meth:`info` will give."""
+        kept = dict(info) if info else {}
+        self._obs[None], self._info[None] = observation, kept  # the arena's own dicts
+        return seen(observation, kept)
 
     def observation(self, agent: Agent) -> Any:
         return self._obs[agent]
@@ -116,12 +143,7 @@ class Arena:
         return ()
 
     def info(self, agent: Agent) -> dict[str, Any]:
-        info: dict[str, Any] = self._info.get(agent) or {}
-        if "action_mask" not in info:
-            mask = action_mask_of(self._obs.get(agent), None)
-            if mask is not None:
-                info = {**info, "action_mask": mask}
-        return info
+        return seen(self._obs.get(agent), self._info.get(agent) or {})
 
     def action_space(self, agent: Agent) -> Any:
         return self.env.action_space
@@ -138,7 +160,7 @@ class Arena:
 
     def step(self, actions: Mapping[Agent, Any]) -> Transition:
         obs, reward, terminated, truncated, info = self.env.step(actions[None])
-        self._obs, self._info = {None: obs}, {None: dict(info or {})}
+        self.keep(obs, info)
         term, trunc = bool(terminated), bool(truncated)
         return Transition({None: float(reward)}, {None: term}, {None: trunc}, term or trunc)
 

@@ -15,11 +15,11 @@ __all__ = ["jsonable"]
 
 def jsonable(value: Any) -> Any:
     """numpy scalars and arrays, tuples and mappings as plain JSON values."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
     kind = type(value)
     plain = _PLAIN.get(kind, _UNSEEN)
     if plain is _UNSEEN:
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
         plain = _PLAIN[kind] = _plain_type(kind)
     if plain is not None:
         return plain(value)

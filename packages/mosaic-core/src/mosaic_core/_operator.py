@@ -117,12 +117,22 @@ def action_mask_of(observation: Any, info: Mapping[str, Any] | None) -> Any:
         mask = info.get("action_mask")
         if mask is not None:
             return mask
-    # dict first: the Mapping ABC check is slow, and this runs at every step.
+    # An array's type first, then dict: the Mapping ABC check is slow, and this runs at
+    # every step.
+    kind = type(observation)
+    if kind in _MASKLESS:
+        return None
     if isinstance(observation, dict) or (
         hasattr(observation, "keys") and isinstance(observation, Mapping)
     ):
         return observation.get("action_mask")
+    if not hasattr(kind, "keys"):  # an array, a number, a string: never a mapping
+        _MASKLESS.add(kind)
     return None
+
+
+#: Types of observations seen that cannot be mappings, so cannot hold an action mask.
+_MASKLESS: set[type] = set()
 
 
 def need_space(context: OperatorContext, who: str) -> Any:

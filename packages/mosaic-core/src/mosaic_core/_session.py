@@ -5,7 +5,10 @@ A :class:`Session` holds an environment (through its
 counters and the frame output. :meth:`Session.step` asks the operators
 for whatever actions the caller did not give, steps the environment, and
 returns the ``step`` record, plus the ``episode_end`` record when the
-episode is over, after which the next episode starts by itself.
+episode is over, after which the next episode starts by itself. A
+single-agent environment is stepped by a loop of its own
+(:class:`~mosaic_core._solo.Solo`, the common case, kept lean); the loop
+here steps parallel and AEC environments.
 
 Seeds: after ``reset(seed=S)``, the episode that starts automatically after
 ``k`` episodes is reset with seed ``S + k`` (and every operator's
@@ -19,10 +22,11 @@ import copy
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from mosaic_core._arena import Agent, Arena, Transition, coerce_action, legality
+from mosaic_core._arena import Agent, Arena, Transition, coerce_action
 from mosaic_core._errors import ProtocolError
 from mosaic_core._jsonable import jsonable
 from mosaic_core._operator import Operator, agent_seed
+from mosaic_core._solo import Seat, Solo
 
 __all__ = ["NOT_GIVEN", "PROTOCOL_VERSION", "Session", "SessionError"]
 
@@ -33,18 +37,6 @@ NOT_GIVEN: Any = object()
 
 class SessionError(ProtocolError):
     """A request the session cannot honour; the server answers it with ``error``."""
-
-
-class _Seat:
-    """One agent's action space, its legality check and its operator (None if it has none),
-    looked up once instead of at every step."""
-
-    __slots__ = ("legal", "operator", "space")
-
-    def __init__(self, space: Any, operator: Operator | None) -> None:
-        self.space = space
-        self.legal = legality(space)
-        self.operator = operator
 
 
 class Session:
@@ -76,7 +68,8 @@ class Session:
         self.episode_seed: int | None = None
         self._reset_counters()
         self._fallback: dict[Agent, Any] = {}
-        self._seats: dict[Agent, _Seat] = {}
+        self._seats: dict[Agent, Seat] = {}
+        self._solo: Solo | None = None
         if arena is not None:
             missing = [a for a in (arena.possible_agents or (None,)) if a not in self.operators]
             if missing and None not in self.operators:
@@ -130,6 +123,15 @@ class Session:
         self.arena.reset(seed)
         self._fallback = {}
         self._started = True
+        if self._solo is not None:
+            self._solo.look()
+        elif self.arena.kind == "single":  # a Gymnasium environment: the loop of its own
+            self._solo = Solo(self, self.arena, self._seat(None))
+
+    def _next_episode(self) -> None:
+        """Begin the episode after the one that just ended, seeded ``S + k``."""
+        self.episode += 1
+        self._begin(None if self._base_seed is None else self._base_seed + self.episode)
 
     def _fallback_action(self, agent: Agent, mask: Any) -> Any:
         space = self._fallback.get(agent)
@@ -154,12 +156,12 @@ class Session:
             )
         return action
 
-    def _seat(self, agent: Agent) -> _Seat:
+    def _seat(self, agent: Agent) -> Seat:
         seat = self._seats.get(agent)
         if seat is None:
             assert self.arena is not None
             operator = self.operators.get(agent) or self.operators.get(None)
-            seat = self._seats[agent] = _Seat(self.arena.action_space(agent), operator)
+            seat = self._seats[agent] = Seat(self.arena.action_space(agent), operator)
         return seat
 
     def _choose(self, agent: Agent, given: Any, exchanges: dict[Agent, Any]) -> tuple[Any, bool]:
@@ -170,17 +172,7 @@ class Session:
         info = arena.info(agent)
         mask = info.get("action_mask")
         if given is not NOT_GIVEN:
-            try:
-                action = coerce_action(seat.space, given)
-            except (TypeError, ValueError) as exc:
-                raise SessionError(f"step: {exc}") from None
-            if not seat.legal(action, mask):
-                raise SessionError(
-                    f"step: action {given!r} is not legal for {agent or 'the agent'} "
-                    f"in {seat.space}"
-                    + (" with the current action mask" if mask is not None else "")
-                )
-            return action, False
+            return self._checked(agent, seat, given, mask), False
         observation = arena.observation(agent)
         operator = seat.operator if seat.operator is not None else self.operator_for(agent)
         action = operator.select_action(observation, info)
@@ -189,6 +181,24 @@ class Session:
             exchanges[agent] = jsonable(exchange)
         if seat.legal(action, mask):
             return action, False
+        return self._repaired(agent, seat, action, mask)
+
+    def _checked(self, agent: Agent, seat: Seat, given: Any, mask: Any) -> Any:
+        """An action given by the caller, in its space's form; refused if it is not legal."""
+        try:
+            action = coerce_action(seat.space, given)
+        except (TypeError, ValueError) as exc:
+            raise SessionError(f"step: {exc}") from None
+        if not seat.legal(action, mask):
+            raise SessionError(
+                f"step: action {given!r} is not legal for {agent or 'the agent'} "
+                f"in {seat.space}" + (" with the current action mask" if mask is not None else "")
+            )
+        return action
+
+    def _repaired(self, agent: Agent, seat: Seat, action: Any, mask: Any) -> tuple[Any, bool]:
+        """An operator's action that failed the check: legal once in its space's form (a JSON
+        number for a numpy one), else a seeded random legal action, counted as invalid."""
         try:
             action = coerce_action(seat.space, action)
         except (TypeError, ValueError):
@@ -209,6 +219,9 @@ class Session:
         :class:`~mosaic_core._session.SessionError`; an illegal action chosen by an operator is
         counted in ``invalid_actions`` and replaced by a random legal one.
         """
+        solo = self._solo  # there only while an episode of a single-agent environment runs
+        if solo is not None:
+            return solo.step(None if action is NOT_GIVEN else action, render)
         arena = self.arena
         if arena is None:
             raise SessionError("step: this operator was started without an environment (--env)")
@@ -216,49 +229,19 @@ class Session:
             raise SessionError('step: no episode yet; send {"cmd": "reset"} first')
         if action is None:
             action = NOT_GIVEN
-        if arena.kind == "single":
-            record, transition = self._step_one(arena, action, render)
-        else:
-            record, transition = self._step_many(arena, action, render)
+        record, transition = self._step_many(arena, action, render)
         self.step_index += 1
         if transition.done:
-            end = self._episode_end(transition)
-            self.episode += 1
-            seed = None if self._base_seed is None else self._base_seed + self.episode
-            self._begin(seed)
+            end = self._episode_end(
+                dict(self.episode_reward), dict(transition.terminated), dict(transition.truncated)
+            )
+            self._next_episode()
         else:
             end = None
         upcoming = self.upcoming()
         if upcoming:
             record.update(upcoming)
         return record, end
-
-    def _step_one(
-        self, arena: Arena, action: Any, render: bool | None
-    ) -> tuple[dict[str, Any], Transition]:
-        """A single-agent step: :meth:`_step_many` for the one agent ``None``, without its
-        per-agent dicts and loops (the common case, which a plain Gymnasium loop is held to)."""
-        exchanges: dict[Agent, Any] = {}
-        chosen, illegal = self._choose(None, action, exchanges)
-        transition = arena.step({None: chosen})
-        reward = transition.rewards[None]
-        total = self.episode_reward[None] = self.episode_reward.get(None, 0.0) + reward
-        record = {
-            "step_index": self.step_index,
-            "action": jsonable(chosen),
-            "reward": reward,
-            "terminated": transition.terminated[None],
-            "truncated": transition.truncated[None],
-            "episode_reward": total,
-            "episode_done": transition.done,
-            "render": self._frame(render),
-        }
-        if illegal:
-            self.invalid_actions += 1
-            record["invalid_action"] = True
-        if exchanges:
-            record["exchange"] = exchanges[None]
-        return record, transition
 
     def _step_many(
         self, arena: Arena, action: Any, render: bool | None
@@ -308,9 +291,8 @@ class Session:
         arena = self.arena
         if arena is None or not self._started:
             return {}
-        if arena.kind == "single":
-            mask = arena.info(None).get("action_mask")
-            return {} if mask is None else {"legal": self._legal(None, mask)}
+        if self._solo is not None:
+            return self._solo.upcoming()
         acting = arena.to_act()
         legal = {}
         for agent in acting:
@@ -326,14 +308,7 @@ class Session:
         start = int(getattr(self._seat(agent).space, "start", 0))
         return [start + i for i, ok in enumerate(jsonable(mask)) if ok]
 
-    def _episode_end(self, transition: Any) -> dict[str, Any]:
-        if self.multi_agent:
-            total: Any = dict(self.episode_reward)
-            terminated: Any = dict(transition.terminated)
-            truncated: Any = dict(transition.truncated)
-        else:
-            total = self.episode_reward.get(None, 0.0)
-            terminated, truncated = transition.terminated[None], transition.truncated[None]
+    def _episode_end(self, total: Any, terminated: Any, truncated: Any) -> dict[str, Any]:
         return {
             "total_reward": total,
             "episode_length": self.step_index,
@@ -417,6 +392,7 @@ class Session:
             operator.close()
         if self.arena is not None:
             arena, self.arena = self.arena, None
+            self._solo = None
             arena.close()
         if self._writer is not None:
             writer, self._writer = self._writer, None

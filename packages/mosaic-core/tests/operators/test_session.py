@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import sys
@@ -120,6 +121,55 @@ def test_a_given_illegal_action_is_refused_and_nothing_steps() -> None:
     )  # fmt: skip
 
 
+class MaskedEnv(CountingEnv):
+    """Action 0 is never legal: on even steps the observation (a dict) carries the mask
+    ``[0, 1, 1]``, on odd steps the info carries ``[0, 1, 0]``."""
+
+    def _obs(self) -> Any:
+        observation: dict[str, Any] = {"t": self.t}
+        if self.t % 2 == 0:
+            observation["action_mask"] = np.array([0, 1, 1], dtype=np.int8)
+        return observation
+
+    def _info(self) -> dict[str, Any]:
+        return {} if self.t % 2 == 0 else {"action_mask": np.array([0, 1, 0], dtype=np.int8)}
+
+    def reset(self, *, seed: int | None = None, options: Any = None) -> tuple[Any, dict[str, Any]]:
+        super().reset(seed=seed)
+        return self._obs(), self._info()
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        assert action != 0 and (self.t % 2 == 0 or action != 2), (self.t, action)
+        self.t += 1
+        return self._obs(), float(action), self.t >= self.length, False, self._info()
+
+
+def test_a_single_agent_mask_from_the_observation_or_the_info_rules_every_step() -> None:
+    operator = Fixed(0)  # always masked out: replaced, counted
+    session = _session(operator, env=MaskedEnv())
+    legal = [session.reset(3)["legal"]]
+    records = [session.step()[0] for _ in range(4)]
+    legal += [r["legal"] for r in records]
+    assert legal == [[1, 2], [1], [1, 2], [1], [1, 2]]
+    assert all(r["invalid_action"] is True for r in records)
+    assert all(r["action"] in allowed for r, allowed in zip(records, legal, strict=False))
+    masks = [info["action_mask"].tolist() for info in operator.infos]
+    assert masks == [[0, 1, 1], [0, 1, 0], [0, 1, 1], [0, 1, 0]]
+    with pytest.raises(SessionError, match=r"not legal .* with the current action mask"):
+        session.step(0)
+    record, end = session.step(2)  # the episode's last step; the next one starts masked
+    assert end is not None and end["invalid_actions"] == 4 and record["legal"] == [1, 2]
+    with pytest.raises(SessionError, match=r"not legal .* with the current action mask"):
+        session.step(0)
+    fair = _session(env=MaskedEnv())  # the random operator keeps to the mask
+    legal = [fair.reset(5)["legal"]]
+    for _ in range(12):
+        record, end = fair.step()
+        assert record["action"] in legal[-1] and "invalid_action" not in record
+        legal.append(fair.upcoming()["legal"])
+        assert end is None or end["invalid_actions"] == 0
+
+
 def test_select_action_converts_the_observation_to_the_space() -> None:
     operator = Fixed(1)
     session = _session(operator)
@@ -149,6 +199,50 @@ def test_random_operator_respects_the_action_mask() -> None:
     picks = {operator.select_action(None, {"action_mask": np.array([0, 1, 0, 1, 0])})}
     picks |= {operator.select_action(None, {"action_mask": [0, 1, 0, 1, 0]}) for _ in range(30)}
     assert picks == {1, 3}
+
+
+@pytest.mark.parametrize(
+    "space",
+    [
+        gym.spaces.Discrete(7),
+        gym.spaces.Discrete(5, start=-2),
+        gym.spaces.Discrete(4, dtype=np.int32),
+    ],
+    ids=["plain", "start", "int32"],
+)
+def test_random_operator_draws_what_the_space_would_draw(space: Any) -> None:
+    """Its unmasked Discrete pick skips ``sample()``'s checks: the same numbers and type."""
+    operator = RandomOperator(OperatorContext(action_space=space))
+    reference = copy.deepcopy(space)
+    for seed in (0, 3):
+        operator.reset(seed)
+        reference.seed(seed)
+        drawn = [operator.select_action(np.zeros(2), {}) for _ in range(60)]
+        expected = [reference.sample() for _ in range(60)]
+        assert drawn == expected
+        assert {type(a) for a in drawn} == {type(e) for e in expected}
+
+
+def test_random_operator_unseeded_after_seeded_does_not_replay_the_seeded_stream() -> None:
+    space = gym.spaces.Discrete(1000)
+    operator = RandomOperator(OperatorContext(action_space=space))
+
+    def draws() -> list[Any]:
+        return [operator.select_action(None, {}) for _ in range(20)]
+
+    operator.reset(1)
+    seeded = draws()
+    operator.reset(None)  # fresh entropy, not the seeded stream going on
+    reference = copy.deepcopy(space)
+    reference.seed(1)
+    [reference.sample() for _ in range(20)]
+    assert draws() != [reference.sample() for _ in range(20)]
+    operator.reset(None)  # unseeded already: its stream goes on, still not the seeded one
+    other = RandomOperator(OperatorContext(action_space=space))
+    other.reset(None)
+    assert draws() != [other.select_action(None, {}) for _ in range(20)]
+    operator.reset(1)
+    assert draws() == seeded
 
 
 def _human(text: str, space: Any = None, **context: Any) -> tuple[HumanOperator, io.StringIO]:

@@ -17,23 +17,45 @@ __all__ = ["BUILTIN", "HumanOperator", "RandomOperator", "legal_actions_of"]
 
 
 class RandomOperator:
-    """Uniformly random legal actions, reproducible per episode seed."""
+    """Uniformly random legal actions, reproducible per episode seed.
+
+    An unmasked pick from a ``Discrete`` space is drawn as ``Discrete.sample()``
+    draws it (the same numbers from the same seed, the same type) without its
+    checks, as a session asks at every step: ``start + integers(n)`` of the
+    space's generator, reseeded at every seeded :meth:`reset`.
+    """
 
     def __init__(self, context: OperatorContext) -> None:
         self._space = need_space(context, "random")
         self._np = require("numpy", "the random operator")
         self._agent = context.agent
+        space = self._space
+        self._discrete = type(space).__name__ == "Discrete"
+        self._uniform: Any = None  # the space's generator's ``integers``, once reset
+        if self._discrete:  # start + a number of start's type is that number when start is 0
+            start, self._n, self._dtype = space.start, space.n, space.dtype.type
+            self._start = None if start == 0 and type(start) is self._dtype else start
+        self._seeded = True  # a reset(None) after this draws fresh entropy
 
     def reset(self, seed: int | None = None) -> None:
-        self._space.seed(agent_seed(seed, self._agent))
+        seed = agent_seed(seed, self._agent)
+        if seed is not None or self._seeded:  # unseeded already: the stream goes on
+            self._space.seed(seed)
+            self._seeded = seed is not None
+            self._uniform = self._space.np_random.integers if self._discrete else None
 
     def select_action(self, observation: Any, info: Mapping[str, Any]) -> Any:
-        legal = legal_actions_of(info)
-        if legal:  # actions a mask cannot list, such as a text game's commands
-            return legal[int(self._space.np_random.integers(len(legal)))]
+        if info:  # most environments give none: no list to look for
+            legal = legal_actions_of(info)
+            if legal:  # actions a mask cannot list, such as a text game's commands
+                return legal[int(self._space.np_random.integers(len(legal)))]
         mask = action_mask_of(observation, info)
         if mask is not None and hasattr(self._space, "n"):
             return self._space.sample(mask=self._np.asarray(mask, dtype=self._np.int8))
+        uniform = self._uniform
+        if uniform is not None:
+            drawn = uniform(self._n, dtype=self._dtype)
+            return drawn if self._start is None else self._start + drawn
         return self._space.sample()
 
     def close(self) -> None:
