@@ -14,7 +14,7 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, NamedTuple
 
-from mosaic_core._operator import action_mask_of, require
+from mosaic_core._operator import MASKLESS, action_mask_of, require
 
 __all__ = ["INTEGERS", "Arena", "Transition", "coerce_action", "legality", "make_arena", "seen"]
 
@@ -131,6 +131,10 @@ class Arena:
     def keep(self, observation: Any, info: Any) -> dict[str, Any]:
         """Hold what a single-agent environment returned (from a reset or a step), for
         :meth:`observation` and :meth:`info`; returns what :meth:`info` will give."""
+        if not info and type(observation) in MASKLESS:  # nothing to copy, no mask to add
+            kept: dict[str, Any] = {}
+            self._obs[None], self._info[None] = observation, kept
+            return kept
         kept = dict(info) if info else {}
         self._obs[None], self._info[None] = observation, kept  # the arena's own dicts
         return seen(observation, kept)

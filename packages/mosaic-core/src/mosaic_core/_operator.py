@@ -20,6 +20,7 @@ from mosaic_core._errors import MosaicError
 from mosaic_core._spec import wants_context
 
 __all__ = [
+    "MASKLESS",
     "Operator",
     "OperatorContext",
     "action_mask_of",
@@ -120,19 +121,19 @@ def action_mask_of(observation: Any, info: Mapping[str, Any] | None) -> Any:
     # An array's type first, then dict: the Mapping ABC check is slow, and this runs at
     # every step.
     kind = type(observation)
-    if kind in _MASKLESS:
+    if kind in MASKLESS:
         return None
     if isinstance(observation, dict) or (
         hasattr(observation, "keys") and isinstance(observation, Mapping)
     ):
         return observation.get("action_mask")
     if not hasattr(kind, "keys"):  # an array, a number, a string: never a mapping
-        _MASKLESS.add(kind)
+        MASKLESS.add(kind)
     return None
 
 
 #: Types of observations seen that cannot be mappings, so cannot hold an action mask.
-_MASKLESS: set[type] = set()
+MASKLESS: set[type] = set()
 
 
 def need_space(context: OperatorContext, who: str) -> Any:

@@ -109,7 +109,11 @@ class Solo:
         arena = self.arena
         observation, reward, terminated, truncated, info = arena.env.step(chosen)
         seen = arena.keep(observation, info)
-        reward, terminated, truncated = float(reward), bool(terminated), bool(truncated)
+        # Most environments give exactly these types: no conversion to pay for.
+        if type(reward) is not float:
+            reward = float(reward)
+        if type(terminated) is not bool or type(truncated) is not bool:
+            terminated, truncated = bool(terminated), bool(truncated)
         done = terminated or truncated
         totals = session.episode_reward
         total = totals[None] = totals.get(None, 0.0) + reward
