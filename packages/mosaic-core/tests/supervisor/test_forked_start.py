@@ -11,6 +11,7 @@ writes what it finds; each test compares a forked start with an executed one
 
 from __future__ import annotations
 
+import _thread
 import json
 import os
 import pathlib
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -250,4 +252,16 @@ def test_only_a_host_that_allows_it_forks_and_only_the_same_interpreter(
     finally:
         stop.set()
         other.join()
+    assert forking.forkable(command, env)
+    # A thread that threading does not know of counts too (a BLAS pool started at import).
+    release = threading.Event()
+    _thread.start_new_thread(release.wait, ())
+    assert threading.active_count() == 1
+    try:
+        assert not forking.forkable(command, env)
+    finally:
+        release.set()
+    deadline = time.monotonic() + 10
+    while len(os.listdir("/proc/self/task")) > 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert forking.forkable(command, env)

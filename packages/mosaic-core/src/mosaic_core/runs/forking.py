@@ -52,13 +52,22 @@ def forkable(command: Sequence[str], env: Mapping[str, str]) -> bool:
     """Would forking start the same worker as executing ``command`` with ``env``?"""
     if not _allowed or os.environ.get(START_ENV, "") == "exec" or env.get(START_ENV) == "exec":
         return False
-    if not sys.platform.startswith("linux") or threading.active_count() != 1:
-        return False  # a fork copies one thread: another's locks would stay held
+    if not sys.platform.startswith("linux") or not _one_thread():
+        return False
     # The very path: a virtual environment's python may be a link to this one's binary.
     if len(command) < 3 or command[1] != "-m" or command[0] != sys.executable:
         return False
     startup = {k for k in (*env, *os.environ) if k.startswith("PYTHON")} - {"PYTHONUNBUFFERED"}
     return all(env.get(k) == os.environ.get(k) for k in startup)
+
+
+def _one_thread() -> bool:
+    """Is this the process's only thread, Python's or a library's (a BLAS pool, say)? A
+    fork copies one thread: another's locks would stay held in the child."""
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
 
 
 class Forked:
