@@ -131,11 +131,8 @@ class InteractiveServer:
             return [_error(rid, f"{message}; expected one of {', '.join(COMMANDS)}")]
         try:
             responses = handler(request)
-        except SessionError as exc:
-            return [_error(rid, str(exc))]
         except Exception as exc:  # noqa: BLE001 - an operator or env failure ends no session
-            traceback.print_exc(file=sys.stderr)
-            return [_error(rid, f"{cmd} failed: {type(exc).__name__}: {exc}")]
+            return [_failed(rid, cmd, exc)]
         for response in responses:
             response["id"] = rid
         return responses
@@ -143,20 +140,34 @@ class InteractiveServer:
     def handle_line(self, line: bytes | str) -> list[bytes]:
         """Encoded response lines for one raw request line (at least one, always)."""
         try:
-            request = _plain_step(line)
-            if request is None:
-                try:
-                    request = json.loads(line)
-                except RecursionError:
-                    return [_line(_error(None, "bad JSON: nested too deeply to read"))]
-                except ValueError as exc:
-                    return [_line(_error(None, f"bad JSON ({exc}): {_short(line)}"))]
+            rid = _plain_step_id(line)
+            if rid is not None and not self.stopped:
+                return self._plain_step(rid)
+            try:
+                request = json.loads(line)
+            except RecursionError:
+                return [_line(_error(None, "bad JSON: nested too deeply to read"))]
+            except ValueError as exc:
+                return [_line(_error(None, f"bad JSON ({exc}): {_short(line)}"))]
             return [_line(r) for r in self.handle(request)] or [
                 _line(_error(None, "the request produced no response"))
             ]
         except Exception as exc:  # noqa: BLE001 - one bad line never ends the session
             traceback.print_exc(file=sys.stderr)
             return [_line(_error(None, f"could not answer this line: {type(exc).__name__}"))]
+
+    def _plain_step(self, rid: int) -> list[bytes]:
+        """``{"cmd":"step","id":N}``, every line of a pipelined client: what :meth:`handle`
+        answers, byte for byte, without its request and response dicts."""
+        try:
+            record, end = self.session.step()
+        except Exception as exc:  # noqa: BLE001 - as in handle
+            return [_line(_failed(rid, "step", exc))]
+        line = _step_line(record, rid)
+        out = [line if line is not None else _line({"type": "step", **record, "id": rid})]
+        if end is not None:
+            out.append(_line({"type": "episode_end", **end, "id": rid}))
+        return out
 
     def _reset(self, request: dict[str, Any]) -> list[dict[str, Any]]:
         ready = self.session.reset(request.get("seed"))
@@ -274,21 +285,23 @@ _STEP_LINE = (
 _BOOL = {True: "true", False: "false"}
 
 
-def _plain_step(line: bytes | str) -> dict[str, Any] | None:
-    """``{"cmd":"step","id":N}`` exactly (the hot path of a pipelined client), without json."""
+def _plain_step_id(line: bytes | str) -> int | None:
+    """The id of ``{"cmd":"step","id":N}`` exactly (the hot path of a pipelined client),
+    read without json; None for any other line."""
     if isinstance(line, bytes) and line.startswith(_STEP_PREFIX) and line.endswith(b"}"):
         digits = line[len(_STEP_PREFIX) : -1]
         if digits.isdigit() and len(digits) < 18:
-            return {"cmd": "step", "id": int(digits)}
+            return int(digits)
     return None
 
 
-def _step_line(r: dict[str, Any]) -> bytes | None:
-    """A single-agent ``step`` with an integer action, formatted without json (same bytes)."""
-    action, reward, total, rid = r["action"], r["reward"], r["episode_reward"], r["id"]
-    if not (type(action) is type(rid) is int and type(reward) is type(total) is float):
+def _step_line(r: dict[str, Any], rid: int) -> bytes | None:
+    """The ``step`` answer to request ``rid`` of a single-agent record ``r`` with an integer
+    action, formatted without json (the same bytes)."""
+    action, reward, total = r["action"], r["reward"], r["episode_reward"]
+    if not (type(action) is int and type(reward) is type(total) is float):
         return None
-    if not (math.isfinite(reward) and math.isfinite(total)) or len(r) != 10:
+    if not (math.isfinite(reward) and math.isfinite(total)) or len(r) != 8:
         return None
     render = r["render"]
     return (
@@ -301,10 +314,6 @@ def _step_line(r: dict[str, Any]) -> bytes | None:
 
 
 def _line(response: dict[str, Any]) -> bytes:
-    if response["type"] == "step":
-        fast = _step_line(response)
-        if fast is not None:
-            return fast
     try:
         return (_encode(response) + "\n").encode()
     except (TypeError, ValueError, RecursionError) as exc:
@@ -312,6 +321,16 @@ def _line(response: dict[str, Any]) -> bytes:
         message = f"response is not JSON-serialisable: {type(exc).__name__}: {_short(str(exc))}"
         fallback = _error(response.get("id"), message)
         return (json.dumps(fallback, ensure_ascii=True, default=repr) + "\n").encode()
+
+
+def _failed(rid: Any, cmd: Any, exc: Exception) -> dict[str, Any]:
+    """The ``error`` answer to a command that raised: a request the session refused says
+    why; anything else (an operator or environment that failed) leaves its traceback on
+    stderr."""
+    if isinstance(exc, SessionError):
+        return _error(rid, str(exc))
+    traceback.print_exc(file=sys.stderr)
+    return _error(rid, f"{cmd} failed: {type(exc).__name__}: {exc}")
 
 
 def _error(rid: Any, message: str) -> dict[str, Any]:

@@ -256,3 +256,57 @@ def _policy_dir(op_env: Any, action: int) -> Any:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "policy.json").write_text(json.dumps({"action": action}))
     return directory
+
+
+def test_a_plain_step_line_is_answered_as_any_other_step_command() -> None:
+    """``{"cmd":"step","id":N}``, a pipelined client's every line, takes a path of its own
+    in the server; its answers are the bytes the general path gives the same command,
+    episode ends, a reward that is no number and the refusal after ``stop`` included."""
+    from mosaic_core import OperatorContext
+    from mosaic_core._server import InteractiveServer
+    from mosaic_core.operators import RandomOperator, Session, make_arena, make_env
+
+    def server() -> InteractiveServer:
+        arena = make_arena(make_env("CartPole-v1"), "CartPole-v1")
+        operator = RandomOperator(OperatorContext(action_space=arena.action_space(None)))
+        served = InteractiveServer(session=Session(arena, {None: operator}, render="none"))
+        served.handle_line(b'{"cmd":"reset","seed":3,"id":0}')
+        return served
+
+    plain, general = server(), server()
+    ends = 0
+    for rid in range(1, 400):
+        answer = plain.handle_line(b'{"cmd":"step","id":%d}' % rid)
+        assert answer == general.handle_line(b'{"cmd": "step", "id": %d}' % rid)
+        ends += len(answer) == 2
+    assert ends >= 5  # episode_end lines compared too
+    for served in (plain, general):  # a reward that is no number leaves the fast format
+        served.session.episode_reward[None] = float("nan")
+    answer = plain.handle_line(b'{"cmd":"step","id":400}')
+    assert answer == general.handle_line(b'{"cmd": "step", "id": 400}')
+    assert b'"episode_reward":NaN' in answer[0]
+
+    def broken(action: Any) -> Any:
+        raise RuntimeError("the environment broke")
+
+    for served in (plain, general):  # an environment that raises: an error line, and on
+        assert served.session.arena is not None
+        served.session.arena.env = _Broken(broken)
+    failed = plain.handle_line(b'{"cmd":"step","id":401}')
+    assert failed == general.handle_line(b'{"cmd": "step", "id": 401}')
+    assert json.loads(failed[0])["message"] == "step failed: RuntimeError: the environment broke"
+    for served in (plain, general):
+        served.handle_line(b'{"cmd":"stop","id":401}')
+    refused = plain.handle_line(b'{"cmd":"step","id":402}')
+    assert refused == general.handle_line(b'{"cmd": "step", "id": 402}')
+    assert json.loads(refused[0])["type"] == "error"
+
+
+class _Broken:
+    """An environment whose step raises (only ``step`` and ``close`` are asked of it)."""
+
+    def __init__(self, step: Any) -> None:
+        self.step = step
+
+    def close(self) -> None:
+        pass
