@@ -15,6 +15,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,14 +27,24 @@ from mosaic_core.runs import RunStore
 HERE = pathlib.Path(__file__).parent
 
 
+def install_plugin(
+    site: pathlib.Path, name: str, worker_type: str, module: str, source: str | None = None
+) -> None:
+    """A worker plugin installed in ``site`` as pip would: distribution ``name`` 0.0.1
+    whose entry point ``worker_type`` names ``module`` (written from ``source`` if given)."""
+    if source is not None:
+        (site / f"{module}.py").write_text(textwrap.dedent(source).lstrip())
+    info = site / f"{name.replace('-', '_')}-0.0.1.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.0.1\n")
+    (info / "entry_points.txt").write_text(f"[mosaic.workers]\n{worker_type} = {module}\n")
+
+
 @pytest.fixture
 def site(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
     site = tmp_path_factory.mktemp("site")
     shutil.copy(HERE / "fixture_worker.py", site / "fixture_worker.py")
-    info = site / "mosaic_fixture-0.0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mosaic-fixture\nVersion: 0.0.1\n")
-    (info / "entry_points.txt").write_text("[mosaic.workers]\nfixture = fixture_worker\n")
+    install_plugin(site, "mosaic-fixture", "fixture", "fixture_worker")
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.setenv(
         "PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))

@@ -17,7 +17,6 @@ import os
 import pathlib
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from typing import Any
@@ -25,6 +24,8 @@ from typing import Any
 import pytest
 
 from mosaic_core.runs import forking
+
+from .conftest import install_plugin
 
 PROBE = '''
 """A worker that writes down the process it was given."""
@@ -124,11 +125,7 @@ sys.exit(main(sys.argv[1:]))
 
 @pytest.fixture
 def state_site(site: pathlib.Path) -> pathlib.Path:
-    (site / "mosaictest_state.py").write_text(textwrap.dedent(PROBE).lstrip())
-    info = site / "mosaic_state-0.0.1.dist-info"
-    info.mkdir(exist_ok=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mosaic-state\nVersion: 0.0.1\n")
-    (info / "entry_points.txt").write_text("[mosaic.workers]\nstate = mosaictest_state\n")
+    install_plugin(site, "mosaic-state", "state", "mosaictest_state", PROBE)
     return site
 
 

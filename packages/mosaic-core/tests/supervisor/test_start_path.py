@@ -25,7 +25,7 @@ from mosaic_core.cli.index import COMMAND_MODULES
 from mosaic_core.runs import RunStore, resolve_worker
 from mosaic_core.runs.worker_cache import WorkerCache
 
-from .conftest import Mosaic
+from .conftest import Mosaic, install_plugin
 
 PROBE = '''
 """A worker that writes the modules its process holds as its run starts."""
@@ -97,11 +97,7 @@ NEVER = {
 @pytest.fixture
 def probe_site(tmp_path: pathlib.Path, site: pathlib.Path) -> pathlib.Path:
     """The probe worker, installed next to the fixture worker."""
-    (site / "mosaictest_probe.py").write_text(textwrap.dedent(PROBE).lstrip())
-    info = site / "mosaic_probe-0.0.1.dist-info"
-    info.mkdir(exist_ok=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mosaic-probe\nVersion: 0.0.1\n")
-    (info / "entry_points.txt").write_text("[mosaic.workers]\nprobe = mosaictest_probe\n")
+    install_plugin(site, "mosaic-probe", "probe", "mosaictest_probe", PROBE)
     return site
 
 
