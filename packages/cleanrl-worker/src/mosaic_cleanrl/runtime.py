@@ -219,8 +219,9 @@ class CleanRLRuntime:
     def _relay(
         self, channel: Any, run: RunHandle, proc: subprocess.Popen[bytes], stop: _StopRequest
     ) -> None:
-        """Turn the script's scalars into metrics events, one per global step, and its
-        checkpoints into recorded ones, until the script closes the channel."""
+        """Turn the script's scalars into metrics events, one per global step, its
+        checkpoints into recorded ones and its env check into the manifest's spaces (or
+        the run's ConfigError), until the script closes the channel."""
         pending_step: int | None = None
         pending: dict[str, float] = {}
         buffer = b""
@@ -269,7 +270,7 @@ class CleanRLRuntime:
                     if step is not None:
                         self.global_step = max(self.global_step, step)
                     self.context.record_checkpoint(path, step=step, modules=modules, reason=reason)
-                else:
+                elif message[0] in ("e", "x"):
                     self._env_checked(proc, message)
         if pending:
             self._emit(run, pending_step, pending)
