@@ -69,29 +69,32 @@ def direct(steps: int, seed: int, workdir: Path) -> tuple[float, float, list[tup
 
 def through_mosaic(
     steps: int, seed: int, home: Path
-) -> tuple[float, float, list[tuple[int, float]], int]:
+) -> tuple[float, float, list[tuple[int, float]], int, tuple[float, float]]:
     """``mosaic run cleanrl``; returns (seconds, CPU seconds, returns from its metrics
-    events, how many scalars they carried)."""
+    events, how many scalars they carried, and the fixed costs at both ends: seconds from
+    the launch to ``run_started`` and from ``run_completed`` to ``mosaic run``'s exit)."""
     env = dict(os.environ, MOSAIC_HOME=str(home))
     command = [sys.executable, "-m", "mosaic_core", "run", "cleanrl", "--json",
                "--set", "algorithm=ppo", "--set", "env_id=CartPole-v1",
                "--set", f"total_steps={steps}", "--set", f"seed={seed}"]  # fmt: skip
-    cpu, started = _children_cpu(), time.perf_counter()
+    cpu, started, launched = _children_cpu(), time.perf_counter(), time.time()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
-    elapsed, cpu = time.perf_counter() - started, _children_cpu() - cpu
+    elapsed, cpu, ended = time.perf_counter() - started, _children_cpu() - cpu, time.time()
     if done.returncode != 0:
         sys.exit(f"mosaic run failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
     result = json.loads(done.stdout)
-    returns, scalars = [], 0
+    returns, scalars, stamps = [], 0, {}
     events = Path(result["run_dir"], "events.jsonl").read_text().splitlines()
     for line in events:
         event = json.loads(line)
+        stamps[event["event"]] = event["timestamp"]
         if event["event"] == "metrics":
             scalars += len(event["payload"]["values"])
             value = event["payload"]["values"].get("charts/episodic_return")
             if value is not None:
                 returns.append((event["payload"]["step"], value))
-    return elapsed, cpu, returns, scalars
+    ends = (stamps["run_started"] - launched, ended - stamps["run_completed"])
+    return elapsed, cpu, returns, scalars, ends
 
 
 def _children_cpu() -> float:
@@ -178,7 +181,7 @@ def main() -> int:
         work.mkdir()
         times: dict[str, list[float]] = {"direct": [], "mosaic": []}
         cpus: dict[str, list[float]] = {"direct": [], "mosaic": []}
-        scalars = 0
+        scalars, ends = 0, []
         sequences: dict[str, list[list[tuple[int, float]]]] = {"direct": [], "mosaic": []}
         for round_ in range(args.rounds):
             order = ["direct", "mosaic"] if round_ % 2 == 0 else ["mosaic", "direct"]
@@ -186,7 +189,10 @@ def main() -> int:
                 if name == "direct":
                     elapsed, cpu, returns = direct(args.steps, args.seed, work)
                 else:
-                    elapsed, cpu, returns, scalars = through_mosaic(args.steps, args.seed, home)
+                    elapsed, cpu, returns, scalars, fixed = through_mosaic(
+                        args.steps, args.seed, home
+                    )
+                    ends.append(fixed)
                 times[name].append(elapsed)
                 cpus[name].append(cpu)
                 sequences[name].append(returns)
@@ -200,6 +206,9 @@ def main() -> int:
               f"target <= 1.03  {'PASS' if ok else 'FAIL'}")  # fmt: skip
         print(f"CPU time   direct {statistics.median(cpus['direct']):.2f} s  mosaic "
               f"{statistics.median(cpus['mosaic']):.2f} s (every process of the run)")  # fmt: skip
+        print(f"ends       launch -> run_started {statistics.median(e[0] for e in ends):.3f} s, "
+              f"run_completed -> mosaic run's exit {statistics.median(e[1] for e in ends):.3f} s "
+              "(medians; the script's own start and teardown lie between)")  # fmt: skip
         reference = sequences["direct"][0]
         same = all(seq == reference for seq in sequences["direct"] + sequences["mosaic"])
         print(f"episodic returns identical across all {2 * args.rounds} runs "
@@ -211,7 +220,7 @@ def main() -> int:
         if args.calls:
             interception(args.calls, args.rounds, scalars)
         if args.learn_steps:
-            elapsed, _, returns, _ = through_mosaic(args.learn_steps, args.seed, home)
+            elapsed, _, returns, _, _ = through_mosaic(args.learn_steps, args.seed, home)
             last = [r for _, r in returns[-20:]]
             mean = statistics.fmean(last) if last else float("nan")
             ok = mean >= 400

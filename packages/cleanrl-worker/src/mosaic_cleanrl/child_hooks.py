@@ -3,6 +3,11 @@
 - ``SummaryWriter.add_scalar`` also sends ``[step, tag, value]`` to the worker
   over the pipe named by ``MOSAIC_CLEANRL_CHANNEL``; the writer's log
   directory becomes the run's ``tensorboard/``.
+- The run's environment is made once as the script imports its gym
+  (:mod:`mosaic_cleanrl.envcheck`): the worker gets its spaces, described
+  as mosaic_core describes spaces, before the script trains; or, for an id
+  that gym cannot make, the error, and the process ends (status 2) before
+  the script does anything.
 - stable-baselines3's ``ReplayBuffer`` gets gymnasium spaces when an old-gym
   script hands it gym spaces (stable-baselines3 2.x accepts only gymnasium's).
 - Every ``torch.nn.Module`` among the script's globals is saved, with what is
@@ -16,14 +21,15 @@
 Modules are patched right after they are first imported (a post-import
 hook), so nothing heavy is imported before the script asks for it. Only the
 standard library is used at install time; ``mosaic_core`` (for its one
-format of spaces) is imported when the checkpoint is saved.
+format of spaces) is imported when the environment is checked.
 
 The worker tells the script's process what it needs in
 ``MOSAIC_CLEANRL_RUN_DIR`` (the run's directory, from its ``RunContext``;
 also the script's working directory), ``MOSAIC_CLEANRL_CHANNEL``,
 ``MOSAIC_CLEANRL_SCRIPT``, ``MOSAIC_CLEANRL_ALGORITHM``,
-``MOSAIC_CLEANRL_VERSION`` and ``MOSAIC_CLEANRL_CHECKPOINT_EVERY`` (empty:
-no periodic checkpoints).
+``MOSAIC_CLEANRL_VERSION``, ``MOSAIC_CLEANRL_CHECKPOINT_EVERY`` (empty:
+no periodic checkpoints), and the environment to check, ``MOSAIC_CLEANRL_ENV_ID``,
+made with the gym library ``MOSAIC_CLEANRL_GYM`` (both empty: no check).
 """
 
 from __future__ import annotations
@@ -96,6 +102,21 @@ class _PostImport(importlib.abc.MetaPathFinder):
 
         loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec
+
+
+def _check_env(gym: ModuleType) -> None:
+    """Right after the script's gym is imported: make the run's env once and send its
+    spaces, or the reason it cannot be made, and end the process with status 2."""
+    from mosaic_cleanrl.envcheck import env_spaces
+    from mosaic_core import ConfigError, RunContext
+
+    try:
+        observation, action = env_spaces(gym, os.environ["MOSAIC_CLEANRL_ENV_ID"])
+    except ConfigError as exc:
+        send(["x", exc.expected, exc.hint])
+        raise SystemExit(2) from None
+    describe = RunContext.describe_space
+    send(["e", describe(observation), describe(action), str(action)])
 
 
 def _patch_writer(module: ModuleType) -> None:
@@ -277,15 +298,14 @@ def install() -> None:
     every = os.environ.get("MOSAIC_CLEANRL_CHECKPOINT_EVERY")
     _every = int(every) if every else None
     _next_due = _every or 0
-    sys.meta_path.insert(
-        0,
-        _PostImport(
-            {
-                "torch.utils.tensorboard.writer": _patch_writer,
-                "stable_baselines3.common.buffers": _patch_buffers,
-            }
-        ),
-    )
+    patches: dict[str, Callable[[ModuleType], None]] = {
+        "torch.utils.tensorboard.writer": _patch_writer,
+        "stable_baselines3.common.buffers": _patch_buffers,
+    }
+    gym = os.environ.get("MOSAIC_CLEANRL_GYM")
+    if gym and os.environ.get("MOSAIC_CLEANRL_ENV_ID"):
+        patches[gym] = _check_env
+    sys.meta_path.insert(0, _PostImport(patches))
     sys.excepthook = _note_failure(sys.excepthook)
     atexit.register(_final_checkpoint)
     signal.signal(signal.SIGTERM, _on_sigterm)

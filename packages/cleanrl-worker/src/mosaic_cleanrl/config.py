@@ -7,6 +7,11 @@ default and its help, which ``mosaic config cleanrl --algorithm ppo`` shows.
 :class:`CleanRLConfig` is a ``per_algorithm`` base: ``algorithm`` picks the
 class. Where the worker departs from the scripts is stated once, below.
 
+A class is made when first asked for (reading a script with ``ast`` takes
+~10 ms): a run of ``ppo`` reads ``cleanrl/ppo.py`` only, in the host and in
+the worker, and the schema and :data:`ALGORITHMS`, when listed, read all
+seven.
+
 Without CleanRL (before ``mosaic-cleanrl-setup``) there are no scripts to
 read. The plugin still loads, so ``mosaic workers`` lists the worker and
 ``mosaic env create cleanrl`` can run the setup step; building a config,
@@ -16,9 +21,8 @@ says so and names the fix.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Annotated, Any, ClassVar, TypeVar
 
 from annotated_types import Ge, Gt, Interval
@@ -26,7 +30,8 @@ from annotated_types import Ge, Gt, Interval
 from mosaic_cleanrl.scripts import Script, ScriptError, read_script
 from mosaic_core import ConfigError, TrainingConfigBase, WorkerConfigBase
 
-__all__ = ["ALGORITHMS", "CONSTRAINTS", "SCRIPTS", "UNAVAILABLE", "CleanRLConfig"]
+# UNAVAILABLE is the module's __getattr__'s.
+__all__ = ["ALGORITHMS", "CONSTRAINTS", "SCRIPTS", "UNAVAILABLE", "CleanRLConfig"]  # noqa: F822
 
 C = TypeVar("C", bound="CleanRLConfig")
 
@@ -91,25 +96,26 @@ class CleanRLConfig(TrainingConfigBase, per_algorithm=True):
 
     @classmethod
     def from_dict(cls: type[C], data: Mapping[str, Any]) -> C:
-        _require_scripts()
+        """As the base's, having made the class of the algorithm ``data`` names (of every
+        algorithm when it names none of them, for the error's list)."""
+        name = data.get("algorithm", cls.algorithm) if isinstance(data, Mapping) else None
+        _require([name] if isinstance(name, str) and name in SCRIPTS else SCRIPTS)
         return super().from_dict(data)
 
     @classmethod
     def variants(cls) -> dict[str, type[WorkerConfigBase]]:
-        _require_scripts()
+        _require(SCRIPTS)
         return super().variants()
 
     @classmethod
     def json_schema(cls, algorithm: str | None = None) -> dict[str, Any]:
         """As the base's; without CleanRL, the common fields only, and no algorithm's."""
-        if UNAVAILABLE is not None:
-            with contextlib.suppress(ConfigError):
-                _require_scripts()
-        if algorithm is not None:
-            _require_scripts()
+        reason = _make(SCRIPTS)
+        if reason is not None and algorithm is not None:
+            raise _unavailable(reason)
         schema = super().json_schema(algorithm)
-        if UNAVAILABLE is not None:
-            schema["description"] = _unavailable_message()
+        if reason is not None:
+            schema["description"] = _unavailable_message(reason)
         return schema
 
     def validate(self) -> None:
@@ -182,32 +188,73 @@ def _variant(algorithm: str, script: Script, actions: str) -> type[CleanRLConfig
     return made
 
 
-def _build() -> tuple[dict[str, type[CleanRLConfig]], str | None]:
-    """Every algorithm's class (made, and so registered), or why none could be made."""
-    try:
-        scripts = {name: read_script(script) for name, (script, _) in SCRIPTS.items()}
-    except ScriptError as exc:
-        return {}, str(exc)
-    return {name: _variant(name, s, SCRIPTS[name][1]) for name, s in scripts.items()}, None
+class _Algorithms(Mapping[str, type[CleanRLConfig]]):
+    """Each algorithm's config class, made from its script when first looked up; listing
+    them makes them all. An algorithm whose script cannot be read is not in it."""
+
+    def __init__(self) -> None:
+        self._made: dict[str, type[CleanRLConfig]] = {}
+
+    def __getitem__(self, name: str) -> type[CleanRLConfig]:
+        if name not in SCRIPTS or _make([name]) is not None:
+            raise KeyError(name)
+        return self._made[name]
+
+    def __iter__(self) -> Iterator[str]:
+        _make(SCRIPTS)
+        return iter([name for name in SCRIPTS if name in self._made])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return f"ALGORITHMS({dict(self)!r})"
 
 
-def _unavailable_message() -> str:
+def _make(names: Iterable[str]) -> str | None:
+    """Make the classes of ``names`` not made yet, from the scripts installed now (CleanRL
+    may have been set up since this process started); why the first that could not be was
+    not, or None."""
+    made, reason = ALGORITHMS._made, None
+    for name in names:
+        if name not in made:
+            script, actions = SCRIPTS[name]
+            try:
+                made[name] = _variant(name, read_script(script), actions)
+            except ScriptError as exc:
+                reason = reason or str(exc)
+    return reason
+
+
+def _unavailable_message(reason: str) -> str:
     return (
-        f"the cleanrl worker's configs are read from CleanRL's own scripts, and {UNAVAILABLE}: "
+        f"the cleanrl worker's configs are read from CleanRL's own scripts, and {reason}: "
         "run `mosaic-cleanrl-setup` in this environment to add cleanrl==1.2.0 (with --force to "
         "replace another version; pip cannot install it as a dependency)"
     )
 
 
-def _require_scripts() -> None:
-    global UNAVAILABLE
-    if UNAVAILABLE is not None:  # CleanRL may have been set up since this process started
-        built, UNAVAILABLE = _build()
-        ALGORITHMS.update(built)
-    if UNAVAILABLE is not None:
-        raise ConfigError(_unavailable_message(), field="algorithm", expected="CleanRL installed")
+def _unavailable(reason: str) -> ConfigError:
+    return ConfigError(
+        _unavailable_message(reason), field="algorithm", expected="CleanRL installed"
+    )
 
 
-#: Each algorithm's config class, and why there are none (CleanRL missing, or not as
-#: CleanRL 1.2.0 writes its scripts); UNAVAILABLE is None when they were made.
-ALGORITHMS, UNAVAILABLE = _build()
+def _require(names: Iterable[str]) -> None:
+    """Make the classes of ``names``; a ConfigError naming the fix when a script cannot be
+    read."""
+    reason = _make(names)
+    if reason is not None:
+        raise _unavailable(reason)
+
+
+#: Each algorithm's config class (a mapping that reads a script when first asked for it).
+ALGORITHMS = _Algorithms()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "UNAVAILABLE":
+        # Why the algorithms' classes cannot all be made (CleanRL missing, or not as CleanRL
+        # 1.2.0 writes its scripts), or None: reading every script to know, so only on demand.
+        return _make(SCRIPTS)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

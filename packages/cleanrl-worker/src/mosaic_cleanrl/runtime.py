@@ -31,7 +31,8 @@ from importlib import metadata
 from typing import Any
 
 from mosaic_cleanrl.config import ALGORITHMS, CleanRLConfig
-from mosaic_core import ConfigError, RunCancelled, RunContext, RunHandle, did_you_mean
+from mosaic_cleanrl.envcheck import env_spaces
+from mosaic_core import ConfigError, RunCancelled, RunContext, RunHandle
 
 __all__ = ["CleanRLRuntime", "check_env"]
 
@@ -40,26 +41,16 @@ _FLUSH_IDLE = 0.05
 
 
 def check_env(config: CleanRLConfig) -> tuple[Any, Any]:
-    """Make the env once with the script's own gym; a mismatch is a ConfigError. Returns
-    its observation and action spaces."""
-    gym = importlib.import_module(config.gym)
-    try:
-        env = gym.make(config.env_id)
-    except Exception as exc:  # noqa: BLE001 - each gym raises its own error types
-        registry = getattr(gym.envs, "registry", None)  # gym 0.23 wraps its dict
-        registered = [str(name) for name in getattr(registry, "env_specs", registry) or ()]
-        raise ConfigError.bad_value(
-            "env_id",
-            config.env_id,
-            f"an environment registered in {gym.__name__} {gym.__version__}"
-            + did_you_mean(config.env_id, registered),
-            hint=f"{type(exc).__name__}: {exc}",
-        ) from None
-    try:
-        observations, space = env.observation_space, env.action_space
-    finally:
-        env.close()
-    kind = type(space).__name__
+    """Make the env once with the script's own gym, in this process; a mismatch is a
+    ConfigError. Returns its observation and action spaces. (A run checks it in the
+    script's process, with the same code.)"""
+    observations, space = env_spaces(importlib.import_module(config.gym), config.env_id)
+    _check_actions(config, type(space).__name__, str(space))
+    return observations, space
+
+
+def _check_actions(config: CleanRLConfig, kind: str, shown: str) -> None:
+    """A ConfigError unless actions of ``kind`` (a space's class name) are the algorithm's."""
     wanted = "Discrete" if config.action_space == "discrete" else "Box"
     if kind != wanted:
         fitting = [
@@ -68,11 +59,10 @@ def check_env(config: CleanRLConfig) -> tuple[Any, Any]:
         raise ConfigError.bad_value(
             "algorithm",
             config.algorithm,
-            f"an algorithm for {kind} actions: {config.env_id} has {space}, and "
+            f"an algorithm for {kind} actions: {config.env_id} has {shown}, and "
             f"{config.algorithm} needs a {config.action_space} ({wanted}) action space; "
             f"use one of {', '.join(fitting)}",
         )
-    return observations, space
 
 
 class _StopRequest:
@@ -161,6 +151,8 @@ class CleanRLRuntime:
         env["MOSAIC_CLEANRL_RUN_DIR"] = str(self.context.run_dir)  # where the hooks write
         every = self.config.checkpoint_every
         env["MOSAIC_CLEANRL_CHECKPOINT_EVERY"] = str(every) if every else ""
+        env["MOSAIC_CLEANRL_ENV_ID"] = self.config.env_id  # checked as the script imports
+        env["MOSAIC_CLEANRL_GYM"] = self.config.gym  # its gym
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SITE_DIR), env.get("PYTHONPATH")]))
         env.setdefault("SDL_VIDEODRIVER", "dummy")  # old gym opens a display otherwise
         env.setdefault("OMP_NUM_THREADS", "1")  # torch's default threads thrash small machines
@@ -184,7 +176,6 @@ class CleanRLRuntime:
                 os.close(write_fd)
             try:
                 with os.fdopen(read_fd, "rb") as channel:
-                    self._check_env(proc)
                     self._relay(channel, run, proc, stop)
                 code = proc.wait()
             except BaseException:
@@ -202,26 +193,35 @@ class CleanRLRuntime:
             )
         return None
 
-    def _check_env(self, proc: subprocess.Popen[bytes]) -> None:
-        """Check the env while the script's interpreter starts (~2 s of imports), not
-        before: the check's ~0.2 s leaves the run's critical path. A failed check is the
-        run's ConfigError, as it was; the script, which has done nothing worth keeping
-        yet, is SIGKILLed and reaped first (a SIGTERM would wait for its handler, which
-        Python runs only between bytecodes of the imports)."""
+    def _env_checked(self, proc: subprocess.Popen[bytes], message: list[Any]) -> None:
+        """The script's process made the env as it imported its gym (``["e", observation,
+        action, shown]``: the spaces described, the action space as text), or could not
+        (``["x", expected, hint]``). A failed check is the run's ConfigError; the script,
+        which has done nothing worth keeping yet, is SIGKILLed and reaped first (a SIGTERM
+        would wait for its handler, which Python runs only between bytecodes of the
+        imports). Else the spaces go into the manifest before the script trains."""
+        c = self.config
         try:
-            observation_space, action_space = check_env(self.config)
-        except BaseException:
+            if message[0] == "x":
+                _, expected, hint = message
+                raise ConfigError.bad_value("env_id", c.env_id, expected, hint=hint)
+            _, observation, action, shown = message
+            _check_actions(c, action["type"], shown)
+        except ConfigError:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             proc.wait()
             raise
-        self.context.record_spaces(observation_space, action_space, env_id=self.config.env_id)
+        # What RunContext.record_spaces records, from spaces already described.
+        record = {"env_id": c.env_id, "observation_space": observation, "action_space": action}
+        self.context.write_manifest(trained_on=record)
 
     def _relay(
         self, channel: Any, run: RunHandle, proc: subprocess.Popen[bytes], stop: _StopRequest
     ) -> None:
-        """Turn the script's scalars into metrics events, one per global step, and its
-        checkpoints into recorded ones, until the script closes the channel."""
+        """Turn the script's scalars into metrics events, one per global step, its
+        checkpoints into recorded ones and its env check into the manifest's spaces (or
+        the run's ConfigError), until the script closes the channel."""
         pending_step: int | None = None
         pending: dict[str, float] = {}
         buffer = b""
@@ -270,6 +270,8 @@ class CleanRLRuntime:
                     if step is not None:
                         self.global_step = max(self.global_step, step)
                     self.context.record_checkpoint(path, step=step, modules=modules, reason=reason)
+                elif message[0] in ("e", "x"):
+                    self._env_checked(proc, message)
         if pending:
             self._emit(run, pending_step, pending)
 
