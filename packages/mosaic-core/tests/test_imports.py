@@ -49,6 +49,16 @@ def test_import_is_lazy(child_env: Any) -> None:
     assert not {"attrs", "pluggy", "mosaic_core._discovery", "mosaic_core._telemetry"} & modules
 
 
+def test_describing_a_space_loads_no_manifest_nor_telemetry(child_env: Any) -> None:
+    """A training script describes its spaces through RunContext (the CleanRL worker's
+    env check does, before the script trains): that costs neither attrs nor the emitter."""
+    modules = modules_after(
+        "from mosaic_core import RunContext; RunContext.describe_space", child_env
+    )
+    assert "mosaic_core._context" in modules
+    assert not {"attrs", "mosaic_core._manifest", "mosaic_core._telemetry"} & modules
+
+
 def test_every_public_name_pulls_in_no_heavy_library(child_env: Any) -> None:
     modules = modules_after(
         """

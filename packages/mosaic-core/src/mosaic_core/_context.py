@@ -27,19 +27,16 @@ import os
 import pathlib
 import signal
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mosaic_core.__about__ import __version__ as _core_version
 from mosaic_core._errors import ManifestError
-from mosaic_core._manifest import (
-    MANIFEST_FILENAME,
-    ArtifactsMetadata,
-    CheckpointMetadata,
-    WorkerAnalyticsManifest,
-)
 from mosaic_core._procs import DEFAULT_STOP_GRACE, STOP_GRACE_ENV
 from mosaic_core._spaces import describe_space, space_from_description
-from mosaic_core._telemetry import RunHandle, TelemetryEmitter
+
+if TYPE_CHECKING:  # imported where used: a script asking only describe_space stays light
+    from mosaic_core._manifest import WorkerAnalyticsManifest
+    from mosaic_core._telemetry import RunHandle, TelemetryEmitter
 
 __all__ = ["DEFAULT_STOP_GRACE", "STOP_GRACE_ENV", "TRAINED_ON", "RunContext"]
 
@@ -106,6 +103,8 @@ class RunContext:
     @property
     def emitter(self) -> TelemetryEmitter:
         """The run's one telemetry emitter (the same object the entry point uses)."""
+        from mosaic_core._telemetry import TelemetryEmitter
+
         return TelemetryEmitter(self.run_id)
 
     def lifecycle(self, **started: Any) -> contextlib.AbstractContextManager[RunHandle]:
@@ -165,6 +164,13 @@ class RunContext:
     def write_manifest(self, **metadata: Any) -> WorkerAnalyticsManifest:
         """Write ``analytics.json``: the checkpoints recorded, TensorBoard and video
         directories that hold files, and ``metadata`` merged over what was given before."""
+        from mosaic_core._manifest import (
+            MANIFEST_FILENAME,
+            ArtifactsMetadata,
+            CheckpointMetadata,
+            WorkerAnalyticsManifest,
+        )
+
         self._metadata.update(metadata)
         checkpoints = None
         if self._checkpoints:
@@ -199,6 +205,8 @@ class RunContext:
         Raises :class:`~mosaic_core.ManifestError` naming the run when it has none.
         """
         if not self._checkpoints:
+            from mosaic_core._manifest import MANIFEST_FILENAME
+
             manifest = self.run_dir / MANIFEST_FILENAME
             why = (
                 "its analytics.json lists no checkpoint"
@@ -291,6 +299,8 @@ def _has_files(directory: pathlib.Path) -> bool:
 
 
 def _load(path: pathlib.Path) -> WorkerAnalyticsManifest | None:
+    from mosaic_core._manifest import MANIFEST_FILENAME, WorkerAnalyticsManifest
+
     if not (path / MANIFEST_FILENAME).exists():
         return None
     return WorkerAnalyticsManifest.load(path)

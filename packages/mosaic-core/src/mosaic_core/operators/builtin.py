@@ -22,7 +22,7 @@ class RandomOperator:
     An unmasked pick from a ``Discrete`` space is drawn as ``Discrete.sample()``
     draws it (the same numbers from the same seed, the same type) without its
     checks, as a session asks at every step: ``start + integers(n)`` of the
-    space's generator, reseeded at every seeded :meth:`reset`.
+    space's generator, reseeded at every seeded ``reset``.
     """
 
     def __init__(self, context: OperatorContext) -> None:
