@@ -11,14 +11,11 @@ writes what it finds; each test compares a forked start with an executed one
 
 from __future__ import annotations
 
-import _thread
 import json
 import os
 import pathlib
 import subprocess
 import sys
-import threading
-import time
 from typing import Any
 
 import pytest
@@ -228,6 +225,8 @@ def test_only_a_host_that_allows_it_forks_and_only_the_same_interpreter(
     command = [sys.executable, "-m", "mosaic_core.worker_main", "--worker", "x"]
     env = dict(os.environ)
     monkeypatch.delenv(forking.START_ENV, raising=False)
+    # This process's threads (earlier tests' emitters) are the next test's subject.
+    monkeypatch.setattr(forking, "_one_thread", lambda: True)
     monkeypatch.setattr(forking, "_allowed", False)
     assert not forking.forkable(command, env)  # a test process, a server: never
     monkeypatch.setattr(forking, "_allowed", True)
@@ -241,24 +240,39 @@ def test_only_a_host_that_allows_it_forks_and_only_the_same_interpreter(
     monkeypatch.setenv(forking.START_ENV, "exec")
     assert not forking.forkable(command, env)
     monkeypatch.delenv(forking.START_ENV)
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait)
-    other.start()
-    try:
-        assert not forking.forkable(command, env)  # its locks would stay held in the child
-    finally:
-        stop.set()
-        other.join()
-    assert forking.forkable(command, env)
-    # A thread that threading does not know of counts too (a BLAS pool started at import).
-    release = threading.Event()
-    _thread.start_new_thread(release.wait, ())
-    assert threading.active_count() == 1
-    try:
-        assert not forking.forkable(command, env)
-    finally:
-        release.set()
+    monkeypatch.setattr(forking, "_one_thread", lambda: False)
+    assert not forking.forkable(command, env)  # its locks would stay held in the child
+
+
+# In a fresh interpreter: one thread; then with a Python thread; then with a thread that
+# threading does not know of (as a BLAS pool started at import is).
+THREADS = """
+import _thread, os, threading, time
+from mosaic_core.runs.forking import _one_thread
+def settled():
     deadline = time.monotonic() + 10
     while len(os.listdir("/proc/self/task")) > 1 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert forking.forkable(command, env)
+    return _one_thread()
+seen = [_one_thread()]
+stop = threading.Event()
+other = threading.Thread(target=stop.wait)
+other.start()
+seen.append(_one_thread())
+stop.set(); other.join()
+seen.append(settled())
+release = threading.Event()
+_thread.start_new_thread(release.wait, ())
+seen.append(threading.active_count() == 1 and not _one_thread())
+release.set()
+seen.append(settled())
+print(seen)
+"""
+
+
+def test_any_second_thread_of_the_process_stops_a_fork() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", THREADS], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[True, False, True, True, True]"
