@@ -34,6 +34,7 @@ MLflow installed, part 2 says so and the rest still runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -97,7 +98,7 @@ def run_mosaic(
 ) -> dict[str, Any]:
     """Every worker at once under one in-process supervisor; returns times and run ids."""
     from mosaic_core.plugins import discover_workers
-    from mosaic_core.runs import RunStore, Supervisor, prepare_runs
+    from mosaic_core.runs import RunStore, Supervisor, forking, prepare_runs
 
     store = RunStore(home)
     spec = discover_workers(load=[WORKER]).runnable(WORKER)
@@ -105,17 +106,15 @@ def run_mosaic(
         store, WORKER, spec, {"total_steps": events}, seeds=range(1, workers + 1)
     )
     supervisor = Supervisor(store, parallel=workers)
-    if fork:
-        from mosaic_core.runs import forking
-
-        forking.allow()  # as `mosaic run` does: this script owns its interpreter too
     for run in prepared:
         supervisor.submit(run.launch)
     probe = _start_lag_probe(home, [run.run_id for run in prepared])
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     sched = _schedstat()
     launched = time.time()
-    results = supervisor.wait()
+    # As `mosaic run` does: this script owns its interpreter too.
+    with forking.allowed() if fork else contextlib.nullcontext():
+        results = supervisor.wait()
     indexed = time.time()
     used = resource.getrusage(resource.RUSAGE_SELF)
     sched_after = _schedstat()

@@ -166,6 +166,28 @@ def test_recorded_spaces_are_in_the_manifest_at_once(context: RunContext) -> Non
     assert reopened.metadata["algorithm"] == "ppo"  # the rest of the manifest is kept
 
 
+def test_spaces_described_in_another_process_are_recorded_as_they_are(
+    context: RunContext, tmp_path: pathlib.Path
+) -> None:
+    """A worker whose spaces live in its script's process records their descriptions; a
+    Gymnasium Dict space (a mapping, but no dict) is still described."""
+    cartpole = gymnasium.make("CartPole-v1")
+    observation = RunContext.describe_space(cartpole.observation_space)
+    record = context.record_spaces(observation, {"type": "Discrete", "n": 2, "start": 0})
+    other = RunContext.open(context.run_dir)
+    direct = RunContext(
+        run_id="run-2", run_dir=tmp_path / "direct", worker_type="toy", worker_version="0.3.0"
+    )
+    assert record == direct.record_spaces(cartpole.observation_space, cartpole.action_space)
+    assert other.trained_on == record
+    board = gymnasium.spaces.Dict({"cell": gymnasium.spaces.Discrete(9)})
+    described = context.record_spaces(board, cartpole.action_space)["observation_space"]
+    assert described == {
+        "type": "Dict",
+        "spaces": {"cell": {"type": "Discrete", "n": 9, "start": 0}},
+    }
+
+
 def test_a_multi_agent_run_records_each_agent_s_spaces(context: RunContext) -> None:
     grid, moves = gymnasium.spaces.MultiBinary(9), gymnasium.spaces.Discrete(9)
     context.record_spaces(grid, moves, agent="player_1", env_id="tictactoe")

@@ -212,9 +212,7 @@ class CleanRLRuntime:
                 proc.kill()
             proc.wait()
             raise
-        # What RunContext.record_spaces records, from spaces already described.
-        record = {"env_id": c.env_id, "observation_space": observation, "action_space": action}
-        self.context.write_manifest(trained_on=record)
+        self.context.record_spaces(observation, action, env_id=c.env_id)
 
     def _relay(
         self, channel: Any, run: RunHandle, proc: subprocess.Popen[bytes], stop: _StopRequest

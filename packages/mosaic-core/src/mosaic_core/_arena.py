@@ -131,13 +131,10 @@ class Arena:
     def keep(self, observation: Any, info: Any) -> dict[str, Any]:
         """Hold what a single-agent environment returned (from a reset or a step), for
         :meth:`observation` and :meth:`info`; returns what :meth:`info` will give."""
-        if not info and type(observation) in MASKLESS:  # nothing to copy, no mask to add
-            kept: dict[str, Any] = {}
-            self._obs[None], self._info[None] = observation, kept
-            return kept
-        kept = dict(info) if info else {}
+        kept: dict[str, Any] = dict(info) if info else {}
         self._obs[None], self._info[None] = observation, kept  # the arena's own dicts
-        return seen(observation, kept)
+        # An observation of a type that holds no mask (an array, mostly): nothing to add.
+        return kept if type(observation) in MASKLESS else seen(observation, kept)
 
     def observation(self, agent: Agent) -> Any:
         return self._obs[agent]

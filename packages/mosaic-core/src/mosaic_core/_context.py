@@ -230,8 +230,9 @@ class RunContext:
     ) -> dict[str, Any]:
         """Record the spaces the policy is trained on, in the manifest (rewritten at once).
 
-        Gymnasium (or old gym) spaces, described with :meth:`describe_space`
-        under the metadata key ``trained_on``: ``{"env_id", "observation_space",
+        Gymnasium (or old gym) spaces, described with :meth:`describe_space`,
+        or descriptions already made (plain dicts, from a process that held the
+        spaces), under the metadata key ``trained_on``: ``{"env_id", "observation_space",
         "action_space"}``, or for a multi-agent run (one call per ``agent``)
         ``{"env_id", "agents": {agent: {"observation_space", "action_space"}}}``.
         ``env_id`` is the environment ``mosaic eval`` makes for the run's
@@ -240,8 +241,8 @@ class RunContext:
         """
         record = dict(self._metadata.get(TRAINED_ON) or {})
         described = {
-            "observation_space": describe_space(observation_space),
-            "action_space": describe_space(action_space),
+            "observation_space": _described(observation_space),
+            "action_space": _described(action_space),
         }
         if env_id is not None:
             record["env_id"] = env_id
@@ -289,6 +290,12 @@ class RunContext:
         for pid in _procs.run_processes(os.getpid()):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
+
+
+def _described(space: Any) -> dict[str, Any]:
+    """``space``'s description; a plain dict is one already (a Gymnasium ``Dict`` space is
+    a mapping too, but no dict)."""
+    return dict(space) if type(space) is dict else describe_space(space)
 
 
 def _has_files(directory: pathlib.Path) -> bool:

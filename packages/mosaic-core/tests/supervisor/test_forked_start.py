@@ -29,6 +29,7 @@ PROBE = '''
 
 import atexit
 import dataclasses
+import importlib
 import json
 import os
 import signal
@@ -80,6 +81,8 @@ class StateRuntime:
             "session_leader": os.getsid(0) == os.getpid(),
             "parent_is_host": os.getppid() == int(os.environ["PROBE_HOST_PID"]),
             "threads": threading.active_count(),
+            # A worker that supervised runs of its own would execute them.
+            "may_fork": importlib.import_module("mosaic_core.runs.forking")._allowed,
         }
         with open("state.json", "w") as handle:
             json.dump(state, handle)
@@ -174,6 +177,7 @@ def test_a_forked_worker_finds_the_process_an_executed_one_does(
         found[start] = state
     assert found["fork"] == found["exec"]
     assert found["fork"]["stdin"] == "" and found["fork"]["session_leader"]
+    assert found["fork"]["may_fork"] is False
     assert found["fork"]["main"] == "mosaic_core.worker_main"
     assert found["fork"]["handlers"]["SIGINT"] == "<built-in function default_int_handler>"
     assert found["fork"]["handlers"]["SIGHUP"] == "<Handlers.SIG_DFL: 0>"
@@ -227,21 +231,22 @@ def test_only_a_host_that_allows_it_forks_and_only_the_same_interpreter(
     monkeypatch.delenv(forking.START_ENV, raising=False)
     # This process's threads (earlier tests' emitters) are the next test's subject.
     monkeypatch.setattr(forking, "_one_thread", lambda: True)
-    monkeypatch.setattr(forking, "_allowed", False)
     assert not forking.forkable(command, env)  # a test process, a server: never
-    monkeypatch.setattr(forking, "_allowed", True)
-    assert forking.forkable(command, env)
-    assert not forking.forkable(["/usr/bin/python3", *command[1:]], env)
-    assert not forking.forkable([sys.executable, "-c", "pass"], env)
-    assert not forking.forkable(command, {**env, "PYTHONPATH": "/elsewhere"})
-    assert not forking.forkable(command, {**env, "PYTHONHASHSEED": "7"})
-    assert forking.forkable(command, {**env, "PYTHONUNBUFFERED": "1", "MOSAIC_RUN_ID": "r"})
-    assert not forking.forkable(command, {**env, forking.START_ENV: "exec"})
-    monkeypatch.setenv(forking.START_ENV, "exec")
-    assert not forking.forkable(command, env)
-    monkeypatch.delenv(forking.START_ENV)
-    monkeypatch.setattr(forking, "_one_thread", lambda: False)
-    assert not forking.forkable(command, env)  # its locks would stay held in the child
+    with forking.allowed():
+        assert forking.forkable(command, env)
+        assert not forking.forkable(["/usr/bin/python3", *command[1:]], env)
+        assert not forking.forkable([sys.executable, "-c", "pass"], env)
+        assert not forking.forkable(command, {**env, "PYTHONPATH": "/elsewhere"})
+        assert not forking.forkable(command, {**env, "PYTHONHASHSEED": "7"})
+        assert forking.forkable(command, {**env, "PYTHONUNBUFFERED": "1", "MOSAIC_RUN_ID": "r"})
+        assert not forking.forkable(command, {**env, forking.START_ENV: "exec"})
+        monkeypatch.setenv(forking.START_ENV, "exec")
+        assert not forking.forkable(command, env)
+        monkeypatch.delenv(forking.START_ENV)
+        monkeypatch.setattr(forking, "_one_thread", lambda: False)
+        assert not forking.forkable(command, env)  # its locks would stay held in the child
+        monkeypatch.setattr(forking, "_one_thread", lambda: True)
+    assert not forking.forkable(command, env)  # the block is over
 
 
 # In a fresh interpreter: one thread; then with a Python thread; then with a thread that

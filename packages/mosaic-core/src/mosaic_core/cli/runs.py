@@ -180,7 +180,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         secrets = {p.run_id: p.secrets_json for p in prepared if p.secrets_json}
         parallel = launching.default_parallel(args, choice, len(prepared))
         supervisor = Supervisor(store, parallel=parallel, secrets=secrets)
-        forking.allow()  # this command owns its interpreter: a local worker may be forked
         for run in prepared:
             supervisor.submit(run.launch)
         display: ProgressDisplay | None = None
@@ -203,9 +202,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             # Announced first: a print that fails (a closed pipe) must not leave workers
             # unwatched. Then the first workers start, and provenance overlaps their start.
             display = _announce(store, args, prepared, group)
-            supervisor.start_ready()
-            _record_provenance(store, args.worker, resolved, prepared)
-            results = supervisor.wait(display.update if display else None)
+            with forking.allowed():  # this command owns its interpreter: workers may be forked
+                supervisor.start_ready()
+                _record_provenance(store, args.worker, resolved, prepared)
+                results = supervisor.wait(display.update if display else None)
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)

@@ -16,36 +16,43 @@ handlers, but without finalising the host's objects it inherited (the
 store's connection above all). The command stays the run's record in
 ``launch.json``: executing it does what the fork did.
 
-Only a process that owns its interpreter may fork (:func:`allow`): the
-``mosaic`` command does; a test process, a web server with threads or the
-conformance kit do not, and there the command is executed, as always.
-``MOSAIC_WORKER_START=exec`` executes it everywhere.
+Workers are forked only within :func:`allowed`, which an entry point that
+owns its interpreter enters for as long as it supervises: ``mosaic run``
+does; a test process, a web server or the conformance kit do not, and
+there the command is executed, as always. ``MOSAIC_WORKER_START=exec``
+executes it everywhere.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import io
 import os
 import runpy
 import signal
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, NoReturn
 
-__all__ = ["START_ENV", "Forked", "allow", "fork_worker", "forkable"]
+__all__ = ["START_ENV", "Forked", "allowed", "fork_worker", "forkable"]
 
 START_ENV = "MOSAIC_WORKER_START"
 _allowed = False
 
 
-def allow() -> None:
-    """Let this process fork its local workers: call it only from an entry point that owns
-    the interpreter (its warnings filters, signal handlers and exit handlers are Python's
-    defaults or its own, which the child resets)."""
+@contextlib.contextmanager
+def allowed() -> Iterator[None]:
+    """Let this process fork its local workers while the block runs: enter it only from an
+    entry point that owns the interpreter (its warnings filters, signal handlers and exit
+    handlers are Python's defaults or its own, which the child resets)."""
     global _allowed
-    _allowed = True
+    before, _allowed = _allowed, True
+    try:
+        yield
+    finally:
+        _allowed = before
 
 
 def forkable(command: Sequence[str], env: Mapping[str, str]) -> bool:
@@ -71,24 +78,21 @@ def _one_thread() -> bool:
 
 
 class Forked:
-    """The forked worker, as much of :class:`subprocess.Popen` as a launched run uses."""
+    """The forked worker, as much of :class:`subprocess.Popen` as a local run uses."""
 
-    def __init__(self, pid: int, args: Sequence[str]) -> None:
+    def __init__(self, pid: int) -> None:
         self.pid = pid
-        self.args = list(args)
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
         if self.returncode is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def wait(self) -> int:
-        if self.returncode is None:
-            _, status = os.waitpid(self.pid, 0)
-            self.returncode = os.waitstatus_to_exitcode(status)
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # collected elsewhere: gone, status unknown, as Popen says
+                self.returncode = 0
+            else:
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
 
 
@@ -109,8 +113,9 @@ def fork_worker(
     ``pass_fds`` would leave them. The host's stop signals wait until the child has reset
     them."""
     for stream in (sys.stdout, sys.stderr):
-        if stream is not None:
-            stream.flush()  # else the child would write the host's pending output again
+        if stream is not None:  # the child leaves the host's streams unflushed
+            with contextlib.suppress(OSError, ValueError):  # a reader gone: the host's to see
+                stream.flush()
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
     try:
         pid = os.fork()
@@ -120,7 +125,7 @@ def fork_worker(
             _become_worker(command, run_dir, env, stdout.fileno(), stderr.fileno(), blocked)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-    return Forked(pid, command)
+    return Forked(pid)
 
 
 def _become_worker(
@@ -131,6 +136,8 @@ def _become_worker(
     err: int,
     mask: set[int | signal.Signals],
 ) -> NoReturn:
+    global _allowed
+    _allowed = False  # a worker that supervises runs of its own executes them
     code = 1
     try:
         os.setsid()

@@ -39,7 +39,7 @@ from mosaic_core.runs.series import as_text as _text
 if TYPE_CHECKING:  # the reader (and orjson) only for indexing: listing runs does without
     from mosaic_core.runs.reader import Item, TelemetryEvent
 
-__all__ = ["ACTIVE_STATUSES", "STATUSES", "RunNotFound", "RunStore", "mosaic_home"]
+__all__ = ["ACTIVE_STATUSES", "STATUSES", "RunNotFound", "RunStore", "mosaic_home", "write_json"]
 
 STATUSES = ("pending", "running", "completed", "failed", "cancelled")
 ACTIVE_STATUSES = ("pending", "running")
