@@ -24,7 +24,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from mosaic_core._errors import ConfigError, MosaicError, short_repr
 from mosaic_core._fields import check_json
@@ -39,7 +39,10 @@ from mosaic_core.runs.series import as_text as _text
 if TYPE_CHECKING:  # the reader (and orjson) only for indexing: listing runs does without
     from mosaic_core.runs.reader import Item, TelemetryEvent
 
-__all__ = ["ACTIVE_STATUSES", "STATUSES", "RunNotFound", "RunStore", "mosaic_home", "write_json"]
+__all__ = [
+    "ACTIVE_STATUSES", "STATUSES", "Progress", "RunNotFound", "RunStore", "mosaic_home",
+    "write_json",
+]  # fmt: skip
 
 STATUSES = ("pending", "running", "completed", "failed", "cancelled")
 ACTIVE_STATUSES = ("pending", "running")
@@ -48,6 +51,18 @@ _TERMINAL_STATUS = {
     "run_failed": "failed",
     "run_cancelled": "cancelled",
 }
+
+
+class Progress(Protocol):
+    """What :meth:`RunStore.ingest` keeps up to date for a live run's progress display
+    (:class:`~mosaic_core.runs.RunProgress` is one): the events indexed, the last step,
+    the newest value of each metric key and the ``total_steps`` of its ``run_started``."""
+
+    events: int
+    step: int | None
+    total_steps: int | None
+    metrics: dict[str, Any]
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -409,6 +424,7 @@ class RunStore:
         *,
         expect_offset: int | None = None,
         scrub: Scrubber | None = None,
+        progress: Progress | None = None,
     ) -> bool:
         """Index parsed telemetry of one run, and remember how far the file was read.
 
@@ -416,6 +432,9 @@ class RunStore:
         stands at that offset (another process may have caught up first, or a
         rebuild started over); returns whether the items were indexed.
         ``scrub`` replaces the run's secret values wherever they appear.
+        ``progress``, once the items are indexed, is brought up to date with
+        them (in the pass that indexes them: a flood's events are not gone
+        through twice).
         """
         from mosaic_core.runs.reader import Anomaly, TelemetryEvent
 
@@ -427,9 +446,10 @@ class RunStore:
         terminal: TelemetryEvent | None = None
         last_step: int | None = None
         last_ts: float | None = None
+        latest: dict[str, Any] = {}  # each metric key's newest value, for ``progress``
         count = 0
         now = time.time()
-        add = batch.add
+        add, note = batch.add, latest.update
         for item in items:
             if type(item) is TelemetryEvent:
                 count += 1
@@ -441,13 +461,17 @@ class RunStore:
                 elif event != "metrics":  # a metrics event's line stays in events.jsonl
                     events += (run_id, seq, event, ts, raw.decode())
                 last_ts = ts
-                step = _int64(payload.get("step"))  # the reader has flagged a larger one
-                if step is not None:
+                step = payload.get("step")  # the reader has flagged one beyond 64 bits
+                if type(step) is int:
                     last_step = step
+                else:
+                    step = None
                 if event == "metrics":
                     values = payload.get("values")
-                    if isinstance(values, dict) and step is not None:
-                        add(step, ts, values)
+                    if type(values) is dict:
+                        note(values)
+                        if step is not None:
+                            add(step, ts, values)
                 elif event == "run_started":
                     started = payload
                 elif item.is_terminal:
@@ -500,6 +524,13 @@ class RunStore:
                         run_id,
                     ),
                 )
+        if progress is not None:
+            progress.events += count
+            progress.metrics.update(latest)
+            if last_step is not None:
+                progress.step = last_step
+            if started is not None and type(started.get("total_steps")) is int:
+                progress.total_steps = started["total_steps"]
         return True
 
     def catch_up(

@@ -55,7 +55,7 @@ from mosaic_core.runs.launchers import (
     LaunchSpec,
 )
 from mosaic_core.runs.local import worker_variables
-from mosaic_core.runs.reader import TelemetryEvent, TelemetryReader
+from mosaic_core.runs.reader import TelemetryReader
 from mosaic_core.runs.reaper import Reaper
 from mosaic_core.runs.reconcile import launch_spec_of, reconcile, stop_elsewhere
 from mosaic_core.runs.recorder import Recorder, RunResult, warn
@@ -419,7 +419,6 @@ class Supervisor:
         if not chunk:
             return False
         run_id = live.spec.run_id
-        seen = live.reader.events_seen
         items = live.reader.feed(chunk)
         live.offset += len(chunk)
         live.last_activity = time.monotonic()
@@ -428,6 +427,7 @@ class Supervisor:
             indexed = self.store.ingest(
                 run_id, items, end, live.reader.next_seq,
                 expect_offset=live.indexed, scrub=self._scrubbers.get(run_id),
+                progress=live.progress,
             )  # fmt: skip
         except BaseException:
             self._rewind(live, live.indexed, live.indexed_seq)  # read it again next time
@@ -441,22 +441,6 @@ class Supervisor:
         live.indexed, live.indexed_seq = end, live.reader.next_seq
         if live.ack is not None:
             live.ack.tell(end)
-        progress = live.progress
-        progress.events += live.reader.events_seen - seen
-        metrics, step = progress.metrics, None
-        for item in items:
-            if type(item) is TelemetryEvent:
-                payload = item.payload
-                if type(payload.get("step")) is int:
-                    step = payload["step"]
-                if item.event == "metrics":
-                    values = payload.get("values")
-                    if type(values) is dict:
-                        metrics.update(values)
-                elif item.event == "run_started" and type(payload.get("total_steps")) is int:
-                    progress.total_steps = payload["total_steps"]
-        if step is not None:
-            progress.step = step
         return True
 
     @staticmethod
