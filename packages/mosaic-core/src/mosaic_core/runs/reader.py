@@ -16,6 +16,7 @@ standard library, which decides: both paths give the same items.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import operator
@@ -132,19 +133,11 @@ class TelemetryReader:
         if not data:
             return out
         whole = self._partial + data if self._partial else data
-        # The fast decoder is safe for every line when no run of 19 digits is anywhere.
-        decoder = fast_loads is not None
-        fast = decoder and _LONG_DIGITS not in whole.translate(_DIGITS)
         lines = whole.split(b"\n")
         self._partial = lines.pop()
+        if lines:
+            self._lines(whole, lines, out)
         limit = self.max_line_bytes
-        for line in lines:
-            if len(line) > limit:
-                out.append(self._too_long(len(line), line))
-            else:
-                self._parse(
-                    line, out, fast or (decoder and _LONG_DIGITS not in line.translate(_DIGITS))
-                )
         if len(self._partial) > limit:
             self._discarding = len(self._partial)
             self._discard_head = self._partial[:200]
@@ -184,13 +177,96 @@ class TelemetryReader:
             line[:200],
         )
 
-    def _parse(self, line: bytes, out: list[Item], fast: bool) -> None:
-        obj: Any = _UNPARSED
-        if fast and fast_loads is not None and line[:1] == b"{":
+    def _lines(self, whole: bytes, lines: list[bytes], out: list[Item]) -> None:
+        """The complete lines of a chunk (``whole``, from its first line on)."""
+        limit = self.max_line_bytes
+        # The fast decoder is safe for every line when no run of 19 digits is anywhere.
+        fast = fast_loads is not None and _LONG_DIGITS not in whole.translate(_DIGITS)
+        objects = whole.count(b"\n{") + (whole[:1] == b"{") - (self._partial[:1] == b"{")
+        if objects != len(lines) or max(map(len, lines)) > limit:
+            for line in lines:  # not every line an object's: each is looked at alone
+                if len(line) > limit:
+                    out.append(self._too_long(len(line), line))
+                    continue
+                fast_line = fast or (
+                    fast_loads is not None and _LONG_DIGITS not in line.translate(_DIGITS)
+                )
+                self._parse(line, out, _fast_decoded(line) if fast_line else _UNPARSED)
+            return
+        loads = fast_loads if fast and fast_loads is not None else _strict_loads
+        start = 0
+        while start < len(lines):
+            decoded: list[Any] = []
             try:
-                obj = fast_loads(line)  # a line it takes is valid UTF-8 and JSON
-            except ValueError:
-                pass  # the standard library decides what the line is
+                decoded.extend(map(loads, itertools.islice(lines, start, None)))
+            except (ValueError, RecursionError):
+                pass  # decoded holds the lines before this one, which is read alone
+            end = start + len(decoded)
+            if decoded:
+                self._take(lines[start:end], decoded, out)
+            if end < len(lines):
+                self._parse(lines[end], out, _UNPARSED)
+            start = end + 1
+
+    def _take(self, lines: list[bytes], decoded: list[Any], out: list[Item]) -> None:
+        """Lines the fast decoder read, in order: the usual events a run at a time and, a
+        half at a time, whatever stands out among them, one line at a time."""
+        events = self._usual(lines, decoded)
+        if events is not None:
+            out += events
+        elif len(lines) <= _ONE_BY_ONE:
+            for line, obj in zip(lines, decoded, strict=True):
+                self._parse(line, out, obj)
+        else:
+            half = len(lines) // 2
+            self._take(lines[:half], decoded[:half], out)
+            self._take(lines[half:], decoded[half:], out)
+
+    def _usual(self, lines: list[bytes], decoded: list[Any]) -> list[TelemetryEvent] | None:
+        """The events of these lines if every one is the usual event, checked together a
+        field at a time: a known non-terminal event of this run with the next ``seq``, a
+        finite float timestamp and a step (if any) within 64 bits. Else None, and the
+        lines take the full path, which says what is wrong."""
+        if self.terminal is not None:
+            return None
+        try:  # a missing field, or a line that is no object
+            fields = [list(map(get, decoded)) for get in _FIELDS]
+        except (KeyError, TypeError):
+            return None
+        versions, events, run_ids, seqs, stamps, payloads = fields
+        first, expected = self.next_seq, self.expected_run_id
+        try:
+            if not set(events) <= _PLAIN_EVENTS:
+                return None
+        except TypeError:  # an event that is a list or an object
+            return None
+        if (
+            set(map(type, versions)) != _INT
+            or set(versions) != {ENVELOPE_VERSION}
+            or set(map(type, run_ids)) != _STR
+            or (expected is not None and set(run_ids) != {expected})
+            or set(map(type, seqs)) != _INT
+            or seqs != list(range(first, first + len(seqs)))
+            or seqs[-1] > MAX_SEQ
+            or set(map(type, stamps)) != _FLOAT
+            or (total := sum(stamps)) - total != 0.0  # an inf or a nan among them
+            or set(map(type, payloads)) != _DICT
+        ):
+            return None
+        steps = [
+            step for step in map(dict.get, payloads, itertools.repeat("step")) if type(step) is int
+        ]
+        if steps and not _INT64[0] <= min(steps) <= max(steps) <= _INT64[1]:
+            return None
+        self.next_seq = seqs[-1] + 1
+        self.events_seen += len(seqs)
+        return list(
+            map(_new_event, itertools.repeat(TelemetryEvent),
+                zip(events, run_ids, seqs, stamps, payloads, lines, versions, strict=True))
+        )  # fmt: skip
+
+    def _parse(self, line: bytes, out: list[Item], obj: Any) -> None:
+        """One line; ``obj`` is what the fast decoder made of it (_UNPARSED: nothing)."""
         if obj is _UNPARSED:
             # Decode strictly first: json.loads(bytes) would let surrogates through.
             try:
@@ -206,48 +282,12 @@ class TelemetryReader:
             except (ValueError, RecursionError):
                 out.append(LogLine(text, line))
                 return
-        if self._fast_event(obj, line, out):
-            return
         if type(obj) is not dict or "event" not in obj or "v" not in obj:
             out.append(LogLine(line.decode("utf-8"), line))
             return
         event = self._envelope(obj, line, out)
         if event is not None:
             self._account(event, out)
-
-    def _fast_event(self, obj: Any, line: bytes, out: list[Item]) -> bool:
-        """The usual event, checked in one go: a known non-terminal event of this run with
-        the next ``seq``, a finite float timestamp and a step (if any) within 64 bits.
-        Anything else returns False and takes the full path, which says what is wrong."""
-        if type(obj) is not dict:
-            return False
-        try:
-            v, event, run_id, seq, ts, payload = _ENVELOPE_FIELDS(obj)
-        except KeyError:
-            return False
-        if (
-            v != ENVELOPE_VERSION
-            or type(event) is not str
-            or event not in _PLAIN_EVENTS
-            or type(run_id) is not str
-            or (self.expected_run_id is not None and run_id != self.expected_run_id)
-            or type(seq) is not int
-            or seq != self.next_seq
-            or seq > MAX_SEQ
-            or type(ts) is not float
-            or ts - ts != 0.0  # inf and nan are not times
-            or type(payload) is not dict
-            or self.terminal is not None
-        ):
-            return False
-        step = payload.get("step")
-        if step is not None and type(step) is int and not _INT64[0] <= step <= _INT64[1]:
-            return False
-        self.next_seq = seq + 1
-        self.events_seen += 1
-        fields = (event, run_id, seq, ts, payload, line, ENVELOPE_VERSION)
-        out.append(_new_event(TelemetryEvent, fields))
-        return True
 
     def _envelope(self, obj: dict[str, Any], line: bytes, out: list[Item]) -> TelemetryEvent | None:
         v, event, run_id = obj.get("v"), obj.get("event"), obj.get("run_id")
@@ -323,8 +363,29 @@ class TelemetryReader:
 
 _UNPARSED = object()
 _new_event = tuple.__new__  # past NamedTuple's __new__ and its defaults: the hot path
-_ENVELOPE_FIELDS = operator.itemgetter("v", "event", "run_id", "seq", "timestamp", "payload")
+_FIELDS = tuple(
+    operator.itemgetter(name) for name in ("v", "event", "run_id", "seq", "timestamp", "payload")
+)
 _PLAIN_EVENTS = frozenset(EVENTS) - frozenset(TERMINAL_EVENTS)
+_INT, _STR, _FLOAT, _DICT = {int}, {str}, {float}, {dict}
+#: Below this many lines, lines the usual check refused are not halved again but read alone.
+_ONE_BY_ONE = 16
+
+
+def _fast_decoded(line: bytes) -> Any:
+    """The fast decoder's reading of an object's line, or _UNPARSED: the standard library
+    then decides what the line is."""
+    if fast_loads is None or line[:1] != b"{":
+        return _UNPARSED
+    try:
+        return fast_loads(line)  # a line it takes is valid UTF-8 and JSON
+    except ValueError:
+        return _UNPARSED
+
+
+def _strict_loads(line: bytes) -> Any:
+    # Decode strictly first: json.loads(bytes) would let surrogates through.
+    return json.loads(line.decode("utf-8"))
 
 
 def _is_timestamp(value: Any) -> bool:

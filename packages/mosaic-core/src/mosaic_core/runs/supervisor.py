@@ -28,6 +28,7 @@ or a catch-up running beside it never makes a line count twice.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import signal
@@ -35,7 +36,7 @@ import sqlite3
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any
 
 import attrs
@@ -418,30 +419,34 @@ class Supervisor:
         chunk = live.events.read(_READ_CHUNK)
         if not chunk:
             return False
+        with _collector_paused():
+            indexed = self._index(live, chunk)
+        if not indexed:
+            # Another process indexed this run meanwhile (a rebuild): go on from where
+            # the index stands, so that no line is indexed twice or skipped.
+            run = self.store.get(live.spec.run_id)
+            self._rewind(live, run["ingested_bytes"], run["next_seq"])
+            return True
+        live.indexed, live.indexed_seq = live.offset - live.reader.buffered, live.reader.next_seq
+        if live.ack is not None:
+            live.ack.tell(live.indexed)
+        return True
+
+    def _index(self, live: _Live, chunk: bytes) -> bool:
+        """Parse a chunk of the run's telemetry and index it; False: another process had."""
         run_id = live.spec.run_id
         items = live.reader.feed(chunk)
         live.offset += len(chunk)
         live.last_activity = time.monotonic()
-        end = live.offset - live.reader.buffered
         try:
-            indexed = self.store.ingest(
-                run_id, items, end, live.reader.next_seq,
+            return self.store.ingest(
+                run_id, items, live.offset - live.reader.buffered, live.reader.next_seq,
                 expect_offset=live.indexed, scrub=self._scrubbers.get(run_id),
                 progress=live.progress,
             )  # fmt: skip
         except BaseException:
             self._rewind(live, live.indexed, live.indexed_seq)  # read it again next time
             raise
-        if not indexed:
-            # Another process indexed this run meanwhile (a rebuild): go on from where
-            # the index stands, so that no line is indexed twice or skipped.
-            run = self.store.get(run_id)
-            self._rewind(live, run["ingested_bytes"], run["next_seq"])
-            return True
-        live.indexed, live.indexed_seq = end, live.reader.next_seq
-        if live.ack is not None:
-            live.ack.tell(end)
-        return True
 
     @staticmethod
     def _rewind(live: _Live, offset: int, next_seq: int) -> None:
@@ -580,6 +585,22 @@ class Supervisor:
     def unrecorded(self) -> list[str]:
         """Runs whose end the store has not taken (it failed under them)."""
         return self._recorder.unrecorded
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a chunk is parsed and indexed: its thousands of
+    objects hold no cycles and are freed by reference counting when it is done, so the
+    collections they would set off (a tenth of the work under a flood) would only walk
+    them. One that was already paused stays paused."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _outcome(
