@@ -231,25 +231,29 @@ def test_random_operator_draws_what_the_space_would_draw(space: Any) -> None:
 
 def test_random_operator_draws_as_the_space_between_masked_and_listed_picks() -> None:
     """A masked pick, or one from a list of legal actions, in the middle of a batch draws
-    from the generator where the unmasked picks before it left it, as ``sample()`` would."""
+    from the generator where the unmasked picks before it left it, as ``sample()`` would,
+    in every episode (an episode after one that mixed them batches again)."""
     space = gym.spaces.Discrete(5)
     operator = RandomOperator(OperatorContext(action_space=space))
     reference = copy.deepcopy(space)
-    operator.reset(7)
-    reference.seed(7)
     mask = np.array([1, 0, 1, 1, 0], dtype=np.int8)
     legal = ["north", "south", "wait"]
     drawn, expected = [], []
-    for step in range(3 * BATCH):
-        if step % 97 == 5:
-            drawn.append(operator.select_action(None, {"action_mask": mask}))
-            expected.append(reference.sample(mask=mask))
-        elif step % 131 == 7:
-            drawn.append(operator.select_action(None, {"legal_actions": legal}))
-            expected.append(legal[int(reference.np_random.integers(len(legal)))])
-        else:
-            drawn.append(operator.select_action(None, {}))
-            expected.append(reference.sample())
+    for seed in (7, 8, None):
+        operator.reset(seed)
+        reference.seed(seed)
+        if seed is None:  # an unseeded stream: the reference follows the operator's
+            reference.np_random.bit_generator.state = operator._space.np_random.bit_generator.state
+        for step in range(2 * BATCH):
+            if step in (BATCH + 44, BATCH + 90):
+                drawn.append(operator.select_action(None, {"action_mask": mask}))
+                expected.append(reference.sample(mask=mask))
+            elif step in (BATCH + 60, BATCH + 61):
+                drawn.append(operator.select_action(None, {"legal_actions": legal}))
+                expected.append(legal[int(reference.np_random.integers(len(legal)))])
+            else:
+                drawn.append(operator.select_action(None, {}))
+                expected.append(reference.sample())
     assert drawn == expected
     assert {type(a) for a in drawn} == {type(e) for e in expected}
 

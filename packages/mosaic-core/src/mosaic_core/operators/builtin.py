@@ -34,7 +34,10 @@ class RandomOperator:
     32-bit draw each (the tests hold the picks against ``sample()``; 8- and
     16-bit dtypes share draws in a batch, so they are drawn one at a time). Any
     other draw (masked, or from a list of legal actions) first puts the
-    generator back where the picks taken so far leave it.
+    generator back where the picks taken so far leave it, and the unmasked
+    picks after it are drawn one at a time until the next ``reset``: an
+    environment that masks only some steps would otherwise pay for a batch and
+    a rewind at every switch.
     """
 
     def __init__(self, context: OperatorContext) -> None:
@@ -42,10 +45,11 @@ class RandomOperator:
         self._np = require("numpy", "the random operator")
         self._agent = context.agent
         space = self._space
-        self._batched = type(space).__name__ == "Discrete" and space.dtype.itemsize >= 4
-        if self._batched:  # start + a number of start's type is that number when start is 0
+        self._batchable = type(space).__name__ == "Discrete" and space.dtype.itemsize >= 4
+        if self._batchable:  # start + a number of start's type is that number when start is 0
             start, self._n, self._dtype = space.start, space.n, space.dtype.type
             self._start = None if start == 0 and type(start) is self._dtype else start
+        self._batching = self._batchable
         self._picks: Iterator[Any] = iter(())  # what is left of the batch
         self._before: Any = None  # the generator's state before the batch
         self._seeded = True  # a reset(None) after this draws fresh entropy
@@ -56,6 +60,7 @@ class RandomOperator:
             self._space.seed(seed)
             self._seeded = seed is not None
             self._picks, self._before = iter(()), None  # drawn from the stream replaced
+        self._batching = self._batchable
 
     def select_action(self, observation: Any, info: Mapping[str, Any]) -> Any:
         if info:  # most environments give none: no list to look for
@@ -66,7 +71,7 @@ class RandomOperator:
         if mask is not None and hasattr(self._space, "n"):
             self._generator()
             return self._space.sample(mask=self._np.asarray(mask, dtype=self._np.int8))
-        if self._batched:
+        if self._batching:
             drawn = next(self._picks, None)
             if drawn is None:
                 drawn = self._batch()
@@ -87,7 +92,7 @@ class RandomOperator:
             taken = BATCH - operator.length_hint(self._picks)
             generator.bit_generator.state = self._before
             generator.integers(self._n, size=taken, dtype=self._dtype)  # the same draws again
-            self._picks, self._before = iter(()), None
+            self._picks, self._before, self._batching = iter(()), None, False
         return generator
 
     def close(self) -> None:
