@@ -231,24 +231,33 @@ def test_random_operator_draws_what_the_space_would_draw(space: Any) -> None:
 
 def test_random_operator_draws_as_the_space_between_masked_and_listed_picks() -> None:
     """A masked pick, or one from a list of legal actions, in the middle of a batch draws
-    from the generator where the unmasked picks before it left it, as ``sample()`` would,
-    in every episode (an episode after one that mixed them batches again)."""
+    from the generator where the unmasked picks before it left it, as ``sample()`` would:
+    in the first batch after a seeded reset (rewound to the seed), after a masked first
+    pick (rewound to the state), in a later batch, in an unseeded stream, and in every
+    episode after one that mixed them."""
     space = gym.spaces.Discrete(5)
     operator = RandomOperator(OperatorContext(action_space=space))
     reference = copy.deepcopy(space)
     mask = np.array([1, 0, 1, 1, 0], dtype=np.int8)
     legal = ["north", "south", "wait"]
+    episodes: list[tuple[int | None, dict[int, str]]] = [
+        (7, {30: "masked", 31: "listed", 90: "masked"}),
+        (8, {0: "masked", 20: "listed"}),
+        (9, {BATCH + 44: "masked", BATCH + 60: "listed", BATCH + 61: "listed"}),
+        (None, {BATCH + 44: "listed", BATCH + 90: "masked"}),
+    ]
     drawn, expected = [], []
-    for seed in (7, 8, None):
+    for seed, switches in episodes:
         operator.reset(seed)
         reference.seed(seed)
         if seed is None:  # an unseeded stream: the reference follows the operator's
             reference.np_random.bit_generator.state = operator._space.np_random.bit_generator.state
         for step in range(2 * BATCH):
-            if step in (BATCH + 44, BATCH + 90):
+            kind = switches.get(step)
+            if kind == "masked":
                 drawn.append(operator.select_action(None, {"action_mask": mask}))
                 expected.append(reference.sample(mask=mask))
-            elif step in (BATCH + 60, BATCH + 61):
+            elif kind == "listed":
                 drawn.append(operator.select_action(None, {"legal_actions": legal}))
                 expected.append(legal[int(reference.np_random.integers(len(legal)))])
             else:
