@@ -95,11 +95,11 @@ class RandomOperator:
         generator, before, self._fresh = self._space.np_random, self._before, None
         if before is not None:
             taken = BATCH - operator.length_hint(self._picks)
-            if isinstance(before, int):
+            if isinstance(before, dict):
+                generator.bit_generator.state = before
+            else:  # the seed of the generator the batch was drawn from
                 self._space.seed(before)
                 generator = self._space.np_random
-            else:
-                generator.bit_generator.state = before
             generator.integers(self._n, size=taken, dtype=self._dtype)  # the same draws again
             self._picks, self._before, self._batching = iter(()), None, False
         return generator
