@@ -22,6 +22,7 @@ from mosaic_core.operators import (  # noqa: E402  # noqa: E402
     make_arena,
     make_env,
 )
+from mosaic_core.operators.builtin import BATCH  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from mosaictest_envs import CountingEnv  # noqa: E402
@@ -207,20 +208,63 @@ def test_random_operator_respects_the_action_mask() -> None:
         gym.spaces.Discrete(7),
         gym.spaces.Discrete(5, start=-2),
         gym.spaces.Discrete(4, dtype=np.int32),
+        gym.spaces.Discrete(6, dtype=np.int8),
+        gym.spaces.Discrete(1),
+        gym.spaces.Discrete(2**40),
     ],
-    ids=["plain", "start", "int32"],
+    ids=["plain", "start", "int32", "int8", "one", "wide"],
 )
 def test_random_operator_draws_what_the_space_would_draw(space: Any) -> None:
-    """Its unmasked Discrete pick skips ``sample()``'s checks: the same numbers and type."""
+    """Its unmasked Discrete picks skip ``sample()``'s checks and come a batch at a time:
+    the same numbers and type, across batches and reseeds."""
     operator = RandomOperator(OperatorContext(action_space=space))
     reference = copy.deepcopy(space)
+    steps = 2 * BATCH + 10
     for seed in (0, 3):
         operator.reset(seed)
         reference.seed(seed)
-        drawn = [operator.select_action(np.zeros(2), {}) for _ in range(60)]
-        expected = [reference.sample() for _ in range(60)]
+        drawn = [operator.select_action(np.zeros(2), {}) for _ in range(steps)]
+        expected = [reference.sample() for _ in range(steps)]
         assert drawn == expected
         assert {type(a) for a in drawn} == {type(e) for e in expected}
+
+
+def test_random_operator_draws_as_the_space_between_masked_and_listed_picks() -> None:
+    """A masked pick, or one from a list of legal actions, in the middle of a batch draws
+    from the generator where the unmasked picks before it left it, as ``sample()`` would:
+    in the first batch after a seeded reset (rewound to the seed), after a masked first
+    pick (rewound to the state), in a later batch, in an unseeded stream, and in every
+    episode after one that mixed them."""
+    space = gym.spaces.Discrete(5)
+    operator = RandomOperator(OperatorContext(action_space=space))
+    reference = copy.deepcopy(space)
+    mask = np.array([1, 0, 1, 1, 0], dtype=np.int8)
+    legal = ["north", "south", "wait"]
+    episodes: list[tuple[int | None, dict[int, str]]] = [
+        (7, {30: "masked", 31: "listed", 90: "masked"}),
+        (8, {0: "masked", 20: "listed"}),
+        (9, {BATCH + 44: "masked", BATCH + 60: "listed", BATCH + 61: "listed"}),
+        (None, {BATCH + 44: "listed", BATCH + 90: "masked"}),
+    ]
+    drawn, expected = [], []
+    for seed, switches in episodes:
+        operator.reset(seed)
+        reference.seed(seed)
+        if seed is None:  # an unseeded stream: the reference follows the operator's
+            reference.np_random.bit_generator.state = operator._space.np_random.bit_generator.state
+        for step in range(2 * BATCH):
+            kind = switches.get(step)
+            if kind == "masked":
+                drawn.append(operator.select_action(None, {"action_mask": mask}))
+                expected.append(reference.sample(mask=mask))
+            elif kind == "listed":
+                drawn.append(operator.select_action(None, {"legal_actions": legal}))
+                expected.append(legal[int(reference.np_random.integers(len(legal)))])
+            else:
+                drawn.append(operator.select_action(None, {}))
+                expected.append(reference.sample())
+    assert drawn == expected
+    assert {type(a) for a in drawn} == {type(e) for e in expected}
 
 
 def test_random_operator_unseeded_after_seeded_does_not_replay_the_seeded_stream() -> None:
