@@ -37,9 +37,13 @@ def _age(created: float | None, now: float) -> str:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    from mosaic_core.query import parse_filter, run_table
+    from mosaic_core.query import run_table
 
-    filters = [parse_filter(text) for text in args.filter]
+    filters = []
+    if args.filter:  # the filters' module (dataclasses, inspect) only for a filter
+        from mosaic_core.query import parse_filter
+
+        filters = [parse_filter(text) for text in args.filter]
     with _store() as store:
         rows = run_table(
             store, worker=args.worker, status=args.status, group=args.group, filters=filters,

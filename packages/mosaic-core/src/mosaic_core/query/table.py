@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mosaic_core._errors import ConfigError
-from mosaic_core.query.filters import Filter, check_field, lookup
 from mosaic_core.runs.store import RunStore
+
+if TYPE_CHECKING:  # the filters (a dataclass: dataclasses, inspect) only when one is given
+    from mosaic_core.query.filters import Filter
 
 __all__ = [
     "STATS", "TAIL", "metric_values", "pick_headline", "run_row", "run_table", "runs_of",
@@ -150,6 +152,8 @@ def _values(
     _check_metric(metric, stat)
     out: dict[str, dict[str, Any]] = {}
     if metric is not None and metric.startswith("summary."):
+        from mosaic_core.query.filters import lookup
+
         for row in rows:
             value = lookup(row, metric)
             number = (
@@ -219,6 +223,8 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 
 def parse_sort(sort: str) -> tuple[str, bool]:
     """``(field, descending)`` from ``FIELD``, ``-FIELD``, ``FIELD:desc`` or ``FIELD:asc``."""
+    from mosaic_core.query.filters import check_field
+
     text = sort.strip()
     descending = text.startswith("-")
     text = text.lstrip("-+")
@@ -234,17 +240,19 @@ def parse_sort(sort: str) -> tuple[str, bool]:
 
 def sort_rows(rows: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
     """Rows ordered by ``sort`` (see :func:`parse_sort`); runs without the field last."""
+    from mosaic_core.query.filters import lookup
+
     field, descending = parse_sort(sort)
-    present = [r for r in rows if _value(r, field) is not None]
-    missing = [r for r in rows if _value(r, field) is None]
-    present.sort(key=lambda r: _sort_key(_value(r, field)), reverse=descending)
+
+    def value(row: Mapping[str, Any]) -> Any:
+        if field == "metric":
+            return (row.get("metric") or {}).get("value")
+        return lookup(row, field)
+
+    present = [r for r in rows if value(r) is not None]
+    missing = [r for r in rows if value(r) is None]
+    present.sort(key=lambda r: _sort_key(value(r)), reverse=descending)
     return present + missing
-
-
-def _value(row: Mapping[str, Any], field: str) -> Any:
-    if field == "metric":
-        return (row.get("metric") or {}).get("value")
-    return lookup(row, field)
 
 
 #: A row's columns without details: those the table shows or a filter or a sort may name

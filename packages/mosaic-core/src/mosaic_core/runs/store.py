@@ -27,7 +27,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from mosaic_core._errors import ConfigError, MosaicError, short_repr
-from mosaic_core._fields import check_json
 from mosaic_core._secrets import Scrubber
 from mosaic_core._ulid import check_run_id
 from mosaic_core.runs import figures, series
@@ -239,6 +238,8 @@ class RunStore:
         ``check_json``) is a ConfigError before anything
         is made, and a failure half-way removes the directory again.
         """
+        from mosaic_core._fields import check_json  # dataclasses, inspect: not to list runs
+
         check_json(config)
         directory = self.run_dir(run_id)
         try:
