@@ -139,6 +139,7 @@ def test_rows_without_details_hold_the_table_s_columns_with_the_full_rows_values
     assert [r["run_id"] for r in plain] == [r["run_id"] for r in full]
     for row, whole in zip(plain, full, strict=True):
         assert row == {k: whole[k] for k in row}
+        assert list(row) == [k for k in whole if k in row]  # in the same order (--json)
         assert "config" not in row and "summary" not in row and "pid" not in row
         for field in COLUMNS:  # what a filter or a sort may name is there
             assert lookup(row, field) == lookup(whole, field), field

@@ -255,12 +255,13 @@ def sort_rows(rows: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
     return present + missing
 
 
-#: A row's columns without details: those the table shows or a filter or a sort may name
-#: (:data:`~mosaic_core.query.filters.COLUMNS`), and the declared headline, in the store's
-#: order. A full row, with each run's config, costs twice as much to read.
+#: A row's columns without details, as the store names them: those the table shows or a
+#: filter or a sort may name (:data:`~mosaic_core.query.filters.COLUMNS`), and the
+#: declared headline, in the row's order (``group_name`` and ``last_step`` are its
+#: ``group`` and ``step``). A full row, with each run's config, costs twice as much to read.
 _SHOWN = (
     "run_id", "worker_type", "status", "reason", "created_at", "algorithm", "env_id", "seed",
-    "total_steps", "last_step", "group_name", "headline_metric",
+    "total_steps", "headline_metric", "group_name", "last_step",
 )  # fmt: skip
 
 
@@ -290,23 +291,50 @@ def run_table(
         raise ConfigError.bad_value("--limit", limit, "a whole number >= 1")
     read = [f.field for f in filters] + [sort_field or "", metric or ""]
     details |= any(name.split(".")[0] in ("config", "summary") for name in read)
-    records = store.list_runs(
-        worker_type=worker, status=status, group=group, columns=None if details else _SHOWN
-    )
-    rows = [_as_row(record, details) for record in records]  # fresh dicts: made rows in place
+    if details:
+        records = store.list_runs(worker_type=worker, status=status, group=group)
+        rows = [_as_row(record, details) for record in records]  # fresh dicts: made in place
+    else:
+        rows = _plain_rows(store, worker, status, group, metric, stat)
     wants_metric = sort_field == "metric"
     wants_metric |= any(f.field == "metric" for f in filters)
     every = not worker and not status and group is None
     if wants_metric:
-        _attach(store, rows, metric, stat, every)
-    rows = [row for row in rows if all(f(_with_metric(row)) for f in filters)]
+        _attach_missing(store, rows, metric, stat, every)
+    if filters:
+        rows = [row for row in rows if all(f(_with_metric(row)) for f in filters)]
     if sort is not None:
         rows = sort_rows(rows, sort)
     if limit is not None:
         rows = rows[:limit]
     if not wants_metric:
-        _attach(store, rows, metric, stat, every and not filters and limit is None)
+        _attach_missing(store, rows, metric, stat, every and not filters and limit is None)
     return rows
+
+
+def _plain_rows(
+    store: RunStore, worker: str | None, status: str | None, group: str | None,
+    metric: str | None, stat: str,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The rows without details, made in one pass of the store's tuples; for the headline
+    (``metric`` None), with the ``metric`` of each run that declares its headline, read
+    with the runs. The others' ``metric`` is None, until :func:`_attach_missing`."""
+    headline = stat if metric is None else None
+    records = store.run_tuples(
+        _SHOWN, worker_type=worker, status=status, group=group, headline=headline, tail=TAIL
+    )
+    if headline is None:
+        records = [(*record, None) for record in records]
+    return [
+        {
+            "run_id": run_id, "worker_type": worker_type, "status": status_, "reason": reason,
+            "created_at": created_at, "algorithm": algorithm, "env_id": env_id, "seed": seed,
+            "total_steps": total_steps, "headline_metric": key, "group": group_, "step": step,
+            "metric": {"key": key, "stat": stat, "value": value} if headline and key else None,
+        }
+        for (run_id, worker_type, status_, reason, created_at, algorithm, env_id, seed,
+             total_steps, key, group_, step, value) in records
+    ]  # fmt: skip
 
 
 def _with_metric(row: dict[str, Any]) -> dict[str, Any]:
@@ -325,3 +353,13 @@ def _attach(
     values = _values(store, rows, metric, stat, every)
     for row in rows:
         row["metric"] = values[row["run_id"]]
+
+
+def _attach_missing(
+    store: RunStore, rows: list[dict[str, Any]], metric: str | None, stat: str, every: bool
+) -> None:
+    """:func:`_attach` to the rows without a ``metric`` yet; ``every``: the rows are every
+    run in the store."""
+    missing = [row for row in rows if row.get("metric") is None]
+    if missing:
+        _attach(store, missing, metric, stat, every and len(missing) == len(rows))

@@ -338,31 +338,77 @@ class RunStore:
     ) -> list[dict[str, Any]]:
         """The runs, newest first; with ``columns`` only those of each (cheaper by far
         than all of them, with each run's config, for a table of 10,000 runs)."""
+        cursor = self._select_runs(columns, worker_type, status, group, limit)
+        rows = cursor.fetchall()
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def run_tuples(
+        self,
+        columns: Sequence[str],
+        *,
+        worker_type: str | None = None,
+        status: str | None = None,
+        group: str | None = None,
+        limit: int | None = None,
+        headline: str | None = None,
+        tail: int = 10,
+    ) -> list[tuple[Any, ...]]:
+        """:meth:`list_runs` as tuples of ``columns``, of which a table of many runs makes
+        its own rows without a dict per run first. With ``headline`` (a stat of
+        :meth:`metric_stat`), each tuple ends with that figure of the run's declared
+        headline metric, None where it declares none or has not reported it: for ``tail``,
+        ``last``, ``min`` and ``max`` read in the statement that reads the runs."""
+        if headline is None:
+            return self._select_runs(columns, worker_type, status, group, limit).fetchall()
+        selected = figures.headline_column(headline, tail)
+        if selected is None:  # not one column: the store's summaries, by run id
+            found = self.headline_stat(headline, tail=tail)
+            rows = self._select_runs([*columns, "run_id"], worker_type, status, group, limit)
+            return [(*row[:-1], found.get(row[-1])) for row in rows]
+        column, figure = selected
+        rows = self._select_runs(columns, worker_type, status, group, limit, column)
+        if figure is None:
+            return rows.fetchall()
+        return [(*row[:-1], figure(row[-1])) for row in rows]
+
+    def _select_runs(
+        self,
+        columns: Sequence[str] | None,
+        worker_type: str | None,
+        status: str | None,
+        group: str | None,
+        limit: int | None,
+        headline: str | None = None,
+    ) -> sqlite3.Cursor:
+        """The runs newest first, as tuples of ``columns`` (all without), then ``headline``
+        (a column of ``metric_keys`` joined by :data:`figures.HEADLINE_JOIN`) if given."""
         if status is not None and status not in STATUSES:
             raise ConfigError.bad_value("--status", status, f"one of {', '.join(STATUSES)}")
         if columns is not None and not all(name.isidentifier() for name in columns):
             raise ValueError(f"list_runs(columns={list(columns)!r}): expected column names")
-        query = f"SELECT {', '.join(columns) if columns else '*'} FROM runs"
+        selected = ", ".join(f"runs.{name}" for name in columns) if columns else "runs.*"
+        query = f"SELECT {selected} FROM runs"
+        if headline is not None:
+            query = f"SELECT {selected}, {headline} FROM runs {figures.HEADLINE_JOIN}"
         clauses, params = [], []
         if worker_type:
-            clauses.append("worker_type = ?")
+            clauses.append("runs.worker_type = ?")
             params.append(_text(worker_type))
         if status:
-            clauses.append("status = ?")
+            clauses.append("runs.status = ?")
             params.append(status)
         if group is not None:
-            clauses.append("group_name = ?")
+            clauses.append("runs.group_name = ?")
             params.append(group)
         if clauses:
             query += " WHERE " + " AND ".join(clauses)
-        query += " ORDER BY created_at DESC, run_id DESC"
+        query += " ORDER BY runs.created_at DESC, runs.run_id DESC"
         if limit:
             query += f" LIMIT {int(limit)}"
         cursor = self._db.cursor()
-        cursor.row_factory = None  # tuples made dicts here: sqlite3.Row then dict() is slower
-        rows = cursor.execute(query, params).fetchall()
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in rows]
+        cursor.row_factory = None  # tuples: sqlite3.Row, then made a dict, is slower
+        return cursor.execute(query, params)
 
     def cancel_requests(self, run_ids: Sequence[str]) -> dict[str, bool]:
         """``{run id: cancel requested}`` for those of ``run_ids`` still in the store."""
