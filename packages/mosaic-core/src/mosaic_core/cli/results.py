@@ -11,10 +11,17 @@ import contextlib
 import json
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from mosaic_core.cli.argtypes import whole_number
-from mosaic_core.cli.output import columns_text, format_number, group_table_text, table_text
+from mosaic_core.cli.output import (
+    columns_text,
+    format_number,
+    format_numbers,
+    group_table_text,
+    table_text,
+)
 from mosaic_core.cli.stores import open_store
 from mosaic_core.runs.store import STATUSES, RunStore
 
@@ -26,14 +33,27 @@ def _store() -> contextlib.AbstractContextManager[RunStore]:
 
 
 def _age(created: float | None, now: float) -> str:
-    if not created:
-        return "-"
-    seconds = max(0, int(now - created))
-    if seconds >= 86400:
-        return f"{seconds // 86400}d"
-    if seconds >= 3600:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 60}m" if seconds >= 60 else f"{seconds}s"
+    return _ages((created,), now)[0]
+
+
+def _ages(created: Iterable[float | None], now: float) -> list[str]:
+    """How long ago each was made, in its largest whole unit (``3d``, ``5h``, ``12m``,
+    ``40s``; ``-`` for none): a column of 10,000 without a call per value."""
+    out: list[str] = []
+    for when in created:
+        if not when:
+            out.append("-")
+            continue
+        seconds = int(now - when)
+        if seconds < 60:
+            out.append(f"{max(0, seconds)}s")
+        elif seconds < 3600:
+            out.append(f"{seconds // 60}m")
+        elif seconds < 86400:
+            out.append(f"{seconds // 3600}h")
+        else:
+            out.append(f"{seconds // 86400}d")
+    return out
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
@@ -81,12 +101,12 @@ def runs_text(rows: list[dict[str, Any]], metric: str | None, stat: str) -> str:
         [row["worker_type"] for row in rows],
         [row["algorithm"] or "-" for row in rows],
         [row["env_id"] or "-" for row in rows],
-        [format_number(row["seed"]) for row in rows],
+        format_numbers([row["seed"] for row in rows]),
         [row["group"] or "-" for row in rows],
         [row["status"] for row in rows],
-        [_step(row["step"], row["total_steps"]) for row in rows],
-        [format_number(m["value"]) for m in metrics],
-        [_age(row["created_at"], now) for row in rows],
+        _steps(rows),
+        format_numbers([m["value"] for m in metrics]),
+        _ages([row["created_at"] for row in rows], now),
     ]
     if any(row["reason"] for row in rows):
         heads.append("REASON")
@@ -94,10 +114,13 @@ def runs_text(rows: list[dict[str, Any]], metric: str | None, stat: str) -> str:
     return columns_text(heads, columns)
 
 
-def _step(step: int | None, total: int | None) -> str:
-    if step is None:
-        return "-"
-    return f"{step}/{total}" if total else str(step)
+def _steps(rows: list[dict[str, Any]]) -> list[str]:
+    """Each run's latest step, of its total steps where it has them."""
+    out: list[str] = []
+    for row in rows:
+        step, total = row["step"], row["total_steps"]
+        out.append("-" if step is None else f"{step}/{total}" if total else str(step))
+    return out
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
