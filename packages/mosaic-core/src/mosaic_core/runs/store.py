@@ -27,7 +27,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from mosaic_core._errors import ConfigError, MosaicError, short_repr
-from mosaic_core._secrets import Scrubber
 from mosaic_core._ulid import check_run_id
 from mosaic_core.runs import figures, series
 from mosaic_core.runs.database import StoreReadOnly, connect, explain
@@ -36,6 +35,7 @@ from mosaic_core.runs.series import _chunks
 from mosaic_core.runs.series import as_text as _text
 
 if TYPE_CHECKING:  # the reader (and orjson) only for indexing: listing runs does without
+    from mosaic_core._secrets import Scrubber
     from mosaic_core.runs.reader import Item, TelemetryEvent
 
 __all__ = ["ACTIVE_STATUSES", "STATUSES", "RunNotFound", "RunStore", "mosaic_home", "write_json"]
