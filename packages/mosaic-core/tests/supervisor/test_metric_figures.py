@@ -167,7 +167,7 @@ def test_every_run_s_declared_headline_in_one_statement_is_what_each_key_gives(
                 assert set(found) == {r for r, k in declared.items() if k in ("k", "j")}
 
 
-def test_runs_listed_as_tuples_end_with_their_declared_headline_s_figure(
+def test_runs_listed_as_tuples_end_with_what_makes_their_declared_headline_s_figure(
     tmp_path: pathlib.Path,
 ) -> None:
     # run_tuples reads the runs and their headline's figure in one statement (mosaic runs):
@@ -189,14 +189,17 @@ def test_runs_listed_as_tuples_end_with_their_declared_headline_s_figure(
         ]  # fmt: skip
         for kw in asked:
             listed = [tuple(r.values()) for r in store.list_runs(columns=columns, **kw)]
-            assert store.run_tuples(columns, **kw) == listed
+            rows, figure = store.run_tuples(columns, **kw)
+            assert [row[:-1] for row in rows] == listed
+            assert [figure(row[-1]) for row in rows] == [None] * len(listed)
             for tail in (0, 1, 3, series.TAIL_KEPT, series.TAIL_KEPT + 2):
                 for stat in ("tail", "last", "min", "max", "mean", "count"):
                     found = store.headline_stat(stat, tail=tail)
-                    rows = store.run_tuples(columns, headline=stat, tail=tail, **kw)
+                    rows, figure = store.run_tuples(columns, headline=stat, tail=tail, **kw)
                     assert [row[:-1] for row in rows] == listed
                     expected = [found.get(run_id) for run_id, *_ in listed]
-                    assert json.dumps([row[-1] for row in rows]) == json.dumps(expected)
-        assert any(row[-1] is not None for row in store.run_tuples(columns, headline="tail"))
+                    assert json.dumps([figure(row[-1]) for row in rows]) == json.dumps(expected)
+        rows, figure = store.run_tuples(columns, headline="tail")
+        assert any(figure(row[-1]) is not None for row in rows)
         with pytest.raises(ValueError, match="expected column names"):
             store.run_tuples(["run_id; DROP TABLE runs"])

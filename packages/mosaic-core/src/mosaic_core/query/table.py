@@ -320,17 +320,16 @@ def _plain_rows(
     (``metric`` None), with the ``metric`` of each run that declares its headline, read
     with the runs. The others' ``metric`` is None, until :func:`_attach_missing`."""
     headline = stat if metric is None else None
-    records = store.run_tuples(
+    records, figure = store.run_tuples(
         _SHOWN, worker_type=worker, status=status, group=group, headline=headline, tail=TAIL
     )
-    if headline is None:
-        records = [(*record, None) for record in records]
     return [
         {
             "run_id": run_id, "worker_type": worker_type, "status": status_, "reason": reason,
             "created_at": created_at, "algorithm": algorithm, "env_id": env_id, "seed": seed,
             "total_steps": total_steps, "headline_metric": key, "group": group_, "step": step,
-            "metric": {"key": key, "stat": stat, "value": value} if headline and key else None,
+            "metric": {"key": key, "stat": stat, "value": figure(value)}
+            if headline and key else None,
         }
         for (run_id, worker_type, status_, reason, created_at, algorithm, env_id, seed,
              total_steps, key, group_, step, value) in records

@@ -107,17 +107,19 @@ HEADLINE_JOIN = (
 )
 
 
-def headline_column(
-    stat: str, tail: int
-) -> tuple[str, Callable[[bytes | None], float | None] | None] | None:
+def headline_column(stat: str, tail: int) -> tuple[str, Callable[[Any], float | None]] | None:
     """What a statement over ``runs`` joined by :data:`HEADLINE_JOIN` selects for ``stat``
-    of each run's headline, and what makes a value of it the figure (None: it is); None
-    where one column of ``metric_keys`` does not give ``stat``."""
+    of each run's headline, and what makes a value of it the figure; None where one column
+    of ``metric_keys`` does not give ``stat``."""
     if tail > series.TAIL_KEPT or stat not in _ONE_COLUMN:
         return None
     if stat in ("min", "max"):
-        return f"m.v{stat}", None
+        return f"m.v{stat}", _as_it_is
     return f"substr(m.tail_vals, 1, {8 * max(tail, 0)})", _TAIL_FIGURES[stat]
+
+
+def _as_it_is(value: float | None) -> float | None:
+    return value
 
 
 def _figures(

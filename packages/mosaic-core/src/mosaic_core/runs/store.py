@@ -23,7 +23,7 @@ import re
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from mosaic_core._errors import ConfigError, MosaicError, short_repr
@@ -353,24 +353,24 @@ class RunStore:
         limit: int | None = None,
         headline: str | None = None,
         tail: int = 10,
-    ) -> list[tuple[Any, ...]]:
-        """:meth:`list_runs` as tuples of ``columns``, of which a table of many runs makes
-        its own rows without a dict per run first. With ``headline`` (a stat of
-        :meth:`metric_stat`), each tuple ends with that figure of the run's declared
-        headline metric, None where it declares none or has not reported it: for ``tail``,
-        ``last``, ``min`` and ``max`` read in the statement that reads the runs."""
-        if headline is None:
-            return self._select_runs(columns, worker_type, status, group, limit).fetchall()
-        selected = figures.headline_column(headline, tail)
-        if selected is None:  # not one column: the store's summaries, by run id
-            found = self.headline_stat(headline, tail=tail)
-            rows = self._select_runs([*columns, "run_id"], worker_type, status, group, limit)
-            return [(*row[:-1], found.get(row[-1])) for row in rows]
-        column, figure = selected
-        rows = self._select_runs(columns, worker_type, status, group, limit, column)
-        if figure is None:
-            return rows.fetchall()
-        return [(*row[:-1], figure(row[-1])) for row in rows]
+    ) -> tuple[list[tuple[Any, ...]], Callable[[Any], float | None]]:
+        """:meth:`list_runs` as tuples of ``columns`` and one value more, of which a table
+        of many runs makes its rows without a dict per run first; and the function that
+        makes that last value the run's ``headline`` figure (a stat of :meth:`metric_stat`)
+        of its declared headline metric, as :meth:`headline_stat` gives it: None where it
+        declares none, has not reported it, or no ``headline`` is asked. For ``tail``,
+        ``last``, ``min`` and ``max`` the statement that reads the runs reads the figures,
+        which are made as the caller makes its rows, not first in tuples of their own."""
+        join, extra = False, "NULL"
+        figure: Callable[[Any], float | None] = _nothing
+        if headline is not None:
+            selected = figures.headline_column(headline, tail)
+            if selected is None:  # not one column: the runs' summaries, by run id
+                extra, figure = "runs.run_id", self.headline_stat(headline, tail=tail).get
+            else:
+                join, (extra, figure) = True, selected
+        cursor = self._select_runs(columns, worker_type, status, group, limit, extra, join)
+        return cursor.fetchall(), figure
 
     def _select_runs(
         self,
@@ -379,18 +379,19 @@ class RunStore:
         status: str | None,
         group: str | None,
         limit: int | None,
-        headline: str | None = None,
+        extra: str | None = None,
+        join: bool = False,
     ) -> sqlite3.Cursor:
-        """The runs newest first, as tuples of ``columns`` (all without), then ``headline``
-        (a column of ``metric_keys`` joined by :data:`figures.HEADLINE_JOIN`) if given."""
+        """The runs newest first, as tuples of ``columns`` (all without), then ``extra`` if
+        given, which may name ``metric_keys`` if ``join`` (see ``figures.HEADLINE_JOIN``)."""
         if status is not None and status not in STATUSES:
             raise ConfigError.bad_value("--status", status, f"one of {', '.join(STATUSES)}")
         if columns is not None and not all(name.isidentifier() for name in columns):
             raise ValueError(f"list_runs(columns={list(columns)!r}): expected column names")
         selected = ", ".join(f"runs.{name}" for name in columns) if columns else "runs.*"
-        query = f"SELECT {selected} FROM runs"
-        if headline is not None:
-            query = f"SELECT {selected}, {headline} FROM runs {figures.HEADLINE_JOIN}"
+        if extra is not None:
+            selected += f", {extra}"
+        query = f"SELECT {selected} FROM runs" + (f" {figures.HEADLINE_JOIN}" if join else "")
         clauses, params = [], []
         if worker_type:
             clauses.append("runs.worker_type = ?")
@@ -738,6 +739,11 @@ _RUN_JSON = (
 )  # fmt: skip
 # A run id, or a prefix of one: anything else names no run (and is never a LIKE pattern).
 _RUN_REF = re.compile(r"[A-Za-z0-9._-]{1,128}\Z")
+
+
+def _nothing(value: Any) -> float | None:
+    """No figure, whatever the value (:meth:`RunStore.run_tuples` without a headline)."""
+    return None
 
 
 def terminal_status(event: str | None) -> str | None:
