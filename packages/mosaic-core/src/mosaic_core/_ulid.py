@@ -11,9 +11,12 @@ import _thread
 import os
 import re
 import time
-from typing import Any
 
 from mosaic_core._errors import ConfigError
+
+TYPE_CHECKING = False  # not typing's: `mosaic runs` imports this module, typing 3 ms more
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["check_run_id", "new_run_id", "new_ulid", "ulid_time"]
 

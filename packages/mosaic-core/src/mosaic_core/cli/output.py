@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+
+TYPE_CHECKING = False  # not typing's: `mosaic runs` imports this module, typing 3 ms more
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "columns_text", "config_fields_text", "format_number", "format_numbers", "group_table_text",

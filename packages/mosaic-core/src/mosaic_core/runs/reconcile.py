@@ -12,10 +12,10 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from typing import TYPE_CHECKING
 
 from mosaic_core.runs.store import RunStore, terminal_status
 
+TYPE_CHECKING = False  # not typing's: `mosaic runs` imports this module, typing 3 ms more
 if TYPE_CHECKING:
     from mosaic_core.runs.launchers import Launcher, LaunchSpec
 
