@@ -4,8 +4,10 @@ summary), each run's headline, the columns' text, and a dead supervisor's run se
 
 from __future__ import annotations
 
+import gc
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -150,3 +152,30 @@ def test_rows_without_details_hold_the_table_s_columns_with_the_full_rows_values
     by_summary = run_table(runs.store, details=False, metric="summary.episodes")
     assert sorted(r["metric"]["value"] for r in by_summary if r["metric"]["value"]) == [3, 12]
     json.dumps(plain)
+
+
+def test_mosaic_runs_pauses_the_collector_and_leaves_it_as_it_found_it(
+    runs: Runs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mosaic_core.query as query
+
+    _varied(runs)
+    monkeypatch.setenv("MOSAIC_HOME", str(runs.store.home))
+    real, seen = query.run_table, []
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(query, "run_table", watched)
+    assert gc.isenabled()
+    assert _printed(capsys) == LISTED
+    assert seen == [False] and gc.isenabled()
+    assert main(["runs", "--sort", "nonsense"]) == 2  # a failed listing turns it on again
+    assert gc.isenabled() and "nonsense" in capsys.readouterr().err
+    gc.disable()  # and one that was off stays off
+    try:
+        assert json.loads(_printed(capsys, "--json"))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
