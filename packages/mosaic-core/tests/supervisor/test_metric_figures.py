@@ -175,18 +175,22 @@ def test_runs_listed_as_tuples_end_with_what_makes_their_declared_headline_s_fig
     with RunStore(tmp_path) as store:
         run_ids = _fill(store, random.Random(13), 15)
         with store.transaction() as db:
-            for n, run_id in enumerate(run_ids):
+            for n, run_id in enumerate(run_ids):  # made out of order, some at the same time
                 db.execute(
-                    "UPDATE runs SET headline_metric = ?, worker_type = ?, group_name = ?"
-                    " WHERE run_id = ?",
+                    "UPDATE runs SET headline_metric = ?, worker_type = ?, group_name = ?,"
+                    " created_at = ? WHERE run_id = ?",
                     (("k", "j", "absent", "", None)[n % 5], ("toy", "other")[n % 2],
-                     ("g", None, None)[n % 3], run_id),
+                     ("g", None, None)[n % 3], (7.5, -0.0, 0.0, 1e9, 3)[n * 7 % 5], run_id),
                 )  # fmt: skip
         columns = ("run_id", "worker_type", "headline_metric", "group_name", "last_step")
         asked: list[dict[str, Any]] = [
             {}, {"worker_type": "other"}, {"group": "g"}, {"limit": 4}, {"status": "pending"},
             {"status": "completed"},
         ]  # fmt: skip
+        newest = [r for (r,) in store._db.execute(
+            "SELECT run_id FROM runs ORDER BY created_at DESC, run_id DESC")]  # fmt: skip
+        assert [r["run_id"] for r in store.list_runs()] == newest
+        assert [r["run_id"] for r in store.list_runs(limit=6)] == newest[:6]
         for kw in asked:
             listed = [tuple(r.values()) for r in store.list_runs(columns=columns, **kw)]
             rows, figure = store.run_tuples(columns, **kw)

@@ -340,9 +340,7 @@ class RunStore:
     ) -> list[dict[str, Any]]:
         """The runs, newest first; with ``columns`` only those of each (cheaper by far
         than all of them, with each run's config, for a table of 10,000 runs)."""
-        cursor = self._select_runs(columns, worker_type, status, group, limit)
-        rows = cursor.fetchall()
-        names = [column[0] for column in cursor.description]
+        names, rows = self._select_runs(columns, worker_type, status, group, limit)
         return [dict(zip(names, row, strict=True)) for row in rows]
 
     def run_tuples(
@@ -371,8 +369,7 @@ class RunStore:
                 extra, figure = "runs.run_id", self.headline_stat(headline, tail=tail).get
             else:
                 join, (extra, figure) = True, selected
-        cursor = self._select_runs(columns, worker_type, status, group, limit, extra, join)
-        return cursor.fetchall(), figure
+        return self._select_runs(columns, worker_type, status, group, limit, extra, join)[1], figure
 
     def _select_runs(
         self,
@@ -383,9 +380,10 @@ class RunStore:
         limit: int | None,
         extra: str | None = None,
         join: bool = False,
-    ) -> sqlite3.Cursor:
-        """The runs newest first, as tuples of ``columns`` (all without), then ``extra`` if
-        given, which may name ``metric_keys`` if ``join`` (see ``figures.HEADLINE_JOIN``)."""
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The names of ``columns`` (all without), then of ``extra`` if given, which may
+        name ``metric_keys`` if ``join`` (see ``figures.HEADLINE_JOIN``); and the runs
+        newest first, as tuples of them."""
         if status is not None and status not in STATUSES:
             raise ConfigError.bad_value("--status", status, f"one of {', '.join(STATUSES)}")
         if columns is not None and not all(name.isidentifier() for name in columns):
@@ -406,12 +404,21 @@ class RunStore:
             params.append(group)
         if clauses:
             query += " WHERE " + " AND ".join(clauses)
-        query += " ORDER BY runs.created_at DESC, runs.run_id DESC"
-        if limit:
-            query += f" LIMIT {int(limit)}"
+        # Every run: sorted here, as SQLite would (created_at is a number, run_id unique),
+        # in half the time its sorter takes over 10,000 runs (they come nearly in order).
+        here = not limit and (not columns or {"created_at", "run_id"} <= set(columns))
+        if not here:
+            query += " ORDER BY runs.created_at DESC, runs.run_id DESC"
+            if limit:
+                query += f" LIMIT {int(limit)}"
         cursor = self._db.cursor()
         cursor.row_factory = None  # tuples: sqlite3.Row, then made a dict, is slower
-        return cursor.execute(query, params)
+        rows = cursor.execute(query, params).fetchall()
+        names = [column[0] for column in cursor.description]
+        if here:
+            newest = operator.itemgetter(names.index("created_at"), names.index("run_id"))
+            rows.sort(key=newest, reverse=True)
+        return names, rows
 
     def cancel_requests(self, run_ids: Sequence[str]) -> dict[str, bool]:
         """``{run id: cancel requested}`` for those of ``run_ids`` still in the store."""
