@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from mosaic_core import ConfigError
 from mosaic_core.cli.app import main
 from mosaic_core.query import parse_filter, run_table
 from mosaic_core.query.filters import COLUMNS, lookup
+from mosaic_core.query.table import run_columns
 
 from .conftest import Runs, curve
 
@@ -157,17 +159,17 @@ def test_rows_without_details_hold_the_table_s_columns_with_the_full_rows_values
 def test_mosaic_runs_pauses_the_collector_and_leaves_it_as_it_found_it(
     runs: Runs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import mosaic_core.query as query
+    import mosaic_core.query.table as table
 
     _varied(runs)
     monkeypatch.setenv("MOSAIC_HOME", str(runs.store.home))
-    real, seen = query.run_table, []
+    real, seen = table.run_columns, []
 
     def watched(*args: Any, **kwargs: Any) -> Any:
         seen.append(gc.isenabled())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(query, "run_table", watched)
+    monkeypatch.setattr(table, "run_columns", watched)
     assert gc.isenabled()
     assert _printed(capsys) == LISTED
     assert seen == [False] and gc.isenabled()
@@ -179,3 +181,28 @@ def test_mosaic_runs_pauses_the_collector_and_leaves_it_as_it_found_it(
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_the_table_s_columns_are_its_rows_without_details(runs: Runs) -> None:
+    # mosaic runs without a filter or a sort prints run_columns: the rows run_table gives.
+    _varied(runs)
+    asked: list[dict[str, Any]] = [
+        {}, {"worker": "toy"}, {"status": "completed"}, {"group": "g"}, {"limit": 3},
+        {"stat": "max"}, {"stat": "last", "limit": 4}, {"stat": "mean", "group": "g"},
+        {"worker": "nobody"},
+    ]  # fmt: skip
+    for kw in asked:
+        rows = run_table(runs.store, details=False, **kw)
+        columns = run_columns(runs.store, **kw)
+        if rows:
+            assert set(columns) == {*rows[0], "metric_key", "metric_value"} - {"metric"}
+        for key in columns.keys() - {"metric_key", "metric_value"}:
+            assert list(columns[key]) == [row[key] for row in rows], (kw, key)
+        assert list(columns["metric_key"]) == [row["metric"]["key"] for row in rows], kw
+        values = [row["metric"]["value"] for row in rows]
+        assert json.dumps(list(columns["metric_value"])) == json.dumps(values), kw
+    assert any(v is not None for v in run_columns(runs.store)["metric_value"])
+    with pytest.raises(ConfigError, match="--stat 'bogus'"):
+        run_columns(runs.store, stat="bogus")
+    with pytest.raises(ConfigError, match="--limit"):
+        run_columns(runs.store, limit=0)

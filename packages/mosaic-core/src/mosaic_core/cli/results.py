@@ -12,7 +12,7 @@ import gc
 import json
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from mosaic_core.cli.argtypes import whole_number
 from mosaic_core.cli.output import (
@@ -84,6 +84,7 @@ def _collector_paused() -> Iterator[None]:
 
 def _list_runs(args: argparse.Namespace) -> int:
     from mosaic_core.query import run_table
+    from mosaic_core.query.table import run_columns
 
     filters = []
     if args.filter:  # the filters' module (dataclasses, inspect) only for a filter
@@ -91,15 +92,22 @@ def _list_runs(args: argparse.Namespace) -> int:
 
         filters = [parse_filter(text) for text in args.filter]
     with _store() as store:
-        rows = run_table(
-            store, worker=args.worker, status=args.status, group=args.group, filters=filters,
-            sort=args.sort, limit=args.limit, metric=args.metric, stat=args.stat,
-            details=args.json,
-        )  # fmt: skip
-        if args.json:
-            print(json.dumps(rows, indent=2, default=str))
-            return 0
-        if not rows:
+        if args.json or filters or args.sort is not None or args.metric is not None:
+            rows = run_table(
+                store, worker=args.worker, status=args.status, group=args.group,
+                filters=filters, sort=args.sort, limit=args.limit, metric=args.metric,
+                stat=args.stat, details=args.json,
+            )  # fmt: skip
+            if args.json:
+                print(json.dumps(rows, indent=2, default=str))
+                return 0
+            columns = _columns(rows)
+        else:  # the same rows as columns, without a dict per run
+            columns = run_columns(
+                store, worker=args.worker, status=args.status, group=args.group,
+                limit=args.limit, stat=args.stat,
+            )  # fmt: skip
+        if not columns["run_id"]:
             total = len(store.list_runs(limit=1))
             if total:
                 asked = [f"--{n} {getattr(args, n)}" for n in ("worker", "status", "group")
@@ -108,45 +116,65 @@ def _list_runs(args: argparse.Namespace) -> int:
             else:
                 print("No runs yet. Start one with `mosaic run WORKER --set key=value ...`.")
             return 0
-    print(runs_text(rows, args.metric, args.stat))
+    print(_table_text(columns, args.metric, args.stat))
     return 0
 
 
 def runs_text(rows: list[dict[str, Any]], metric: str | None, stat: str) -> str:
-    """The table ``mosaic runs`` prints of rows of :func:`~mosaic_core.query.run_table`,
-    made column by column (the store's text columns are text already)."""
+    """The table ``mosaic runs`` prints of rows of :func:`~mosaic_core.query.run_table`."""
+    return _table_text(_columns(rows), metric, stat)
+
+
+# The keys of a run table's rows that its text shows, or reads to show.
+_SHOWN = (
+    "run_id", "worker_type", "algorithm", "env_id", "seed", "group", "status", "step",
+    "total_steps", "created_at", "reason",
+)  # fmt: skip
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, Sequence[Any]]:
+    """Rows of :func:`~mosaic_core.query.run_table` as the columns that
+    :func:`~mosaic_core.query.table.run_columns` gives."""
+    columns: dict[str, Sequence[Any]] = {key: [row[key] for row in rows] for key in _SHOWN}
     metrics = [row["metric"] for row in rows]
-    keys = {m["key"] for m in metrics if m["key"]}
+    columns["metric_key"] = [m["key"] for m in metrics]
+    columns["metric_value"] = [m["value"] for m in metrics]
+    return columns
+
+
+def _table_text(columns: dict[str, Sequence[Any]], metric: str | None, stat: str) -> str:
+    """The table of runs of :func:`_columns`, made column by column (the store's text
+    columns are text already)."""
+    keys = {key for key in columns["metric_key"] if key}
     header = metric or (keys.pop() if len(keys) == 1 else "HEADLINE")
     if metric and not metric.startswith("summary."):
         header += f" ({stat})"
     now = time.time()
     heads = ["RUN", "WORKER", "ALGORITHM", "ENV", "SEED", "GROUP", "STATUS", "STEP", header, "AGE"]
-    columns = [
-        [row["run_id"] for row in rows],
-        [row["worker_type"] for row in rows],
-        [row["algorithm"] or "-" for row in rows],
-        [row["env_id"] or "-" for row in rows],
-        format_numbers([row["seed"] for row in rows]),
-        [row["group"] or "-" for row in rows],
-        [row["status"] for row in rows],
-        _steps(rows),
-        format_numbers([m["value"] for m in metrics]),
-        _ages([row["created_at"] for row in rows], now),
+    texts = [
+        columns["run_id"],
+        columns["worker_type"],
+        [value or "-" for value in columns["algorithm"]],
+        [value or "-" for value in columns["env_id"]],
+        format_numbers(columns["seed"]),
+        [value or "-" for value in columns["group"]],
+        columns["status"],
+        _steps(columns["step"], columns["total_steps"]),
+        format_numbers(columns["metric_value"]),
+        _ages(columns["created_at"], now),
     ]
-    if any(row["reason"] for row in rows):
+    if any(columns["reason"]):
         heads.append("REASON")
-        columns.append([row["reason"] or "" for row in rows])
-    return columns_text(heads, columns)
+        texts.append([reason or "" for reason in columns["reason"]])
+    return columns_text(heads, texts)
 
 
-def _steps(rows: list[dict[str, Any]]) -> list[str]:
+def _steps(steps: Iterable[int | None], totals: Iterable[int | None]) -> list[str]:
     """Each run's latest step, of its total steps where it has them."""
-    out: list[str] = []
-    for row in rows:
-        step, total = row["step"], row["total_steps"]
-        out.append("-" if step is None else f"{step}/{total}" if total else str(step))
-    return out
+    return [
+        "-" if step is None else f"{step}/{total}" if total else str(step)
+        for step, total in zip(steps, totals, strict=True)
+    ]
 
 
 def _cmd_show(args: argparse.Namespace) -> int:

@@ -24,8 +24,8 @@ if TYPE_CHECKING:  # the filters (a dataclass: dataclasses, inspect) only when o
     from mosaic_core.query.filters import Filter
 
 __all__ = [
-    "STATS", "TAIL", "metric_values", "pick_headline", "run_row", "run_table", "runs_of",
-    "select_runs",
+    "STATS", "TAIL", "metric_values", "pick_headline", "run_columns", "run_row", "run_table",
+    "runs_of", "select_runs",
 ]  # fmt: skip
 
 #: How a metric's series becomes one number per run.
@@ -336,6 +336,49 @@ def _plain_rows(
         for (run_id, worker_type, status_, reason, created_at, algorithm, env_id, seed,
              total_steps, key, group_, step, value) in records
     ]  # fmt: skip
+
+
+#: The keys of a row without details, in order (its ``metric`` after them): what
+#: :func:`run_columns` names its columns, of the store's :data:`_SHOWN`.
+_ROW_KEYS = (
+    "run_id", "worker_type", "status", "reason", "created_at", "algorithm", "env_id", "seed",
+    "total_steps", "headline_metric", "group", "step",
+)  # fmt: skip
+
+
+def run_columns(
+    store: RunStore,
+    *,
+    worker: str | None = None,
+    status: str | None = None,
+    group: str | None = None,
+    limit: int | None = None,
+    stat: str = "tail",
+) -> dict[str, Sequence[Any]]:
+    """:func:`run_table`'s rows without details, each with its headline ``stat``, as
+    columns: per key of a row, its values in the rows' order, and the ``metric`` as
+    ``metric_key`` and ``metric_value``. A table of 10,000 runs (``mosaic runs``) is made
+    of these without a dict per run; the rows' filters and sorts are run_table's."""
+    _check_metric(None, stat)
+    if limit is not None and limit < 1:
+        raise ConfigError.bad_value("--limit", limit, "a whole number >= 1")
+    records, figure = store.run_tuples(
+        _SHOWN, worker_type=worker, status=status, group=group, limit=limit, headline=stat,
+        tail=TAIL,
+    )  # fmt: skip
+    found = list(zip(*records, strict=True)) or [()] * (len(_ROW_KEYS) + 1)
+    columns: dict[str, Sequence[Any]] = dict(zip(_ROW_KEYS, found[:-1], strict=True))
+    declared = columns["headline_metric"]
+    keys = list(declared)
+    values = [figure(v) if key else None for key, v in zip(declared, found[-1], strict=True)]
+    missing = [i for i, key in enumerate(keys) if not key]
+    if missing:  # no declared headline: guessed as for a row
+        run_ids = columns["run_id"]
+        guessed = _values(store, [{"run_id": run_ids[i]} for i in missing], None, stat, False)
+        for i in missing:
+            keys[i], values[i] = guessed[run_ids[i]]["key"], guessed[run_ids[i]]["value"]
+    columns["metric_key"], columns["metric_value"] = keys, values
+    return columns
 
 
 def _with_metric(row: dict[str, Any]) -> dict[str, Any]:
