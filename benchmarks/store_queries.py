@@ -6,9 +6,9 @@
    wall time of ``mosaic runs`` (the CLI, a fresh process, its table printed to
    a pipe), median of ``--repeat``, beside a bare ``python -c`` for scale; and,
    each in a fresh process doing what the command does, its part in process:
-   opening the store (and reconciling), ``run_table`` (the rows with their
-   headline metric) and the table's text printed, apart from the interpreter's
-   start, imports and parser.
+   opening the store (and reconciling), the rows with their headline metric
+   (``run_columns``, or ``run_table`` in a version without it) and the table's
+   text printed, apart from the interpreter's start, imports and parser.
 2. One run with ``--points`` (1,000,000) points of one key, indexed as the
    supervisor does (``RunStore.ingest`` of parsed lines, 1 MiB at a time).
    Timed, median of ``--repeat``, in this process: the whole curve read back
@@ -208,7 +208,7 @@ def main() -> int:
                 f"{bare:.0f} ms)"
             )
             print(
-                f"    in process {inside:>5.0f} ms: open the store {phases['open']:.0f}, run_table "
+                f"    in process {inside:>5.0f} ms: open the store {phases['open']:.0f}, the rows "
                 f"{phases['table']:.0f}, the table's text printed {phases['text']:.0f}; the rest "
                 f"(interpreter, imports, parser) {wall - inside:.0f} ms   (load {_load()})"
             )
