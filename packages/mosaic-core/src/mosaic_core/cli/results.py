@@ -126,7 +126,7 @@ def runs_text(rows: list[dict[str, Any]], metric: str | None, stat: str) -> str:
 
 
 # The keys of a run table's rows that its text shows, or reads to show.
-_SHOWN = (
+_TEXT_KEYS = (
     "run_id", "worker_type", "algorithm", "env_id", "seed", "group", "status", "step",
     "total_steps", "created_at", "reason",
 )  # fmt: skip
@@ -135,7 +135,7 @@ _SHOWN = (
 def _columns(rows: list[dict[str, Any]]) -> dict[str, Sequence[Any]]:
     """Rows of :func:`~mosaic_core.query.run_table` as the columns that
     :func:`~mosaic_core.query.table.run_columns` gives."""
-    columns: dict[str, Sequence[Any]] = {key: [row[key] for row in rows] for key in _SHOWN}
+    columns: dict[str, Sequence[Any]] = {key: [row[key] for row in rows] for key in _TEXT_KEYS}
     metrics = [row["metric"] for row in rows]
     columns["metric_key"] = [m["key"] for m in metrics]
     columns["metric_value"] = [m["value"] for m in metrics]
