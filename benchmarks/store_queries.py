@@ -6,9 +6,9 @@
    wall time of ``mosaic runs`` (the CLI, a fresh process, its table printed to
    a pipe), median of ``--repeat``, beside a bare ``python -c`` for scale; and,
    each in a fresh process doing what the command does, its part in process:
-   opening the store (and reconciling), ``run_table`` (the rows with their
-   headline metric) and the table's text printed, apart from the interpreter's
-   start, imports and parser.
+   opening the store (and reconciling), the rows with their headline metric
+   (``run_columns``, or ``run_table`` in a version without it) and the table's
+   text printed, apart from the interpreter's start, imports and parser.
 2. One run with ``--points`` (1,000,000) points of one key, indexed as the
    supervisor does (``RunStore.ingest`` of parsed lines, 1 MiB at a time).
    Timed, median of ``--repeat``, in this process: the whole curve read back
@@ -100,16 +100,21 @@ def build_curve(home: pathlib.Path, points: int) -> str:
 # What `mosaic runs` does once its imports are done, timed in a fresh process: the rest of
 # its wall time is the interpreter's start, the imports and the parser.
 _IN_PROCESS = r"""
-import json, sys, time
-from mosaic_core.cli.results import runs_text
+import contextlib, json, sys, time
+from mosaic_core.cli import results
 from mosaic_core.cli.stores import open_store
-from mosaic_core.query import run_table
+from mosaic_core.query import table
+# As the command of either version does it: with the collector paused, the table made of
+# run_columns where there is one, else of run_table's rows.
+paused = getattr(results, "_collector_paused", contextlib.nullcontext)
+columns = getattr(table, "run_columns", None)
 began = time.perf_counter()
-with open_store(write=False, reconciled=True) as store:
+with paused(), open_store(write=False, reconciled=True) as store:
     opened = time.perf_counter()
-    rows = run_table(store, details=False)
+    made = columns(store) if columns else table.run_table(store, details=False)
     tabled = time.perf_counter()
-print(runs_text(rows, None, "tail"), flush=True)
+    text = results._table_text if columns else results.runs_text
+    print(text(made, None, "tail"), flush=True)
 done = time.perf_counter()
 times = {"open": opened - began, "table": tabled - opened, "text": done - tabled}
 print(json.dumps({k: v * 1e3 for k, v in times.items()}), file=sys.stderr)
@@ -203,7 +208,7 @@ def main() -> int:
                 f"{bare:.0f} ms)"
             )
             print(
-                f"    in process {inside:>5.0f} ms: open the store {phases['open']:.0f}, run_table "
+                f"    in process {inside:>5.0f} ms: open the store {phases['open']:.0f}, the rows "
                 f"{phases['table']:.0f}, the table's text printed {phases['text']:.0f}; the rest "
                 f"(interpreter, imports, parser) {wall - inside:.0f} ms   (load {_load()})"
             )

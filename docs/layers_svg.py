@@ -69,7 +69,7 @@ SDK_GROUPS = {
         "_fastlane_gym",
     ),
     "environments": ("_envspec", "_spaces", "_families", "_family_registry"),
-    "plumbing": ("_lazy", "_moved"),
+    "plumbing": ("_lazy", "_moved", "_gc"),
 }
 
 FONT = "font-family:DejaVu Sans,Helvetica,Arial,sans-serif"

@@ -4,14 +4,18 @@ summary), each run's headline, the columns' text, and a dead supervisor's run se
 
 from __future__ import annotations
 
+import gc
 import json
 import time
+from typing import Any
 
 import pytest
 
+from mosaic_core import ConfigError
 from mosaic_core.cli.app import main
 from mosaic_core.query import parse_filter, run_table
 from mosaic_core.query.filters import COLUMNS, lookup
+from mosaic_core.query.table import run_columns
 
 from .conftest import Runs, curve
 
@@ -139,6 +143,7 @@ def test_rows_without_details_hold_the_table_s_columns_with_the_full_rows_values
     assert [r["run_id"] for r in plain] == [r["run_id"] for r in full]
     for row, whole in zip(plain, full, strict=True):
         assert row == {k: whole[k] for k in row}
+        assert list(row) == [k for k in whole if k in row]  # in the same order (--json)
         assert "config" not in row and "summary" not in row and "pid" not in row
         for field in COLUMNS:  # what a filter or a sort may name is there
             assert lookup(row, field) == lookup(whole, field), field
@@ -149,3 +154,55 @@ def test_rows_without_details_hold_the_table_s_columns_with_the_full_rows_values
     by_summary = run_table(runs.store, details=False, metric="summary.episodes")
     assert sorted(r["metric"]["value"] for r in by_summary if r["metric"]["value"]) == [3, 12]
     json.dumps(plain)
+
+
+def test_mosaic_runs_pauses_the_collector_and_leaves_it_as_it_found_it(
+    runs: Runs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mosaic_core.query.table as table
+
+    _varied(runs)
+    monkeypatch.setenv("MOSAIC_HOME", str(runs.store.home))
+    real, seen = table.run_columns, []
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(table, "run_columns", watched)
+    assert gc.isenabled()
+    assert _printed(capsys) == LISTED
+    assert seen == [False] and gc.isenabled()
+    assert main(["runs", "--sort", "nonsense"]) == 2  # a failed listing turns it on again
+    assert gc.isenabled() and "nonsense" in capsys.readouterr().err
+    gc.disable()  # and one that was off stays off
+    try:
+        assert json.loads(_printed(capsys, "--json"))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_the_table_s_columns_are_its_rows_without_details(runs: Runs) -> None:
+    # mosaic runs without a filter or a sort prints run_columns: the rows run_table gives.
+    _varied(runs)
+    asked: list[dict[str, Any]] = [
+        {}, {"worker": "toy"}, {"status": "completed"}, {"group": "g"}, {"limit": 3},
+        {"stat": "max"}, {"stat": "last", "limit": 4}, {"stat": "mean", "group": "g"},
+        {"worker": "nobody"},
+    ]  # fmt: skip
+    for kw in asked:
+        rows = run_table(runs.store, details=False, **kw)
+        columns = run_columns(runs.store, **kw)
+        if rows:
+            assert set(columns) == {*rows[0], "metric_key", "metric_value"} - {"metric"}
+        for key in columns.keys() - {"metric_key", "metric_value"}:
+            assert list(columns[key]) == [row[key] for row in rows], (kw, key)
+        assert list(columns["metric_key"]) == [row["metric"]["key"] for row in rows], kw
+        values = [row["metric"]["value"] for row in rows]
+        assert json.dumps(list(columns["metric_value"])) == json.dumps(values), kw
+    assert any(v is not None for v in run_columns(runs.store)["metric_value"])
+    with pytest.raises(ConfigError, match="--stat 'bogus'"):
+        run_columns(runs.store, stat="bogus")
+    with pytest.raises(ConfigError, match="--limit"):
+        run_columns(runs.store, limit=0)

@@ -3,12 +3,9 @@ shows is what the index holds, step, newest metric values, total steps and event
 
 from __future__ import annotations
 
-import gc
 import json
 import pathlib
 from typing import Any
-
-import pytest
 
 from mosaic_core._secrets import Scrubber
 from mosaic_core.runs import RunProgress, RunStore, TelemetryReader
@@ -74,22 +71,3 @@ def test_a_secret_in_a_metric_value_never_reaches_the_display(tmp_path: pathlib.
         progress = RunProgress(RUN, "fixture", started=0.0)
         assert _ingest(store, data, progress, scrub=Scrubber([secret]))
         assert progress.metrics == {"note": "***", "loss": 2.0} and progress.step == 3
-
-
-def test_the_collector_is_paused_only_while_a_chunk_is_indexed() -> None:
-    from mosaic_core.runs.supervisor import _collector_paused
-
-    assert gc.isenabled()
-    with _collector_paused():
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    with pytest.raises(RuntimeError), _collector_paused():
-        raise RuntimeError("the store failed")
-    assert gc.isenabled()  # back on after a failure too
-    gc.disable()
-    try:
-        with _collector_paused():
-            pass
-        assert not gc.isenabled()  # paused by somebody else: left paused
-    finally:
-        gc.enable()

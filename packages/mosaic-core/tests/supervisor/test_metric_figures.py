@@ -165,3 +165,45 @@ def test_every_run_s_declared_headline_in_one_statement_is_what_each_key_gives(
                 found = store.headline_stat(stat, tail=tail)
                 assert json.dumps(found, sort_keys=True) == json.dumps(expected, sort_keys=True)
                 assert set(found) == {r for r, k in declared.items() if k in ("k", "j")}
+
+
+def test_runs_listed_as_tuples_end_with_what_makes_their_declared_headline_s_figure(
+    tmp_path: pathlib.Path,
+) -> None:
+    # run_tuples reads the runs and their headline's figure in one statement (mosaic runs):
+    # the runs are list_runs' and the figures headline_stat's, whatever the runs asked for.
+    with RunStore(tmp_path) as store:
+        run_ids = _fill(store, random.Random(13), 15)
+        with store.transaction() as db:
+            for n, run_id in enumerate(run_ids):  # made out of order, some at the same time
+                db.execute(
+                    "UPDATE runs SET headline_metric = ?, worker_type = ?, group_name = ?,"
+                    " created_at = ? WHERE run_id = ?",
+                    (("k", "j", "absent", "", None)[n % 5], ("toy", "other")[n % 2],
+                     ("g", None, None)[n % 3], (7.5, -0.0, 0.0, 1e9, 3)[n * 7 % 5], run_id),
+                )  # fmt: skip
+        columns = ("run_id", "worker_type", "headline_metric", "group_name", "last_step")
+        asked: list[dict[str, Any]] = [
+            {}, {"worker_type": "other"}, {"group": "g"}, {"limit": 4}, {"status": "pending"},
+            {"status": "completed"},
+        ]  # fmt: skip
+        newest = [r for (r,) in store._db.execute(
+            "SELECT run_id FROM runs ORDER BY created_at DESC, run_id DESC")]  # fmt: skip
+        assert [r["run_id"] for r in store.list_runs()] == newest
+        assert [r["run_id"] for r in store.list_runs(limit=6)] == newest[:6]
+        for kw in asked:
+            listed = [tuple(r.values()) for r in store.list_runs(columns=columns, **kw)]
+            rows, figure = store.run_tuples(columns, **kw)
+            assert [row[:-1] for row in rows] == listed
+            assert [figure(row[-1]) for row in rows] == [None] * len(listed)
+            for tail in (0, 1, 3, series.TAIL_KEPT, series.TAIL_KEPT + 2):
+                for stat in ("tail", "last", "min", "max", "mean", "count"):
+                    found = store.headline_stat(stat, tail=tail)
+                    rows, figure = store.run_tuples(columns, headline=stat, tail=tail, **kw)
+                    assert [row[:-1] for row in rows] == listed
+                    expected = [found.get(run_id) for run_id, *_ in listed]
+                    assert json.dumps([figure(row[-1]) for row in rows]) == json.dumps(expected)
+        rows, figure = store.run_tuples(columns, headline="tail")
+        assert any(figure(row[-1]) is not None for row in rows)
+        with pytest.raises(ValueError, match="expected column names"):
+            store.run_tuples(["run_id; DROP TABLE runs"])

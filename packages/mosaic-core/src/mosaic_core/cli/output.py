@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+
+TYPE_CHECKING = False  # not typing's: `mosaic runs` imports this module, typing 3 ms more
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
-    "columns_text", "config_fields_text", "format_number", "group_table_text", "print_table",
-    "table_text",
+    "columns_text", "config_fields_text", "format_number", "format_numbers", "group_table_text",
+    "print_table", "table_text",
 ]  # fmt: skip
 
 
@@ -41,11 +44,12 @@ def print_table(rows: Sequence[Sequence[Any]]) -> None:
 
 def format_number(value: Any) -> str:
     """Four significant digits for floats, as they are for the rest; ``-`` for nothing."""
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+    return format_numbers((value,))[0]
+
+
+def format_numbers(values: Iterable[Any]) -> list[str]:
+    """:func:`format_number` of each value: a column of 10,000 without a call per value."""
+    return ["-" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v) for v in values]
 
 
 _STAT_WORDS = {

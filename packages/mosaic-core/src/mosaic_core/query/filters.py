@@ -106,8 +106,8 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-# A frozen dataclass, not attrs: `mosaic runs` imports this module, and attrs would be the
-# costliest of its imports (dataclasses is loaded anyway).
+# A frozen dataclass, not attrs: `mosaic runs --filter` imports this module, and attrs would
+# be the costliest of its imports (without a filter it imports neither this nor dataclasses).
 @dataclasses.dataclass(frozen=True, slots=True)
 class Filter:
     """One parsed filter; call it on a run row."""

@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
 from mosaic_core._errors import ConfigError
-from mosaic_core.query.filters import Filter, check_field, lookup
 from mosaic_core.runs.store import RunStore
 
+TYPE_CHECKING = False  # not typing's: `mosaic runs` imports this module, typing 3 ms more
+if TYPE_CHECKING:  # the filters (a dataclass: dataclasses, inspect) only when one is given
+    from typing import Any
+
+    from mosaic_core.query.filters import Filter
+
 __all__ = [
-    "STATS", "TAIL", "metric_values", "pick_headline", "run_row", "run_table", "runs_of",
-    "select_runs",
+    "STATS", "TAIL", "metric_values", "pick_headline", "run_columns", "run_row", "run_table",
+    "runs_of", "select_runs",
 ]  # fmt: skip
 
 #: How a metric's series becomes one number per run.
@@ -150,6 +154,8 @@ def _values(
     _check_metric(metric, stat)
     out: dict[str, dict[str, Any]] = {}
     if metric is not None and metric.startswith("summary."):
+        from mosaic_core.query.filters import lookup
+
         for row in rows:
             value = lookup(row, metric)
             number = (
@@ -219,6 +225,8 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 
 def parse_sort(sort: str) -> tuple[str, bool]:
     """``(field, descending)`` from ``FIELD``, ``-FIELD``, ``FIELD:desc`` or ``FIELD:asc``."""
+    from mosaic_core.query.filters import check_field
+
     text = sort.strip()
     descending = text.startswith("-")
     text = text.lstrip("-+")
@@ -234,25 +242,28 @@ def parse_sort(sort: str) -> tuple[str, bool]:
 
 def sort_rows(rows: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
     """Rows ordered by ``sort`` (see :func:`parse_sort`); runs without the field last."""
+    from mosaic_core.query.filters import lookup
+
     field, descending = parse_sort(sort)
-    present = [r for r in rows if _value(r, field) is not None]
-    missing = [r for r in rows if _value(r, field) is None]
-    present.sort(key=lambda r: _sort_key(_value(r, field)), reverse=descending)
+
+    def value(row: Mapping[str, Any]) -> Any:
+        if field == "metric":
+            return (row.get("metric") or {}).get("value")
+        return lookup(row, field)
+
+    present = [r for r in rows if value(r) is not None]
+    missing = [r for r in rows if value(r) is None]
+    present.sort(key=lambda r: _sort_key(value(r)), reverse=descending)
     return present + missing
 
 
-def _value(row: Mapping[str, Any], field: str) -> Any:
-    if field == "metric":
-        return (row.get("metric") or {}).get("value")
-    return lookup(row, field)
-
-
-#: A row's columns without details: those the table shows or a filter or a sort may name
-#: (:data:`~mosaic_core.query.filters.COLUMNS`), and the declared headline, in the store's
-#: order. A full row, with each run's config, costs twice as much to read.
+#: A row's columns without details, as the store names them: those the table shows or a
+#: filter or a sort may name (:data:`~mosaic_core.query.filters.COLUMNS`), and the
+#: declared headline, in the row's order (``group_name`` and ``last_step`` are its
+#: ``group`` and ``step``). A full row, with each run's config, costs twice as much to read.
 _SHOWN = (
     "run_id", "worker_type", "status", "reason", "created_at", "algorithm", "env_id", "seed",
-    "total_steps", "last_step", "group_name", "headline_metric",
+    "total_steps", "headline_metric", "group_name", "last_step",
 )  # fmt: skip
 
 
@@ -282,23 +293,92 @@ def run_table(
         raise ConfigError.bad_value("--limit", limit, "a whole number >= 1")
     read = [f.field for f in filters] + [sort_field or "", metric or ""]
     details |= any(name.split(".")[0] in ("config", "summary") for name in read)
-    records = store.list_runs(
-        worker_type=worker, status=status, group=group, columns=None if details else _SHOWN
-    )
-    rows = [_as_row(record, details) for record in records]  # fresh dicts: made rows in place
+    if details:
+        records = store.list_runs(worker_type=worker, status=status, group=group)
+        rows = [_as_row(record, details) for record in records]  # fresh dicts: made in place
+    else:
+        rows = _plain_rows(store, worker, status, group, metric, stat)
     wants_metric = sort_field == "metric"
     wants_metric |= any(f.field == "metric" for f in filters)
     every = not worker and not status and group is None
     if wants_metric:
-        _attach(store, rows, metric, stat, every)
-    rows = [row for row in rows if all(f(_with_metric(row)) for f in filters)]
+        _attach_missing(store, rows, metric, stat, every)
+    if filters:
+        rows = [row for row in rows if all(f(_with_metric(row)) for f in filters)]
     if sort is not None:
         rows = sort_rows(rows, sort)
     if limit is not None:
         rows = rows[:limit]
     if not wants_metric:
-        _attach(store, rows, metric, stat, every and not filters and limit is None)
+        _attach_missing(store, rows, metric, stat, every and not filters and limit is None)
     return rows
+
+
+def _plain_rows(
+    store: RunStore, worker: str | None, status: str | None, group: str | None,
+    metric: str | None, stat: str,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The rows without details, made in one pass of the store's tuples; for the headline
+    (``metric`` None), with the ``metric`` of each run that declares its headline, read
+    with the runs. The others' ``metric`` is None, until :func:`_attach_missing`."""
+    headline = stat if metric is None else None
+    records, figure = store.run_tuples(
+        _SHOWN, worker_type=worker, status=status, group=group, headline=headline, tail=TAIL
+    )
+    return [
+        {
+            "run_id": run_id, "worker_type": worker_type, "status": status_, "reason": reason,
+            "created_at": created_at, "algorithm": algorithm, "env_id": env_id, "seed": seed,
+            "total_steps": total_steps, "headline_metric": key, "group": group_, "step": step,
+            "metric": {"key": key, "stat": stat, "value": figure(value)}
+            if headline and key else None,
+        }
+        for (run_id, worker_type, status_, reason, created_at, algorithm, env_id, seed,
+             total_steps, key, group_, step, value) in records
+    ]  # fmt: skip
+
+
+#: The keys of a row without details, in order (its ``metric`` after them): what
+#: :func:`run_columns` names its columns, of the store's :data:`_SHOWN`.
+_ROW_KEYS = (
+    "run_id", "worker_type", "status", "reason", "created_at", "algorithm", "env_id", "seed",
+    "total_steps", "headline_metric", "group", "step",
+)  # fmt: skip
+
+
+def run_columns(
+    store: RunStore,
+    *,
+    worker: str | None = None,
+    status: str | None = None,
+    group: str | None = None,
+    limit: int | None = None,
+    stat: str = "tail",
+) -> dict[str, Sequence[Any]]:
+    """:func:`run_table`'s rows without details, each with its headline ``stat``, as
+    columns: per key of a row, its values in the rows' order, and the ``metric`` as
+    ``metric_key`` and ``metric_value``. A table of 10,000 runs (``mosaic runs``) is made
+    of these without a dict per run; the rows' filters and sorts are run_table's."""
+    _check_metric(None, stat)
+    if limit is not None and limit < 1:
+        raise ConfigError.bad_value("--limit", limit, "a whole number >= 1")
+    records, figure = store.run_tuples(
+        _SHOWN, worker_type=worker, status=status, group=group, limit=limit, headline=stat,
+        tail=TAIL,
+    )  # fmt: skip
+    found = list(zip(*records, strict=True)) or [()] * (len(_ROW_KEYS) + 1)
+    columns: dict[str, Sequence[Any]] = dict(zip(_ROW_KEYS, found[:-1], strict=True))
+    declared = columns["headline_metric"]
+    keys = list(declared)
+    values = [figure(v) if key else None for key, v in zip(declared, found[-1], strict=True)]
+    missing = [i for i, key in enumerate(keys) if not key]
+    if missing:  # no declared headline: guessed as for a row
+        run_ids = columns["run_id"]
+        guessed = _values(store, [{"run_id": run_ids[i]} for i in missing], None, stat, False)
+        for i in missing:
+            keys[i], values[i] = guessed[run_ids[i]]["key"], guessed[run_ids[i]]["value"]
+    columns["metric_key"], columns["metric_value"] = keys, values
+    return columns
 
 
 def _with_metric(row: dict[str, Any]) -> dict[str, Any]:
@@ -317,3 +397,13 @@ def _attach(
     values = _values(store, rows, metric, stat, every)
     for row in rows:
         row["metric"] = values[row["run_id"]]
+
+
+def _attach_missing(
+    store: RunStore, rows: list[dict[str, Any]], metric: str | None, stat: str, every: bool
+) -> None:
+    """:func:`_attach` to the rows without a ``metric`` yet; ``every``: the rows are every
+    run in the store."""
+    missing = [row for row in rows if row.get("metric") is None]
+    if missing:
+        _attach(store, missing, metric, stat, every and len(missing) == len(rows))

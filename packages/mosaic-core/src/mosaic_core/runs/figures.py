@@ -13,13 +13,19 @@ from __future__ import annotations
 import array
 import sqlite3
 import struct
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from mosaic_core.runs import series
 from mosaic_core.runs.series import _bytes, _chunks, _unpack
 
-__all__ = ["figure", "fill", "headline_figures", "keys", "last_values", "summaries"]
+TYPE_CHECKING = False  # not typing's: `mosaic runs` imports this module, typing 3 ms more
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = [
+    "HEADLINE_JOIN", "figure", "fill", "headline_column", "headline_figures", "keys", "last_values",
+    "summaries",
+]  # fmt: skip
 
 # Up to TAIL_KEPT little-endian float64s, unpacked by one call.
 _DOUBLES = [struct.Struct(f"<{count}d") for count in range(series.TAIL_KEPT + 1)]
@@ -97,6 +103,27 @@ def headline_figures(db: sqlite3.Connection, stat: str, tail: int) -> dict[str, 
 # The figures one column of metric_keys gives, for a tail as long as it keeps.
 _ONE_COLUMN = ("tail", "last", "min", "max")
 
+#: Joined to ``runs``, the row of ``metric_keys`` (as ``m``) of the run's declared headline.
+HEADLINE_JOIN = (
+    "LEFT JOIN metric_keys m ON m.run_id = runs.run_id AND m.key = runs.headline_metric"
+    " AND runs.headline_metric != ''"
+)
+
+
+def headline_column(stat: str, tail: int) -> tuple[str, Callable[[Any], float | None]] | None:
+    """What a statement over ``runs`` joined by :data:`HEADLINE_JOIN` selects for ``stat``
+    of each run's headline, and what makes a value of it the figure; None where one column
+    of ``metric_keys`` does not give ``stat``."""
+    if tail > series.TAIL_KEPT or stat not in _ONE_COLUMN:
+        return None
+    if stat in ("min", "max"):
+        return f"m.v{stat}", _as_it_is
+    return f"substr(m.tail_vals, 1, {8 * max(tail, 0)})", _TAIL_FIGURES[stat]
+
+
+def _as_it_is(value: float | None) -> float | None:
+    return value
+
 
 def _figures(
     db: sqlite3.Connection, query: str, params: list[Any], stat: str, tail: int
@@ -105,15 +132,25 @@ def _figures(
     comes before its parameters ``params``."""
     if stat in ("min", "max"):
         return dict(db.execute(query.format("vmin" if stat == "min" else "vmax"), params))
-    out: dict[str, float | None] = {}
     rows = db.execute(query.format("substr(tail_vals, 1, ?)"), [8 * max(tail, 0), *params])
-    for run_id, vals in rows:  # the newest first, at most ``tail``
-        values = _DOUBLES[len(vals) // 8].unpack(vals) if vals else ()
-        if stat == "last":
-            out[run_id] = values[0] if values else None
-        else:
-            out[run_id] = sum(values) / len(values) if values else None
-    return out
+    figure = _TAIL_FIGURES[stat]
+    return {run_id: figure(vals) for run_id, vals in rows}
+
+
+def _tail(vals: bytes | None) -> float | None:
+    """The mean of ``vals``, the newest numbers of a key (``substr(tail_vals, ...)``)."""
+    if not vals:  # substr of an empty blob is NULL
+        return None
+    values: tuple[float, ...] = _DOUBLES[len(vals) // 8].unpack(vals)
+    return sum(values) / len(values)
+
+
+def _last(vals: bytes | None) -> float | None:
+    """The first of ``vals``, the newest numbers of a key: its last."""
+    return _DOUBLES[len(vals) // 8].unpack(vals)[0] if vals else None
+
+
+_TAIL_FIGURES: dict[str, Callable[[bytes | None], float | None]] = {"tail": _tail, "last": _last}
 
 
 def keys(db: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, list[str]]:

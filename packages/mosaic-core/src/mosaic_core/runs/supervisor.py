@@ -28,7 +28,6 @@ or a catch-up running beside it never makes a line count twice.
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 import signal
@@ -36,13 +35,14 @@ import sqlite3
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 import attrs
 
 from mosaic_core import _procs as procs
 from mosaic_core._errors import MosaicError
+from mosaic_core._gc import collector_paused
 from mosaic_core._secrets import Scrubber
 from mosaic_core._window import ENV_ACK_FD, IndexAck
 from mosaic_core.runs.database import StoreError, StoreFull, explain
@@ -419,7 +419,7 @@ class Supervisor:
         chunk = live.events.read(_READ_CHUNK)
         if not chunk:
             return False
-        with _collector_paused():
+        with collector_paused():
             indexed = self._index(live, chunk)
         if not indexed:
             # Another process indexed this run meanwhile (a rebuild): go on from where
@@ -585,22 +585,6 @@ class Supervisor:
     def unrecorded(self) -> list[str]:
         """Runs whose end the store has not taken (it failed under them)."""
         return self._recorder.unrecorded
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a chunk is parsed and indexed: its thousands of
-    objects hold no cycles and are freed by reference counting when it is done, so the
-    collections they would set off (a tenth of the work under a flood) would only walk
-    them. One that was already paused stays paused."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _outcome(
