@@ -51,6 +51,7 @@ nitpick_ignore = [
     # (it loads when a store indexes, not when it lists runs): shown by their short names.
     ("py:class", "Item"),
     ("py:class", "Scrubber"),
+    ("py:class", "Progress"),  # and the protocol of its progress, for the type checker
     # TrainingConfigBase's own bound marker (Annotated[int, Ge(ge=1)]), read like annotated_types'.
     ("py:class", "Ge"),
 ]

@@ -29,7 +29,7 @@ class RandomOperator:
     checks: ``start + integers(n)`` of the space's generator, reseeded at every
     seeded ``reset``. A session asks at every step, and a call to numpy's
     ``integers`` costs ~1.5 us however many numbers it draws, so the picks are
-    drawn :data:`BATCH` at a time: for 32- and 64-bit dtypes, ``integers(n,
+    drawn ``BATCH`` at a time: for 32- and 64-bit dtypes, ``integers(n,
     size=k)`` gives the very numbers of ``k`` calls to ``integers(n)``, one
     32-bit draw each (the tests hold the picks against ``sample()``; 8- and
     16-bit dtypes share draws in a batch, so they are drawn one at a time). Any
@@ -83,7 +83,7 @@ class RandomOperator:
         return self._space.sample()
 
     def _batch(self) -> Any:
-        """The first of :data:`BATCH` new picks."""
+        """The first of ``BATCH`` new picks."""
         generator = self._space.np_random
         fresh, self._fresh = self._fresh, None
         self._before = generator.bit_generator.state if fresh is None else fresh
