@@ -397,3 +397,19 @@ def telemetry_child() -> Iterator[Any]:
         if child.proc.poll() is None:
             child.proc.kill()
             child.proc.communicate()
+
+
+@pytest.fixture(scope="module", params=["orjson", "stdlib"])
+def each_decoder(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The telemetry reader's tests run with each decoder (``pytestmark =
+    pytest.mark.usefixtures("each_decoder")``): they must read every line alike."""
+    from mosaic_core.runs import reader
+
+    fast = reader.fast_loads
+    if request.param == "orjson" and fast is None:
+        pytest.skip("orjson is not installed (mosaic-core's `fast` extra)")
+    reader.fast_loads = fast if request.param == "orjson" else None
+    try:
+        yield request.param
+    finally:
+        reader.fast_loads = fast

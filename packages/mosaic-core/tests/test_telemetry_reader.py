@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,16 +15,7 @@ from mosaic_core.runs import reader as reader_module
 _ORJSON = reader_module.fast_loads
 
 
-@pytest.fixture(scope="module", autouse=True, params=["orjson", "stdlib"])
-def decoder(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Every test here runs with each decoder: they must read every line alike."""
-    if request.param == "orjson" and _ORJSON is None:
-        pytest.skip("orjson is not installed (mosaic-core's `fast` extra)")
-    reader_module.fast_loads = _ORJSON if request.param == "orjson" else None
-    try:
-        yield request.param
-    finally:
-        reader_module.fast_loads = _ORJSON
+pytestmark = pytest.mark.usefixtures("each_decoder")  # every test, with each decoder
 
 
 def envelope(seq: int, event: str = "heartbeat", **fields: Any) -> bytes:

@@ -5,7 +5,6 @@ whatever the chunks, with either decoder."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
@@ -14,20 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mosaic_core.runs import TelemetryEvent, TelemetryReader
-from mosaic_core.runs import reader as reader_module
 
-_ORJSON = reader_module.fast_loads
-
-
-@pytest.fixture(scope="module", autouse=True, params=["orjson", "stdlib"])
-def decoder(request: pytest.FixtureRequest) -> Iterator[str]:
-    if request.param == "orjson" and _ORJSON is None:
-        pytest.skip("orjson is not installed (mosaic-core's `fast` extra)")
-    reader_module.fast_loads = _ORJSON if request.param == "orjson" else None
-    try:
-        yield request.param
-    finally:
-        reader_module.fast_loads = _ORJSON
+pytestmark = pytest.mark.usefixtures("each_decoder")  # every test, with each decoder
 
 
 def _line(seq: Any, event: str = "metrics", **fields: Any) -> bytes:
