@@ -40,13 +40,15 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from multiprocessing import shared_memory
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from mosaic_core import _procs as procs
 from mosaic_core._errors import ProtocolError
+
+if TYPE_CHECKING:  # loaded by the first segment opened: a run's end only looks for one
+    from multiprocessing import shared_memory
 
 __all__ = [
     "PREFIX",
@@ -86,6 +88,8 @@ class _NoTracker:
 @contextlib.contextmanager
 def _untracked() -> Iterator[None]:
     # Python < 3.13 registers every segment it opens, even one it only attaches to.
+    from multiprocessing import shared_memory
+
     with _tracker_lock:
         saved = shared_memory.resource_tracker  # type: ignore[attr-defined]
         shared_memory.resource_tracker = _NoTracker  # type: ignore[attr-defined]
@@ -96,6 +100,8 @@ def _untracked() -> Iterator[None]:
 
 
 def _open(name: str, *, create: bool = False, size: int = 0) -> shared_memory.SharedMemory:
+    from multiprocessing import shared_memory
+
     if sys.version_info >= (3, 13):
         return shared_memory.SharedMemory(name, create=create, size=size, track=False)
     with _untracked():
