@@ -29,6 +29,7 @@ PROBE = '''
 
 import atexit
 import dataclasses
+import gc
 import importlib
 import json
 import os
@@ -68,6 +69,7 @@ class StateRuntime:
         }
         state = {
             "forked": "mosaic_core.cli.runs" in sys.modules,
+            "frozen": gc.get_freeze_count(),  # the host's objects, out of its collections
             "cwd": os.getcwd(),
             "path0": sys.path[0],
             "path1": sys.path[1],
@@ -160,6 +162,7 @@ def test_a_forked_worker_finds_the_process_an_executed_one_does(
         run_dir = pathlib.Path(result["run_dir"])
         state = _state(result)
         assert state.pop("forked") is (start == "fork")
+        assert (state.pop("frozen") > 0) is (start == "fork")
         assert state.pop("cwd") == str(run_dir) == state.pop("path0")
         assert state.pop("path1") != str(tmp_path / f"cwd-{start}")  # not the host's directory
         assert state["env"]["MOSAIC_RUN_DIR"] == str(run_dir)

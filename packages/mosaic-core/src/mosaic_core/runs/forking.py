@@ -13,7 +13,9 @@ default signal handlers, none of the host's exit handlers) and runs the
 module as ``-m`` does, through :func:`runpy.run_module`. It exits as an
 interpreter does, after waiting for its threads and running its exit
 handlers, but without finalising the host's objects it inherited (the
-store's connection above all). The command stays the run's record in
+store's connection above all); its garbage collector leaves them out of
+its collections (``gc.freeze``), which would otherwise read, and so copy,
+every page of the host's heap the child shares. The command stays the run's record in
 ``launch.json``: executing it does what the fork did.
 
 Workers are forked only within :func:`allowed`, which an entry point that
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import io
 import os
 import runpy
@@ -138,6 +141,7 @@ def _become_worker(
 ) -> NoReturn:
     global _allowed
     _allowed = False  # a worker that supervises runs of its own executes them
+    gc.freeze()  # the host's objects: the worker's collections never walk (and copy) them
     code = 1
     try:
         os.setsid()
