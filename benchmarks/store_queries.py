@@ -106,7 +106,10 @@ from mosaic_core.cli.stores import open_store
 from mosaic_core.query import table
 # As the command of either version does it: with the collector paused, the table made of
 # run_columns where there is one, else of run_table's rows.
-paused = getattr(results, "_collector_paused", contextlib.nullcontext)
+try:
+    from mosaic_core._gc import collector_paused as paused
+except ImportError:  # a version without the pause
+    paused = contextlib.nullcontext
 columns = getattr(table, "run_columns", None)
 began = time.perf_counter()
 with paused(), open_store(write=False, reconciled=True) as store:

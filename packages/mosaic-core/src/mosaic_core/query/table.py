@@ -78,8 +78,8 @@ def run_row(record: Mapping[str, Any], *, details: bool = True) -> dict[str, Any
 def _as_row(record: dict[str, Any], details: bool) -> dict[str, Any]:
     """:func:`run_row` made of ``record`` itself."""
     config, summary = record.pop("config", None), record.pop("summary", None)
-    record["group"] = record.pop("group_name", None)
-    record["step"] = record.pop("last_step", None)
+    for name, key in _RENAMED.items():
+        record[key] = record.pop(name, None)
     if details:
         record["config"] = _object(config)
         record["summary"] = _object(summary)
@@ -266,6 +266,13 @@ _SHOWN = (
     "total_steps", "headline_metric", "group_name", "last_step",
 )  # fmt: skip
 
+#: The store's columns that a row names otherwise.
+_RENAMED = {"group_name": "group", "last_step": "step"}
+
+#: The keys of a row without details, in order (its ``metric`` after them): what
+#: :func:`run_columns` names its columns.
+_ROW_KEYS = tuple(_RENAMED.get(name, name) for name in _SHOWN)
+
 
 def run_table(
     store: RunStore,
@@ -325,25 +332,15 @@ def _plain_rows(
     records, figure = store.run_tuples(
         _SHOWN, worker_type=worker, status=status, group=group, headline=headline, tail=TAIL
     )
-    return [
-        {
-            "run_id": run_id, "worker_type": worker_type, "status": status_, "reason": reason,
-            "created_at": created_at, "algorithm": algorithm, "env_id": env_id, "seed": seed,
-            "total_steps": total_steps, "headline_metric": key, "group": group_, "step": step,
-            "metric": {"key": key, "stat": stat, "value": figure(value)}
-            if headline and key else None,
-        }
-        for (run_id, worker_type, status_, reason, created_at, algorithm, env_id, seed,
-             total_steps, key, group_, step, value) in records
-    ]  # fmt: skip
-
-
-#: The keys of a row without details, in order (its ``metric`` after them): what
-#: :func:`run_columns` names its columns, of the store's :data:`_SHOWN`.
-_ROW_KEYS = (
-    "run_id", "worker_type", "status", "reason", "created_at", "algorithm", "env_id", "seed",
-    "total_steps", "headline_metric", "group", "step",
-)  # fmt: skip
+    rows = []
+    for record in records:
+        row = dict(zip(_ROW_KEYS, record[:-1], strict=True))
+        key = row["headline_metric"]
+        row["metric"] = (
+            {"key": key, "stat": stat, "value": figure(record[-1])} if headline and key else None
+        )
+        rows.append(row)
+    return rows
 
 
 def run_columns(

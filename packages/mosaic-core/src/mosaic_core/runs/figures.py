@@ -68,13 +68,18 @@ def figure(
 
     ``tail``, ``last``, ``min`` and ``max`` read only their column of ``metric_keys``:
     what ``mosaic runs`` shows of 10,000 runs without making their summaries."""
-    if tail > series.TAIL_KEPT or stat not in _ONE_COLUMN:
+    selected = _column(stat, tail)
+    if selected is None:
         return {run_id: found[stat] for run_id, found in summaries(db, run_ids, key, tail).items()}
+    column, make = selected
     out: dict[str, float | None] = {}
     for part in _chunks(list(run_ids)):
         marks = ", ".join("?" for _ in part)
-        query = f"SELECT run_id, {{}} FROM metric_keys WHERE key = ? AND run_id IN ({marks})"
-        out.update(_figures(db, query, [key, *part], stat, tail))
+        rows = db.execute(
+            f"SELECT run_id, {column} FROM metric_keys WHERE key = ? AND run_id IN ({marks})",
+            [key, *part],
+        )
+        out.update((run_id, make(value)) for run_id, value in rows)
     return out
 
 
@@ -82,7 +87,8 @@ def headline_figures(db: sqlite3.Connection, stat: str, tail: int) -> dict[str, 
     """:func:`figure` of each run's declared headline (``runs.headline_metric``), for every
     run that has reported it: one statement for all the runs in the store, where asking
     key by key would name each run."""
-    if tail > series.TAIL_KEPT or stat not in _ONE_COLUMN:
+    selected = headline_column(stat, tail)
+    if selected is None:
         declared: dict[str, list[str]] = {}
         for run_id, key in db.execute(
             "SELECT run_id, headline_metric FROM runs WHERE headline_metric != ''"
@@ -93,11 +99,11 @@ def headline_figures(db: sqlite3.Connection, stat: str, tail: int) -> dict[str, 
             for key, ids in declared.items()
             for r, v in figure(db, ids, key, stat, tail).items()
         }
-    query = (
-        "SELECT m.run_id, {} FROM runs r JOIN metric_keys m"
-        " ON m.run_id = r.run_id AND m.key = r.headline_metric WHERE r.headline_metric != ''"
+    column, make = selected
+    rows = db.execute(
+        f"SELECT runs.run_id, {column} FROM runs {HEADLINE_JOIN} WHERE m.key IS NOT NULL"
     )
-    return _figures(db, query, [], stat, tail)
+    return {run_id: make(value) for run_id, value in rows}
 
 
 # The figures one column of metric_keys gives, for a tail as long as it keeps.
@@ -114,27 +120,24 @@ def headline_column(stat: str, tail: int) -> tuple[str, Callable[[Any], float | 
     """What a statement over ``runs`` joined by :data:`HEADLINE_JOIN` selects for ``stat``
     of each run's headline, and what makes a value of it the figure; None where one column
     of ``metric_keys`` does not give ``stat``."""
+    return _column(stat, tail, "m.")
+
+
+def _column(
+    stat: str, tail: int, table: str = ""
+) -> tuple[str, Callable[[Any], float | None]] | None:
+    """The column of ``metric_keys`` (``table``: its name in the statement, with a dot)
+    that gives ``stat`` of a key's numbers, and what makes a value of it the figure; None
+    where no one column does (a tail longer than the one kept, a mean of all, a count)."""
     if tail > series.TAIL_KEPT or stat not in _ONE_COLUMN:
         return None
     if stat in ("min", "max"):
-        return f"m.v{stat}", _as_it_is
-    return f"substr(m.tail_vals, 1, {8 * max(tail, 0)})", _TAIL_FIGURES[stat]
+        return f"{table}v{stat}", _as_it_is
+    return f"substr({table}tail_vals, 1, {8 * max(int(tail), 0)})", _TAIL_FIGURES[stat]
 
 
 def _as_it_is(value: float | None) -> float | None:
     return value
-
-
-def _figures(
-    db: sqlite3.Connection, query: str, params: list[Any], stat: str, tail: int
-) -> dict[str, float | None]:
-    """``stat`` per row of ``query``: a run id, then the column put in its ``{}``, which
-    comes before its parameters ``params``."""
-    if stat in ("min", "max"):
-        return dict(db.execute(query.format("vmin" if stat == "min" else "vmax"), params))
-    rows = db.execute(query.format("substr(tail_vals, 1, ?)"), [8 * max(tail, 0), *params])
-    figure = _TAIL_FIGURES[stat]
-    return {run_id: figure(vals) for run_id, vals in rows}
 
 
 def _tail(vals: bytes | None) -> float | None:

@@ -13,10 +13,10 @@ default signal handlers, none of the host's exit handlers) and runs the
 module as ``-m`` does, through :func:`runpy.run_module`. It exits as an
 interpreter does, after waiting for its threads and running its exit
 handlers, but without finalising the host's objects it inherited (the
-store's connection above all); its garbage collector leaves them out of
-its collections (``gc.freeze``), which would otherwise read, and so copy,
-every page of the host's heap the child shares. The command stays the run's record in
-``launch.json``: executing it does what the fork did.
+store's connection above all), which its garbage collector leaves out of
+its collections (``gc.freeze``): they would read, and so copy, every page
+of the host's heap the child shares. The command stays the run's record
+in ``launch.json``: executing it does what the fork did.
 
 Workers are forked only within :func:`allowed`, which an entry point that
 owns its interpreter enters for as long as it supervises: ``mosaic run``

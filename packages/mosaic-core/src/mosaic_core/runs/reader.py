@@ -178,22 +178,32 @@ class TelemetryReader:
         )
 
     def _lines(self, whole: bytes, lines: list[bytes], out: list[Item]) -> None:
-        """The complete lines of a chunk (``whole``, from its first line on)."""
+        """The complete lines of a chunk (``whole``, from its first line on): a line that
+        is no object's, or is too long, alone; the runs of lines between them decoded in
+        one go (:meth:`_decoded`)."""
         limit = self.max_line_bytes
         # The fast decoder is safe for every line when no run of 19 digits is anywhere.
         fast = fast_loads is not None and _LONG_DIGITS not in whole.translate(_DIGITS)
+        loads = fast_loads if fast and fast_loads is not None else _strict_loads
         objects = whole.count(b"\n{") + (whole[:1] == b"{") - (self._partial[:1] == b"{")
-        if objects != len(lines) or max(map(len, lines)) > limit:
-            for line in lines:  # not every line an object's: each is looked at alone
+        odd: list[int] = []
+        if objects != len(lines) or max(map(len, lines)) > limit:  # seldom: found one by one
+            odd = [i for i, line in enumerate(lines) if line[:1] != b"{" or len(line) > limit]
+        start = 0
+        for end in [*odd, len(lines)]:
+            if start < end:
+                self._decoded(lines[start:end], loads, out)
+            if end < len(lines):
+                line = lines[end]
                 if len(line) > limit:
                     out.append(self._too_long(len(line), line))
-                    continue
-                fast_line = fast or (
-                    fast_loads is not None and _LONG_DIGITS not in line.translate(_DIGITS)
-                )
-                self._parse(line, out, _fast_decoded(line) if fast_line else _UNPARSED)
-            return
-        loads = fast_loads if fast and fast_loads is not None else _strict_loads
+                else:
+                    self._parse(line, out, _UNPARSED)  # the standard library says what it is
+            start = end + 1
+
+    def _decoded(self, lines: list[bytes], loads: Callable[[bytes], Any], out: list[Item]) -> None:
+        """Lines of objects: decoded by one ``map`` up to a line ``loads`` refuses, which is
+        read alone, and so on."""
         start = 0
         while start < len(lines):
             decoded: list[Any] = []
@@ -209,8 +219,8 @@ class TelemetryReader:
             start = end + 1
 
     def _take(self, lines: list[bytes], decoded: list[Any], out: list[Item]) -> None:
-        """Lines the fast decoder read, in order: the usual events a run at a time and, a
-        half at a time, whatever stands out among them, one line at a time."""
+        """Lines and what the decoder made of them, in order: the usual events a run at a
+        time and, a half at a time, whatever stands out among them, one line at a time."""
         events = self._usual(lines, decoded)
         if events is not None:
             out += events
@@ -266,7 +276,7 @@ class TelemetryReader:
         )  # fmt: skip
 
     def _parse(self, line: bytes, out: list[Item], obj: Any) -> None:
-        """One line; ``obj`` is what the fast decoder made of it (_UNPARSED: nothing)."""
+        """One line; ``obj`` is what a decoder made of it (_UNPARSED: nothing yet)."""
         if obj is _UNPARSED:
             # Decode strictly first: json.loads(bytes) would let surrogates through.
             try:
@@ -370,17 +380,6 @@ _PLAIN_EVENTS = frozenset(EVENTS) - frozenset(TERMINAL_EVENTS)
 _INT, _STR, _FLOAT, _DICT = {int}, {str}, {float}, {dict}
 #: Below this many lines, lines the usual check refused are not halved again but read alone.
 _ONE_BY_ONE = 16
-
-
-def _fast_decoded(line: bytes) -> Any:
-    """The fast decoder's reading of an object's line, or _UNPARSED: the standard library
-    then decides what the line is."""
-    if fast_loads is None or line[:1] != b"{":
-        return _UNPARSED
-    try:
-        return fast_loads(line)  # a line it takes is valid UTF-8 and JSON
-    except ValueError:
-        return _UNPARSED
 
 
 def _strict_loads(line: bytes) -> Any:

@@ -583,8 +583,9 @@ class RunStore:
             progress.metrics.update(latest)
             if last_step is not None:
                 progress.step = last_step
-            if started is not None and type(started.get("total_steps")) is int:
-                progress.total_steps = started["total_steps"]
+            total = None if started is None else _int64(started.get("total_steps"))
+            if total is not None:  # as the index keeps it
+                progress.total_steps = total
         return True
 
     def catch_up(
