@@ -15,7 +15,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
 __all__ = [
@@ -46,11 +46,18 @@ _PROC = "/proc"
 
 
 def _stat(pid: int) -> list[str] | None:
+    # One read of at most a page: the kernel gives the whole line at once (a file object
+    # and a read to the end cost twice the time, and a run's end reads every process's).
     try:
-        with open(f"{_PROC}/{pid}/stat", "rb") as handle:
-            data = handle.read().decode("utf-8", "replace")
+        fd = os.open(f"{_PROC}/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        data = os.read(fd, 4096).decode("utf-8", "replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     # The command name (field 2) may hold spaces and parentheses: split after it.
     return data[data.rfind(")") + 2 :].split()  # [0] is field 3, the state
 
@@ -106,7 +113,7 @@ def process_table() -> dict[int, Process] | None:
     return table
 
 
-def descendants(table: dict[int, Process], pid: int, session: int | None = None) -> set[int]:
+def descendants(table: Mapping[int, Process], pid: int, session: int | None = None) -> set[int]:
     """``pid`` (if alive), its descendants and the members of ``session``, from ``table``."""
     kids: dict[int, list[int]] = {}
     for child, row in table.items():
@@ -124,9 +131,13 @@ def descendants(table: dict[int, Process], pid: int, session: int | None = None)
     return found
 
 
-def run_processes(pid: int, session: int | None = None) -> set[int]:
-    """Live processes of a run: ``pid``'s descendants and members of its session."""
-    table = process_table()
+def run_processes(
+    pid: int, session: int | None = None, table: Mapping[int, Process] | None = None
+) -> set[int]:
+    """Live processes of a run: ``pid``'s descendants and members of its session, from
+    ``table`` when the caller has just scanned ``/proc`` (otherwise a scan of its own)."""
+    if table is None:
+        table = process_table()
     if table is None:
         return {pid} if alive(pid) else set()
     return descendants(table, pid, session)
@@ -141,9 +152,10 @@ def _signal_all(pids: Iterable[int], pgid: int | None, sig: int) -> None:
             os.kill(pid, sig)
 
 
-def signal_tree(pid: int, sig: int) -> set[int]:
-    """Send ``sig`` to a run's process group, session and descendants; returns the targets."""
-    targets = run_processes(pid, session=pid)
+def signal_tree(pid: int, sig: int, table: Mapping[int, Process] | None = None) -> set[int]:
+    """Send ``sig`` to a run's process group, session and descendants; returns the targets.
+    ``table``: as :func:`run_processes` takes it."""
+    targets = run_processes(pid, session=pid, table=table)
     _signal_all(targets, pid, sig)
     return targets
 
@@ -231,27 +243,44 @@ def children(pid: int) -> dict[int, str | None]:
     return out
 
 
+_RUN_ID_ITEM = b"MOSAIC_RUN_ID="
+
+
 def run_id_of(pid: int) -> str | None:
     """The ``MOSAIC_RUN_ID`` a process started with (None if unreadable or unset)."""
     try:
-        with open(f"{_PROC}/{pid}/environ", "rb") as handle:
-            data = handle.read()
+        with open(f"{_PROC}/{pid}/environ", "rb", buffering=0) as handle:
+            return _run_id_in(handle.readall())
     except OSError:
         return None
-    for item in data.split(b"\0"):
-        if item.startswith(b"MOSAIC_RUN_ID="):
-            return item[len(b"MOSAIC_RUN_ID=") :].decode("utf-8", "replace")
-    return None
 
 
-def marked_processes(run_id: str) -> set[int]:
-    """Live processes whose environment names run ``run_id`` (the run's, wherever they are)."""
+def _run_id_in(environ: bytes) -> str | None:
+    """The first ``MOSAIC_RUN_ID`` of an environment block (``NAME=value`` items, each
+    ended by a NUL), found by one search of the block, not item by item: a run's end
+    looks at every process of the machine."""
+    if environ.startswith(_RUN_ID_ITEM):
+        start = len(_RUN_ID_ITEM)
+    else:
+        found = environ.find(b"\0" + _RUN_ID_ITEM)
+        if found < 0:
+            return None
+        start = found + 1 + len(_RUN_ID_ITEM)
+    end = environ.find(b"\0", start)
+    return environ[start : end if end >= 0 else len(environ)].decode("utf-8", "replace")
+
+
+def marked_processes(run_id: str, table: Mapping[int, Process] | None = None) -> set[int]:
+    """Live processes whose environment names run ``run_id`` (the run's, wherever they are);
+    among those of ``table`` when the caller has just scanned ``/proc``."""
     found: set[int] = set()
+    me = os.getpid()
+    if table is not None:
+        return {pid for pid in table if pid != me and run_id_of(pid) == run_id}
     try:
         entries = os.listdir(_PROC)
     except OSError:
         return found
-    me = os.getpid()
     for entry in entries:
         pid = int(entry) if entry.isdigit() else me
         if pid != me and run_id_of(pid) == run_id and alive(pid):

@@ -55,14 +55,18 @@ class Reaper:
         """Kill whatever is left of a run whose worker (``pid``) has exited; returns the
         processes signalled."""
         self._ended.add(run_id)
-        targets = procs.signal_tree(pid, signal.SIGKILL)
-        left = procs.marked_processes(run_id)
+        # One scan of /proc for all of it: a run's end costs a look at each process of
+        # the machine (its stat and its environment), whatever else runs there.
+        table = procs.process_table()
+        targets = procs.signal_tree(pid, signal.SIGKILL, table)
+        left = procs.marked_processes(run_id, table)
         left |= {p for p, started in self._seen.get(run_id, {}).items() if procs.alive(p, started)}
         for other in left - targets:
-            targets |= procs.signal_tree(other, signal.SIGKILL)
-        for child, started in procs.children(os.getpid()).items():
-            if child in targets and child != pid:  # adopted: ours to reap once it is dead
-                self._orphans[child] = started or ""
+            targets |= procs.signal_tree(other, signal.SIGKILL, table)
+        me = os.getpid()
+        for child, row in (table or {}).items():
+            if row.parent == me and child in targets and child != pid:
+                self._orphans[child] = row.started  # adopted: ours to reap once it is dead
         self._reap()
         return targets
 
