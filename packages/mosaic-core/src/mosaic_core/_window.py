@@ -8,10 +8,13 @@ curves went stale while training went on. So the supervisor tells each
 worker it started how far the index has read the run's file (8 bytes,
 little-endian, at the start of an unlinked file whose descriptor the worker
 inherits as ``$MOSAIC_TELEMETRY_ACK_FD``), and the SDK's channel, before it
-writes more, waits while the file is more than :data:`WINDOW` bytes ahead
-of that, and then writes whole lines up to the window's end. A worker that
+writes more, waits while the file is more than half of :data:`WINDOW` ahead
+of that, and then writes whole lines up to the window's end. The supervisor
+tells the offset as soon as it has read a chunk, before indexing it, so a
+worker writes its next lines while the last ones are indexed. A worker that
 floods runs at the pace of its index, never more than the window ahead of
-it; one that does not never waits, since its index is never that far behind.
+what the index has read; one that does not never waits, since its index is
+never that far behind.
 
 The host is never allowed to hold a worker up for long: when the index has
 not moved for :data:`STALL` seconds (its supervisor died, the store is locked
@@ -40,7 +43,7 @@ _NO_LIMIT = 1 << 62
 
 
 class IndexAck:
-    """The supervisor's side: tells one worker how far its run's file is indexed."""
+    """The supervisor's side: tells one worker how far the index has read its run's file."""
 
     def __init__(self) -> None:
         self.fd = _unnamed_file()
