@@ -97,14 +97,16 @@ def run_mosaic(
     home: pathlib.Path, workers: int, events: int, *, fork: bool = True
 ) -> dict[str, Any]:
     """Every worker at once under one in-process supervisor; returns times and run ids."""
-    from mosaic_core.plugins import discover_workers
-    from mosaic_core.runs import RunStore, Supervisor, forking, prepare_runs
+    from mosaic_core.runs import RunStore, Supervisor, forking, prepare_runs, resolve_worker
 
     store = RunStore(home)
-    spec = discover_workers(load=[WORKER]).runnable(WORKER)
+    # As `mosaic run` does: the worker is told its entry point's module, and imports it
+    # instead of reading every installed distribution's entry points again.
+    resolved = resolve_worker(store, WORKER)
     prepared = prepare_runs(
-        store, WORKER, spec, {"total_steps": events}, seeds=range(1, workers + 1)
-    )
+        store, WORKER, resolved.spec, {"total_steps": events}, seeds=range(1, workers + 1),
+        worker_module=resolved.module,
+    )  # fmt: skip
     supervisor = Supervisor(store, parallel=workers)
     for run in prepared:
         supervisor.submit(run.launch)
@@ -118,7 +120,7 @@ def run_mosaic(
     indexed = time.time()
     used = resource.getrusage(resource.RUSAGE_SELF)
     sched_after = _schedstat()
-    lags = _stop_lag_probe(probe, home)
+    lags, probe_cpu = _stop_lag_probe(probe, home)
     run_ids = [run.run_id for run in prepared]
     exits = [_exit_time(store.run_dir(run_id)) or 0.0 for run_id in run_ids]
     store.close()
@@ -130,6 +132,7 @@ def run_mosaic(
         "run_ids": run_ids,
         "cpu": used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime,
         "lags": lags,
+        "probe_cpu": probe_cpu,
         "sched": None
         if sched is None or sched_after is None
         else (sched_after[0] - sched[0], sched_after[1] - sched[1]),
@@ -152,57 +155,16 @@ def _schedstat() -> tuple[float, float] | None:
 def _start_lag_probe(home: pathlib.Path, run_ids: list[str]) -> subprocess.Popen[str]:
     """A process of its own (it must not take this one's GIL) watching the runs' files;
     samples still waiting when the runs end are settled by then and count as such."""
-    command = [sys.executable, __file__, "--lag-probe", "--sync", str(home), *run_ids]
+    command = [sys.executable, "-I", "-S", str(HERE / "_lag_probe.py"), str(home), *run_ids]
     return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
 
 
-def _stop_lag_probe(probe: subprocess.Popen[str], home: pathlib.Path) -> list[float]:
+def _stop_lag_probe(probe: subprocess.Popen[str], home: pathlib.Path) -> tuple[list[float], float]:
+    """The lags the probe saw, in seconds, and the CPU time it used (its own start included)."""
     (home / "lag-probe.stop").touch()
     out, _ = probe.communicate(timeout=60)
-    return [float(x) for x in json.loads(out or "[]")]
-
-
-def lag_probe(home: pathlib.Path, run_ids: list[str]) -> None:
-    """Every ~10 ms: each run whose ``events.jsonl`` grew since the last look gives a sample
-    (the ``seq`` of its last complete line, and the time it was seen); one read-only query
-    of ``mosaic.db`` settles the samples whose ``seq`` the index now holds. Prints the lags
-    in seconds as a JSON list when ``lag-probe.stop`` appears."""
-    lags: list[float] = []
-    sizes = dict.fromkeys(run_ids, 0)
-    pending: list[tuple[str, int, float]] = []
-    db: sqlite3.Connection | None = None
-    stop = home / "lag-probe.stop"
-    while not stop.exists():
-        time.sleep(0.01)
-        for run_id in run_ids:
-            path = home / "runs" / run_id / "events.jsonl"
-            try:
-                size = path.stat().st_size
-            except FileNotFoundError:
-                continue
-            if size <= sizes[run_id]:
-                continue
-            seen = time.monotonic()
-            sizes[run_id] = size
-            with open(path, "rb") as handle:
-                handle.seek(max(0, size - 4096))
-                lines = handle.read(4096).split(b"\n")
-            if len(lines) >= 2 and lines[-2].startswith(b"{"):
-                pending.append((run_id, json.loads(lines[-2])["seq"], seen))
-        if not pending:
-            continue
-        if db is None:
-            db = sqlite3.connect(f"file:{home / 'mosaic.db'}?mode=ro", uri=True, timeout=30)
-        indexed = dict(db.execute("SELECT run_id, next_seq FROM runs"))
-        now = time.monotonic()
-        left = []
-        for run_id, seq, seen in pending:
-            if indexed.get(run_id, 0) > seq:
-                lags.append(now - seen)
-            else:
-                left.append((run_id, seq, seen))
-        pending = left
-    print(json.dumps(lags))
+    result = json.loads(out or "{}")
+    return [float(x) for x in result.get("lags", [])], float(result.get("cpu", float("nan")))
 
 
 def _exit_time(run_dir: pathlib.Path) -> float | None:
@@ -535,7 +497,7 @@ def report_mosaic(
     per_event = run["cpu"] / check["in_db"] * 1e6
     ok = per_event <= TARGET_CPU_US
     print(
-        f"  supervisor CPU {per_event:>6.1f} us/event  target <= {TARGET_CPU_US:.0f} (half of"
+        f"  supervisor CPU {per_event:>6.1f} us/event  target <= {TARGET_CPU_US:.1f} (half of"
         f" the 18-20 us before)  {_mark(ok)}   ({run['cpu']:.2f} s of CPU in this process)"
     )
     if not ok:
@@ -561,7 +523,8 @@ def report_mosaic(
         print(
             f"  lag, appended -> queryable: median {median * 1e3:.0f} ms, p99 {p99 * 1e3:.0f} ms"
             f"  target < {TARGET_LAG_MEDIAN * 1e3:.0f} ms, < {TARGET_LAG_P99 * 1e3:.0f} ms"
-            f"  {_mark(ok)}   ({len(lags)} probes, a process of their own)"
+            f"  {_mark(ok)}   ({len(lags)} probes, a process of their own:"
+            f" {run['probe_cpu']:.2f} s of CPU)"
         )
         if not ok:
             missed.append(f"lag median {median * 1e3:.0f} ms, p99 {p99 * 1e3:.0f} ms")
@@ -570,6 +533,18 @@ def report_mosaic(
         f"  size per metrics event: mosaic.db {sizes['db'] / check['in_db']:.0f} bytes,"
         f" events.jsonl {sizes['jsonl'] / check['on_disk']:.0f} bytes"
     )
+    if args.alone_events:
+        alone = run_mosaic(home, 1, args.alone_events, fork=not args.exec_workers)
+        alone_check = check_runs(home, alone["run_ids"], args.alone_events)
+        lost += alone_check["problems"] + [
+            f"run {k} ended {v}" for k, v in alone["statuses"].items() if v != "completed"
+        ]
+        seconds = alone["indexed"] - alone["launched"]
+        print(
+            f"  one worker alone{alone_check['in_db'] / seconds:>9,.0f} events/s indexed"
+            f"   ({alone_check['in_db']:,} events in {seconds:.2f} s: the worker writes while"
+            " the supervisor indexes, each on a core)"
+        )
     expected = n + LIFECYCLE
     if not check["problems"]:
         print(
@@ -631,6 +606,12 @@ def main() -> int:
     )
     parser.add_argument("--startup-runs", type=int, default=5)
     parser.add_argument(
+        "--alone-events",
+        type=int,
+        default=100_000,
+        help="part 1: then one worker alone, this many events (0: skip)",
+    )
+    parser.add_argument(
         "--exec-workers",
         action="store_true",
         help="part 1: execute the workers' commands instead of forking as mosaic run does",
@@ -642,12 +623,7 @@ def main() -> int:
     parser.add_argument("--mlflow-writer", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--uri", help=argparse.SUPPRESS)
     parser.add_argument("--sync", help=argparse.SUPPRESS)
-    parser.add_argument("--lag-probe", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("run_ids", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.lag_probe:
-        lag_probe(pathlib.Path(args.sync), args.run_ids)
-        return 0
     if args.mlflow_writer:
         mlflow_writer(args.uri, args.events, args.mlflow_step_events, args.sync)
         return 0
