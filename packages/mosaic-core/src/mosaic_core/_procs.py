@@ -244,6 +244,7 @@ def children(pid: int) -> dict[int, str | None]:
 
 
 _RUN_ID_ITEM = b"MOSAIC_RUN_ID="
+_RUN_ID_AFTER = b"\0" + _RUN_ID_ITEM  # the item, after the one before it
 
 
 def run_id_of(pid: int) -> str | None:
@@ -262,7 +263,7 @@ def _run_id_in(environ: bytes) -> str | None:
     if environ.startswith(_RUN_ID_ITEM):
         start = len(_RUN_ID_ITEM)
     else:
-        found = environ.find(b"\0" + _RUN_ID_ITEM)
+        found = environ.find(_RUN_ID_AFTER)
         if found < 0:
             return None
         start = found + 1 + len(_RUN_ID_ITEM)
