@@ -161,8 +161,10 @@ def _start_lag_probe(home: pathlib.Path, run_ids: list[str]) -> subprocess.Popen
 
 def _stop_lag_probe(probe: subprocess.Popen[str], home: pathlib.Path) -> tuple[list[float], float]:
     """The lags the probe saw, in seconds, and the CPU time it used (its own start included)."""
-    (home / "lag-probe.stop").touch()
+    stop = home / "lag-probe.stop"
+    stop.touch()
     out, _ = probe.communicate(timeout=60)
+    stop.unlink()  # the next run's probe, in the same home, must not stop at once
     result = json.loads(out or "{}")
     return [float(x) for x in result.get("lags", [])], float(result.get("cpu", float("nan")))
 

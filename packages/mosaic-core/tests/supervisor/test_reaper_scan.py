@@ -4,10 +4,12 @@ Real processes, real signals."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 
@@ -59,6 +61,7 @@ def test_a_run_end_kills_what_carries_its_id_from_one_scan(started, monkeypatch)
     worker = _start(started, "scan-run")  # stands for the worker, in a session of its own
     escaped = _start(started, "scan-run")  # a process of the run outside the worker's tree
     bystander = _start(started, "scan-other")
+    monkeypatch.setattr(procs, "become_subreaper", lambda: False)  # pytest's own process
     reaper = Reaper()
     scans: list[str] = []
     monkeypatch.setattr(procs.os, "listdir", _counted(procs.os.listdir, scans))
@@ -71,6 +74,52 @@ def test_a_run_end_kills_what_carries_its_id_from_one_scan(started, monkeypatch)
     for process in (worker, escaped):
         assert process.wait(timeout=10) == -signal.SIGKILL
     assert bystander.poll() is None
+
+
+# In a process of its own, which the reaper makes a child subreaper (a subreaper stays one
+# for the rest of its life): a worker W whose child C has a child G, all in W's session;
+# W exits, its run ends, C and G are killed. G is still C's child when /proc is read, and
+# is handed to this process only as C dies: it must still be collected, not left a zombie.
+_GRANDCHILD = textwrap.dedent(
+    """
+    import json, os, subprocess, sys, time
+    from mosaic_core import _procs as procs
+    from mosaic_core.runs.reaper import Reaper
+
+    reaper = Reaper()
+    assert reaper.subreaper
+    grandchild = "import subprocess, time; subprocess.Popen(['sleep', '60']); time.sleep(60)"
+    child = (
+        "import os, subprocess, sys;"
+        f" c = subprocess.Popen([sys.executable, '-c', {grandchild!r}]);"
+        " print(c.pid, flush=True); os._exit(0)"
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-c", child], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    c_pid = int(worker.stdout.readline())
+    worker.wait()  # as its launcher does; C is now this process's child, G still C's
+    deadline = time.monotonic() + 10
+    while not procs.children(c_pid):
+        assert time.monotonic() < deadline, "no grandchild"
+        time.sleep(0.01)
+    (g_pid,) = procs.children(c_pid)
+    targets = reaper.run_ended("grandchild-run", worker.pid)
+    reaper.close()
+    left = [p for p in (c_pid, g_pid) if p in procs.children(os.getpid())]
+    print(json.dumps({"targets": sorted(targets), "c": c_pid, "g": g_pid, "left": left}))
+    """
+)
+
+
+def test_a_grandchild_killed_at_a_run_end_is_collected_once_handed_over() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _GRANDCHILD], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert {result["c"], result["g"]} <= set(result["targets"])
+    assert result["left"] == []  # neither is a zombie child of the supervisor
 
 
 def _counted(listdir, scans: list[str]):  # type: ignore[no-untyped-def]

@@ -33,6 +33,9 @@ class Reaper:
         self._seen: dict[str, dict[int, str]] = {}  # run id -> {pid: start time}
         self._ended: set[str] = set()
         self._orphans: dict[int, str] = {}  # adopted children of this process, to reap
+        # What runs' ends killed ({pid: start time}): those that become this process's
+        # children (a worker's grandchild is adopted once its parent dies) are reaped.
+        self._killed: dict[int, str] = {}
         self._next_look = 0.0
 
     def watch(self, workers: Mapping[str, int]) -> None:
@@ -63,22 +66,25 @@ class Reaper:
         left |= {p for p, started in self._seen.get(run_id, {}).items() if procs.alive(p, started)}
         for other in left - targets:
             targets |= procs.signal_tree(other, signal.SIGKILL, table)
-        me = os.getpid()
-        for child, row in (table or {}).items():
-            if row.parent == me and child in targets and child != pid:
-                self._orphans[child] = row.started  # adopted: ours to reap once it is dead
+        for killed in targets - {pid}:  # the worker itself is its launcher's to reap
+            row = table.get(killed) if table is not None else None
+            self._killed[killed] = row.started if row is not None else ""
         self._reap()
         return targets
 
     def close(self, timeout: float = 3.0) -> None:
-        """At the supervisor's end: kill every orphan of its runs and collect their exits."""
+        """At the supervisor's end: kill every orphan of its runs and collect their exits,
+        and those of what runs' ends killed that were handed to this process as they died
+        (once all of these are dead, every one that will be this process's child is)."""
         deadline = time.monotonic() + timeout
         while True:
             table = procs.process_table()
             if table is not None:
                 self._adopt(table, set(), kill_all=True)
             self._reap()
-            if not self._orphans or time.monotonic() > deadline:
+            dying = any(procs.alive(pid, started or None) for pid, started in self._killed.items())
+            if not (self._orphans or dying) or time.monotonic() > deadline:
+                self._reap()
                 return
             time.sleep(0.02)
 
@@ -110,3 +116,14 @@ class Reaper:
         for pid in list(self._orphans):
             if not procs.alive(pid) and procs.reap(pid):
                 del self._orphans[pid]
+        for pid, started in list(self._killed.items()):
+            now = procs.start_time(pid)  # a zombie's too
+            if now is None or (started and now != started):
+                del self._killed[pid]  # collected by its parent (and the pid maybe reused)
+            elif not procs.alive(pid, started or None):
+                try:  # dead: collected here if it is this process's child by now
+                    done, _status = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    continue  # another's zombie, or not yet handed to this process
+                if done == pid:
+                    del self._killed[pid]
