@@ -68,24 +68,26 @@ def start_time(pid: int) -> str | None:
     return fields[19] if fields and len(fields) > 19 else None
 
 
+def state(pid: int, started: str | None = None) -> str | None:
+    """The kernel's state letter of ``pid`` (``R``, ``S``, ``Z`` for a zombie, ...) if it
+    is the process that started at ``started``; None if there is no such process."""
+    fields = _stat(pid)
+    if fields is None or len(fields) <= 19 or (started is not None and fields[19] != started):
+        return None
+    return fields[0]
+
+
 def alive(pid: int | None, started: str | None = None) -> bool:
     """Is ``pid`` running (not a zombie), and the same process that started at ``started``?"""
     if not pid:
         return False
-    fields = _stat(pid)
-    if fields is None:
-        if not os.path.isdir(_PROC):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return False
-            except PermissionError:
-                return True
-            return True
+    if os.path.isdir(_PROC):
+        return state(pid, started) not in (None, "Z", "X")
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return False
-    if fields[0] in ("Z", "X"):
-        return False
-    return started is None or fields[19] == started
+    return True  # or PermissionError: someone else's, but there
 
 
 class Process(NamedTuple):

@@ -8,8 +8,9 @@ curves went stale while training went on. So the supervisor tells each
 worker it started how far the index has read the run's file (8 bytes,
 little-endian, at the start of an unlinked file whose descriptor the worker
 inherits as ``$MOSAIC_TELEMETRY_ACK_FD``), and the SDK's channel, before it
-writes more, waits while the file is more than half of :data:`WINDOW` ahead
-of that, and then writes whole lines up to the window's end. The supervisor
+writes more, waits while the file is more than :data:`WAIT_AHEAD` (half of
+:data:`WINDOW`) ahead of that, and then writes whole lines up to the
+window's end. The supervisor
 tells the offset as soon as it has read a chunk, before indexing it, so a
 worker writes its next lines while the last ones are indexed. A worker that
 floods runs at the pace of its index, never more than the window ahead of
@@ -29,12 +30,17 @@ import stat
 import struct
 import time
 
-__all__ = ["ENV_ACK_FD", "STALL", "WINDOW", "IndexAck", "IndexWindow", "whole_lines"]
+__all__ = [
+    "ENV_ACK_FD", "STALL", "WAIT_AHEAD", "WINDOW", "IndexAck", "IndexWindow", "whole_lines",
+]  # fmt: skip
 
 #: The descriptor of the file that says how far the run's index has read.
 ENV_ACK_FD = "MOSAIC_TELEMETRY_ACK_FD"
 #: How far a worker's telemetry may run ahead of its index before the worker waits.
 WINDOW = 128 << 10
+#: A worker waits while its file is more than this ahead of what the index has read: a
+#: read of this much or more may have left one waiting.
+WAIT_AHEAD = WINDOW // 2
 #: How long the index may stand still before a waiting worker stops waiting for it.
 STALL = 1.0
 
@@ -106,19 +112,19 @@ class IndexWindow:
 
     def room(self) -> int:
         """How many bytes may be written now: the rest of the window, once the run's file
-        is at most half of :data:`WINDOW` ahead of its index (waiting for that); no limit
+        is at most :data:`WAIT_AHEAD` ahead of its index (waiting for that); no limit
         while the index stands still (:data:`STALL`), or if the ack cannot be read."""
         try:
             size = os.fstat(self._out).st_size
             indexed = self._indexed()
-            if size - indexed <= WINDOW // 2:
+            if size - indexed <= WAIT_AHEAD:
                 return WINDOW - (size - indexed)
             if indexed == self._stuck_at:
                 return _NO_LIMIT
             self._stuck_at = -1
             moved = time.monotonic()
             pause = 0.0002
-            while size - indexed > WINDOW // 2:
+            while size - indexed > WAIT_AHEAD:
                 time.sleep(pause)
                 pause = min(pause * 2, 0.002)  # a woken worker costs microseconds
                 now_indexed = self._indexed()

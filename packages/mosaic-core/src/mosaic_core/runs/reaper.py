@@ -117,10 +117,10 @@ class Reaper:
             if not procs.alive(pid) and procs.reap(pid):
                 del self._orphans[pid]
         for pid, started in list(self._killed.items()):
-            now = procs.start_time(pid)  # a zombie's too
-            if now is None or (started and now != started):
+            found = procs.state(pid, started or None)  # a zombie's too
+            if found is None:
                 del self._killed[pid]  # collected by its parent (and the pid maybe reused)
-            elif not procs.alive(pid, started or None):
+            elif found in ("Z", "X"):
                 try:  # dead: collected here if it is this process's child by now
                     done, _status = os.waitpid(pid, os.WNOHANG)
                 except ChildProcessError:

@@ -44,7 +44,7 @@ from mosaic_core import _procs as procs
 from mosaic_core._errors import MosaicError
 from mosaic_core._gc import collector_paused
 from mosaic_core._secrets import Scrubber
-from mosaic_core._window import ENV_ACK_FD, WINDOW, IndexAck
+from mosaic_core._window import ENV_ACK_FD, WAIT_AHEAD, IndexAck
 from mosaic_core.runs.database import StoreError, StoreFull, explain
 from mosaic_core.runs.launcher_registry import launcher_for
 from mosaic_core.runs.launchers import (
@@ -435,7 +435,7 @@ class Supervisor:
             # Said on reading, not once indexed: the worker writes its next lines while
             # these are indexed (one worker alone waited for each chunk's whole index).
             live.ack.tell(live.offset + len(chunk))
-            self._window_read |= len(chunk) >= WINDOW // 2
+            self._window_read |= len(chunk) >= WAIT_AHEAD
         with collector_paused():
             indexed = self._index(live, chunk)
         if not indexed:
