@@ -26,6 +26,8 @@ __all__ = [
     "become_subreaper",
     "children",
     "descendants",
+    "exit_fd",
+    "has_children",
     "kill_tree",
     "marked_processes",
     "process_table",
@@ -289,6 +291,38 @@ def marked_processes(run_id: str, table: Mapping[int, Process] | None = None) ->
         if pid != me and run_id_of(pid) == run_id and alive(pid):
             found.add(pid)
     return found
+
+
+def has_children() -> bool | None:
+    """Whether this process has a child (a zombie included), from each of its threads'
+    ``children`` in ``/proc``: no scan of the machine's processes. None where that cannot
+    be read."""
+    task = f"{_PROC}/{os.getpid()}/task"
+    try:
+        for thread in os.listdir(task):
+            with open(f"{task}/{thread}/children", "rb") as listing:
+                if listing.read().strip():
+                    return True
+    except FileNotFoundError:
+        return None  # no such file (a kernel without it), or a thread that just ended
+    except OSError:
+        return None
+    return False
+
+
+def exit_fd(pid: int) -> int | None:
+    """A descriptor that turns readable when ``pid`` exits (a Linux pidfd), to wait on with
+    ``select``; None where there is none (no ``pidfd_open``, or no such process). The
+    caller closes it. ``pid`` must not have been collected yet: a number reused since would
+    be another process."""
+    open_pidfd = getattr(os, "pidfd_open", None)
+    if open_pidfd is None:
+        return None
+    try:
+        fd: int = open_pidfd(pid)
+    except OSError:  # gone already, or the kernel has no pidfds (before Linux 5.3)
+        return None
+    return fd
 
 
 def reap(pid: int) -> bool:

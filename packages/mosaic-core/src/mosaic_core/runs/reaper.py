@@ -78,7 +78,11 @@ class Reaper:
         (once all of these are dead, every one that will be this process's child is)."""
         deadline = time.monotonic() + timeout
         while True:
-            table = procs.process_table()
+            # An orphan handed to this process is its child: with none (the usual end of a
+            # `mosaic run`), there is nothing to look for among the machine's processes.
+            table = None
+            if self._orphans or procs.has_children() is not False:
+                table = procs.process_table()
             if table is not None:
                 self._adopt(table, set(), kill_all=True)
             self._reap()

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import sqlite3
 import sys
@@ -127,6 +128,24 @@ class _Live:
         self.killed = False
         self.next_cancel_check = now + _CANCEL_POLL
         self.progress = RunProgress(spec.run_id, spec.worker_type, self.wall_started)
+        #: (the worker's pid, a descriptor readable once it exits): an idle supervisor
+        #: wakes when it does. None in the second place: no such descriptor, or it woke.
+        self.exit_watch: tuple[int, int | None] | None = None
+
+    def exit_fd(self) -> int | None:
+        """The descriptor for the worker now running (one started again gets a new one)."""
+        pid = self.run.pid
+        if not pid:
+            return None
+        if self.exit_watch is None or self.exit_watch[0] != pid:
+            self.forget_exit()
+            self.exit_watch = (pid, procs.exit_fd(pid))
+        return self.exit_watch[1]
+
+    def forget_exit(self) -> None:
+        if self.exit_watch is not None and self.exit_watch[1] is not None:
+            os.close(self.exit_watch[1])
+            self.exit_watch = (self.exit_watch[0], None)
 
 
 class Supervisor:
@@ -335,10 +354,13 @@ class Supervisor:
                     if self._window_read:
                         idle = min(_FIRST_IDLE, self.poll_interval)
                 else:
-                    time.sleep(idle)
+                    self._idle(idle)
                     idle = min(idle * 2, self.poll_interval)
                 self._window_read = False
         finally:
+            for live in self._live.values():
+                live.forget_exit()
+                live.exit_watch = None
             self._reaper.close()
             for launcher in self._launchers.values():
                 with contextlib.suppress(Exception):
@@ -347,6 +369,20 @@ class Supervisor:
         if on_progress is not None:
             on_progress([])
         return self.results
+
+    def _idle(self, delay: float) -> None:
+        """Sleep ``delay`` or until a local worker exits, whichever comes first: a run's end
+        is then seen at once, not up to a poll interval later (Linux pidfds; elsewhere a
+        plain sleep). A worker's descriptor wakes this once, and is closed then."""
+        watched = {fd: live for live in self._live.values() if (fd := live.exit_fd()) is not None}
+        if not watched:
+            time.sleep(delay)
+            return
+        waiting = select.poll()
+        for fd in watched:
+            waiting.register(fd, select.POLLIN)
+        for fd, _events in waiting.poll(delay * 1000):
+            watched[fd].forget_exit()
 
     def _check_queue(self) -> None:
         """Drop queued runs that were cancelled or removed meanwhile (every 0.25 s)."""
@@ -535,6 +571,7 @@ class Supervisor:
     def _finish(self, live: _Live, ended: Ended) -> None:
         run_id = live.spec.run_id
         del self._live[run_id]
+        live.forget_exit()
         live.events.close()
         if live.ack is not None:
             live.ack.close()
