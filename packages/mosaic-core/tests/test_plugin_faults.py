@@ -137,6 +137,9 @@ def test_a_real_ctrl_c_while_plugins_load_still_interrupts(
         [sys.executable, "-m", "mosaic_core", "workers"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=environment(site, MOSAICTEST_SLOW_MARK=str(mark)),
+        # Ctrl-C as a terminal delivers it, even where pytest itself was started in the
+        # background of a shell (which ignores SIGINT there, and Python keeps that).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while not mark.exists() and time.monotonic() < deadline:

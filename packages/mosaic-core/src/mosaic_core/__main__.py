@@ -1,5 +1,5 @@
 import sys
 
-from mosaic_core.cli.app import main
+from mosaic_core.cli.app import command
 
-sys.exit(main())
+sys.exit(command())

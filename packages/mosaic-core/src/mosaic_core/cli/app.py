@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import importlib
 import os
 import sqlite3
@@ -22,7 +23,7 @@ from mosaic_core.__about__ import __version__
 from mosaic_core._errors import ConfigError, MosaicError
 from mosaic_core.cli.index import COMMAND_MODULES, COMMANDS
 
-__all__ = ["COMMAND_MODULES", "build_parser", "main"]
+__all__ = ["COMMAND_MODULES", "build_parser", "command", "main"]
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -84,6 +85,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def command() -> int:
+    """``mosaic`` run as a program (its console script, ``python -m mosaic_core``):
+    :func:`main`, then an exit ~12 ms sooner. As the interpreter ends, it runs the cyclic
+    collector over every object still alive (everything ``mosaic run`` imported); those
+    alive now are left out of it (frozen) and go with the process. A command has closed
+    what it opened by the time it returns; objects freed by their last reference (an open
+    file among them) are still finalized as the modules are torn down."""
+    code = main()
+    gc.freeze()
+    return code
+
+
 def _error(message: str) -> None:
     """One line on stderr, whatever the message quotes (a newline in a value)."""
     one_line = message.replace("\r", "\\r").replace("\n", "\\n")
@@ -106,4 +119,4 @@ def _environment_error(exc: OSError | sqlite3.Error) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command())
