@@ -278,3 +278,40 @@ def test_a_process_that_started_before_the_setup_reads_the_scripts_after_it(
     name, learning_rate, algorithms = done.stdout.split(" ", 2)
     assert (name, float(learning_rate)) == ("PPOConfig", 2.5e-4)
     assert "'sac'" in algorithms and "'dqn'" in algorithms
+
+
+FOUND_FROM = """
+import json, sys
+from mosaic_cleanrl import scripts
+from mosaic_cleanrl.config import CleanRLConfig
+config = CleanRLConfig.from_dict({"run_id": "r1", "algorithm": "ppo", "learning_rate": 0.001})
+print(json.dumps({
+    "path": str(scripts.script_path("ppo")),
+    "version": scripts.cleanrl_version(),
+    "metadata": "importlib.metadata" in sys.modules,
+    "learning_rate": config.learning_rate,
+}))
+"""
+
+
+def test_the_scripts_are_the_installed_ones_found_without_importlib_metadata(tmp_path) -> None:
+    """A CleanRL checkout in the current directory is not what the run's script imports
+    (its interpreter starts in the run's directory): the flags come from the installed
+    package. Finding it reads no distribution's metadata (~15 ms of each start)."""
+    checkout = tmp_path / "cleanrl"
+    checkout.mkdir()
+    (checkout / "__init__.py").write_text("")
+    (checkout / "ppo.py").write_text("def parse_args():\n    pass\n")  # declares no flag
+    done = subprocess.run([sys.executable, "-c", FOUND_FROM], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, check=True)  # fmt: skip
+    found = json.loads(done.stdout)
+    installed = pathlib.Path(_installed_cleanrl()) / "ppo.py"
+    assert found == {"path": str(installed), "version": "1.2.0", "metadata": False,
+                     "learning_rate": 0.001}  # fmt: skip
+
+
+def _installed_cleanrl() -> str:
+    import cleanrl  # the installed package (a namespace package), imported to say where
+
+    (place,) = cleanrl.__path__
+    return str(place)

@@ -27,11 +27,11 @@ import signal
 import subprocess
 import sys
 import time
-from importlib import metadata
 from typing import Any
 
 from mosaic_cleanrl.config import ALGORITHMS, CleanRLConfig
 from mosaic_cleanrl.envcheck import env_spaces
+from mosaic_cleanrl.scripts import cleanrl_version
 from mosaic_core import ConfigError, RunCancelled, RunContext, RunHandle
 
 __all__ = ["CleanRLRuntime", "check_env"]
@@ -85,10 +85,7 @@ class CleanRLRuntime:
     def __init__(self, config: CleanRLConfig, context: RunContext) -> None:
         self.config = config
         self.context = context
-        try:
-            self.cleanrl_version: str | None = metadata.version("cleanrl")
-        except metadata.PackageNotFoundError:  # its scripts on a path, without pip's record
-            self.cleanrl_version = None
+        self.cleanrl_version = cleanrl_version()
         self.last_values: dict[str, float] = {}
         self.returns: list[float] = []
         self.global_step = 0

@@ -11,11 +11,21 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import importlib.machinery
+import os
 import pathlib
-from importlib import metadata
+import sys
 from typing import Any
 
-__all__ = ["Flag", "Script", "ScriptError", "parse_script", "read_script", "script_path"]
+__all__ = [
+    "Flag",
+    "Script",
+    "ScriptError",
+    "cleanrl_version",
+    "parse_script",
+    "read_script",
+    "script_path",
+]
 
 
 class ScriptError(Exception):
@@ -49,19 +59,54 @@ class Script:
     flags: tuple[Flag, ...]
 
 
-def script_path(script: str) -> pathlib.Path:
-    """The file of ``cleanrl.<script>`` in the installed distribution, found through its
-    metadata: nothing is imported, not even looked up by the import system."""
+def _package() -> pathlib.Path:
+    """The directory of the installed ``cleanrl`` package, found on ``sys.path`` as the
+    script's interpreter finds it (whose first entry is the run's directory, not this
+    process's current one: a CleanRL checkout there is not what runs). Nothing of CleanRL
+    is executed. Where no entry has it (an editable install's own finder), pip's record
+    says where it is."""
+    here = {"", os.getcwd()}
+    spec = importlib.machinery.PathFinder.find_spec(
+        "cleanrl", [entry for entry in sys.path if entry not in here]
+    )
+    if spec is not None and spec.submodule_search_locations:
+        return pathlib.Path(next(iter(spec.submodule_search_locations)))
+    from importlib import metadata
+
     try:
         distribution = metadata.distribution("cleanrl")
     except metadata.PackageNotFoundError:
         raise ScriptError("CleanRL is not installed in this environment") from None
-    path = pathlib.Path(str(distribution.locate_file(f"cleanrl/{script}.py")))
+    return pathlib.Path(str(distribution.locate_file("cleanrl")))
+
+
+def cleanrl_version() -> str | None:
+    """The installed CleanRL's version: from its ``cleanrl-<version>.dist-info`` beside the
+    package (a listing, where ``importlib.metadata`` would cost ~15 ms of each start), else
+    from ``importlib.metadata``; None without pip's record (its scripts on a path)."""
+    try:
+        parent = _package().parent
+        for name in os.listdir(parent):
+            if name.startswith("cleanrl-") and name.endswith(".dist-info"):
+                return name[len("cleanrl-") : -len(".dist-info")]
+    except (ScriptError, OSError):
+        pass
+    from importlib import metadata
+
+    try:
+        return metadata.version("cleanrl")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def script_path(script: str) -> pathlib.Path:
+    """The file of ``cleanrl.<script>`` in the installed package; ScriptError if it has no
+    such script."""
+    path = _package() / f"{script}.py"
     if not path.is_file():
-        raise ScriptError(
-            f"the installed CleanRL {distribution.version} has no script cleanrl.{script} "
-            f"(no {path})"
-        )
+        version = cleanrl_version()
+        installed = f"the installed CleanRL {version}" if version else "the installed CleanRL"
+        raise ScriptError(f"{installed} has no script cleanrl.{script} (no {path})")
     return path
 
 
