@@ -17,7 +17,7 @@ Needs the cleanrl worker installed with CleanRL (``tox -e benchmarks`` does
 it). Speed is reported; ``--strict`` makes a missed target exit 1. A
 difference in returns always exits 1.
 
-    python benchmarks/cleanrl_overhead.py [--steps 20000] [--rounds 3] [--learn-steps 200000]
+    python benchmarks/cleanrl_overhead.py [--steps 20000] [--rounds 7] [--learn-steps 200000]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import resource
 import statistics
@@ -140,6 +141,18 @@ def add_scalar_observed(calls: int, workdir: Path) -> tuple[float, float, int]:
     return float(out) / calls, cpu / (calls + 1000), emitter.metrics_emitted
 
 
+def _interval(direct: list[float], mosaic: list[float], draws: int = 2000) -> tuple[float, float]:
+    """Where the ratio of medians falls for 90% of resamplings of the rounds (each round's
+    pair kept together: they ran a minute apart, on the same machine's mood)."""
+    rng = random.Random(0)
+    rounds = range(len(direct))
+    ratios = sorted(
+        statistics.median(mosaic[i] for i in pick) / statistics.median(direct[i] for i in pick)
+        for pick in ([rng.choice(rounds) for _ in rounds] for _ in range(draws))
+    )
+    return ratios[int(0.05 * draws)], ratios[int(0.95 * draws) - 1]
+
+
 def interception(calls: int, rounds: int, scalars: int) -> None:
     """Prints the per-call cost of intercepting add_scalar, alternating plain and observed."""
     plain, observed, relay = [], [], []
@@ -155,18 +168,18 @@ def interception(calls: int, rounds: int, scalars: int) -> None:
     base, hooked = statistics.median(plain) * 1e6, statistics.median(observed) * 1e6
     per_scalar = statistics.median(relay) * 1e6
     print(f"add_scalar {calls:,} calls x {rounds}: plain {base:.1f} us/call, with the hooks "
-          f"{hooked:.1f} us/call (+{hooked - base:.1f} us in the script); the worker's relay "
+          f"{hooked:.1f} us/call ({hooked - base:+.1f} us in the script); the worker's relay "
           f"{per_scalar:.1f} us of CPU per scalar ({events:,} metrics events)")  # fmt: skip
     if scalars:
         print(f"  over the {scalars:,} scalars of one run above: "
-              f"+{(hooked - base) * scalars / 1e6:.3f} s in the script, "
+              f"{(hooked - base) * scalars / 1e6:+.3f} s in the script, "
               f"{per_scalar * scalars / 1e6:.3f} s of CPU in the worker")  # fmt: skip
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--calls", type=int, default=20_000, help="add_scalar calls; 0 skips")
     parser.add_argument("--learn-steps", type=int, default=200_000, help="0 skips learning")
@@ -204,11 +217,18 @@ def main() -> int:
         print(f"wall time  direct {statistics.median(times['direct']):.2f} s  mosaic "
               f"{statistics.median(times['mosaic']):.2f} s  ratio {ratio:.3f}  "
               f"target <= 1.03  {'PASS' if ok else 'FAIL'}")  # fmt: skip
+        low, high = _interval(times["direct"], times["mosaic"])
+        pairs = [m / d for d, m in zip(times["direct"], times["mosaic"], strict=True)]
+        print(f"           per round {min(pairs):.3f}-{max(pairs):.3f} (median "
+              f"{statistics.median(pairs):.3f}); the ratio of medians over the rounds "
+              f"resampled: 90% within {low:.3f}-{high:.3f}")  # fmt: skip
         print(f"CPU time   direct {statistics.median(cpus['direct']):.2f} s  mosaic "
               f"{statistics.median(cpus['mosaic']):.2f} s (every process of the run)")  # fmt: skip
-        print(f"ends       launch -> run_started {statistics.median(e[0] for e in ends):.3f} s, "
-              f"run_completed -> mosaic run's exit {statistics.median(e[1] for e in ends):.3f} s "
-              "(medians; the script's own start and teardown lie between)")  # fmt: skip
+        start, end = statistics.median(e[0] for e in ends), statistics.median(e[1] for e in ends)
+        share = (start + end) / statistics.median(times["direct"])
+        print(f"ends       launch -> run_started {start:.3f} s, run_completed -> mosaic run's "
+              f"exit {end:.3f} s (medians; the script's own start and teardown lie between): "
+              f"{share:.1%} of the direct run")  # fmt: skip
         reference = sequences["direct"][0]
         same = all(seq == reference for seq in sequences["direct"] + sequences["mosaic"])
         print(f"episodic returns identical across all {2 * args.rounds} runs "
