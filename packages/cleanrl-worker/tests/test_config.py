@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -296,22 +297,22 @@ print(json.dumps({
 
 def test_the_scripts_are_the_installed_ones_found_without_importlib_metadata(tmp_path) -> None:
     """A CleanRL checkout in the current directory is not what the run's script imports
-    (its interpreter starts in the run's directory): the flags come from the installed
-    package. Finding it reads no distribution's metadata (~15 ms of each start)."""
+    (its interpreter starts in the run's directory), nor is a stray ``cleanrl/`` folder
+    earlier on the path without the script: the flags come from the installed package.
+    Finding it reads no distribution's metadata (~15 ms of each start)."""
+    from importlib import metadata
+
+    installed = str(metadata.distribution("cleanrl").locate_file("cleanrl/ppo.py"))
     checkout = tmp_path / "cleanrl"
     checkout.mkdir()
     (checkout / "__init__.py").write_text("")
     (checkout / "ppo.py").write_text("def parse_args():\n    pass\n")  # declares no flag
-    done = subprocess.run([sys.executable, "-c", FOUND_FROM], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120, check=True)  # fmt: skip
-    found = json.loads(done.stdout)
-    installed = pathlib.Path(_installed_cleanrl()) / "ppo.py"
-    assert found == {"path": str(installed), "version": "1.2.0", "metadata": False,
-                     "learning_rate": 0.001}  # fmt: skip
-
-
-def _installed_cleanrl() -> str:
-    import cleanrl  # the installed package (a namespace package), imported to say where
-
-    (place,) = cleanrl.__path__
-    return str(place)
+    stray = tmp_path / "elsewhere" / "cleanrl"  # a namespace package's piece, no scripts
+    stray.mkdir(parents=True)
+    for env in ({}, {"PYTHONPATH": str(stray.parent)}):
+        done = subprocess.run([sys.executable, "-c", FOUND_FROM], cwd=tmp_path, text=True,
+                              capture_output=True, timeout=120, check=True,
+                              env={**os.environ, **env})  # fmt: skip
+        found = json.loads(done.stdout)
+        assert found == {"path": installed, "version": "1.2.0", "metadata": False,
+                         "learning_rate": 0.001}, env  # fmt: skip

@@ -10,6 +10,7 @@ default and its help. Only the standard library is used.
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import importlib.machinery
 import os
@@ -59,38 +60,45 @@ class Script:
     flags: tuple[Flag, ...]
 
 
-def _package() -> pathlib.Path:
-    """The directory of the installed ``cleanrl`` package, found on ``sys.path`` as the
-    script's interpreter finds it (whose first entry is the run's directory, not this
-    process's current one: a CleanRL checkout there is not what runs). Nothing of CleanRL
-    is executed. Where no entry has it (an editable install's own finder), pip's record
-    says where it is."""
-    here = {"", os.getcwd()}
-    spec = importlib.machinery.PathFinder.find_spec(
-        "cleanrl", [entry for entry in sys.path if entry not in here]
-    )
-    if spec is not None and spec.submodule_search_locations:
-        return pathlib.Path(next(iter(spec.submodule_search_locations)))
-    from importlib import metadata
-
+def _search_path() -> list[str]:
+    """``sys.path`` as the script's interpreter has it, near enough: without this process's
+    own first entry (its working directory, or its script's; the script's first is the
+    run's directory) and without relative entries (the script reads them from the run's
+    directory). A CleanRL checkout where the host runs is not what the run imports."""
+    entries = list(sys.path)
     try:
-        distribution = metadata.distribution("cleanrl")
-    except metadata.PackageNotFoundError:
-        raise ScriptError("CleanRL is not installed in this environment") from None
-    return pathlib.Path(str(distribution.locate_file("cleanrl")))
+        here = os.getcwd()
+    except OSError:  # removed under us
+        here = ""
+    script = os.path.dirname(os.path.abspath(sys.argv[0])) if sys.argv and sys.argv[0] else ""
+    if entries and entries[0] in ("", here, script):
+        entries = entries[1:]
+    return [entry for entry in entries if os.path.isabs(entry)]
+
+
+def _places() -> list[pathlib.Path]:
+    """The directories of the ``cleanrl`` package (several for a namespace package, as
+    CleanRL 1.2.0 is), as the import system finds them: nothing of CleanRL is executed."""
+    spec = importlib.machinery.PathFinder.find_spec("cleanrl", _search_path())
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    return [pathlib.Path(place) for place in spec.submodule_search_locations]
 
 
 def cleanrl_version() -> str | None:
-    """The installed CleanRL's version: from its ``cleanrl-<version>.dist-info`` beside the
-    package (a listing, where ``importlib.metadata`` would cost ~15 ms of each start), else
-    from ``importlib.metadata``; None without pip's record (its scripts on a path)."""
-    try:
-        parent = _package().parent
-        for name in os.listdir(parent):
-            if name.startswith("cleanrl-") and name.endswith(".dist-info"):
-                return name[len("cleanrl-") : -len(".dist-info")]
-    except (ScriptError, OSError):
-        pass
+    """The installed CleanRL's version: from the one ``cleanrl-<version>.dist-info`` beside
+    the package (a listing, where ``importlib.metadata`` costs ~15 ms of each start), else
+    from pip's record; None without one (its scripts on a path)."""
+    found: set[str] = set()
+    for place in _places():
+        with contextlib.suppress(OSError):
+            found.update(
+                name[len("cleanrl-") : -len(".dist-info")]
+                for name in os.listdir(place.parent)
+                if name.startswith("cleanrl-") and name.endswith(".dist-info")
+            )
+    if len(found) == 1:
+        return found.pop()
     from importlib import metadata
 
     try:
@@ -100,13 +108,25 @@ def cleanrl_version() -> str | None:
 
 
 def script_path(script: str) -> pathlib.Path:
-    """The file of ``cleanrl.<script>`` in the installed package; ScriptError if it has no
-    such script."""
-    path = _package() / f"{script}.py"
+    """The file of ``cleanrl.<script>``: in the package as found on ``sys.path``, else where
+    pip's record puts it; a ScriptError when CleanRL is not installed or has no such
+    script."""
+    for place in _places():
+        path = place / f"{script}.py"
+        if path.is_file():
+            return path
+    from importlib import metadata  # an editable install's own finder, or nothing found
+
+    try:
+        distribution = metadata.distribution("cleanrl")
+    except metadata.PackageNotFoundError:
+        raise ScriptError("CleanRL is not installed in this environment") from None
+    path = pathlib.Path(str(distribution.locate_file(f"cleanrl/{script}.py")))
     if not path.is_file():
-        version = cleanrl_version()
-        installed = f"the installed CleanRL {version}" if version else "the installed CleanRL"
-        raise ScriptError(f"{installed} has no script cleanrl.{script} (no {path})")
+        raise ScriptError(
+            f"the installed CleanRL {distribution.version} has no script cleanrl.{script} "
+            f"(no {path})"
+        )
     return path
 
 

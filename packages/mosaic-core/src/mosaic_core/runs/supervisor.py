@@ -128,18 +128,19 @@ class _Live:
         self.killed = False
         self.next_cancel_check = now + _CANCEL_POLL
         self.progress = RunProgress(spec.run_id, spec.worker_type, self.wall_started)
-        #: (the worker's pid, a descriptor readable once it exits): an idle supervisor
-        #: wakes when it does. None in the second place: no such descriptor, or it woke.
-        self.exit_watch: tuple[int, int | None] | None = None
+        #: (the launched run, a descriptor readable once its worker exits): an idle
+        #: supervisor wakes when it does. None in the second place: no such descriptor,
+        #: or it woke.
+        self.exit_watch: tuple[LaunchedRun, int | None] | None = None
 
     def exit_fd(self) -> int | None:
-        """The descriptor for the worker now running (one started again gets a new one)."""
-        pid = self.run.pid
-        if not pid:
+        """The descriptor for the worker now running (one started again gets a new one,
+        whatever its pid)."""
+        if not self.run.pid:
             return None
-        if self.exit_watch is None or self.exit_watch[0] != pid:
+        if self.exit_watch is None or self.exit_watch[0] is not self.run:
             self.forget_exit()
-            self.exit_watch = (pid, procs.exit_fd(pid))
+            self.exit_watch = (self.run, procs.exit_fd(self.run.pid))
         return self.exit_watch[1]
 
     def forget_exit(self) -> None:
