@@ -167,6 +167,41 @@ def test_tictactoe_a_person_against_random_to_the_end(page: Any, server: Server)
     shot(page, "operators-replay", height=620)
 
 
+def test_a_late_answer_for_a_task_picked_before_is_dropped(page: Any, server: Server) -> None:
+    """Picking a family asks for its first task; picking another at once asks again. When the
+    first answer comes last (held here in the browser's network layer: the server is real),
+    the page keeps showing the task picked last."""
+    status, listed = server.request("GET", "/api/families")
+    assert status == 200, listed
+    (multigrid,) = [f for f in listed["families"] if f["name"] == "multigrid"]
+    first, wanted = multigrid["tasks"][0]["id"], "MosaicMultiGrid-S-2v2-IndAgObs-v1"
+    assert first != wanted
+    held: list[Any] = []
+
+    def hold_first(route: Any) -> None:
+        path = route.request.url.split("?")[0]
+        if path.endswith("/api/families/tasks/" + quote(first, safe="")) and not held:
+            held.append(route)  # answered below, after the later task's
+        else:
+            route.continue_()
+
+    page.goto(server.base + "/#/operators")
+    page.route("**/api/families/tasks/**", hold_first)
+    page.locator("#family").select_option("multigrid")
+    _until(page, "document.getElementById('task').value !== ''")
+    page.locator("#task").select_option(wanted)
+    shown = json.dumps(quote(wanted, safe=""))
+    _until(page, f"(document.getElementById('preview') || {{}}).src?.includes({shown}) "
+                 "&& !!document.getElementById('agents')")  # fmt: skip
+    assert len(page.locator("#agents").inner_text().split(", ")) == 4
+    assert held, "the first task's description was never asked for"
+    with page.expect_response(lambda r: r.url.split("?")[0].endswith(quote(first, safe=""))):
+        held[0].continue_()
+    page.evaluate("() => new Promise((done) => setTimeout(done, 100))")  # its handler has run
+    assert len(page.locator("#agents").inner_text().split(", ")) == 4
+    assert quote(wanted, safe="") in str(page.locator("#preview").get_attribute("src"))
+
+
 def test_multigrid_soccer_four_random_seats_paced(page: Any, server: Server) -> None:
     task = "MosaicMultiGrid-S-2v2-IndAgObs-v1"
     _setup(page, server, "multigrid", task)

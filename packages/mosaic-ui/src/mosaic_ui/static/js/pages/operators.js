@@ -24,7 +24,7 @@ async function setup(view) {
   const start = h("button", { class: "primary", id: "start-play", onclick: begin }, "Start");
   const gif = h("input", { type: "checkbox", id: "gif" });
   const addPane = h("button", { id: "add-pane", onclick: () => { lineups.push(defaults()); paintPanes(); } }, "Add pane");
-  let described = null, candidates = [], lineups = [], chosen = {};
+  let described = null, candidates = [], lineups = [], chosen = {}, loads = 0;
 
   const missing = data.families.filter((f) => !f.installed);
   view.append(h("h1", {}, "Operators"),
@@ -46,14 +46,23 @@ async function setup(view) {
   }
 
   async function load() {
+    // Only the last task asked for is shown: an answer for one picked before it (a family's
+    // first task, replaced at once) may come later, and is dropped.
+    const mine = ++loads;
     clear(about).append(h("p", { class: "muted" }, "Loading…"));
     clear(banner);
+    let answers;
     try {
       const given = Object.keys(chosen).length ? { settings: JSON.stringify(chosen) } : {};
-      [described, { runs: candidates }] = await Promise.all([
+      answers = await Promise.all([
         api(`/api/families/tasks/${encodeURIComponent(task.value)}${query(given)}`),
         api(`/api/families/tasks/${encodeURIComponent(task.value)}/candidates`)]);
-    } catch (error) { clear(about); banner.append(h("div", { class: "banner" }, error.message)); return; }
+    } catch (error) {
+      if (mine !== loads) return;
+      clear(about); banner.append(h("div", { class: "banner" }, error.message)); return;
+    }
+    if (mine !== loads) return;
+    [described, { runs: candidates }] = answers;
     const preview = h("img", { id: "preview", alt: "preview", src: `/api/families/tasks/${encodeURIComponent(task.value)}/preview${query({ seed: seed.value, ...(Object.keys(chosen).length ? { settings: JSON.stringify(chosen) } : {}) })}`, style: "max-width:320px;max-height:260px;border:1px solid var(--line)" });
     const keys = described.key_map ? Object.entries(described.key_map.keys).map(([k, a]) => `${k}: ${described.key_map.labels[a] || a}`).join(" · ") : "none";
     clear(about).append(h("div", { class: "layout", style: "grid-template-columns: 340px 1fr" }, preview,
