@@ -303,9 +303,7 @@ def has_children() -> bool | None:
             with open(f"{task}/{thread}/children", "rb") as listing:
                 if listing.read().strip():
                     return True
-    except FileNotFoundError:
-        return None  # no such file (a kernel without it), or a thread that just ended
-    except OSError:
+    except OSError:  # no such file (a kernel without it), or a thread that just ended
         return None
     return False
 

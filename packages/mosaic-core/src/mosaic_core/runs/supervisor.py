@@ -143,10 +143,14 @@ class _Live:
             self.exit_watch = (self.run, procs.exit_fd(self.run.pid))
         return self.exit_watch[1]
 
-    def forget_exit(self) -> None:
+    def forget_exit(self, *, for_good: bool = False) -> None:
+        """Close the descriptor: for this worker (it woke the supervisor, or the run ended),
+        or ``for_good``, so that a later ``wait()`` opens a new one."""
         if self.exit_watch is not None and self.exit_watch[1] is not None:
             os.close(self.exit_watch[1])
             self.exit_watch = (self.exit_watch[0], None)
+        if for_good:
+            self.exit_watch = None
 
 
 class Supervisor:
@@ -360,8 +364,7 @@ class Supervisor:
                 self._window_read = False
         finally:
             for live in self._live.values():
-                live.forget_exit()
-                live.exit_watch = None
+                live.forget_exit(for_good=True)
             self._reaper.close()
             for launcher in self._launchers.values():
                 with contextlib.suppress(Exception):
